@@ -1,0 +1,2551 @@
+/* httpd.h - v0.1 - embeddable HTTP/1.1 server                         (licence: end of file)
+
+   In ONE .c file:    #define HTTPD_IMPLEMENTATION
+                      #include "httpd.h"
+   Everywhere else:   #include "httpd.h"
+   Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed.
+
+   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, THREADS, LIMITS, ERRORS, REVISIONS
+   SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
+             >>poll_epoll >>conn >>worker >>public
+
+   QUICK START
+       static void hello(httpd_request *req) {
+           httpd_respond(req, 200, "text/plain", "Hello, World!", 13);
+       }
+       int main(void) {
+           static const httpd_route routes[] = { { "GET", "/", hello }, { 0 } };
+           httpd_desc d = { 0 };
+           d.port = 8080; d.routes = routes;
+           return httpd_run(&d);        // until SIGINT/SIGTERM, then a graceful stop
+       }
+
+   CONFIG
+       Compile time (define before the #include that has HTTPD_IMPLEMENTATION):
+         HTTPD_MALLOC(ctx,n) HTTPD_REALLOC(ctx,p,n) HTTPD_FREE(ctx,p)  all three or none;
+                            ctx is httpd_desc.alloc_ctx
+         HTTPD_API          linkage of the public functions (default extern; HTTPD_STATIC
+                            makes them static)
+         HTTPD_ASSERT(c)    programmer errors (default assert())
+       Everything else is runtime configuration in httpd_desc, where zero means the default;
+       httpd_query_desc() returns the values in use. See the struct below for every field.
+
+   ROUTES
+       A zero-terminated array of httpd_route { method, pattern, handler, user_data, ... }.
+       Patterns are literal segments, ":name" parameters (one segment) and a trailing "*"
+       (the rest of the path, may be empty): "/users/:id", "/static/" "*". Routes are tried in
+       order; the first match wins. HEAD is served by a GET route (body suppressed) unless
+       a HEAD route exists. No path match -> 404; path matches with another method -> 405
+       with Allow; OPTIONS with no OPTIONS route -> 200 with Allow; "OPTIONS *" -> 200.
+       A method no route uses and HTTP does not define -> 501. desc.on_request (if set)
+       serves requests no route matched, instead of the 404.
+
+   REQUESTS
+       The handler gets an httpd_request *. Every httpd_str in it points into the
+       connection's buffers and stays valid until the response is complete. The path is
+       percent-decoded (except %2F and %25, which stay encoded so that segments keep their
+       meaning) and dot segments are removed; httpd_param() fully decodes a parameter.
+       The body is read before the handler runs, up to the route's max_body_bytes
+       (Content-Length over the cap -> 413 before any body byte is read; chunked -> 413 the
+       moment it crosses). "Expect: 100-continue" is answered with 100 only when the body
+       will be read.
+
+   RESPONSES
+       httpd_respond(req, status, content_type, body, len) copies the body, adds Date and
+       Content-Length and queues the response. Add headers first with httpd_add_header()
+       (CR, LF or NUL in a name or value -> HTTPD_ERR_INVAL: header injection is refused).
+       A handler may return without responding and respond later from the same worker
+       thread (a timer, a task completion). Responses go out strictly in request order;
+       pipelined responses are coalesced into one write.
+
+   THREADS
+       Each worker thread owns an epoll loop, its timer wheel and its connections; a
+       connection stays on one worker for life and its handlers run there. Only httpd_stop()
+       (also async-signal-safe) may be called from other threads. Callbacks (handlers,
+       logger) run on worker threads; the logger may be called by several workers at once.
+
+   LIMITS (defaults)                           ERRORS (status, then the connection closes)
+       request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
+       whole head         16 KiB  -> 431           unknown method or transfer coding -> 501
+       header fields        100   -> 431           HTTP/2+ or HTTP/0.9 version       -> 505
+       body (per route)    1 MiB  -> 413           head not complete in time          -> 408
+       connections        10000   (then the kernel backlog holds the rest)
+       Errors the server generates carry "Connection: close"; the connection lingers
+       briefly to let the client read them, and no byte after a bad request is ever parsed.
+
+   REVISIONS
+       0.1  first release: worker pool, strict parser, router, keep-alive, pipelining.
+*/
+#if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
+#endif
+#ifndef HTTPD_H_INCLUDED
+#define HTTPD_H_INCLUDED
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef HTTPD_API
+#  ifdef HTTPD_STATIC
+#    define HTTPD_API static
+#  else
+#    define HTTPD_API extern
+#  endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Errors: 0 is success, every error is negative. httpd_strerror() names them. */
+#define HTTPD_ERRORS(X) \
+    X(HTTPD_OK,           0, "ok") \
+    X(HTTPD_ERR_NOMEM,   -1, "out of memory") \
+    X(HTTPD_ERR_INVAL,   -2, "invalid argument") \
+    X(HTTPD_ERR_TOOLARGE,-3, "over limit") \
+    X(HTTPD_ERR_CLOSED,  -4, "connection closed") \
+    X(HTTPD_ERR_TIMEOUT, -5, "timed out") \
+    X(HTTPD_ERR_SYS,     -6, "system call failed (see errno)") \
+    X(HTTPD_ERR_ADDR,    -7, "cannot resolve or bind the address") \
+    X(HTTPD_ERR_STATE,   -8, "not allowed in this state")
+#define HTTPD__ERR_ENUM(name, value, text) name = value,
+typedef enum httpd_err { HTTPD_ERRORS(HTTPD__ERR_ENUM) HTTPD_ERR_LAST_ = -9 } httpd_err;
+#undef HTTPD__ERR_ENUM
+
+#define HTTPD_UNLIMITED  UINT64_MAX    /* max_body_bytes: no cap                  */
+#define HTTPD_NO_TIMEOUT UINT32_MAX    /* any *_timeout_ms: never time out        */
+
+enum { HTTPD_LOG_ERROR = 0, HTTPD_LOG_WARN = 1, HTTPD_LOG_INFO = 2, HTTPD_LOG_DEBUG = 3 };
+
+typedef struct httpd_server httpd_server;
+
+/* A byte string that is not NUL-terminated. ptr is NULL when a value is absent. */
+typedef struct httpd_str {
+    const char *ptr;
+    size_t      len;
+} httpd_str;
+
+typedef struct httpd_header {
+    httpd_str name;                /* as sent (compare case-insensitively)          */
+    httpd_str value;               /* surrounding whitespace removed                */
+} httpd_header;
+
+/* Identifies a connection across threads; a stale id (connection gone, slot reused)
+   is detected through its generation part. */
+typedef struct httpd_conn_id {
+    uint64_t id;
+} httpd_conn_id;
+
+typedef struct httpd_request {
+    httpd_str     method;          /* "GET", "POST", ... (a token)                  */
+    httpd_str     target;          /* the request-target as sent                    */
+    httpd_str     path;            /* decoded (see REQUESTS), always starts with '/'*/
+    httpd_str     query;           /* after '?', raw; len 0 when there is none      */
+    int           minor_version;   /* HTTP/1.0 -> 0, HTTP/1.1 -> 1                  */
+    int           header_count;
+    const httpd_header *headers;   /* in the order received                         */
+    httpd_str     body;            /* the whole body (len 0 when none)              */
+    void         *user_data;       /* the route's user_data, else desc.user_data    */
+    httpd_server *server;
+    httpd_conn_id conn;
+} httpd_request;
+
+typedef void (*httpd_handler_fn)(httpd_request *req);
+
+typedef struct httpd_route {
+    const char      *method;       /* "GET", ...; NULL or "*" matches any method    */
+    const char      *pattern;      /* "/", "/users/:id", "/files/" "*"; NULL: end */
+    httpd_handler_fn handler;
+    void            *user_data;    /* -> req->user_data                             */
+    uint64_t         max_body_bytes; /* 0 -> desc.max_body_bytes; HTTPD_UNLIMITED   */
+} httpd_route;
+
+typedef struct httpd_logger {
+    /* level: HTTPD_LOG_*; code: an httpd_err or an HTTP status, 0 if none;
+       file/line: where, under HTTPD_DEBUG, else NULL/0. Must be thread-safe. */
+    void (*fn)(void *user_data, int level, int code, const char *msg,
+               const char *file, int line);
+    void *user_data;
+} httpd_logger;
+
+typedef struct httpd_desc {
+    const char  *addr;                 /* 0 -> "127.0.0.1"; IPv4 or IPv6 literal or name  */
+    uint16_t     port;                 /* 0 -> ephemeral port, see httpd_port()           */
+    int          workers;              /* 0 -> online CPUs                                */
+    int          backlog;              /* 0 -> 4096 (warns when above net.core.somaxconn) */
+    uint32_t     max_connections;      /* 0 -> 10000, over all workers; past it the
+                                          server stops accepting, the backlog holds more */
+    uint32_t     max_request_line;     /* 0 -> 8 KiB; over -> 414                         */
+    uint32_t     max_header_bytes;     /* 0 -> 16 KiB (request line included); -> 431     */
+    uint32_t     max_headers;          /* 0 -> 100 fields; over -> 431                    */
+    uint64_t     max_body_bytes;       /* 0 -> 1 MiB; per-route override; over -> 413     */
+    uint32_t     read_buffer_bytes;    /* 0 -> 16 KiB (at least max_header_bytes); taken
+                                          only while a request is being read              */
+    uint32_t     keepalive_timeout_ms; /* 0 -> 60000: idle between requests, then close   */
+    uint32_t     header_timeout_ms;    /* 0 -> 30000: head complete after its first byte,
+                                          else 408                                        */
+    uint32_t     body_timeout_ms;      /* 0 -> 30000: longest pause between body bytes    */
+    uint32_t     write_timeout_ms;     /* 0 -> 30000: longest stall of a client not
+                                          reading its response, then drop                 */
+    uint32_t     shutdown_timeout_ms;  /* 0 -> 10000: graceful stop, then force-close     */
+    int          pin_workers;          /* 1: worker i runs on CPU i mod online CPUs       */
+    httpd_route const *routes;         /* zero-terminated; may be NULL                    */
+    httpd_handler_fn on_request;       /* requests no route matched (instead of 404)      */
+    void        *user_data;            /* req->user_data when the route has none          */
+    void        *alloc_ctx;            /* first argument of HTTPD_MALLOC and co.          */
+    httpd_logger logger;               /* 0 -> silent                                     */
+} httpd_desc;
+
+/* Binds, starts the workers and returns at once. On error nothing is left running. */
+HTTPD_API int  httpd_start(const httpd_desc *desc, httpd_server **out);
+/* The bound port (useful with port 0). */
+HTTPD_API int  httpd_port(const httpd_server *s);
+/* Any thread, and async-signal-safe. graceful: stop accepting, close idle connections,
+   finish in-flight requests (their responses say Connection: close), force-close what is
+   left after shutdown_timeout_ms. Not graceful: close everything now. */
+HTTPD_API void httpd_stop(httpd_server *s, int graceful);
+/* Waits for the workers to end (after httpd_stop), then frees everything. */
+HTTPD_API int  httpd_wait(httpd_server *s);
+/* Blocks the calling thread until the server stops, handling SIGINT/SIGTERM there with
+   sigtimedwait (no signal handler, no global state): the first starts a graceful stop, a
+   second stops at once. Then frees the server like httpd_wait. Worker threads always run
+   with signals blocked. */
+HTTPD_API int  httpd_serve(httpd_server *s);
+/* httpd_start + httpd_serve. */
+HTTPD_API int  httpd_run(const httpd_desc *desc);
+HTTPD_API httpd_desc httpd_query_desc(const httpd_server *s);
+HTTPD_API const char *httpd_strerror(int err);
+
+/* Request helpers (worker thread, while the request is live). Absent -> ptr NULL. */
+HTTPD_API httpd_str httpd_get_header(const httpd_request *req, const char *name);
+HTTPD_API httpd_str httpd_param(httpd_request *req, const char *name);       /* decoded */
+HTTPD_API httpd_str httpd_query_param(httpd_request *req, const char *name); /* decoded */
+HTTPD_API int       httpd_str_eq(httpd_str s, const char *cstr);
+
+/* Responses (worker thread). 0 on success; HTTPD_ERR_INVAL for a bad header or a second
+   response; HTTPD_ERR_CLOSED if the client left (the request is released all the same);
+   HTTPD_ERR_NOMEM. After httpd_respond returns, req must not be used again. */
+HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char *value);
+HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_type,
+                            const void *body, size_t len);
+HTTPD_API const char *httpd_reason(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HTTPD_H_INCLUDED */
+
+#if defined(HTTPD_IMPLEMENTATION) && !defined(HTTPD__IMPLEMENTED)
+#define HTTPD__IMPLEMENTED
+/* ==================================================================== >>config
+   Includes, allocator hooks, private macros. Nothing here has state. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <sched.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#if defined(__GLIBC__) && !defined(__USE_GNU)
+#  error "httpd.h: include it with HTTPD_IMPLEMENTATION before any system header, or build with -D_GNU_SOURCE"
+#endif
+#ifdef __cplusplus
+#  include <atomic>
+#  define HTTPD__ATOMIC(T) std::atomic<T>
+#  define HTTPD__LOAD(p) (p)->load(std::memory_order_acquire)
+#  define HTTPD__STORE(p, v) (p)->store((v), std::memory_order_release)
+#  define HTTPD__ADD(p, v) (p)->fetch_add((v), std::memory_order_acq_rel)
+#else
+#  include <stdatomic.h>
+#  define HTTPD__ATOMIC(T) _Atomic(T)
+#  define HTTPD__LOAD(p) atomic_load_explicit((p), memory_order_acquire)
+#  define HTTPD__STORE(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#  define HTTPD__ADD(p, v) atomic_fetch_add_explicit((p), (v), memory_order_acq_rel)
+#endif
+
+#if (defined(HTTPD_MALLOC) + defined(HTTPD_REALLOC) + defined(HTTPD_FREE)) % 3 != 0
+#  error "define all of HTTPD_MALLOC, HTTPD_REALLOC, HTTPD_FREE, or none"
+#endif
+#ifndef HTTPD_MALLOC
+#  define HTTPD_MALLOC(ctx, n)      ((void)(ctx), malloc(n))
+#  define HTTPD_REALLOC(ctx, p, n)  ((void)(ctx), realloc((p), (n)))
+#  define HTTPD_FREE(ctx, p)        ((void)(ctx), free(p))
+#endif
+#ifndef HTTPD_ASSERT
+#  include <assert.h>
+#  define HTTPD_ASSERT(c) assert(c)
+#endif
+#if !defined(HTTPD_DEBUG) && !defined(NDEBUG)
+#  define HTTPD_DEBUG 1
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#  define HTTPD__PRIVATE static __attribute__((unused))
+#  define HTTPD__LIKELY(c)   __builtin_expect(!!(c), 1)
+#  define HTTPD__UNLIKELY(c) __builtin_expect(!!(c), 0)
+#else
+#  define HTTPD__PRIVATE static
+#  define HTTPD__LIKELY(c)   (c)
+#  define HTTPD__UNLIKELY(c) (c)
+#endif
+#define HTTPD__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define HTTPD__MAX(a, b) ((a) > (b) ? (a) : (b))
+#define HTTPD__DEF(v, d) ((v) ? (v) : (d))
+#define HTTPD__COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+#define HTTPD__LIT(s) s, (sizeof(s) - 1)            /* "literal" -> pointer, length */
+#define HTTPD__CONTAINER(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
+
+/* ====================================================================== >>util
+   Character classes (RFC 9110 §5.6.2 tchar, §5.5 field-vchar), case-insensitive
+   compare, decimal/hex helpers, clocks. Pure functions, any thread. */
+enum { HTTPD__C_TCHAR = 1, HTTPD__C_VCHAR = 2, HTTPD__C_TARGET = 4, HTTPD__C_HEX = 8,
+       HTTPD__C_HOST = 16 };
+static const unsigned char httpd__ctype[256] = {
+    /* bit 1 tchar (RFC 9110 §5.6.2), 2 field-vchar/SP/HTAB/obs-text (§5.5), 4 request-target
+       byte (visible ASCII but '#'), 8 hex digit, 16 host byte (RFC 3986 reg-name, IP-literal,
+       port). Generated once by a script, checked by tests/test_parser.c. */
+     0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0,  /* 0x00 */
+     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x10 */
+     2,23, 6, 3,23,23,23,23,22,22,23,23,22,23,23, 6,  /* 0x20 */
+    31,31,31,31,31,31,31,31,31,31,22,22, 6,22, 6, 6,  /* 0x30 */
+     6,31,31,31,31,31,31,23,23,23,23,23,23,23,23,23,  /* 0x40 */
+    23,23,23,23,23,23,23,23,23,23,23,22, 6,22, 7,23,  /* 0x50 */
+     7,31,31,31,31,31,31,23,23,23,23,23,23,23,23,23,  /* 0x60 */
+    23,23,23,23,23,23,23,23,23,23,23, 6, 7, 6,23, 0,  /* 0x70 */
+     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0x80 */
+     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0x90 */
+     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xa0 */
+     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xb0 */
+     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xc0 */
+     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xd0 */
+     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xe0 */
+     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xf0 */
+};
+#define HTTPD__IS(c, cls) (httpd__ctype[(unsigned char)(c)] & (cls))
+
+HTTPD__PRIVATE int httpd__lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+/* a[0..n) equals the lower-case literal b[0..n), ignoring ASCII case */
+HTTPD__PRIVATE int httpd__ieq(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (httpd__lower((unsigned char)a[i]) != (unsigned char)b[i]) return 0;
+    return 1;
+}
+HTTPD__PRIVATE int httpd__ieq2(const char *a, size_t an, const char *b, size_t bn) {
+    if (an != bn) return 0;
+    for (size_t i = 0; i < an; i++)
+        if (httpd__lower((unsigned char)a[i]) != httpd__lower((unsigned char)b[i])) return 0;
+    return 1;
+}
+HTTPD__PRIVATE int httpd__hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = httpd__lower(c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+/* Writes v in decimal at p, returns the length (at most 20). */
+HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+    return n;
+}
+HTTPD__PRIVATE uint64_t httpd__now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+/* IMF-fixdate (RFC 9110 §5.6.7) for a Unix time, 29 bytes, into out[29]. */
+HTTPD__PRIVATE void httpd__http_date(char out[29], time_t t) {
+    static const char days[] = "SunMonTueWedThuFriSat";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char *p = out;
+    memcpy(p, days + 3 * tm.tm_wday, 3); p += 3; *p++ = ','; *p++ = ' ';
+    *p++ = (char)('0' + tm.tm_mday / 10); *p++ = (char)('0' + tm.tm_mday % 10); *p++ = ' ';
+    memcpy(p, months + 3 * tm.tm_mon, 3); p += 3; *p++ = ' ';
+    int y = tm.tm_year + 1900;
+    *p++ = (char)('0' + y / 1000 % 10); *p++ = (char)('0' + y / 100 % 10);
+    *p++ = (char)('0' + y / 10 % 10); *p++ = (char)('0' + y % 10); *p++ = ' ';
+    *p++ = (char)('0' + tm.tm_hour / 10); *p++ = (char)('0' + tm.tm_hour % 10); *p++ = ':';
+    *p++ = (char)('0' + tm.tm_min / 10); *p++ = (char)('0' + tm.tm_min % 10); *p++ = ':';
+    *p++ = (char)('0' + tm.tm_sec / 10); *p++ = (char)('0' + tm.tm_sec % 10);
+    memcpy(p, " GMT", 4);
+}
+
+/* ======================================================================= >>log
+   Logging goes through desc.logger; silent when unset. Messages are formatted on the
+   caller's stack. Not on any hot path. */
+#if HTTPD_DEBUG
+#  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
+#else
+#  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), NULL, 0, __VA_ARGS__)
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 6, 7)))
+#endif
+static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
+                       const char *fmt, ...);
+
+/* ======================================================================= >>buf
+   Per-worker pool of fixed-size blocks (the read buffer size) used for connection input
+   and output. A connection takes blocks only while a request is in flight and gives them
+   back when it goes idle, so an idle connection holds no buffer (Playbook C). The pool
+   keeps at most `keep` free blocks and frees the rest. Bigger output (a large response)
+   grows a block with realloc; such a buffer is freed, not pooled, when released.
+   Owner: one worker thread; no locks. Cost: O(1) get/put. */
+typedef struct httpd__pool {
+    void    *free_list;        /* singly linked through the first word of each block */
+    uint32_t nfree, keep;
+    uint32_t block;            /* block size in bytes                               */
+    void    *alloc_ctx;
+} httpd__pool;
+
+typedef struct httpd__buf {    /* bytes [pos, len) are live; cap 0 <=> data NULL    */
+    char    *data;
+    uint32_t pos, len, cap;
+} httpd__buf;
+
+HTTPD__PRIVATE void httpd__pool_init(httpd__pool *p, uint32_t block, uint32_t keep, void *ctx) {
+    p->free_list = NULL; p->nfree = 0; p->keep = keep; p->block = block; p->alloc_ctx = ctx;
+}
+HTTPD__PRIVATE char *httpd__pool_get(httpd__pool *p) {
+    if (p->free_list) {
+        char *b = (char *)p->free_list;
+        memcpy(&p->free_list, b, sizeof(void *));
+        p->nfree--;
+        return b;
+    }
+    return (char *)HTTPD_MALLOC(p->alloc_ctx, p->block);
+}
+HTTPD__PRIVATE void httpd__pool_put(httpd__pool *p, char *b, uint32_t cap) {
+    if (!b) return;
+    if (cap != p->block || p->nfree >= p->keep) { HTTPD_FREE(p->alloc_ctx, b); return; }
+    memcpy(b, &p->free_list, sizeof(void *));
+    p->free_list = b;
+    p->nfree++;
+}
+HTTPD__PRIVATE void httpd__pool_free(httpd__pool *p) {
+    while (p->free_list) {
+        char *b = (char *)p->free_list;
+        memcpy(&p->free_list, b, sizeof(void *));
+        HTTPD_FREE(p->alloc_ctx, b);
+    }
+    p->nfree = 0;
+}
+HTTPD__PRIVATE void httpd__buf_release(httpd__pool *p, httpd__buf *b) {
+    httpd__pool_put(p, b->data, b->cap);
+    b->data = NULL; b->pos = b->len = b->cap = 0;
+}
+/* Makes room for n more bytes after len (moving live bytes to the front first).
+   Returns 0 or HTTPD_ERR_NOMEM / HTTPD_ERR_TOOLARGE (over 2 GiB). */
+HTTPD__PRIVATE int httpd__buf_reserve(httpd__pool *p, httpd__buf *b, size_t n) {
+    if (!b->data) {
+        size_t cap = n <= p->block ? p->block : n;
+        if (cap > 0x7fffffffu) return HTTPD_ERR_TOOLARGE;
+        b->data = cap == p->block ? httpd__pool_get(p) : (char *)HTTPD_MALLOC(p->alloc_ctx, cap);
+        if (!b->data) return HTTPD_ERR_NOMEM;
+        b->cap = (uint32_t)cap; b->pos = b->len = 0;
+        return 0;
+    }
+    if (b->cap - b->len >= n) return 0;
+    if (b->pos) {                      /* compact: sent/consumed bytes are dead */
+        memmove(b->data, b->data + b->pos, b->len - b->pos);
+        b->len -= b->pos; b->pos = 0;
+        if (b->cap - b->len >= n) return 0;
+    }
+    if (n > 0x7fffffffu - b->len) return HTTPD_ERR_TOOLARGE;
+    size_t want = (size_t)b->len + n, cap = (size_t)b->cap * 2;
+    if (cap < want) cap = want;
+    if (cap > 0x7fffffffu) cap = 0x7fffffffu;
+    char *d = (char *)HTTPD_REALLOC(p->alloc_ctx, b->data, cap);
+    if (!d) return HTTPD_ERR_NOMEM;
+    b->data = d; b->cap = (uint32_t)cap;
+    return 0;
+}
+HTTPD__PRIVATE int httpd__buf_append(httpd__pool *p, httpd__buf *b, const void *src, size_t n) {
+    int rc = httpd__buf_reserve(p, b, n);
+    if (rc < 0) return rc;
+    memcpy(b->data + b->len, src, n);
+    b->len += (uint32_t)n;
+    return 0;
+}
+
+/* ==================================================================== >>parser
+   Request head parser, strict RFC 9112, no I/O, in two steps:
+   1. httpd__scan_head(): incremental. Fed the growing buffer, it resumes where it stopped
+      (O(n) in total, never rescans), finds the CRLF CRLF that ends the head, rejects a bare
+      LF, and enforces the request-line (414), head-size and field-count (431) limits before
+      the head is complete. State is offsets only (the buffer may move between calls).
+   2. httpd__parse_head(): once, on the complete head, which then stays put in the buffer
+      until the response is done, so it records pointers (zero-copy). It validates the
+      request line, every field line, and the framing: Host, Content-Length,
+      Transfer-Encoding, Connection, Expect. Every ambiguity that could desynchronise us from
+      a proxy in front (request smuggling) is rejected, never guessed.
+   Errors are HTTP status codes: 400 syntax/framing, 414, 431, 417, 501, 505. */
+typedef struct httpd__limits {
+    uint32_t max_request_line, max_header_bytes, max_headers;
+} httpd__limits;
+
+typedef struct httpd__scan {   /* offsets from the first byte of the head */
+    uint32_t pos;              /* bytes examined so far                     */
+    uint32_t line_start;       /* start of the current line                 */
+    uint32_t lines;            /* complete lines so far (request line too)  */
+} httpd__scan;
+
+/* Returns the head length (>0, up to and including the final CRLF), 0 to wait for more
+   bytes, or -status. b[0..n) starts at the request line (leading CRLFs already skipped). */
+HTTPD__PRIVATE int httpd__scan_head(httpd__scan *s, const char *b, size_t n,
+                                    const httpd__limits *lim) {
+    while (s->pos < n) {
+        const char *lf = (const char *)memchr(b + s->pos, '\n', n - s->pos);
+        if (!lf) { s->pos = (uint32_t)n; break; }
+        uint32_t at = (uint32_t)(lf - b);
+        if (at == 0 || b[at - 1] != '\r') return -400;      /* bare LF (RFC 9112 §2.2) */
+        if (s->lines == 0 && at - 1 > lim->max_request_line) return -414;
+        if (at + 1 > lim->max_header_bytes) return s->lines ? -431 : -414;
+        if (at - 1 == s->line_start && s->lines > 0) return (int)(at + 1);  /* empty line */
+        s->lines++;
+        if (s->lines > lim->max_headers + 1) return -431;
+        s->line_start = at + 1;
+        s->pos = at + 1;
+    }
+    if (s->lines == 0 && n > (size_t)lim->max_request_line + 1) return -414;
+    if (n >= lim->max_header_bytes) return s->lines ? -431 : -414;
+    return 0;
+}
+
+enum {                          /* methods the router knows by number */
+    HTTPD__M_OTHER, HTTPD__M_GET, HTTPD__M_HEAD, HTTPD__M_POST, HTTPD__M_PUT, HTTPD__M_DELETE,
+    HTTPD__M_OPTIONS, HTTPD__M_PATCH, HTTPD__M_TRACE, HTTPD__M_CONNECT, HTTPD__M_COUNT
+};
+static const char *const httpd__method_names[HTTPD__M_COUNT] = {
+    "", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"
+};
+HTTPD__PRIVATE int httpd__method_id(const char *m, size_t n) {
+    switch (n) {
+    case 3:
+        if (!memcmp(m, "GET", 3)) return HTTPD__M_GET;
+        if (!memcmp(m, "PUT", 3)) return HTTPD__M_PUT;
+        break;
+    case 4:
+        if (!memcmp(m, "POST", 4)) return HTTPD__M_POST;
+        if (!memcmp(m, "HEAD", 4)) return HTTPD__M_HEAD;
+        break;
+    case 5:
+        if (!memcmp(m, "PATCH", 5)) return HTTPD__M_PATCH;
+        if (!memcmp(m, "TRACE", 5)) return HTTPD__M_TRACE;
+        break;
+    case 6:
+        if (!memcmp(m, "DELETE", 6)) return HTTPD__M_DELETE;
+        break;
+    case 7:
+        if (!memcmp(m, "OPTIONS", 7)) return HTTPD__M_OPTIONS;
+        if (!memcmp(m, "CONNECT", 7)) return HTTPD__M_CONNECT;
+        break;
+    default:
+        break;
+    }
+    return HTTPD__M_OTHER;
+}
+
+enum {                          /* httpd__head.flags */
+    HTTPD__H_CL = 1, HTTPD__H_CHUNKED = 2, HTTPD__H_CLOSE = 4, HTTPD__H_KEEPALIVE = 8,
+    HTTPD__H_EXPECT = 16, HTTPD__H_UPGRADE = 32, HTTPD__H_TE = 64, HTTPD__H_ASTERISK = 128,
+    HTTPD__H_TE_UNKNOWN = 256
+};
+typedef struct httpd__head {
+    httpd_str     method, target, path, query, host;
+    int           minor_version, method_id;
+    unsigned      flags;
+    uint32_t      nheaders, host_count;
+    uint64_t      content_length;
+    httpd_header *headers;     /* room for limits->max_headers */
+} httpd__head;
+
+/* Content-Length value, possibly a list of identical values (RFC 9110 §8.6). */
+HTTPD__PRIVATE int httpd__parse_cl(httpd__head *h, const char *v, size_t n) {
+    size_t i = 0;
+    if (n == 0) return 400;
+    for (;;) {
+        uint64_t x = 0;
+        size_t start = i;
+        while (i < n && v[i] >= '0' && v[i] <= '9') {
+            unsigned d = (unsigned)(v[i] - '0');
+            if (x > (UINT64_MAX - d) / 10) return 400;            /* overflow */
+            x = x * 10 + d; i++;
+        }
+        if (i == start) return 400;
+        if ((h->flags & HTTPD__H_CL) && h->content_length != x) return 400;  /* differ */
+        h->flags |= HTTPD__H_CL; h->content_length = x;
+        while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+        if (i == n) return 0;
+        if (v[i] != ',') return 400;
+        i++;
+        while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+    }
+}
+/* Transfer-Encoding list: chunked must come last and once (RFC 9112 §6.1, §6.3). */
+HTTPD__PRIVATE int httpd__parse_te(httpd__head *h, const char *v, size_t n) {
+    size_t i = 0;
+    int any = 0;
+    h->flags |= HTTPD__H_TE;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+        size_t s = i;
+        while (i < n && v[i] != ',') i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
+        if (e == s) continue;
+        any = 1;
+        if (h->flags & HTTPD__H_CHUNKED) return 400;       /* something after chunked */
+        if (e - s == 7 && httpd__ieq(v + s, "chunked", 7)) h->flags |= HTTPD__H_CHUNKED;
+        else h->flags |= HTTPD__H_TE_UNKNOWN;
+    }
+    return any ? 0 : 400;
+}
+HTTPD__PRIVATE void httpd__parse_connection(httpd__head *h, const char *v, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+        size_t s = i;
+        while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
+        size_t len = i - s;
+        if (len == 5 && httpd__ieq(v + s, "close", 5)) h->flags |= HTTPD__H_CLOSE;
+        else if (len == 10 && httpd__ieq(v + s, "keep-alive", 10)) h->flags |= HTTPD__H_KEEPALIVE;
+        else if (len == 7 && httpd__ieq(v + s, "upgrade", 7)) h->flags |= HTTPD__H_UPGRADE;
+    }
+}
+
+/* Parses the complete head b[0..n) (ending in CRLF CRLF, as found by httpd__scan_head).
+   Returns 0 or an HTTP status. h->headers must have room for lim->max_headers fields. */
+HTTPD__PRIVATE int httpd__parse_head(httpd__head *h, const char *b, size_t n,
+                                     const httpd__limits *lim) {
+    const char *p = b, *end = b + n;
+    HTTPD_ASSERT(n >= 4 && !memcmp(end - 4, "\r\n\r\n", 4));
+    h->flags = 0; h->nheaders = 0; h->host_count = 0; h->content_length = 0;
+    h->host.ptr = NULL; h->host.len = 0;
+
+    /* request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3) */
+    const char *m = p;
+    while (HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+    if (p == m || *p != ' ') return 400;
+    h->method.ptr = m; h->method.len = (size_t)(p - m);
+    h->method_id = httpd__method_id(m, h->method.len);
+    const char *t = ++p;
+    while (HTTPD__IS(*p, HTTPD__C_TARGET)) p++;        /* stops at SP, CR, '#', CTL, 8-bit */
+    if (p == t || *p != ' ') return 400;
+    h->target.ptr = t; h->target.len = (size_t)(p - t);
+    p++;
+    if (end - p < 10 || memcmp(p, "HTTP/", 5) != 0 || p[5] < '0' || p[5] > '9' || p[6] != '.'
+        || p[7] < '0' || p[7] > '9' || p[8] != '\r' || p[9] != '\n')
+        return 400;
+    if (p[5] != '1') return 505;                        /* HTTP/0.9, HTTP/2.0, ... */
+    h->minor_version = p[7] == '0' ? 0 : 1;             /* 1.2+ is served as 1.1 (§2.5) */
+    p += 10;
+
+    /* request-target forms (RFC 9112 §3.2) */
+    const char *tp = t, *te = t + h->target.len;
+    if (*tp == '/') {
+        /* origin-form */
+    } else if (h->target.len == 1 && *tp == '*') {
+        if (h->method_id != HTTPD__M_OPTIONS) return 400;
+        h->flags |= HTTPD__H_ASTERISK;
+    } else if (h->method_id == HTTPD__M_CONNECT) {
+        return 501;                                     /* authority-form: no tunnels */
+    } else {
+        /* absolute-form: scheme "://" authority path-abempty [ "?" query ] */
+        size_t sl = (size_t)(te - tp) > 7 && httpd__ieq(tp, "http://", 7) ? 7
+                  : (size_t)(te - tp) > 8 && httpd__ieq(tp, "https://", 8) ? 8 : 0;
+        if (!sl) return 400;
+        tp += sl;
+        const char *a = tp;
+        while (tp < te && *tp != '/' && *tp != '?') {
+            if (!HTTPD__IS(*tp, HTTPD__C_HOST)) return 400;    /* userinfo '@' too (§4.2.4) */
+            tp++;
+        }
+        if (tp == a) return 400;
+    }
+    if (h->flags & HTTPD__H_ASTERISK) {
+        h->path.ptr = tp; h->path.len = 1; h->query.ptr = te; h->query.len = 0;
+    } else {
+        const char *q = (const char *)memchr(tp, '?', (size_t)(te - tp));
+        const char *pe = q ? q : te;
+        if (tp == pe) { h->path.ptr = "/"; h->path.len = 1; }      /* "http://h?x" */
+        else { h->path.ptr = tp; h->path.len = (size_t)(pe - tp); }
+        if (h->path.ptr[0] != '/') return 400;
+        h->query.ptr = q ? q + 1 : te;
+        h->query.len = q ? (size_t)(te - q - 1) : 0;
+    }
+
+    /* field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 §5) */
+    while (p[0] != '\r') {
+        const char *nm = p;
+        while (HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+        if (p == nm || *p != ':') return 400;          /* obs-fold, SP before ':', ... */
+        size_t nl = (size_t)(p - nm);
+        p++;
+        while (*p == ' ' || *p == '\t') p++;
+        const char *v = p;
+        while (HTTPD__IS(*p, HTTPD__C_VCHAR)) p++;
+        if (p[0] != '\r' || p[1] != '\n') return 400;   /* bare CR, NUL, CTL */
+        const char *ve = p;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        p += 2;
+        if (h->nheaders >= lim->max_headers) return 431;
+        httpd_header *f = &h->headers[h->nheaders++];
+        f->name.ptr = nm; f->name.len = nl;
+        f->value.ptr = v; f->value.len = (size_t)(ve - v);
+        size_t vl = f->value.len;
+        int rc = 0;
+        switch (nl) {
+        case 4:
+            if (httpd__ieq(nm, "host", 4)) {
+                h->host_count++;
+                h->host = f->value;
+                for (size_t i = 0; i < vl; i++)
+                    if (!HTTPD__IS(v[i], HTTPD__C_HOST)) return 400;
+            }
+            break;
+        case 6:
+            if (httpd__ieq(nm, "expect", 6)) {
+                if (vl == 12 && httpd__ieq(v, "100-continue", 12)) h->flags |= HTTPD__H_EXPECT;
+                else return 417;
+            }
+            break;
+        case 10:
+            if (httpd__ieq(nm, "connection", 10)) httpd__parse_connection(h, v, vl);
+            break;
+        case 14:
+            if (httpd__ieq(nm, "content-length", 14)) rc = httpd__parse_cl(h, v, vl);
+            break;
+        case 17:
+            if (httpd__ieq(nm, "transfer-encoding", 17)) rc = httpd__parse_te(h, v, vl);
+            break;
+        default:
+            break;
+        }
+        if (rc) return rc;
+    }
+    if (p + 2 != end) return 400;                       /* "\r\r\n": a bare CR */
+
+    /* framing and Host (RFC 9112 §3.2, §6.1, §6.3) */
+    if (h->minor_version == 1 && h->host_count != 1) return 400;
+    if (h->host_count > 1) return 400;
+    if (h->flags & HTTPD__H_TE) {
+        if (h->flags & HTTPD__H_CL) return 400;        /* TE + CL: smuggling vector */
+        if (h->minor_version == 0) return 400;         /* TE in HTTP/1.0: faulty framing */
+        if (h->flags & HTTPD__H_TE_UNKNOWN) return 501;
+        if (!(h->flags & HTTPD__H_CHUNKED)) return 400;
+    }
+    if (h->minor_version == 0) h->flags &= ~(unsigned)HTTPD__H_EXPECT;  /* RFC 9110 §10.1.1 */
+    return 0;
+}
+
+/* Decodes a path (percent-decoding except %2F and %25, then dot-segment removal, RFC 3986
+   §5.2.4) into out (room for n bytes). Returns the decoded length, or -400 for a bad
+   escape, %00, or a ".." above the root. */
+HTTPD__PRIVATE long httpd__path_decode(const char *in, size_t n, char *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '%') {
+            if (n - i < 3) return -400;
+            int hi = httpd__hexval((unsigned char)in[i + 1]);
+            int lo = hi < 0 ? -1 : httpd__hexval((unsigned char)in[i + 2]);
+            if (lo < 0) return -400;
+            int v = hi * 16 + lo;
+            if (v == 0) return -400;
+            if (v == '/' || v == '%') {                /* keep: they carry structure */
+                out[o++] = '%'; out[o++] = (char)"0123456789ABCDEF"[hi];
+                out[o++] = (char)"0123456789ABCDEF"[lo];
+            } else {
+                out[o++] = (char)v;
+            }
+            i += 2;
+        } else {
+            out[o++] = c;
+        }
+    }
+    /* remove dot segments in place; out[0] == '/' */
+    size_t r = 1, w = 0;
+    for (;;) {
+        size_t s = r;
+        while (r < o && out[r] != '/') r++;
+        size_t len = r - s;
+        int last = r >= o;
+        if (len == 1 && out[s] == '.') {
+            if (last) out[w++] = '/';
+        } else if (len == 2 && out[s] == '.' && out[s + 1] == '.') {
+            if (w == 0) return -400;
+            while (w > 0 && out[w - 1] != '/') w--;    /* w now just past the '/' ...  */
+            w--;                                      /* ... drop it and the segment   */
+            if (last) out[w++] = '/';
+        } else {
+            out[w++] = '/';
+            memmove(out + w, out + s, len);
+            w += len;
+        }
+        if (last) break;
+        r++;
+    }
+    if (w == 0) out[w++] = '/';
+    return (long)w;
+}
+
+/* =================================================================== >>chunked
+   Resumable decoder for the chunked transfer coding (RFC 9112 §7.1), in place: chunk data
+   is moved to the front of the buffer it is given, framing bytes are dropped. Sizes are
+   overflow-checked (at most 2^60-1 per chunk), extensions and trailers are checked for
+   syntax and together capped (max_meta bytes per message), trailer fields are discarded.
+   No I/O; state survives between calls at any byte boundary. */
+enum {
+    HTTPD__CH_SIZE0, HTTPD__CH_SIZE, HTTPD__CH_SIZE_WS, HTTPD__CH_EXT, HTTPD__CH_SIZE_LF,
+    HTTPD__CH_DATA, HTTPD__CH_DATA_CR, HTTPD__CH_DATA_LF, HTTPD__CH_TRAILER,
+    HTTPD__CH_TRAILER_LINE, HTTPD__CH_TRAILER_LF, HTTPD__CH_FINAL_LF, HTTPD__CH_DONE
+};
+typedef struct httpd__chunked {
+    uint64_t remaining;        /* data bytes left in this chunk (or size being read) */
+    uint32_t meta;             /* extension + trailer bytes so far                   */
+    uint8_t  state;
+} httpd__chunked;
+
+/* Decodes b[0..n). Returns the bytes consumed (stops right after the end of the body, so
+   the rest is the next request) and sets *out to the data bytes now at b[0..*out);
+   or -400 on malformed framing. d->state == HTTPD__CH_DONE once the body is complete. */
+HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, size_t *out,
+                                          uint32_t max_meta) {
+    size_t i = 0, o = 0;
+    while (i < n && d->state != HTTPD__CH_DONE) {
+        unsigned char c = (unsigned char)b[i];
+        int hex;
+        switch (d->state) {
+        case HTTPD__CH_DATA: {
+            size_t k = (size_t)HTTPD__MIN((uint64_t)(n - i), d->remaining);
+            if (o != i) memmove(b + o, b + i, k);
+            o += k; i += k; d->remaining -= k;
+            if (!d->remaining) d->state = HTTPD__CH_DATA_CR;
+            continue;
+        }
+        case HTTPD__CH_SIZE0:
+            if ((hex = httpd__hexval(c)) < 0) return -400;
+            d->remaining = (uint64_t)hex; d->state = HTTPD__CH_SIZE;
+            break;
+        case HTTPD__CH_SIZE:
+            if ((hex = httpd__hexval(c)) >= 0) {
+                if (d->remaining >> 56) return -400;          /* would pass 2^60 */
+                d->remaining = d->remaining * 16 + (uint64_t)hex;
+            } else if (c == ';') d->state = HTTPD__CH_EXT;
+            else if (c == ' ' || c == '\t') d->state = HTTPD__CH_SIZE_WS;
+            else if (c == '\r') d->state = HTTPD__CH_SIZE_LF;
+            else return -400;
+            break;
+        case HTTPD__CH_SIZE_WS:                                /* BWS before ';' only */
+            if (c == ';') d->state = HTTPD__CH_EXT;
+            else if (c != ' ' && c != '\t') return -400;
+            break;
+        case HTTPD__CH_EXT:
+            if (c == '\r') d->state = HTTPD__CH_SIZE_LF;
+            else if (!HTTPD__IS(c, HTTPD__C_VCHAR) || ++d->meta > max_meta) return -400;
+            break;
+        case HTTPD__CH_SIZE_LF:
+            if (c != '\n') return -400;
+            d->state = d->remaining ? HTTPD__CH_DATA : HTTPD__CH_TRAILER;
+            break;
+        case HTTPD__CH_DATA_CR:
+            if (c != '\r') return -400;
+            d->state = HTTPD__CH_DATA_LF;
+            break;
+        case HTTPD__CH_DATA_LF:
+            if (c != '\n') return -400;
+            d->state = HTTPD__CH_SIZE0;
+            break;
+        case HTTPD__CH_TRAILER:                                /* a field line or CRLF */
+            if (c == '\r') { d->state = HTTPD__CH_FINAL_LF; break; }
+            if (!HTTPD__IS(c, HTTPD__C_TCHAR)) return -400;    /* no obs-fold, no junk */
+            d->state = HTTPD__CH_TRAILER_LINE;
+            if (++d->meta > max_meta) return -400;
+            break;
+        case HTTPD__CH_TRAILER_LINE:
+            if (c == '\r') d->state = HTTPD__CH_TRAILER_LF;
+            else if (!HTTPD__IS(c, HTTPD__C_VCHAR) || ++d->meta > max_meta) return -400;
+            break;
+        case HTTPD__CH_TRAILER_LF:
+            if (c != '\n') return -400;
+            d->state = HTTPD__CH_TRAILER;
+            break;
+        case HTTPD__CH_FINAL_LF:
+            if (c != '\n') return -400;
+            d->state = HTTPD__CH_DONE;
+            break;
+        default:
+            return -400;
+        }
+        i++;
+    }
+    *out = o;
+    return (long)i;
+}
+
+/* ===================================================================== >>wheel
+   Hierarchical timer wheel, one per worker, never shared: 4 levels of 64 slots, level L
+   slot width 64^L ms (levels cover 1 ms .. ~4.6 h; later timers wait in the top level and
+   are re-filed as it turns). Timers are embedded in their owners (no allocation); times
+   are monotonic ms. add/del O(1); advancing costs O(timers that move) per slot passed.
+   A timer sits in the slot of the highest 6-bit digit where its due time differs from
+   the wheel's now, and moves down a level each time that digit comes round.
+   Invariant: t->pprev != NULL  <=>  t is on exactly one list (a slot or `expired`). */
+#define HTTPD__WHEEL_LEVELS 4
+#define HTTPD__WHEEL_BITS 6
+#define HTTPD__WHEEL_SLOTS 64
+typedef struct httpd__timer {
+    struct httpd__timer *next, **pprev;
+    uint64_t due;
+} httpd__timer;
+typedef struct httpd__wheel {
+    uint64_t      now;
+    uint64_t      pending[HTTPD__WHEEL_LEVELS];  /* bit s set <=> slot s non-empty */
+    httpd__timer *slot[HTTPD__WHEEL_LEVELS][HTTPD__WHEEL_SLOTS];
+    httpd__timer *expired;                       /* due <= now, not yet popped     */
+} httpd__wheel;
+
+HTTPD__PRIVATE void httpd__wheel_init(httpd__wheel *w, uint64_t now_ms) {
+    memset(w, 0, sizeof *w);
+    w->now = now_ms;
+}
+HTTPD__PRIVATE void httpd__timer_link(httpd__timer **head, httpd__timer *t) {
+    t->next = *head;
+    if (t->next) t->next->pprev = &t->next;
+    t->pprev = head;
+    *head = t;
+}
+HTTPD__PRIVATE void httpd__wheel_file(httpd__wheel *w, httpd__timer *t) {
+    if (t->due <= w->now) { httpd__timer_link(&w->expired, t); return; }
+    uint64_t diff = t->due ^ w->now;
+    int level = (63 - __builtin_clzll(diff)) / HTTPD__WHEEL_BITS;
+    if (level >= HTTPD__WHEEL_LEVELS) level = HTTPD__WHEEL_LEVELS - 1;
+    unsigned s = (unsigned)(t->due >> (level * HTTPD__WHEEL_BITS)) & (HTTPD__WHEEL_SLOTS - 1);
+    httpd__timer_link(&w->slot[level][s], t);
+    w->pending[level] |= (uint64_t)1 << s;
+}
+HTTPD__PRIVATE void httpd__wheel_del(httpd__wheel *w, httpd__timer *t) {     /* ok if idle */
+    if (!t->pprev) return;
+    *t->pprev = t->next;
+    if (t->next) t->next->pprev = t->pprev;
+    /* a slot that became empty keeps its pending bit until the wheel passes it */
+    t->next = NULL; t->pprev = NULL;
+    (void)w;
+}
+HTTPD__PRIVATE void httpd__wheel_add(httpd__wheel *w, httpd__timer *t, uint64_t due_ms) {
+    httpd__wheel_del(w, t);
+    t->due = due_ms;
+    httpd__wheel_file(w, t);
+}
+/* Moves the wheel to now: every slot passed is emptied and its timers re-filed (they go
+   to `expired` or to a lower level). */
+HTTPD__PRIVATE void httpd__wheel_advance(httpd__wheel *w, uint64_t now) {
+    if (now <= w->now) return;
+    uint64_t old = w->now;
+    w->now = now;
+    for (int l = 0; l < HTTPD__WHEEL_LEVELS; l++) {
+        int sh = l * HTTPD__WHEEL_BITS;
+        uint64_t from = old >> sh, to = now >> sh;
+        if (from == to) break;                  /* higher digits did not change either */
+        uint64_t mask;
+        if (to - from >= HTTPD__WHEEL_SLOTS) mask = ~(uint64_t)0;
+        else {                                  /* slots from+1 .. to, wrapping */
+            unsigned a = (unsigned)(from + 1) & 63, k = (unsigned)(to - from);
+            uint64_t run = k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1);
+            mask = (run << a) | (a ? run >> (64 - a) : 0);
+        }
+        mask &= w->pending[l];
+        while (mask) {
+            unsigned s = (unsigned)__builtin_ctzll(mask);
+            mask &= mask - 1;
+            w->pending[l] &= ~((uint64_t)1 << s);
+            httpd__timer *t = w->slot[l][s];
+            w->slot[l][s] = NULL;
+            while (t) {
+                httpd__timer *next = t->next;
+                t->next = NULL; t->pprev = NULL;
+                httpd__wheel_file(w, t);
+                t = next;
+            }
+        }
+    }
+}
+/* Advances to now and returns one due timer (unlinked), or NULL when none is due. */
+HTTPD__PRIVATE httpd__timer *httpd__wheel_pop(httpd__wheel *w, uint64_t now) {
+    httpd__wheel_advance(w, now);
+    httpd__timer *t = w->expired;
+    if (!t) return NULL;
+    httpd__wheel_del(w, t);
+    return t;
+}
+/* Milliseconds until the next slot with timers comes due (a lower bound: on wake the
+   wheel re-files and asks again); 0 if one is due now, -1 if none is armed. */
+HTTPD__PRIVATE int httpd__wheel_sleep_ms(const httpd__wheel *w) {
+    if (w->expired) return 0;
+    uint64_t best = UINT64_MAX;
+    for (int l = 0; l < HTTPD__WHEEL_LEVELS; l++) {
+        if (!w->pending[l]) continue;
+        int sh = l * HTTPD__WHEEL_BITS;
+        uint64_t cur = w->now >> sh;
+        unsigned c = (unsigned)cur & 63;
+        uint64_t rot = (w->pending[l] >> c) | (c ? w->pending[l] << (64 - c) : 0);
+        rot &= ~(uint64_t)1;                    /* slot c itself comes round in 64 ticks */
+        uint64_t ticks = rot ? (uint64_t)__builtin_ctzll(rot) : 64;
+        uint64_t at = (cur + ticks) << sh;
+        if (at - w->now < best) best = at - w->now;
+    }
+    if (best == UINT64_MAX) return -1;
+    return best > INT_MAX ? INT_MAX : (int)best;
+}
+/* Debug check (tests): every linked timer sits in the slot its due time maps to, or in
+   `expired` with due <= now. Returns 1 when consistent. Slow. */
+HTTPD__PRIVATE int httpd__wheel_check(const httpd__wheel *w) {
+    for (const httpd__timer *t = w->expired; t; t = t->next)
+        if (t->due > w->now || *t->pprev != t) return 0;
+    for (int l = 0; l < HTTPD__WHEEL_LEVELS; l++)
+        for (unsigned s = 0; s < HTTPD__WHEEL_SLOTS; s++)
+            for (const httpd__timer *t = w->slot[l][s]; t; t = t->next) {
+                if (*t->pprev != t || !(w->pending[l] >> s & 1)) return 0;
+                if (t->due <= w->now) return 0;
+                uint64_t diff = t->due ^ w->now;
+                int lv = (63 - __builtin_clzll(diff)) / HTTPD__WHEEL_BITS;
+                if (lv >= HTTPD__WHEEL_LEVELS) lv = HTTPD__WHEEL_LEVELS - 1;
+                if (lv != l) return 0;
+            }
+    return 1;
+}
+
+/* ==================================================================== >>router
+   Routes are compiled once at start into segment lists; the table is then read-only and
+   shared by all workers without locks. Matching walks the routes in order (first match
+   wins), comparing the decoded path segment by segment: literal, ":param" (one non-empty
+   segment) or a trailing "*" (the rest, maybe empty). Cost: O(routes x segments) with
+   early exits; no allocation. */
+#define HTTPD__MAX_PARAMS 16
+enum { HTTPD__SEG_LIT, HTTPD__SEG_PARAM, HTTPD__SEG_WILD };
+typedef struct httpd__seg {
+    const char *s;             /* literal text, or the parameter name ("*" for WILD) */
+    uint32_t    len;
+    uint32_t    kind;
+} httpd__seg;
+typedef struct httpd__route {
+    const httpd_route *pub;
+    const char *method;        /* NULL: any method */
+    size_t      method_len;
+    int         method_id;
+    uint32_t    first_seg, nsegs;
+    uint64_t    max_body;
+} httpd__route;
+typedef struct httpd__router {
+    httpd__route *routes;
+    httpd__seg   *segs;
+    uint32_t      nroutes;
+} httpd__router;
+typedef struct httpd__param {
+    const char *name;
+    uint32_t    name_len;
+    httpd_str   value;         /* raw segment(s) from the decoded path */
+} httpd__param;
+
+HTTPD__PRIVATE void httpd__router_free(httpd__router *r, void *ctx) {
+    HTTPD_FREE(ctx, r->routes);
+    HTTPD_FREE(ctx, r->segs);
+    memset(r, 0, sizeof *r);
+}
+/* Compiles a zero-terminated route array. Returns 0, HTTPD_ERR_INVAL (bad pattern: must
+   start with '/', "*" only last, empty or duplicate parameter names, more than
+   HTTPD__MAX_PARAMS) or HTTPD_ERR_NOMEM. */
+HTTPD__PRIVATE int httpd__router_init(httpd__router *r, const httpd_route *routes,
+                                      uint64_t default_max_body, void *ctx) {
+    uint32_t nr = 0, ns = 0;
+    memset(r, 0, sizeof *r);
+    for (const httpd_route *p = routes; p && p->pattern; p++) {
+        if (p->pattern[0] != '/' || !p->handler) return HTTPD_ERR_INVAL;
+        nr++;
+        for (const char *c = p->pattern; *c; c++) ns += *c == '/';
+    }
+    if (!nr) return 0;
+    r->routes = (httpd__route *)HTTPD_MALLOC(ctx, nr * sizeof *r->routes);
+    r->segs = (httpd__seg *)HTTPD_MALLOC(ctx, ns * sizeof *r->segs);
+    if (!r->routes || !r->segs) { httpd__router_free(r, ctx); return HTTPD_ERR_NOMEM; }
+    uint32_t si = 0;
+    for (uint32_t i = 0; i < nr; i++) {
+        const httpd_route *p = &routes[i];
+        httpd__route *rt = &r->routes[i];
+        rt->pub = p;
+        rt->method = (p->method && strcmp(p->method, "*") != 0) ? p->method : NULL;
+        rt->method_len = rt->method ? strlen(rt->method) : 0;
+        rt->method_id = rt->method ? httpd__method_id(rt->method, rt->method_len) : -1;
+        rt->max_body = HTTPD__DEF(p->max_body_bytes, default_max_body);
+        rt->first_seg = si;
+        for (size_t k = 0; k < rt->method_len; k++)
+            if (!HTTPD__IS(rt->method[k], HTTPD__C_TCHAR)) goto bad;
+        const char *c = p->pattern + 1;
+        uint32_t nparams = 0;
+        for (;;) {
+            const char *e = strchr(c, '/');
+            size_t len = e ? (size_t)(e - c) : strlen(c);
+            httpd__seg *sg = &r->segs[si++];
+            if (len == 1 && c[0] == '*') {
+                if (e) goto bad;                               /* '*' must be last */
+                sg->kind = HTTPD__SEG_WILD; sg->s = c; sg->len = 1; nparams++;
+            } else if (len > 0 && c[0] == ':') {
+                if (len == 1) goto bad;
+                sg->kind = HTTPD__SEG_PARAM; sg->s = c + 1; sg->len = (uint32_t)len - 1;
+                for (uint32_t k = rt->first_seg; k + 1 < si; k++)
+                    if (r->segs[k].kind == HTTPD__SEG_PARAM && r->segs[k].len == sg->len
+                        && !memcmp(r->segs[k].s, sg->s, sg->len)) goto bad;
+                nparams++;
+            } else {
+                sg->kind = HTTPD__SEG_LIT; sg->s = c; sg->len = (uint32_t)len;
+            }
+            if (!e) break;
+            c = e + 1;
+        }
+        if (nparams > HTTPD__MAX_PARAMS) goto bad;
+        rt->nsegs = si - rt->first_seg;
+    }
+    r->nroutes = nr;
+    return 0;
+bad:
+    httpd__router_free(r, ctx);
+    return HTTPD_ERR_INVAL;
+}
+/* Does route rt match path? Fills params (room for HTTPD__MAX_PARAMS); returns the count
+   or -1 when the path does not match. */
+HTTPD__PRIVATE int httpd__route_match(const httpd__router *r, const httpd__route *rt,
+                                      const char *path, size_t n, httpd__param *params) {
+    const char *p = path + 1, *end = path + n;
+    int np = 0, done = 0;
+    for (uint32_t i = 0; i < rt->nsegs; i++) {
+        const httpd__seg *sg = &r->segs[rt->first_seg + i];
+        if (sg->kind == HTTPD__SEG_WILD) {
+            if (done) return -1;
+            params[np].name = "*"; params[np].name_len = 1;
+            params[np].value.ptr = p; params[np].value.len = (size_t)(end - p);
+            return np + 1;
+        }
+        if (done) return -1;
+        const char *q = (const char *)memchr(p, '/', (size_t)(end - p));
+        if (!q) { q = end; done = 1; }
+        size_t len = (size_t)(q - p);
+        if (sg->kind == HTTPD__SEG_LIT) {
+            if (len != sg->len || memcmp(p, sg->s, len) != 0) return -1;
+        } else {
+            if (len == 0) return -1;
+            params[np].name = sg->s; params[np].name_len = sg->len;
+            params[np].value.ptr = p; params[np].value.len = len;
+            np++;
+        }
+        p = q + 1;
+    }
+    return done ? np : -1;
+}
+HTTPD__PRIVATE int httpd__route_method_ok(const httpd__route *rt, int mid, const char *m,
+                                          size_t mlen) {
+    if (!rt->method) return 1;
+    if (rt->method_id != HTTPD__M_OTHER) return rt->method_id == mid;
+    return rt->method_len == mlen && !memcmp(rt->method, m, mlen);
+}
+/* Finds the route for (method, path). Returns its index, or -1 with *allow set to a
+   bitmask (1 << HTTPD__M_*) of the methods some route accepts for this path (0: no path
+   matched; bit 0 stands for routes with a non-standard method). HEAD falls back to a GET
+   route (RFC 9110 §9.3.2). The common case, a match, takes one pass. */
+HTTPD__PRIVATE int httpd__router_find(const httpd__router *r, int mid, const char *m,
+                                      size_t mlen, const char *path, size_t n,
+                                      httpd__param *params, int *nparams, unsigned *allow) {
+    *allow = 0;
+    for (uint32_t i = 0; i < r->nroutes; i++) {
+        const httpd__route *rt = &r->routes[i];
+        if (!httpd__route_method_ok(rt, mid, m, mlen)) continue;
+        int np = httpd__route_match(r, rt, path, n, params);
+        if (np >= 0) { *nparams = np; return (int)i; }
+    }
+    int get = -1;
+    for (uint32_t i = 0; i < r->nroutes; i++) {
+        const httpd__route *rt = &r->routes[i];
+        if (httpd__route_match(r, rt, path, n, params) < 0) continue;
+        if (mid == HTTPD__M_HEAD && rt->method_id == HTTPD__M_GET && get < 0) get = (int)i;
+        *allow |= 1u << (rt->method_id > 0 ? rt->method_id : 0);
+    }
+    if (get >= 0) {
+        *nparams = httpd__route_match(r, &r->routes[get], path, n, params);
+        return get;
+    }
+    return -1;
+}
+
+/* ================================================================ >>poll_epoll
+   The event backend: a few functions, nothing outside this block knows which backend is
+   in use. Connections are registered once, edge-triggered for read and write (no
+   epoll_ctl per request); the connection layer remembers readiness itself. Listeners are
+   level-triggered with EPOLLEXCLUSIVE so that one connection wakes one worker. */
+enum { HTTPD__IO_R = 1, HTTPD__IO_W = 2, HTTPD__IO_HUP = 4, HTTPD__IO_ERR = 8 };
+typedef struct httpd__poll { int fd; } httpd__poll;
+typedef struct epoll_event httpd__io_event;
+
+HTTPD__PRIVATE int httpd__poll_init(httpd__poll *p) {
+    p->fd = epoll_create1(EPOLL_CLOEXEC);
+    return p->fd < 0 ? HTTPD_ERR_SYS : 0;
+}
+HTTPD__PRIVATE void httpd__poll_free(httpd__poll *p) {
+    if (p->fd >= 0) close(p->fd);
+    p->fd = -1;
+}
+/* kind 0: a connection (edge-triggered R+W); 1: a listener (exclusive); 2: a wake fd */
+HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.data.ptr = ud;
+    ev.events = kind == 0 ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+              : kind == 1 ? (EPOLLIN | EPOLLEXCLUSIVE) : EPOLLIN;
+    return epoll_ctl(p->fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? HTTPD_ERR_SYS : 0;
+}
+HTTPD__PRIVATE int httpd__poll_del(httpd__poll *p, int fd) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    return epoll_ctl(p->fd, EPOLL_CTL_DEL, fd, &ev) < 0 ? HTTPD_ERR_SYS : 0;
+}
+HTTPD__PRIVATE int httpd__poll_wait(httpd__poll *p, httpd__io_event *ev, int cap, int ms) {
+    int n = epoll_wait(p->fd, ev, cap, ms);
+    return n < 0 ? (errno == EINTR ? 0 : HTTPD_ERR_SYS) : n;
+}
+HTTPD__PRIVATE void *httpd__poll_ud(const httpd__io_event *e) { return e->data.ptr; }
+HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
+    return ((e->events & EPOLLIN) ? HTTPD__IO_R : 0u) | ((e->events & EPOLLOUT) ? HTTPD__IO_W : 0u)
+         | ((e->events & (EPOLLRDHUP | EPOLLHUP)) ? HTTPD__IO_HUP : 0u)
+         | ((e->events & EPOLLERR) ? HTTPD__IO_ERR : 0u);
+}
+
+/* ====================================================================== >>conn
+   The connection core, sans-I/O: bytes in (httpd__conn_rbuf/httpd__conn_recv), bytes out
+   (httpd__conn_obuf/httpd__conn_sent), time in (w->now, httpd__conn_timeout), and it never
+   makes a system call, so tests and fuzzers drive whole connections in memory and TLS can
+   sit between it and the socket. The worker (>>worker) does the real reads and writes.
+
+   States: HEAD (waiting for or reading a head; idle when nothing is buffered) -> BODY ->
+   HANDLER (the application has the request) -> back to HEAD, or CLOSING (flush, then close
+   or linger) -> DEAD. One request is served at a time; pipelined bytes wait in the input
+   buffer and responses are appended to the output buffer in order, so they go out in one
+   write when several are ready. Parsing of further requests stops while output is above
+   HTTPD__OUT_HIGH (backpressure). Owner: the connection's worker thread.
+   Memory: the conn itself (~120 bytes, in a slab); input/output blocks and the request
+   object only while a request is in flight. */
+#define HTTPD__OUT_HIGH (64u * 1024u)        /* stop parsing pipelined requests above it */
+#define HTTPD__LINGER_MS 2000u               /* read-and-discard after an error response */
+#define HTTPD__LINGER_BYTES (1u << 20)
+#define HTTPD__ARENA_INLINE 512u
+#define HTTPD__CONN_CHUNK 1024u              /* conns per slab chunk */
+
+enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_CLOSING, HTTPD__S_LINGER,
+       HTTPD__S_ABORT /* close now, unsent output dropped */, HTTPD__S_DEAD };
+enum {
+    HTTPD__F_READABLE = 1,     /* the socket may have bytes (edge seen, not drained)   */
+    HTTPD__F_WBLOCKED = 2,     /* last write was partial: wait for writability        */
+    HTTPD__F_EOF = 4,          /* the peer shut down its side                         */
+    HTTPD__F_IN_HANDLER = 8,   /* inside the handler call                             */
+    HTTPD__F_QUEUED = 16,      /* on the worker's to-drive list                       */
+    HTTPD__F_LINGER = 32,      /* close with a lingering read (unread input likely)   */
+    HTTPD__F_POLLED = 64,      /* registered with the poller                          */
+    HTTPD__F_HEADSTART = 128,  /* a head has started: the header deadline runs        */
+    HTTPD__F_RDIRECT = 256     /* rbuf handed out body-buffer space, not input space  */
+};
+
+struct httpd__worker;
+struct httpd__req;
+typedef struct httpd__conn {
+    struct httpd__worker *w;
+    struct httpd__req    *req;     /* request being read or served; NULL when idle     */
+    struct httpd__conn   *next;    /* to-drive list / free list                        */
+    httpd__buf  in, out;
+    httpd__timer timer;
+    uint64_t    since;             /* start of the current state's deadline (ms)       */
+    uint64_t    wsince;            /* last write progress, for the write timeout       */
+    httpd__scan scan;
+    int         fd;
+    uint32_t    slot, gen;
+    uint32_t    linger_bytes;
+    uint16_t    flags;
+    uint8_t     state;
+} httpd__conn;
+
+typedef struct httpd__arena_chunk { struct httpd__arena_chunk *next; } httpd__arena_chunk;
+typedef struct httpd__req {
+    httpd_request        pub;      /* first: an httpd_request * is an httpd__req *     */
+    httpd__head          head;
+    struct httpd__worker *w;
+    httpd__conn         *conn;     /* NULL once the connection is gone                 */
+    struct httpd__req   *next_free;
+    const httpd__route  *route;
+    httpd_handler_fn     handler;
+    uint64_t             max_body, body_left;
+    char                *body;     /* body buffer (NULL: none, or in place in conn->in)*/
+    size_t               body_len, body_cap;
+    httpd__chunked       chunked;
+    uint32_t             head_len, in_used;  /* bytes of conn->in this request holds   */
+    uint8_t              keepalive, responded, body_done, body_in_place;
+    int                  nparams;
+    httpd__param         params[HTTPD__MAX_PARAMS];
+    char                *rh;       /* extra response header lines (arena)              */
+    uint32_t             rh_len, rh_cap;
+    char                *arena;    /* bump allocator: inline part, then chunks         */
+    uint32_t             arena_used, arena_cap;
+    httpd__arena_chunk  *chunks;
+} httpd__req;
+
+typedef struct httpd__worker {
+    struct httpd_server *s;
+    int          index;
+    httpd__poll  poll;
+    int          wake_fd;          /* eventfd: stop and cross-thread wake-ups          */
+    httpd__wheel wheel;
+    uint64_t     now;              /* ms, monotonic, updated once per loop turn        */
+    time_t       date_sec;
+    char         date[40];         /* "Date: <IMF-fixdate>\r\n", 37 bytes              */
+    httpd__pool  pool;             /* input/output blocks                              */
+    httpd__req  *free_reqs;
+    uint32_t     nfree_reqs;
+    httpd__conn **chunks;          /* slab of connections, HTTPD__CONN_CHUNK each      */
+    uint32_t     nchunks, max_chunks, nslots;
+    httpd__conn *free_conns;
+    httpd__conn *queue;            /* conns to drive at the end of this loop turn      */
+    httpd__conn *dead;             /* closed in this turn; recycled after the batch    */
+    uint32_t     nconns;
+    int          accepting, stopping, exiting;
+    httpd__timer accept_timer;     /* re-arms accepting after EMFILE                   */
+    httpd__timer stop_timer;       /* graceful stop deadline                           */
+    char         scratch[4096];    /* lingering reads land here                        */
+    uint64_t     requests;         /* served on this worker                            */
+    pthread_t    thread;
+    int          started;
+} httpd__worker;
+
+struct httpd_server {
+    httpd_desc    desc;            /* with defaults filled in                          */
+    httpd__limits lim;
+    httpd__router router;
+    int           listen_fd, port;
+    int           nworkers;
+    httpd__worker *workers;
+    unsigned      used_methods;    /* bit per HTTPD__M_* used by some route            */
+    HTTPD__ATOMIC(uint32_t) nconns;
+    HTTPD__ATOMIC(int) stop;       /* 0 running, 1 graceful, 2 immediate               */
+    HTTPD__ATOMIC(int) running;    /* workers still in their loop                      */
+    HTTPD__ATOMIC(int) listeners_left;
+};
+
+HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status);
+HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c);
+HTTPD__PRIVATE void httpd__conn_queue(httpd__conn *c);
+HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c);
+
+/* ---- per-request memory ---- */
+HTTPD__PRIVATE void *httpd__arena_alloc(httpd__req *r, size_t n) {
+    n = (n + 7) & ~(size_t)7;
+    if (r->arena_cap - r->arena_used >= n) {
+        void *p = r->arena + r->arena_used;
+        r->arena_used += (uint32_t)n;
+        return p;
+    }
+    if (n > (size_t)1 << 30) return NULL;
+    httpd__arena_chunk *ch = (httpd__arena_chunk *)HTTPD_MALLOC(
+        r->w->s->desc.alloc_ctx, sizeof(httpd__arena_chunk) + n);
+    if (!ch) return NULL;
+    ch->next = r->chunks;
+    r->chunks = ch;
+    return ch + 1;
+}
+HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
+    httpd__req *r = w->free_reqs;
+    size_t hdrs = w->s->lim.max_headers * sizeof(httpd_header);
+    if (r) {
+        w->free_reqs = r->next_free;
+        w->nfree_reqs--;
+    } else {
+        r = (httpd__req *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
+                                       sizeof(httpd__req) + hdrs + HTTPD__ARENA_INLINE);
+        if (!r) return NULL;
+    }
+    memset(r, 0, offsetof(httpd__req, params));
+    r->rh = NULL; r->rh_len = r->rh_cap = 0;
+    r->chunks = NULL;
+    r->head.headers = (httpd_header *)(void *)(r + 1);
+    r->arena = (char *)(r + 1) + hdrs;
+    r->arena_used = 0; r->arena_cap = HTTPD__ARENA_INLINE;
+    r->w = w;
+    r->pub.server = w->s;
+    return r;
+}
+HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
+    httpd__worker *w = r->w;
+    void *ctx = w->s->desc.alloc_ctx;
+    while (r->chunks) {
+        httpd__arena_chunk *n = r->chunks->next;
+        HTTPD_FREE(ctx, r->chunks);
+        r->chunks = n;
+    }
+    if (r->body && !r->body_in_place) HTTPD_FREE(ctx, r->body);
+    r->body = NULL;
+    if (w->nfree_reqs >= 64) { HTTPD_FREE(ctx, r); return; }
+    r->next_free = w->free_reqs;
+    w->free_reqs = r;
+    w->nfree_reqs++;
+}
+
+/* ---- responses ---- */
+HTTPD_API const char *httpd_reason(int status) {
+    switch (status) {
+    case 100: return "Continue";              case 101: return "Switching Protocols";
+    case 200: return "OK";                    case 201: return "Created";
+    case 202: return "Accepted";              case 204: return "No Content";
+    case 206: return "Partial Content";       case 301: return "Moved Permanently";
+    case 302: return "Found";                 case 303: return "See Other";
+    case 304: return "Not Modified";          case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";    case 400: return "Bad Request";
+    case 401: return "Unauthorized";          case 403: return "Forbidden";
+    case 404: return "Not Found";             case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";        case 408: return "Request Timeout";
+    case 409: return "Conflict";              case 410: return "Gone";
+    case 411: return "Length Required";       case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";     case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type"; case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";    case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";      case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error"; case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";           case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";       case 505: return "HTTP Version Not Supported";
+    default:  return status < 200 ? "Informational" : status < 300 ? "OK"
+                   : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+/* Appends a complete response to c->out. keepalive 0 adds "Connection: close"; an HTTP/1.0
+   client that asked for keep-alive gets "Connection: keep-alive". no_body: HEAD. */
+HTTPD__PRIVATE int httpd__write_response(httpd__conn *c, int status, const char *ctype,
+                                         const char *extra, size_t extra_len,
+                                         const void *body, size_t len, int keepalive,
+                                         int minor, int no_body) {
+    const char *reason = httpd_reason(status);
+    size_t rl = strlen(reason), cl = ctype ? strlen(ctype) : 0;
+    int bodyless = status < 200 || status == 204 || status == 304;
+    if (bodyless) len = 0;
+    size_t need = 16 + rl + 37 + (cl ? 16 + cl : 0) + 40 + extra_len + 26 + 2
+                + (no_body ? 0 : len);
+    int rc = httpd__buf_reserve(&c->w->pool, &c->out, need);
+    if (rc < 0) return rc;
+    char *p = c->out.data + c->out.len;
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + status / 100 % 10); p[10] = (char)('0' + status / 10 % 10);
+    p[11] = (char)('0' + status % 10); p[12] = ' ';
+    p += 13;
+    memcpy(p, reason, rl); p += rl;
+    *p++ = '\r'; *p++ = '\n';
+    memcpy(p, c->w->date, 37); p += 37;
+    if (cl) {
+        memcpy(p, "Content-Type: ", 14); p += 14;
+        memcpy(p, ctype, cl); p += cl;
+        *p++ = '\r'; *p++ = '\n';
+    }
+    if (!bodyless) {
+        memcpy(p, "Content-Length: ", 16); p += 16;
+        p += httpd__utoa(p, len);
+        *p++ = '\r'; *p++ = '\n';
+    }
+    if (extra_len) { memcpy(p, extra, extra_len); p += extra_len; }
+    if (!keepalive) { memcpy(p, "Connection: close\r\n", 19); p += 19; }
+    else if (minor == 0) { memcpy(p, "Connection: keep-alive\r\n", 24); p += 24; }
+    *p++ = '\r'; *p++ = '\n';
+    if (!no_body && len) { memcpy(p, body, len); p += len; }
+    c->out.len = (uint32_t)(p - c->out.data);
+    return 0;
+}
+HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
+    if (!*s && token) return 0;
+    for (; *s; s++) {
+        if (!HTTPD__IS(*s, token ? HTTPD__C_TCHAR : HTTPD__C_VCHAR)) return 0;
+    }
+    return 1;
+}
+HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char *value) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
+    if (!httpd__is_ctl_free(name, 1) || !httpd__is_ctl_free(value, 0)) return HTTPD_ERR_INVAL;
+    size_t nl = strlen(name), vl = strlen(value), need = nl + vl + 4;
+    if (r->rh_len + need > r->rh_cap) {
+        size_t cap = HTTPD__MAX((size_t)r->rh_cap * 2, r->rh_len + need + 128);
+        if (cap > UINT32_MAX / 2) return HTTPD_ERR_TOOLARGE;
+        char *n = (char *)httpd__arena_alloc(r, cap);
+        if (!n) return HTTPD_ERR_NOMEM;
+        if (r->rh_len) memcpy(n, r->rh, r->rh_len);
+        r->rh = n; r->rh_cap = (uint32_t)cap;
+    }
+    char *p = r->rh + r->rh_len;
+    memcpy(p, name, nl); p += nl; *p++ = ':'; *p++ = ' ';
+    memcpy(p, value, vl); p += vl; *p++ = '\r'; *p++ = '\n';
+    r->rh_len += (uint32_t)need;
+    return 0;
+}
+HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
+    return r->keepalive && r->body_done && !(c->flags & HTTPD__F_EOF)
+        && HTTPD__LOAD(&c->w->s->stop) == 0;
+}
+HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_type,
+                            const void *body, size_t len) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || r->responded || status < 200 || status > 999) return HTTPD_ERR_INVAL;
+    if (content_type && !httpd__is_ctl_free(content_type, 0)) return HTTPD_ERR_INVAL;
+    httpd__conn *c = r->conn;
+    if (!c) {                              /* the client left while we were working */
+        httpd__req_put(r);
+        return HTTPD_ERR_CLOSED;
+    }
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    int rc = httpd__write_response(c, status, content_type, r->rh, r->rh_len, body, len,
+                                   r->keepalive, r->head.minor_version,
+                                   r->head.method_id == HTTPD__M_HEAD);
+    if (rc < 0) return rc;
+    r->responded = 1;
+    if (!(c->flags & HTTPD__F_IN_HANDLER)) {   /* asynchronous: carry on from here */
+        httpd__conn_process(c);
+        httpd__conn_queue(c);
+    }
+    return 0;
+}
+
+/* ---- the state machine ---- */
+HTTPD__PRIVATE void httpd__conn_queue(httpd__conn *c) {
+    if (c->flags & HTTPD__F_QUEUED) return;
+    c->flags |= HTTPD__F_QUEUED;
+    c->next = c->w->queue;
+    c->w->queue = c;
+}
+/* An error status generated by the server: always "Connection: close", then a lingering
+   close so that the client can read it even if it is still sending. */
+HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
+    httpd__req *r = c->req;
+    if (!r || !r->responded) {
+        char body[64];
+        const char *reason = httpd_reason(status);
+        size_t n = httpd__utoa(body, (uint64_t)status);
+        body[n++] = ' ';
+        size_t rl = HTTPD__MIN(strlen(reason), sizeof body - n - 2);
+        memcpy(body + n, reason, rl); n += rl;
+        body[n++] = '\n';
+        int head = r && r->head.method_id == HTTPD__M_HEAD;
+        if (httpd__write_response(c, status, "text/plain", NULL, 0, body, n, 0, 1, head) < 0)
+            c->out.pos = c->out.len;                     /* cannot even say why: just close */
+    }
+    if (r) {
+        HTTPD_ASSERT(!(c->flags & HTTPD__F_IN_HANDLER));
+        httpd__req_put(r);
+        c->req = NULL;
+    }
+    c->state = HTTPD__S_CLOSING;
+    c->flags |= HTTPD__F_LINGER;
+    HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, status, "request rejected with %d", status);
+}
+HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
+    httpd__req *r = c->req;
+    r->body_done = 1;
+    if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
+    c->state = HTTPD__S_HANDLER;
+    c->flags |= HTTPD__F_IN_HANDLER;
+    r->handler(&r->pub);
+    c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
+    c->w->requests++;
+}
+/* Answers a request the router settled itself: 404, 405 or OPTIONS, with Allow. */
+HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow) {
+    httpd__req *r = c->req;
+    char extra[128];
+    size_t n = 0;
+    if (status != 404) {
+        if (allow & (1u << HTTPD__M_GET)) allow |= 1u << HTTPD__M_HEAD;
+        allow |= 1u << HTTPD__M_OPTIONS;
+        memcpy(extra, "Allow: ", 7); n = 7;
+        for (int m = 1; m < HTTPD__M_COUNT; m++) {
+            if (!(allow & (1u << m))) continue;
+            size_t l = strlen(httpd__method_names[m]);
+            if (n > 7) { extra[n++] = ','; extra[n++] = ' '; }
+            memcpy(extra + n, httpd__method_names[m], l); n += l;
+        }
+        extra[n++] = '\r'; extra[n++] = '\n';
+    }
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    const char *body = status == 404 ? "404 Not Found\n" : status == 405
+                     ? "405 Method Not Allowed\n" : "";
+    if (httpd__write_response(c, status, status == 200 ? NULL : "text/plain", extra, n, body,
+                              strlen(body), r->keepalive, r->head.minor_version,
+                              r->head.method_id == HTTPD__M_HEAD) < 0) {
+        httpd__conn_error(c, 503);
+        return;
+    }
+    r->responded = 1;
+    c->state = HTTPD__S_HANDLER;
+}
+HTTPD__PRIVATE int httpd__custom_method_used(const httpd_server *s, httpd_str m) {
+    for (uint32_t i = 0; i < s->router.nroutes; i++) {
+        const httpd__route *rt = &s->router.routes[i];
+        if (!rt->method || (rt->method_len == m.len && !memcmp(rt->method, m.ptr, m.len)))
+            return 1;
+    }
+    return 0;
+}
+/* HEAD state: find, parse and route the next request. Returns 1 to go on, 0 to stop. */
+HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
+    httpd__worker *w = c->w;
+    const httpd_server *s = w->s;
+    httpd__buf *in = &c->in;
+    if (!(c->flags & HTTPD__F_HEADSTART)) {
+        /* RFC 9112 §2.2: a server SHOULD ignore empty lines before the request-line */
+        while (in->len - in->pos >= 2 && in->data[in->pos] == '\r'
+               && in->data[in->pos + 1] == '\n')
+            in->pos += 2;
+        size_t avail = in->len - in->pos;
+        if (avail == 0 || (avail == 1 && in->data[in->pos] == '\r')) {
+            if (avail == 0 && in->data) httpd__buf_release(&w->pool, in);  /* idle: no buffer */
+            if (c->flags & HTTPD__F_EOF) c->state = HTTPD__S_CLOSING;
+            return 0;
+        }
+        c->flags |= HTTPD__F_HEADSTART;
+        c->since = w->now;
+        memset(&c->scan, 0, sizeof c->scan);
+    }
+    int hl = httpd__scan_head(&c->scan, in->data + in->pos, in->len - in->pos, &s->lim);
+    if (hl == 0) {
+        if (c->flags & HTTPD__F_EOF) c->state = HTTPD__S_CLOSING;  /* truncated head */
+        return 0;
+    }
+    if (hl < 0) { httpd__conn_error(c, -hl); return 0; }
+    c->flags &= (uint16_t)~HTTPD__F_HEADSTART;
+
+    httpd__req *r = httpd__req_get(w);
+    if (!r) { httpd__conn_error(c, 503); return 0; }
+    c->req = r;
+    r->conn = c;
+    r->head_len = r->in_used = (uint32_t)hl;
+    int st = httpd__parse_head(&r->head, in->data + in->pos, (size_t)hl, &s->lim);
+    if (st) { httpd__conn_error(c, st); return 0; }
+    httpd__head *h = &r->head;
+    httpd_request *p = &r->pub;
+    p->method = h->method; p->target = h->target; p->query = h->query;
+    p->minor_version = h->minor_version;
+    p->headers = h->headers; p->header_count = (int)h->nheaders;
+    p->conn.id = ((uint64_t)(uint32_t)w->index << 56) | ((uint64_t)c->slot << 32) | c->gen;
+    p->path = h->path;
+    if (!(h->flags & HTTPD__H_ASTERISK)
+        && (memchr(h->path.ptr, '%', h->path.len) || memchr(h->path.ptr, '.', h->path.len))) {
+        char *d = (char *)httpd__arena_alloc(r, h->path.len);
+        if (!d) { httpd__conn_error(c, 503); return 0; }
+        long n = httpd__path_decode(h->path.ptr, h->path.len, d);
+        if (n < 0) { httpd__conn_error(c, 400); return 0; }
+        p->path.ptr = d; p->path.len = (size_t)n;
+    }
+    r->keepalive = (uint8_t)(h->minor_version == 1 ? !(h->flags & HTTPD__H_CLOSE)
+                   : (h->flags & HTTPD__H_KEEPALIVE) && !(h->flags & HTTPD__H_CLOSE));
+    int chunked = (h->flags & HTTPD__H_CHUNKED) != 0;
+    r->body_left = chunked ? 0 : h->content_length;
+    r->body_done = !(chunked || r->body_left);
+
+    /* routing */
+    if (h->flags & HTTPD__H_ASTERISK) {                   /* OPTIONS * (RFC 9110 §9.3.7) */
+        httpd__conn_auto(c, 200, s->used_methods);
+        return 1;
+    }
+    unsigned allow = 0;
+    int ri = s->router.nroutes
+           ? httpd__router_find(&s->router, h->method_id, h->method.ptr, h->method.len,
+                                p->path.ptr, p->path.len, r->params, &r->nparams, &allow)
+           : -1;
+    if (ri >= 0) {
+        const httpd__route *rt = &s->router.routes[ri];
+        r->route = rt;
+        r->handler = rt->pub->handler;
+        p->user_data = rt->pub->user_data ? rt->pub->user_data : s->desc.user_data;
+        r->max_body = rt->max_body;
+    } else if (h->method_id == HTTPD__M_OTHER && !httpd__custom_method_used(s, h->method)) {
+        httpd__conn_error(c, 501);
+        return 0;
+    } else if (allow == 0 && s->desc.on_request) {
+        r->handler = s->desc.on_request;
+        p->user_data = s->desc.user_data;
+        r->max_body = s->desc.max_body_bytes;
+    } else {
+        httpd__conn_auto(c, allow == 0 ? 404 : h->method_id == HTTPD__M_OPTIONS ? 200 : 405,
+                         allow);
+        return 1;
+    }
+
+    /* body: refuse before reading a byte of it (RFC 9110 §15.5.14) */
+    if (!r->body_done) {
+        if (!chunked && r->body_left > r->max_body) { httpd__conn_error(c, 413); return 0; }
+        if ((h->flags & HTTPD__H_EXPECT) && in->len == in->pos + (uint32_t)hl) {
+            if (httpd__buf_append(&w->pool, &c->out, HTTPD__LIT("HTTP/1.1 100 Continue\r\n\r\n")))
+                { httpd__conn_error(c, 503); return 0; }
+        }
+        if (!chunked) {
+            if ((uint64_t)in->pos + (uint64_t)hl + r->body_left <= in->cap) {
+                r->body_in_place = 1;                 /* small body: stays in the input */
+                r->body = in->data + in->pos + hl;
+            } else if (!(r->body = (char *)HTTPD_MALLOC(s->desc.alloc_ctx,
+                                                        (size_t)r->body_left))) {
+                httpd__conn_error(c, 503);
+                return 0;
+            }
+            r->body_cap = (size_t)r->body_left;
+        }
+        c->state = HTTPD__S_BODY;
+        c->since = w->now;
+        return 1;
+    }
+    httpd__conn_dispatch(c);
+    return 1;
+}
+/* BODY state: take what the input holds. Returns 1 to go on, 0 to wait. */
+HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
+    httpd__req *r = c->req;
+    httpd__buf *in = &c->in;
+    const httpd_server *s = c->w->s;
+    uint32_t start = in->pos + r->in_used;
+    size_t have = in->len - start;
+    if (!(r->head.flags & HTTPD__H_CHUNKED)) {
+        size_t take = (size_t)HTTPD__MIN((uint64_t)have, r->body_left);
+        if (r->body_in_place) {
+            r->in_used += (uint32_t)take;
+        } else if (take) {
+            memcpy(r->body + r->body_len, in->data + start, take);
+            memmove(in->data + start, in->data + start + take, have - take);
+            in->len -= (uint32_t)take;
+        }
+        r->body_len += take;
+        r->body_left -= take;
+        if (take) c->since = c->w->now;
+        if (r->body_left == 0) { httpd__conn_dispatch(c); return 1; }
+    } else if (have) {
+        size_t got = 0;
+        long used = httpd__chunked_decode(&r->chunked, in->data + start, have, &got,
+                                          s->lim.max_header_bytes);
+        if (used < 0) { httpd__conn_error(c, 400); return 0; }
+        if (got) {
+            if (r->body_len + got > r->max_body) { httpd__conn_error(c, 413); return 0; }
+            if (r->body_len + got > r->body_cap) {
+                size_t cap = HTTPD__MAX(r->body_cap * 2, r->body_len + got);
+                if (cap < 4096) cap = 4096;
+                if (cap > r->max_body) cap = (size_t)r->max_body;
+                char *b = (char *)HTTPD_REALLOC(s->desc.alloc_ctx, r->body, cap);
+                if (!b) { httpd__conn_error(c, 503); return 0; }
+                r->body = b; r->body_cap = cap;
+            }
+            memcpy(r->body + r->body_len, in->data + start, got);
+            r->body_len += got;
+        }
+        memmove(in->data + start, in->data + start + used, have - (size_t)used);
+        in->len -= (uint32_t)used;
+        c->since = c->w->now;
+        if (r->chunked.state == HTTPD__CH_DONE) { httpd__conn_dispatch(c); return 1; }
+    }
+    if (c->flags & HTTPD__F_EOF) {                        /* client gone mid-body */
+        httpd__req_put(r);
+        c->req = NULL;
+        c->state = HTTPD__S_CLOSING;
+    }
+    return 0;
+}
+/* HANDLER state with the response queued: release the request, go on or close. */
+HTTPD__PRIVATE void httpd__conn_finish(httpd__conn *c) {
+    httpd__req *r = c->req;
+    httpd__buf *in = &c->in;
+    int keep = r->keepalive;
+    in->pos += r->in_used;
+    if (!r->body_done) c->flags |= HTTPD__F_LINGER;     /* its body is still coming */
+    c->req = NULL;
+    httpd__req_put(r);
+    if (in->pos == in->len) in->pos = in->len = 0;
+    if (!keep) {
+        if (in->len > in->pos || (c->flags & HTTPD__F_READABLE)) c->flags |= HTTPD__F_LINGER;
+        c->state = HTTPD__S_CLOSING;
+        return;
+    }
+    c->state = HTTPD__S_HEAD;
+    c->since = c->w->now;
+}
+/* Runs the state machine as far as the buffered input allows. */
+HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
+    for (;;) {
+        switch (c->state) {
+        case HTTPD__S_HEAD:
+            if (c->out.len - c->out.pos > HTTPD__OUT_HIGH) return;    /* flush first */
+            if (!httpd__conn_start(c)) return;
+            break;
+        case HTTPD__S_BODY:
+            if (!httpd__conn_body(c)) return;
+            break;
+        case HTTPD__S_HANDLER:
+            if (!c->req->responded) return;                          /* asynchronous */
+            httpd__conn_finish(c);
+            break;
+        default:
+            return;
+        }
+    }
+}
+
+/* ---- the sans-I/O surface ---- */
+/* Where the next read should land, and how much fits; NULL/0: do not read now. */
+HTTPD__PRIVATE char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
+    httpd__buf *in = &c->in;
+    httpd__req *r = c->req;
+    *n = 0;
+    c->flags &= (uint16_t)~HTTPD__F_RDIRECT;
+    switch (c->state) {
+    case HTTPD__S_LINGER:
+        *n = sizeof c->w->scratch;
+        return c->w->scratch;
+    case HTTPD__S_BODY:
+        if (r->body && !r->body_in_place && !(r->head.flags & HTTPD__H_CHUNKED)
+            && in->len == in->pos + r->in_used) {             /* large body: read in place */
+            c->flags |= HTTPD__F_RDIRECT;
+            *n = (size_t)HTTPD__MIN(r->body_left, (uint64_t)1 << 30);
+            return r->body + r->body_len;
+        }
+        break;
+    case HTTPD__S_HEAD: case HTTPD__S_HANDLER:
+        break;
+    default:
+        return NULL;
+    }
+    if (!in->data) {
+        if (httpd__buf_reserve(&c->w->pool, in, 1) < 0) {
+            c->state = HTTPD__S_ABORT;                      /* out of memory: drop it */
+            return NULL;
+        }
+    } else if (in->len == in->cap && in->pos && !r) {
+        memmove(in->data, in->data + in->pos, in->len - in->pos);   /* keep a partial head */
+        in->len -= in->pos; in->pos = 0;
+    }
+    *n = in->cap - in->len;
+    return *n ? in->data + in->len : NULL;
+}
+/* n bytes were read into the space httpd__conn_rbuf gave. */
+HTTPD__PRIVATE void httpd__conn_recv(httpd__conn *c, size_t n) {
+    if (c->state == HTTPD__S_LINGER) {
+        c->linger_bytes += (uint32_t)HTTPD__MIN(n, (size_t)HTTPD__LINGER_BYTES);
+        if (c->linger_bytes >= HTTPD__LINGER_BYTES) c->state = HTTPD__S_ABORT;
+        return;
+    }
+    if (c->flags & HTTPD__F_RDIRECT) {
+        httpd__req *r = c->req;
+        r->body_len += n;
+        r->body_left -= n;
+        c->since = c->w->now;
+        if (r->body_left == 0) httpd__conn_dispatch(c);
+    } else {
+        c->in.len += (uint32_t)n;
+    }
+    httpd__conn_process(c);
+}
+/* The peer closed its sending side (read returned 0). */
+HTTPD__PRIVATE void httpd__conn_eof(httpd__conn *c) {
+    c->flags |= HTTPD__F_EOF;
+    if (c->state == HTTPD__S_LINGER) { c->state = HTTPD__S_ABORT; return; }
+    httpd__conn_process(c);
+}
+/* Output waiting to be sent. */
+HTTPD__PRIVATE size_t httpd__conn_obuf(const httpd__conn *c, const char **p) {
+    *p = c->out.data + c->out.pos;
+    return c->out.len - c->out.pos;
+}
+HTTPD__PRIVATE void httpd__conn_sent(httpd__conn *c, size_t n) {
+    c->out.pos += (uint32_t)n;
+    c->wsince = c->w->now;
+    if (c->out.pos == c->out.len) {
+        httpd__buf_release(&c->w->pool, &c->out);
+        if (c->state == HTTPD__S_HEAD) httpd__conn_process(c);  /* below high water again */
+    }
+}
+/* The absolute time (ms) at which this connection times out in its current state. */
+HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
+    const httpd_desc *d = &c->w->s->desc;
+    uint32_t t = HTTPD_NO_TIMEOUT;
+    uint64_t dl = UINT64_MAX;
+    switch (c->state) {
+    case HTTPD__S_HEAD:
+        t = (c->flags & HTTPD__F_HEADSTART) || c->req ? d->header_timeout_ms
+                                                       : d->keepalive_timeout_ms;
+        break;
+    case HTTPD__S_BODY:   t = d->body_timeout_ms; break;
+    case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
+    default: break;
+    }
+    if (t != HTTPD_NO_TIMEOUT) dl = c->since + t;
+    if ((c->flags & HTTPD__F_WBLOCKED) && d->write_timeout_ms != HTTPD_NO_TIMEOUT)
+        dl = HTTPD__MIN(dl, c->wsince + d->write_timeout_ms);
+    return dl;
+}
+/* The deadline passed (the caller checked it against w->now). */
+HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
+    if ((c->flags & HTTPD__F_WBLOCKED)
+        && c->wsince + c->w->s->desc.write_timeout_ms <= c->w->now) {
+        c->state = HTTPD__S_ABORT;                 /* not reading its response: drop it */
+        return;
+    }
+    switch (c->state) {
+    case HTTPD__S_HEAD:
+        if (c->flags & HTTPD__F_HEADSTART) httpd__conn_error(c, 408);
+        else c->state = HTTPD__S_CLOSING;          /* idle keep-alive: close silently */
+        break;
+    case HTTPD__S_BODY:
+        httpd__conn_error(c, 408);
+        break;
+    case HTTPD__S_LINGER:
+        c->state = HTTPD__S_ABORT;
+        break;
+    default:
+        break;
+    }
+}
+/* Sets up a fresh connection (fd -1 for in-memory use). */
+HTTPD__PRIVATE void httpd__conn_init(httpd__conn *c, httpd__worker *w, int fd) {
+    uint32_t slot = c->slot, gen = c->gen;
+    memset(c, 0, sizeof *c);
+    c->slot = slot; c->gen = gen;
+    c->w = w;
+    c->fd = fd;
+    c->state = HTTPD__S_HEAD;
+    c->since = c->wsince = w->now;
+}
+/* Frees what the connection holds; a request in the handler's hands is orphaned (its
+   httpd_respond will get HTTPD_ERR_CLOSED and free it). */
+HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
+    httpd__worker *w = c->w;
+    if (c->req) {
+        if (c->state == HTTPD__S_HANDLER && !c->req->responded) c->req->conn = NULL;
+        else httpd__req_put(c->req);
+        c->req = NULL;
+    }
+    httpd__buf_release(&w->pool, &c->in);
+    httpd__buf_release(&w->pool, &c->out);
+    httpd__wheel_del(&w->wheel, &c->timer);
+    c->state = HTTPD__S_DEAD;
+}
+
+/* ==================================================================== >>worker
+   One thread per worker: an epoll loop over the shared listener (EPOLLEXCLUSIVE: one
+   accept queue, so nothing the kernel queued is lost to a per-worker queue closing, and one
+   wake-up per connection instead of a thundering herd), its connections, its timer wheel
+   and an eventfd for stop. Connections are driven right away on accept (TCP_DEFER_ACCEPT
+   means the request is usually there already), so a connection-per-request client costs
+   accept, read, write, close and no epoll_ctl. Reads stop when a read comes back short
+   (edge-triggered: a new edge will come), so keep-alive costs one read and one write per
+   request. Connections closed during an event batch are recycled after it. */
+#define HTTPD__EVENTS 256
+#define HTTPD__ACCEPT_BURST 64
+#define HTTPD__DRIVE_ROUNDS 16         /* read/write rounds per connection per turn (K) */
+
+static char httpd__tag_listen, httpd__tag_wake;   /* epoll user data for non-connections */
+
+HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
+    httpd__conn *c = w->free_conns;
+    if (c) { w->free_conns = c->next; return c; }
+    if (w->nslots % HTTPD__CONN_CHUNK == 0) {
+        if (w->nchunks == w->max_chunks) return NULL;
+        httpd__conn *chunk = (httpd__conn *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
+                                                         HTTPD__CONN_CHUNK * sizeof *chunk);
+        if (!chunk) return NULL;
+        w->chunks[w->nchunks++] = chunk;
+    }
+    uint32_t slot = w->nslots++;
+    c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+    c->slot = slot;
+    c->gen = 0;
+    return c;
+}
+HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c) {
+    uint64_t dl = httpd__conn_deadline(c);
+    /* lazy: an earlier timer stays; when it fires the deadline is checked again */
+    if (dl != UINT64_MAX && (!c->timer.pprev || c->timer.due > dl))
+        httpd__wheel_add(&c->w->wheel, &c->timer, dl);
+}
+HTTPD__PRIVATE void httpd__worker_listen(httpd__worker *w, int on) {
+    httpd_server *s = w->s;
+    if (on == w->accepting || s->listen_fd < 0) return;
+    if (on) {
+        if (httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen, 1) == 0) w->accepting = 1;
+    } else {
+        httpd__poll_del(&w->poll, s->listen_fd);
+        w->accepting = 0;
+    }
+}
+/* Closes the socket (or starts a lingering close) and recycles the slot after the batch. */
+HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
+    httpd__worker *w = c->w;
+    if (c->state == HTTPD__S_CLOSING && (c->flags & HTTPD__F_LINGER)
+        && !(c->flags & HTTPD__F_EOF) && c->fd >= 0) {
+        /* lingering close: send FIN, read and drop what the client still sends, so our
+           response is not destroyed by a RST from unread data (as nginx's lingering_close) */
+        shutdown(c->fd, SHUT_WR);
+        httpd__buf_release(&w->pool, &c->in);
+        httpd__buf_release(&w->pool, &c->out);
+        c->state = HTTPD__S_LINGER;
+        c->since = w->now;
+        c->flags |= HTTPD__F_READABLE;
+        return;
+    }
+    httpd__conn_release(c);
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    c->gen++;
+    c->next = w->dead;
+    w->dead = c;
+    w->nconns--;
+    HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
+}
+/* Reads, runs the state machine, writes, until nothing moves (bounded, for fairness). */
+HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
+    int round;
+    for (round = 0; round < HTTPD__DRIVE_ROUNDS; round++) {
+        int moved = 0;
+        if ((c->flags & HTTPD__F_READABLE) && c->state <= HTTPD__S_LINGER) {
+            size_t n;
+            char *p = httpd__conn_rbuf(c, &n);
+            if (p) {
+                ssize_t r = read(c->fd, p, n);
+                if (r > 0) {
+                    if ((size_t)r < n) c->flags &= (uint16_t)~HTTPD__F_READABLE;
+                    httpd__conn_recv(c, (size_t)r);
+                    moved = 1;
+                } else if (r == 0) {
+                    c->flags &= (uint16_t)~HTTPD__F_READABLE;
+                    httpd__conn_eof(c);
+                    moved = 1;
+                } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    c->flags &= (uint16_t)~HTTPD__F_READABLE;
+                } else if (errno != EINTR) {
+                    c->state = HTTPD__S_ABORT;                 /* ECONNRESET and co. */
+                }
+            }
+        }
+        const char *out;
+        size_t n = httpd__conn_obuf(c, &out);
+        if (n && !(c->flags & HTTPD__F_WBLOCKED) && c->state != HTTPD__S_ABORT) {
+            ssize_t r = send(c->fd, out, n, MSG_NOSIGNAL);
+            if (r > 0) {
+                if ((size_t)r < n) c->flags |= HTTPD__F_WBLOCKED;
+                httpd__conn_sent(c, (size_t)r);
+                moved = 1;
+            } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                c->flags |= HTTPD__F_WBLOCKED;
+            } else if (r < 0 && errno != EINTR) {
+                c->state = HTTPD__S_ABORT;                     /* EPIPE, ECONNRESET */
+            }
+        }
+        if (c->state == HTTPD__S_ABORT) { httpd__conn_close(c); return; }
+        if (c->state == HTTPD__S_CLOSING && c->out.pos == c->out.len) {
+            httpd__conn_close(c);
+            if (c->state != HTTPD__S_LINGER) return;
+            moved = 1;
+        }
+        if (!moved) break;
+    }
+    if (round == HTTPD__DRIVE_ROUNDS) httpd__conn_queue(c);  /* more to do: next turn */
+    httpd__conn_arm(c);
+}
+HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w) {
+    httpd_server *s = w->s;
+    for (int i = 0; i < HTTPD__ACCEPT_BURST; i++) {
+        if (HTTPD__LOAD(&s->nconns) >= s->desc.max_connections) {
+            httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest (B) */
+            return;
+        }
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: pause (no spinning), keep serving, retry soon */
+                HTTPD__LOG(s, HTTPD_LOG_WARN, HTTPD_ERR_SYS,
+                           "accept: %s; pausing accepts for 100 ms", strerror(errno));
+                httpd__worker_listen(w, 0);
+                httpd__wheel_add(&w->wheel, &w->accept_timer, w->now + 100);
+                return;
+            }
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "accept: %s", strerror(errno));
+            return;
+        }
+        httpd__conn *c = httpd__conn_new(w);
+        if (!c) { close(fd); continue; }
+        httpd__conn_init(c, w, fd);
+        w->nconns++;
+        HTTPD__ADD(&s->nconns, 1u);
+        c->flags = HTTPD__F_READABLE;   /* deferred accept: the request is likely there */
+        httpd__conn_drive(c);
+        if (c->state == HTTPD__S_DEAD) continue;
+        if (httpd__poll_add(&w->poll, fd, c, 0) < 0) {
+            c->state = HTTPD__S_ABORT;
+            httpd__conn_close(c);
+            continue;
+        }
+        c->flags |= HTTPD__F_POLLED;
+    }
+}
+HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec == w->date_sec) return;
+    w->date_sec = ts.tv_sec;
+    memcpy(w->date, "Date: ", 6);
+    httpd__http_date(w->date + 6, ts.tv_sec);
+    memcpy(w->date + 35, "\r\n", 2);
+}
+/* Graceful stop, on this worker: take what the kernel has queued, stop accepting, close
+   idle connections, let the others finish (their responses say Connection: close). */
+HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
+    httpd_server *s = w->s;
+    if (!w->stopping) {
+        w->stopping = 1;
+        if (graceful && w->accepting) httpd__worker_accept(w);
+        httpd__worker_listen(w, 0);
+        if (HTTPD__ADD(&s->listeners_left, -1) == 1 && s->listen_fd >= 0) {
+            close(s->listen_fd);              /* last worker out closes the listener */
+            s->listen_fd = -1;
+        }
+        uint32_t t = s->desc.shutdown_timeout_ms;
+        if (graceful && t != HTTPD_NO_TIMEOUT) httpd__wheel_add(&w->wheel, &w->stop_timer, w->now + t);
+    }
+    for (uint32_t i = 0; i < w->nslots; i++) {
+        httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
+        if (c->state == HTTPD__S_DEAD || c->fd < 0) continue;
+        int idle = c->state == HTTPD__S_HEAD && !c->req && !(c->flags & HTTPD__F_HEADSTART)
+                   && c->out.pos == c->out.len;
+        if (!graceful || idle || c->state == HTTPD__S_LINGER) {
+            c->state = HTTPD__S_ABORT;
+            httpd__conn_close(c);
+        }
+    }
+}
+HTTPD__PRIVATE void httpd__worker_wake(httpd__worker *w) {
+    uint64_t v;
+    if (read(w->wake_fd, &v, sizeof v) < 0) { /* EAGAIN: nothing pending */ }
+    int stop = HTTPD__LOAD(&w->s->stop);
+    if (stop) httpd__worker_begin_stop(w, stop == 1);
+}
+HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
+    httpd__timer *t;
+    while ((t = httpd__wheel_pop(&w->wheel, w->now)) != NULL) {
+        if (t == &w->accept_timer) {
+            if (!w->stopping) httpd__worker_listen(w, 1);
+        } else if (t == &w->stop_timer) {
+            HTTPD__LOG(w->s, HTTPD_LOG_WARN, HTTPD_ERR_TIMEOUT,
+                       "shutdown timeout: force-closing %u connections", w->nconns);
+            httpd__worker_begin_stop(w, 0);
+        } else {
+            httpd__conn *c = HTTPD__CONTAINER(t, httpd__conn, timer);
+            if (httpd__conn_deadline(c) > w->now) { httpd__conn_arm(c); continue; }
+            httpd__conn_timeout(c);
+            httpd__conn_drive(c);
+        }
+    }
+}
+HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
+    httpd__worker *w = (httpd__worker *)arg;
+    httpd_server *s = w->s;
+    httpd__io_event ev[HTTPD__EVENTS];
+    if (s->desc.pin_workers) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET((int)(w->index % (ncpu > 0 ? ncpu : 1)), &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    }
+    w->now = httpd__now_ms();
+    httpd__wheel_init(&w->wheel, w->now);
+    httpd__worker_tick_date(w);
+    httpd__worker_listen(w, 1);
+    if (HTTPD__LOAD(&s->stop)) httpd__worker_begin_stop(w, HTTPD__LOAD(&s->stop) == 1);
+    while (!(w->stopping && w->nconns == 0)) {
+        int ms = httpd__wheel_sleep_ms(&w->wheel);
+        if (w->queue) ms = 0;
+        int n = httpd__poll_wait(&w->poll, ev, HTTPD__EVENTS, ms);
+        if (n < 0) {
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        w->now = httpd__now_ms();
+        httpd__worker_tick_date(w);
+        for (int i = 0; i < n; i++) {
+            void *ud = httpd__poll_ud(&ev[i]);
+            if (ud == &httpd__tag_listen) { if (w->accepting) httpd__worker_accept(w); continue; }
+            if (ud == &httpd__tag_wake) { httpd__worker_wake(w); continue; }
+            httpd__conn *c = (httpd__conn *)ud;
+            if (c->state == HTTPD__S_DEAD) continue;           /* closed earlier in batch */
+            unsigned bits = httpd__poll_bits(&ev[i]);
+            if (bits & (HTTPD__IO_R | HTTPD__IO_HUP | HTTPD__IO_ERR)) c->flags |= HTTPD__F_READABLE;
+            if (bits & (HTTPD__IO_W | HTTPD__IO_ERR)) c->flags &= (uint16_t)~HTTPD__F_WBLOCKED;
+            httpd__conn_drive(c);
+        }
+        httpd__worker_timers(w);
+        httpd__conn *q = w->queue;
+        w->queue = NULL;
+        while (q) {
+            httpd__conn *next = q->next;
+            q->flags &= (uint16_t)~HTTPD__F_QUEUED;
+            if (q->state != HTTPD__S_DEAD) httpd__conn_drive(q);
+            q = next;
+        }
+        while (w->dead) {                                      /* recycle after the batch */
+            httpd__conn *c = w->dead;
+            w->dead = c->next;
+            c->next = w->free_conns;
+            w->free_conns = c;
+        }
+        if (!w->stopping && !w->accepting && !w->accept_timer.pprev
+            && HTTPD__LOAD(&s->nconns) < s->desc.max_connections)
+            httpd__worker_listen(w, 1);                        /* room again */
+    }
+    HTTPD__ADD(&s->running, -1);
+    return NULL;
+}
+HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
+    void *ctx = w->s->desc.alloc_ctx;
+    for (uint32_t i = 0; i < w->nslots; i++) {
+        httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
+        if (c->state != HTTPD__S_DEAD && c->w) {
+            httpd__conn_release(c);
+            if (c->fd >= 0) close(c->fd);
+        }
+    }
+    for (uint32_t i = 0; i < w->nchunks; i++) HTTPD_FREE(ctx, w->chunks[i]);
+    HTTPD_FREE(ctx, w->chunks);
+    w->chunks = NULL;
+    while (w->free_reqs) {
+        httpd__req *r = w->free_reqs;
+        w->free_reqs = r->next_free;
+        HTTPD_FREE(ctx, r);
+    }
+    httpd__pool_free(&w->pool);
+    httpd__poll_free(&w->poll);
+    if (w->wake_fd >= 0) close(w->wake_fd);
+    w->wake_fd = -1;
+}
+/* Everything but the thread: usable on its own by in-memory tests (poll and wake fds
+   are created too, but nothing requires them). */
+HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int index) {
+    memset(w, 0, sizeof *w);
+    w->s = s;
+    w->index = index;
+    w->poll.fd = -1;
+    w->wake_fd = -1;
+    w->now = httpd__now_ms();
+    httpd__wheel_init(&w->wheel, w->now);
+    httpd__worker_tick_date(w);
+    uint32_t block = HTTPD__MAX(s->desc.read_buffer_bytes, s->lim.max_header_bytes + 1024);
+    httpd__pool_init(&w->pool, block, 64, s->desc.alloc_ctx);
+    w->max_chunks = s->desc.max_connections / HTTPD__CONN_CHUNK + 1;
+    w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
+    if (!w->chunks) return HTTPD_ERR_NOMEM;
+    if (httpd__poll_init(&w->poll) < 0) return HTTPD_ERR_SYS;
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0) return HTTPD_ERR_SYS;
+    if (httpd__poll_add(&w->poll, w->wake_fd, &httpd__tag_wake, 2) < 0) return HTTPD_ERR_SYS;
+    return 0;
+}
+
+/* ==================================================================== >>public
+   Start, stop, configuration defaults, request helpers. */
+static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
+                       const char *fmt, ...) {
+    if (!s || !s->desc.logger.fn) return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->desc.logger.fn(s->desc.logger.user_data, lvl, code, msg, file, line);
+}
+HTTPD_API const char *httpd_strerror(int err) {
+    switch (err) {
+#define HTTPD__ERR_CASE(name, value, text) case value: return text;
+    HTTPD_ERRORS(HTTPD__ERR_CASE)
+#undef HTTPD__ERR_CASE
+    default: return "unknown error";
+    }
+}
+HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    d->addr = HTTPD__DEF(d->addr, "127.0.0.1");
+    d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
+    d->backlog = HTTPD__DEF(d->backlog, 4096);
+    d->max_connections = HTTPD__DEF(d->max_connections, 10000u);
+    d->max_request_line = HTTPD__DEF(d->max_request_line, 8192u);
+    d->max_header_bytes = HTTPD__DEF(d->max_header_bytes, 16384u);
+    d->max_headers = HTTPD__DEF(d->max_headers, 100u);
+    d->max_body_bytes = HTTPD__DEF(d->max_body_bytes, (uint64_t)1 << 20);
+    d->read_buffer_bytes = HTTPD__DEF(d->read_buffer_bytes, 16384u);
+    d->keepalive_timeout_ms = HTTPD__DEF(d->keepalive_timeout_ms, 60000u);
+    d->header_timeout_ms = HTTPD__DEF(d->header_timeout_ms, 30000u);
+    d->body_timeout_ms = HTTPD__DEF(d->body_timeout_ms, 30000u);
+    d->write_timeout_ms = HTTPD__DEF(d->write_timeout_ms, 30000u);
+    d->shutdown_timeout_ms = HTTPD__DEF(d->shutdown_timeout_ms, 10000u);
+}
+/* Checks the configuration and compiles the routes; no sockets, no threads. */
+HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
+    memset(s, 0, sizeof *s);
+    s->listen_fd = -1;
+    s->desc = *desc;
+    httpd__fill_defaults(&s->desc);
+    httpd_desc *d = &s->desc;
+    if (d->workers < 1 || d->workers > 255 || d->max_header_bytes > (1u << 24)
+        || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
+        || d->read_buffer_bytes > (1u << 30))
+        return HTTPD_ERR_INVAL;
+    s->lim.max_request_line = d->max_request_line;
+    s->lim.max_header_bytes = d->max_header_bytes;
+    s->lim.max_headers = d->max_headers;
+    int rc = httpd__router_init(&s->router, d->routes, d->max_body_bytes, d->alloc_ctx);
+    if (rc < 0) return rc;
+    for (uint32_t i = 0; i < s->router.nroutes; i++) {
+        int m = s->router.routes[i].method_id;
+        if (m > 0) s->used_methods |= 1u << m;
+    }
+    return 0;
+}
+HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
+    const httpd_desc *d = &s->desc;
+    struct addrinfo hints, *res = NULL;
+    char port[8];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof port, "%u", (unsigned)d->port);
+    if (getaddrinfo(d->addr, port, &hints, &res) != 0 || !res) return HTTPD_ERR_ADDR;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) { freeaddrinfo(res); return HTTPD_ERR_SYS; }
+    int one = 1, defer = 10;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* inherited by accept */
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, d->backlog) < 0) {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_ADDR, "bind/listen %s:%u: %s", d->addr,
+                   (unsigned)d->port, strerror(errno));
+        close(fd);
+        freeaddrinfo(res);
+        return HTTPD_ERR_ADDR;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    s->listen_fd = fd;
+    /* Playbook B: say so when the kernel will cap the backlog or descriptors run short */
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    int somax = 0;
+    if (f) { if (fscanf(f, "%d", &somax) != 1) somax = 0; fclose(f); }
+    if (somax > 0 && d->backlog > somax)
+        HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "backlog %d is above net.core.somaxconn %d: the "
+                   "kernel uses %d", d->backlog, somax, somax);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && rl.rlim_cur < (rlim_t)d->max_connections + 64)
+        HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "open-file limit %lu is below max_connections %u "
+                   "+ 64: raise ulimit -n", (unsigned long)rl.rlim_cur, d->max_connections);
+    return 0;
+}
+HTTPD__PRIVATE void httpd__server_free(httpd_server *s) {
+    void *ctx = s->desc.alloc_ctx;
+    if (s->workers) {
+        for (int i = 0; i < s->nworkers; i++) httpd__worker_free(&s->workers[i]);
+        HTTPD_FREE(ctx, s->workers);
+    }
+    if (s->listen_fd >= 0) close(s->listen_fd);
+    httpd__router_free(&s->router, ctx);
+    HTTPD_FREE(ctx, s);
+}
+HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
+    if (!desc || !out) return HTTPD_ERR_INVAL;
+    *out = NULL;
+    httpd_server *s = (httpd_server *)HTTPD_MALLOC(desc->alloc_ctx, sizeof *s);
+    if (!s) return HTTPD_ERR_NOMEM;
+    int rc = httpd__server_init(s, desc);
+    if (rc < 0) { httpd__router_free(&s->router, desc->alloc_ctx); HTTPD_FREE(desc->alloc_ctx, s); return rc; }
+    if ((rc = httpd__listen(s)) < 0) goto fail;
+    rc = HTTPD_ERR_NOMEM;
+    s->workers = (httpd__worker *)HTTPD_MALLOC(s->desc.alloc_ctx,
+                                               (size_t)s->desc.workers * sizeof *s->workers);
+    if (!s->workers) goto fail;
+    for (int i = 0; i < s->desc.workers; i++) {
+        s->nworkers = i + 1;
+        if ((rc = httpd__worker_init(&s->workers[i], s, i)) < 0) goto fail;
+    }
+    HTTPD__STORE(&s->listeners_left, s->nworkers);
+    sigset_t all, old;                /* signals go to the application's threads, not ours */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; i < s->nworkers; i++) {
+        HTTPD__ADD(&s->running, 1);
+        if (pthread_create(&s->workers[i].thread, NULL, httpd__worker_main, &s->workers[i])) {
+            HTTPD__ADD(&s->running, -1);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            httpd_stop(s, 0);
+            httpd_wait(s);
+            return HTTPD_ERR_SYS;
+        }
+        s->workers[i].started = 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    *out = s;
+    return 0;
+fail:
+    httpd__server_free(s);
+    return rc;
+}
+HTTPD_API int httpd_port(const httpd_server *s) { return s ? s->port : -1; }
+HTTPD_API httpd_desc httpd_query_desc(const httpd_server *s) { return s->desc; }
+HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
+    if (!s) return;
+    int want = graceful ? 1 : 2, cur = HTTPD__LOAD(&s->stop);
+    if (cur == 2 || cur == want) return;
+    HTTPD__STORE(&s->stop, want);
+    uint64_t one = 1;
+    for (int i = 0; i < s->nworkers; i++)          /* write(2): async-signal-safe */
+        if (write(s->workers[i].wake_fd, &one, sizeof one) < 0) { /* counter full: awake */ }
+}
+HTTPD_API int httpd_wait(httpd_server *s) {
+    if (!s) return HTTPD_ERR_INVAL;
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
+    httpd__server_free(s);
+    return 0;
+}
+HTTPD_API int httpd_serve(httpd_server *s) {
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
+    int signals = 0;
+    struct timespec tick = { 0, 100 * 1000000L };
+    while (HTTPD__LOAD(&s->running) > 0) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            signals++;
+            HTTPD__LOG(s, HTTPD_LOG_INFO, 0, "signal %d: %s stop", sig,
+                       signals == 1 ? "graceful" : "immediate");
+            httpd_stop(s, signals == 1);
+        }
+    }
+    int rc = httpd_wait(s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+HTTPD_API int httpd_run(const httpd_desc *desc) {
+    httpd_server *s;
+    int rc = httpd_start(desc, &s);
+    return rc < 0 ? rc : httpd_serve(s);
+}
+
+HTTPD_API int httpd_str_eq(httpd_str s, const char *cstr) {
+    size_t n = strlen(cstr);
+    return s.ptr && s.len == n && memcmp(s.ptr, cstr, n) == 0;
+}
+HTTPD_API httpd_str httpd_get_header(const httpd_request *req, const char *name) {
+    httpd_str none = { NULL, 0 };
+    size_t n = strlen(name);
+    for (int i = 0; i < req->header_count; i++)
+        if (httpd__ieq2(req->headers[i].name.ptr, req->headers[i].name.len, name, n))
+            return req->headers[i].value;
+    return none;
+}
+/* Percent-decodes s into the request's arena ('+' as space when form is set). */
+HTTPD__PRIVATE httpd_str httpd__decode(httpd__req *r, httpd_str s, int form) {
+    httpd_str none = { NULL, 0 };
+    if (!memchr(s.ptr, '%', s.len) && !(form && memchr(s.ptr, '+', s.len))) return s;
+    char *d = (char *)httpd__arena_alloc(r, s.len + 1);
+    if (!d) return none;
+    size_t o = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        int hi, lo;
+        if (s.ptr[i] == '%' && i + 2 < s.len
+            && (hi = httpd__hexval((unsigned char)s.ptr[i + 1])) >= 0
+            && (lo = httpd__hexval((unsigned char)s.ptr[i + 2])) >= 0) {
+            d[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            d[o++] = form && s.ptr[i] == '+' ? ' ' : s.ptr[i];
+        }
+    }
+    d[o] = 0;
+    httpd_str out = { d, o };
+    return out;
+}
+HTTPD_API httpd_str httpd_param(httpd_request *req, const char *name) {
+    httpd__req *r = (httpd__req *)req;
+    httpd_str none = { NULL, 0 };
+    size_t n = strlen(name);
+    for (int i = 0; i < r->nparams; i++)
+        if (r->params[i].name_len == n && !memcmp(r->params[i].name, name, n))
+            return httpd__decode(r, r->params[i].value, 0);
+    return none;
+}
+HTTPD_API httpd_str httpd_query_param(httpd_request *req, const char *name) {
+    httpd__req *r = (httpd__req *)req;
+    httpd_str none = { NULL, 0 };
+    size_t n = strlen(name);
+    const char *p = req->query.ptr, *end = p + req->query.len;
+    while (p && p < end) {
+        const char *amp = (const char *)memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        const char *eq = (const char *)memchr(p, '=', (size_t)(e - p));
+        const char *ke = eq ? eq : e;
+        httpd_str key = { p, (size_t)(ke - p) };
+        httpd_str k = httpd__decode(r, key, 1);
+        if (k.ptr && k.len == n && !memcmp(k.ptr, name, n)) {
+            httpd_str v = { eq ? eq + 1 : e, eq ? (size_t)(e - eq - 1) : 0 };
+            return httpd__decode(r, v, 1);
+        }
+        p = e + 1;
+    }
+    return none;
+}
+#endif /* HTTPD_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+LICENSE (MIT)
+Copyright (c) 2026 the httpd.h authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this
+software and associated documentation files (the "Software"), to deal in the Software
+without restriction, including without limitation the rights to use, copy, modify, merge,
+publish, distribute, sublicense, and/or sell copies of the Software, and to permit persons
+to whom the Software is furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED,
+INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR
+PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE
+FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
+OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
+DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every suite, each bounded in time, and sums their "N passed, N failed" lines.
+# C unit tests are built with ASan+UBSan (and the server test also with TSan) by the Makefile;
+# Python suites drive build/demo-asan over loopback with real clients.
+set -u
+cd "$(dirname "$0")/.."
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export DEMO=${DEMO:-build/demo-asan}
+PY=/usr/bin/python3
+total_p=0; total_f=0; broken=()
+run_suite() {  # name, timeout-seconds, command...
+    local name=$1 secs=$2; shift 2
+    local out; out=$(mktemp)
+    echo "== $name"
+    timeout -k 5 "$secs" "$@" >"$out" 2>&1; local rc=$?
+    cat "$out"
+    local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    if [ -z "$line" ]; then
+        total_f=$((total_f + 1)); broken+=("$name (rc=$rc, no result line)")
+    else
+        local p f; p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+        total_p=$((total_p + p)); total_f=$((total_f + f))
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            total_f=$((total_f + 1)); broken+=("$name (rc=$rc)")
+        fi
+    fi
+    rm -f "$out"
+}
+for t in build/test_*; do
+    [ -x "$t" ] || continue
+    run_suite "$(basename "$t")" 300 "$t"
+done
+for t in tests/test_*.py; do
+    [ -f "$t" ] || continue
+    run_suite "$(basename "$t")" 600 "$PY" "$t"
+done
+for b in "${broken[@]+"${broken[@]}"}"; do echo "BROKEN: $b"; done
+echo "$total_p passed, $total_f failed"
+[ "$total_f" -eq 0 ]
