@@ -12,7 +12,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8080
 WORKERS ?= 0
 
-.PHONY: all run test clean bench-quick fuzz
+.PHONY: all run test clean bench-quick
 all: $(B)/demo $(B)/hello
 
 $(B):
@@ -39,11 +39,8 @@ run: $(B)/demo
 
 # `make test`: every suite prints "N passed, N failed"; tests/run.sh sums them.
 test: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
-      $(B)/demo-asan $(B)/demo compile-check
+      $(B)/demo-asan $(B)/demo
 	@tests/run.sh
-
-compile-check: | $(B)
-	@tests/compile_check.sh
 
 bench-quick: $(B)/demo
 	@bench/quick.sh

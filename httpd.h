@@ -261,12 +261,11 @@ HTTPD_API const char *httpd_reason(int status);
 #if defined(__GLIBC__) && !defined(__USE_GNU)
 #  error "httpd.h: include it with HTTPD_IMPLEMENTATION before any system header, or build with -D_GNU_SOURCE"
 #endif
-#ifdef __cplusplus
-#  include <atomic>
-#  define HTTPD__ATOMIC(T) std::atomic<T>
-#  define HTTPD__LOAD(p) (p)->load(std::memory_order_acquire)
-#  define HTTPD__STORE(p, v) (p)->store((v), std::memory_order_release)
-#  define HTTPD__ADD(p, v) (p)->fetch_add((v), std::memory_order_acq_rel)
+#ifdef __cplusplus                /* C++ has no _Atomic: the gcc/clang builtins instead */
+#  define HTTPD__ATOMIC(T) T
+#  define HTTPD__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#  define HTTPD__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#  define HTTPD__ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
 #else
 #  include <stdatomic.h>
 #  define HTTPD__ATOMIC(T) _Atomic(T)
@@ -517,6 +516,7 @@ HTTPD__PRIVATE int httpd__scan_head(httpd__scan *s, const char *b, size_t n,
         if (s->lines == 0 && at - 1 > lim->max_request_line) return -414;
         if (at + 1 > lim->max_header_bytes) return s->lines ? -431 : -414;
         if (at - 1 == s->line_start && s->lines > 0) return (int)(at + 1);  /* empty line */
+        if (b[s->line_start] == '\r') return -400;                   /* "\r\r\n": bare CR */
         s->lines++;
         if (s->lines > lim->max_headers + 1) return -431;
         s->line_start = at + 1;
@@ -1228,9 +1228,12 @@ HTTPD__PRIVATE int httpd__poll_wait(httpd__poll *p, httpd__io_event *ev, int cap
 }
 HTTPD__PRIVATE void *httpd__poll_ud(const httpd__io_event *e) { return e->data.ptr; }
 HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
-    return ((e->events & EPOLLIN) ? HTTPD__IO_R : 0u) | ((e->events & EPOLLOUT) ? HTTPD__IO_W : 0u)
-         | ((e->events & (EPOLLRDHUP | EPOLLHUP)) ? HTTPD__IO_HUP : 0u)
-         | ((e->events & EPOLLERR) ? HTTPD__IO_ERR : 0u);
+    unsigned b = 0;
+    if (e->events & EPOLLIN) b |= HTTPD__IO_R;
+    if (e->events & EPOLLOUT) b |= HTTPD__IO_W;
+    if (e->events & (EPOLLRDHUP | EPOLLHUP)) b |= HTTPD__IO_HUP;
+    if (e->events & EPOLLERR) b |= HTTPD__IO_ERR;
+    return b;
 }
 
 /* ====================================================================== >>conn

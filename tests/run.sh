@@ -28,6 +28,7 @@ run_suite() {  # name, timeout-seconds, command...
     fi
     rm -f "$out"
 }
+run_suite compile_check 300 tests/compile_check.sh
 for t in build/test_*; do
     [ -x "$t" ] || continue
     run_suite "$(basename "$t")" 300 "$t"

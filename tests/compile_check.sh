@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Compile checks: httpd.h as C11 (gcc, clang) and C++ (g++, clang++) with -Wall -Wextra
+# -Werror, a two-file link, and only httpd_* symbols exported. Prints "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+check() { local name=$1; shift; if "$@" >"$tmp/log" 2>&1; then pass=$((pass+1)); echo "ok   $name";
+          else fail=$((fail+1)); echo "FAIL $name"; head -c 3000 "$tmp/log"; fi; }
+printf '#define HTTPD_IMPLEMENTATION\n#include "%s/httpd.h"\nint main(void){return 0;}\n' "$PWD" > "$tmp/t.c"
+printf '#include <stdio.h>\n#include <string.h>\n#define HTTPD_IMPLEMENTATION\n#include "%s/httpd.h"\nint main(void){return 0;}\n' "$PWD" > "$tmp/late.c"
+W="-Wall -Wextra -Werror"
+check "gcc -std=c11"        gcc -std=c11 $W -c "$tmp/t.c" -o "$tmp/t1.o"
+check "gcc -std=c11 -O2 -pedantic" gcc -std=c11 -O2 -pedantic $W -c "$tmp/t.c" -o "$tmp/t1b.o"
+check "clang -std=c11"      clang -std=c11 $W -c "$tmp/t.c" -o "$tmp/t2.o"
+check "g++ -std=c++17"      g++ -x c++ -std=c++17 $W -c "$tmp/t.c" -o "$tmp/t3.o"
+check "clang++ -std=c++17"  clang++ -x c++ -std=c++17 $W -c "$tmp/t.c" -o "$tmp/t4.o"
+check "g++ -std=c++11"      g++ -x c++ -std=c++11 $W -c "$tmp/t.c" -o "$tmp/t5.o"
+check "system headers first + -D_GNU_SOURCE" gcc -std=c11 -D_GNU_SOURCE $W -c "$tmp/late.c" -o "$tmp/t6.o"
+check "examples (gcc, clang)" sh -c "gcc -std=c11 $W -O2 -o $tmp/demo examples/demo.c -lpthread && clang -std=c11 $W -O2 -o $tmp/hello examples/hello.c -lpthread"
+check "two-file link"       sh -c "gcc -std=c11 $W -c tests/link/a.c -o $tmp/a.o && gcc -std=c11 $W -c tests/link/b.c -o $tmp/b.o && gcc -o $tmp/ab $tmp/a.o $tmp/b.o -lpthread && $tmp/ab"
+check "only httpd_* exported" sh -c "nm -g --defined-only $tmp/a.o | awk '{print \$3}' | grep -v '^httpd_' | grep -v '^link_a\$' | (! grep .)"
+check "HTTPD_STATIC exports nothing" sh -c "printf '#define HTTPD_STATIC\n#define HTTPD_IMPLEMENTATION\n#include \"$PWD/httpd.h\"\nint main(void){return httpd_port(0) == -1 ? 0 : 1;}\n' > $tmp/st.c && gcc -std=c11 -Wall -Wextra -Werror -Wno-unused-function -c $tmp/st.c -o $tmp/st.o && ! nm -g --defined-only $tmp/st.o | grep -q ' T httpd_'"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,365 @@
+/* tests/test_conn.c - the sans-I/O connection core driven in memory with a virtual clock:
+   pipelining and ordering, keep-alive, errors and close, bodies and caps, 100-continue,
+   asynchronous responses, timeouts, and that an idle connection holds no buffers. */
+#define HTTPD_IMPLEMENTATION
+#include "../httpd.h"
+#include "harness.h"
+
+static httpd_server srv;
+static httpd__worker wk;
+static httpd_request *parked;          /* the async handler leaves its request here */
+static int handled;
+
+static void on_hello(httpd_request *r) { handled++; httpd_respond(r, 200, "text/plain", "Hello", 5); }
+static void on_echo(httpd_request *r) { handled++; httpd_respond(r, 200, NULL, r->body.ptr, r->body.len); }
+static void on_async(httpd_request *r) { handled++; parked = r; }
+static void on_param(httpd_request *r) {
+    handled++;
+    httpd_str id = httpd_param(r, "id"), q = httpd_query_param(r, "q");
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "%.*s|%.*s|%.*s", (int)id.len, id.ptr ? id.ptr : "",
+                     (int)q.len, q.ptr ? q.ptr : "", (int)r->path.len, r->path.ptr);
+    httpd_respond(r, 200, NULL, buf, (size_t)n);
+}
+static void on_inject(httpd_request *r) {
+    handled++;
+    int a = httpd_add_header(r, "X-Ok", "fine");
+    int b = httpd_add_header(r, "X-Bad", "a\r\nSet-Cookie: evil=1");
+    int c = httpd_add_header(r, "Bad Name", "v");
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "%d %d %d", a, b, c);
+    httpd_respond(r, 200, NULL, buf, (size_t)n);
+}
+static const httpd_route routes[] = {
+    { "GET", "/", on_hello, NULL, 0 },
+    { "POST", "/echo", on_echo, NULL, 100 },
+    { "GET", "/async", on_async, NULL, 0 },
+    { "GET", "/u/:id", on_param, NULL, 0 },
+    { "GET", "/inject", on_inject, NULL, 0 },
+    { NULL, NULL, NULL, NULL, 0 },
+};
+
+static void setup(void) {
+    httpd_desc d;
+    memset(&d, 0, sizeof d);
+    d.routes = routes;
+    d.workers = 1;
+    d.header_timeout_ms = 1000;
+    d.keepalive_timeout_ms = 5000;
+    d.body_timeout_ms = 2000;
+    if (httpd__server_init(&srv, &d) || httpd__worker_init(&wk, &srv, 0)) {
+        puts("0 passed, 1 failed");
+        exit(1);
+    }
+    wk.now = 1000000;
+}
+static httpd__conn *open_conn(void) {
+    httpd__conn *c = httpd__conn_new(&wk);
+    httpd__conn_init(c, &wk, -1);
+    return c;
+}
+/* Feeds bytes in pieces of `step` (0: as much as fits); returns bytes taken. */
+static size_t feed(httpd__conn *c, const char *s, size_t n, size_t step) {
+    size_t pos = 0;
+    while (pos < n) {
+        size_t cap;
+        char *p = httpd__conn_rbuf(c, &cap);
+        if (!p || !cap) break;
+        size_t k = HTTPD__MIN(cap, n - pos);
+        if (step) k = HTTPD__MIN(k, step);
+        memcpy(p, s + pos, k);
+        httpd__conn_recv(c, k);
+        pos += k;
+    }
+    return pos;
+}
+static size_t drain(httpd__conn *c, char *out, size_t cap) {
+    const char *p;
+    size_t n = httpd__conn_obuf(c, &p), total = 0;
+    while (n) {
+        size_t k = HTTPD__MIN(n, cap - total);
+        memcpy(out + total, p, k);
+        total += k;
+        httpd__conn_sent(c, k);
+        n = httpd__conn_obuf(c, &p);
+        if (total == cap) break;
+    }
+    out[total < cap ? total : cap - 1] = 0;
+    return total;
+}
+static int closing(const httpd__conn *c) {
+    return c->state == HTTPD__S_CLOSING || c->state == HTTPD__S_ABORT;
+}
+static void done_conn(httpd__conn *c) {
+    httpd__conn_release(c);
+    c->next = wk.free_conns;
+    wk.free_conns = c;
+    wk.queue = NULL;
+}
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
+    return n;
+}
+static char out[1 << 20], out2[1 << 20];
+
+static void test_get_and_idle_buffers(void) {
+    httpd__conn *c = open_conn();
+    const char *req = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK_EQ(feed(c, req, strlen(req), 0), strlen(req));
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 200 OK\r\nDate: ", 23));
+    CHECK(strstr(out, "\r\nContent-Length: 5\r\n\r\nHello") != NULL);
+    CHECK(strstr(out, "Connection:") == NULL);
+    CHECK_EQ(c->state, HTTPD__S_HEAD);
+    CHECK(c->in.data == NULL && c->out.data == NULL && c->req == NULL);  /* idle: no buffers */
+    done_conn(c);
+}
+static const char *pipeline =
+    "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nabcde"
+    "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"
+    "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n2;e=1\r\n12\r\n0\r\nT: v\r\n\r\n"
+    "\r\nGET /u/a%2Fb?q=1+2%21 HTTP/1.1\r\nHost: a\r\n\r\n"
+    "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
+static void test_pipeline_in_order(void) {
+    httpd__conn *c = open_conn();
+    size_t n = strlen(pipeline);
+    CHECK_EQ(feed(c, pipeline, n, 0), n);
+    size_t len = drain(c, out, sizeof out);
+    CHECK_EQ(count(out, "HTTP/1.1 "), 6);
+    const char *a = strstr(out, "Hello"), *b = strstr(out, "abcde"), *d = strstr(out, "xyz12"),
+               *e = strstr(out, "a/b|1 2!|/u/a%2Fb"), *f = strstr(out, "404 Not Found\r\n");
+    CHECK(a && b && d && e && f && a < b && b < d && d < e && e < f);
+    CHECK_EQ(count(out, "Hello"), 1);               /* HEAD: headers only */
+    CHECK_EQ(count(out, "Content-Length: 5\r\n"), 4);    /* Hello, abcde, HEAD, xyz12 */
+    CHECK_EQ(c->state, HTTPD__S_HEAD);
+    done_conn(c);
+    /* the same bytes split at every size give the same output */
+    for (size_t step = 1; step < 80; step++) {
+        c = open_conn();
+        CHECK_EQ(feed(c, pipeline, n, step), n);
+        size_t l2 = drain(c, out2, sizeof out2);
+        CHECK(l2 == len && !memcmp(out, out2, len));
+        done_conn(c);
+        if (th_bad) { fprintf(stderr, "  step %zu\n", step); break; }
+    }
+}
+static void test_error_stops_pipeline(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+                    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+                    "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK_EQ(count(out, "HTTP/1.1 "), 2);
+    CHECK(strstr(out, "HTTP/1.1 400 Bad Request\r\n") != NULL);
+    CHECK(strstr(out, "Connection: close\r\n") != NULL);
+    CHECK(closing(c));
+    CHECK(c->flags & HTTPD__F_LINGER);
+    done_conn(c);
+}
+static void test_caps(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));
+    CHECK(closing(c));
+    done_conn(c);
+    c = open_conn();                                 /* exactly the cap: fine */
+    char big[400];
+    int n = snprintf(big, sizeof big, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n");
+    memset(big + n, 'z', 100);
+    feed(c, big, (size_t)n + 100, 7);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 200 ", 13));
+    done_conn(c);
+    c = open_conn();                                 /* chunked: 413 when it crosses */
+    s = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "32\r\n0123456789012345678901234567890123456789012345678901234567890\r\n"
+        "33\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "HTTP/1.1 400 ") || strstr(out, "HTTP/1.1 413 "));
+    done_conn(c);
+    c = open_conn();
+    char ch[600];
+    n = snprintf(ch, sizeof ch, "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 3; i++) { n += snprintf(ch + n, sizeof ch - (size_t)n, "28\r\n"); memset(ch + n, 'q', 40); n += 40; n += snprintf(ch + n, sizeof ch - (size_t)n, "\r\n"); }
+    feed(c, ch, (size_t)n, 0);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));      /* 120 > 100 */
+    CHECK(closing(c));
+    done_conn(c);
+}
+static void test_expect_continue(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(!strcmp(out, "HTTP/1.1 100 Continue\r\n\r\n"));
+    feed(c, "abc", 3, 0);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 200 ", 13) && strstr(out, "\r\n\r\nabc"));
+    done_conn(c);
+    c = open_conn();
+    s = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));
+    CHECK(strstr(out, "100 Continue") == NULL);
+    done_conn(c);
+}
+static void test_http10(void) {
+    httpd__conn *c = open_conn();
+    feed(c, "GET / HTTP/1.0\r\n\r\n", 18, 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "Connection: close\r\n") != NULL);
+    CHECK(closing(c));
+    done_conn(c);
+    c = open_conn();
+    const char *s = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "Connection: keep-alive\r\n") != NULL);
+    CHECK_EQ(c->state, HTTPD__S_HEAD);
+    done_conn(c);
+    c = open_conn();
+    s = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK_EQ(count(out, "HTTP/1.1 "), 1);
+    CHECK(closing(c) && (c->flags & HTTPD__F_LINGER));
+    done_conn(c);
+}
+static void test_async_keeps_order(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET /async HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    parked = NULL;
+    feed(c, s, strlen(s), 0);
+    CHECK(parked != NULL);
+    CHECK_EQ(drain(c, out, sizeof out), 0);          /* the second waits for the first */
+    CHECK_EQ(httpd_respond(parked, 202, "text/plain", "later", 5), 0);
+    CHECK_EQ(httpd_respond(parked, 202, "text/plain", "again", 5), HTTPD_ERR_INVAL);
+    drain(c, out, sizeof out);
+    const char *a = strstr(out, "202 Accepted"), *b = strstr(out, "Hello");
+    CHECK(a && b && a < b);
+    CHECK(c->flags & HTTPD__F_QUEUED);               /* the worker will flush it */
+    done_conn(c);
+}
+static void test_orphaned_request(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET /async HTTP/1.1\r\nHost: a\r\n\r\n";
+    parked = NULL;
+    feed(c, s, strlen(s), 0);
+    CHECK(parked != NULL);
+    done_conn(c);                                    /* the client went away */
+    CHECK_EQ(httpd_respond(parked, 200, NULL, "x", 1), HTTPD_ERR_CLOSED);  /* and frees it */
+}
+static void test_timeouts(void) {
+    httpd__conn *c = open_conn();
+    feed(c, "GET / HT", 8, 0);
+    CHECK_EQ(httpd__conn_deadline(c), wk.now + 1000);      /* header timeout */
+    wk.now += 999;
+    feed(c, "T", 1, 0);                                    /* trickling does not extend it */
+    CHECK_EQ(httpd__conn_deadline(c), wk.now + 1);
+    wk.now += 1;
+    httpd__conn_timeout(c);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 408 ", 13));
+    CHECK(closing(c));
+    done_conn(c);
+    c = open_conn();
+    feed(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27, 0);
+    drain(c, out, sizeof out);
+    CHECK_EQ(httpd__conn_deadline(c), wk.now + 5000);      /* keep-alive idle */
+    wk.now += 5000;
+    httpd__conn_timeout(c);
+    CHECK(closing(c));
+    CHECK_EQ(drain(c, out, sizeof out), 0);                /* silently */
+    done_conn(c);
+    c = open_conn();
+    const char *s = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab";
+    feed(c, s, strlen(s), 0);
+    CHECK_EQ(httpd__conn_deadline(c), wk.now + 2000);      /* body progress */
+    wk.now += 2000;
+    httpd__conn_timeout(c);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 408 ", 13));
+    done_conn(c);
+}
+static void test_router_answers(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "DELETE / HTTP/1.1\r\nHost: a\r\n\r\n"
+                    "OPTIONS /echo HTTP/1.1\r\nHost: a\r\n\r\n"
+                    "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "HTTP/1.1 405 Method Not Allowed\r\n") != NULL);
+    CHECK(strstr(out, "Allow: GET, HEAD, OPTIONS\r\n") != NULL);
+    CHECK(strstr(out, "Allow: POST, OPTIONS\r\n") != NULL);
+    CHECK(strstr(out, "Allow: GET, HEAD, POST, OPTIONS\r\n") != NULL);
+    CHECK_EQ(count(out, "HTTP/1.1 200 OK"), 2);
+    CHECK_EQ(c->state, HTTPD__S_HEAD);
+    done_conn(c);
+    c = open_conn();
+    s = "FOO / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 501 ", 13));
+    done_conn(c);
+    c = open_conn();                                 /* 404 with a body: close after */
+    s = "POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK_EQ(count(out, "HTTP/1.1 "), 1);
+    CHECK(strstr(out, "404") && strstr(out, "Connection: close"));
+    CHECK(closing(c));
+    done_conn(c);
+}
+static void test_header_injection(void) {
+    httpd__conn *c = open_conn();
+    feed(c, "GET /inject HTTP/1.1\r\nHost: a\r\n\r\n", 33, 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "X-Ok: fine\r\n") != NULL);
+    CHECK(strstr(out, "evil") == NULL);
+    CHECK(strstr(out, "\r\n\r\n0 -2 -2") != NULL);
+    done_conn(c);
+}
+static void test_eof_handling(void) {
+    httpd__conn *c = open_conn();                    /* requests then FIN: all answered */
+    const char *s = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    httpd__conn_eof(c);
+    drain(c, out, sizeof out);
+    CHECK_EQ(count(out, "HTTP/1.1 200"), 2);
+    CHECK(closing(c));
+    done_conn(c);
+    c = open_conn();                                 /* FIN mid-body: no response */
+    s = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab";
+    feed(c, s, strlen(s), 0);
+    httpd__conn_eof(c);
+    CHECK_EQ(drain(c, out, sizeof out), 0);
+    CHECK(closing(c));
+    CHECK(c->req == NULL);
+    done_conn(c);
+}
+int main(void) {
+    setup();
+    RUN(test_get_and_idle_buffers);
+    RUN(test_pipeline_in_order);
+    RUN(test_error_stops_pipeline);
+    RUN(test_caps);
+    RUN(test_expect_continue);
+    RUN(test_http10);
+    RUN(test_async_keeps_order);
+    RUN(test_orphaned_request);
+    RUN(test_timeouts);
+    RUN(test_router_answers);
+    RUN(test_header_injection);
+    RUN(test_eof_handling);
+    httpd__worker_free(&wk);
+    httpd__router_free(&srv.router, NULL);
+    return REPORT();
+}

@@ -1,0 +1,311 @@
+/* tests/test_parser.c - the head scanner and parser, the chunked decoder, path decoding.
+   Every input sits just before a PROT_NONE guard page, and is fed whole and split at every
+   byte (the prefix re-copied to the guard each time, so the buffer also "moves"). */
+#define HTTPD_IMPLEMENTATION
+#include "../httpd.h"
+#include "harness.h"
+#include <sys/mman.h>
+
+static char *guard_base;
+static size_t page;
+static char *at_guard(const char *s, size_t n) {      /* copy so that s ends at the guard */
+    char *p = guard_base + page - n;
+    memcpy(p, s, n);
+    return p;
+}
+static const httpd__limits lim = { 8192, 16384, 100 };
+static httpd_header hdrs[100];
+
+/* Feeds the whole input, then every prefix; returns the status (0 ok) and checks that the
+   result does not depend on the split. */
+static int parse(const char *s, httpd__head *h) {
+    size_t n = strlen(s);
+    int final = 0;
+    {
+        httpd__scan sc = { 0, 0, 0 };
+        int r = httpd__scan_head(&sc, at_guard(s, n), n, &lim);
+        if (r < 0) final = -r;
+        else if (r == 0) final = -1;              /* incomplete */
+        else {
+            h->headers = hdrs;
+            char *b = at_guard(s, (size_t)r);
+            final = httpd__parse_head(h, b, (size_t)r, &lim);
+        }
+    }
+    httpd__scan sc = { 0, 0, 0 };
+    int split = -1;
+    for (size_t k = 1; k <= n; k++) {
+        int r = httpd__scan_head(&sc, at_guard(s, k), k, &lim);
+        if (r < 0) { split = -r; break; }
+        if (r > 0) {
+            httpd__head h2;
+            h2.headers = hdrs;
+            split = httpd__parse_head(&h2, at_guard(s, (size_t)r), (size_t)r, &lim);
+            break;
+        }
+    }
+    if (split == -1 && final != -1) {
+        fprintf(stderr, "  split run incomplete for %s\n", s);
+        th_bad++;
+    }
+    if (split != -1 && split != final) {
+        fprintf(stderr, "  split %d vs whole %d for %.60s\n", split, final, s);
+        th_bad++;
+    }
+    if (final == 0) {   /* re-parse at the guard so pointers in h are valid for the caller */
+        httpd__scan s2 = { 0, 0, 0 };
+        int r = httpd__scan_head(&s2, at_guard(s, n), n, &lim);
+        h->headers = hdrs;
+        httpd__parse_head(h, at_guard(s, (size_t)r), (size_t)r, &lim);
+    }
+    return final;
+}
+static int status_of(const char *s) { httpd__head h; return parse(s, &h); }
+
+static void test_simple_get(void) {
+    httpd__head h;
+    CHECK_EQ(parse("GET /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nX-Y:  z z \r\n\r\n", &h), 0);
+    CHECK(h.method.len == 3 && !memcmp(h.method.ptr, "GET", 3));
+    CHECK_EQ(h.method_id, HTTPD__M_GET);
+    CHECK(h.path.len == 4 && !memcmp(h.path.ptr, "/a/b", 4));
+    CHECK(h.query.len == 3 && !memcmp(h.query.ptr, "x=1", 3));
+    CHECK_EQ(h.minor_version, 1);
+    CHECK_EQ(h.nheaders, 2);
+    CHECK(h.headers[1].value.len == 3 && !memcmp(h.headers[1].value.ptr, "z z", 3));
+    CHECK(h.host.len == 11);
+}
+static void test_versions(void) {
+    CHECK_EQ(status_of("GET / HTTP/1.0\r\n\r\n"), 0);
+    CHECK_EQ(status_of("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 0);
+    CHECK_EQ(status_of("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+    CHECK_EQ(status_of("GET / HTTP/0.9\r\nHost: a\r\n\r\n"), 505);
+    CHECK_EQ(status_of("GET / HTTP/1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / http/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.10\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET /\r\n\r\n"), 400);
+}
+static void test_request_line(void) {
+    CHECK_EQ(status_of("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    CHECK_EQ(status_of("CONNECT a.com:443 HTTP/1.1\r\nHost: a.com:443\r\n\r\n"), 501);
+    CHECK_EQ(status_of("GET a.com HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET http://u@a.com/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    httpd__head h;
+    CHECK_EQ(parse("GET http://a.com:80/x?q HTTP/1.1\r\nHost: b\r\n\r\n", &h), 0);
+    CHECK(h.path.len == 2 && !memcmp(h.path.ptr, "/x", 2));
+    CHECK(h.query.len == 1);
+    CHECK_EQ(parse("GET HTTP://a.com HTTP/1.1\r\nHost: b\r\n\r\n", &h), 0);
+    CHECK(h.path.len == 1 && h.path.ptr[0] == '/');
+    CHECK_EQ(parse("FOO /x HTTP/1.1\r\nHost: b\r\n\r\n", &h), 0);
+    CHECK_EQ(h.method_id, HTTPD__M_OTHER);
+}
+static void test_line_endings(void) {
+    CHECK_EQ(status_of("GET / HTTP/1.1\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: a\tb\xff\r\n\r\n"), 0);
+    static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
+    httpd__scan sc = { 0, 0, 0 };
+    int r = httpd__scan_head(&sc, at_guard(nul, sizeof nul - 1), sizeof nul - 1, &lim);
+    CHECK(r > 0);
+    httpd__head h;
+    h.headers = hdrs;
+    CHECK_EQ(httpd__parse_head(&h, at_guard(nul, (size_t)r), (size_t)r, &lim), 400);
+}
+static void test_fields(void) {
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n: x\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX[: x\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nEmpty:\r\n\r\n"), 0);
+}
+static void test_host(void) {
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), 400);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"), 0);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost:\r\n\r\n"), 0);
+    CHECK_EQ(status_of("GET / HTTP/1.0\r\n\r\n"), 0);
+}
+static void test_content_length(void) {
+    httpd__head h;
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n", &h), 0);
+    CHECK_EQ(h.content_length, 7);
+    CHECK(h.flags & HTTPD__H_CL);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", &h), 0);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n", &h), 0);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n"), 400);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n", &h), 0);
+}
+static void test_transfer_encoding(void) {
+    httpd__head h;
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", &h), 0);
+    CHECK(h.flags & HTTPD__H_CHUNKED);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n"), 501);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n"), 400);
+}
+static void test_connection_expect(void) {
+    httpd__head h;
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n", &h), 0);
+    CHECK(h.flags & HTTPD__H_CLOSE);
+    CHECK_EQ(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &h), 0);
+    CHECK(h.flags & HTTPD__H_KEEPALIVE);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n\r\n", &h), 0);
+    CHECK(h.flags & HTTPD__H_EXPECT);
+    CHECK_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n"), 417);
+    CHECK_EQ(parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", &h), 0);
+    CHECK(!(h.flags & HTTPD__H_EXPECT));
+}
+static void test_limits(void) {
+    static char big[40000];
+    size_t n = (size_t)sprintf(big, "GET /");
+    memset(big + n, 'a', 8200); n += 8200;
+    memcpy(big + n, " HTTP/1.1\r\nHost: a\r\n\r\n", 23);
+    CHECK_EQ(status_of(big), 414);
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+    memset(big + n, 'b', 17000); n += 17000;
+    memcpy(big + n, "\r\n\r\n", 5);
+    CHECK_EQ(status_of(big), 431);
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i < 100; i++) n += (size_t)sprintf(big + n, "X%d: y\r\n", i);
+    memcpy(big + n, "\r\n", 3);
+    CHECK_EQ(status_of(big), 431);                 /* 101 fields */
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i < 99; i++) n += (size_t)sprintf(big + n, "X%d: y\r\n", i);
+    memcpy(big + n, "\r\n", 3);
+    CHECK_EQ(status_of(big), 0);                   /* exactly 100 */
+    /* a request line longer than the limit is refused before its end arrives */
+    httpd__scan sc = { 0, 0, 0 };
+    memset(big, 'a', 9000);
+    memcpy(big, "GET /", 5);
+    CHECK_EQ(httpd__scan_head(&sc, big, 9000, &lim), -414);
+}
+static void test_ctype_table(void) {
+    const char *tchar = "!#$%&'*+-.^_`|~";
+    for (int c = 0; c < 256; c++) {
+        int is_t = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                   || (c && strchr(tchar, c));
+        CHECK_EQ(!!HTTPD__IS(c, HTTPD__C_TCHAR), is_t);
+        int is_v = c == '\t' || (c >= 0x20 && c != 0x7f);
+        CHECK_EQ(!!HTTPD__IS(c, HTTPD__C_VCHAR), is_v);
+        CHECK_EQ(!!HTTPD__IS(c, HTTPD__C_HEX), httpd__hexval(c) >= 0);
+    }
+}
+static long chunked_all(const char *in, char *out, size_t *outlen, int *state, size_t step) {
+    httpd__chunked d;
+    memset(&d, 0, sizeof d);
+    size_t n = strlen(in), pos = 0, o = 0;
+    char buf[4096];
+    size_t have = 0;
+    while (pos < n || have) {
+        size_t k = HTTPD__MIN(step, n - pos);
+        memcpy(buf + have, in + pos, k);
+        pos += k; have += k;
+        size_t got = 0;
+        long used = httpd__chunked_decode(&d, buf, have, &got, 1024);
+        if (used < 0) return used;
+        memcpy(out + o, buf, got);
+        o += got;
+        memmove(buf, buf + used, have - (size_t)used);
+        have -= (size_t)used;
+        if (d.state == HTTPD__CH_DONE) break;
+        if (k == 0) break;
+    }
+    *outlen = o;
+    *state = d.state;
+    return (long)(pos - have);
+}
+static void test_chunked(void) {
+    const char *ok = "5;a=b\r\nhello\r\n6\r\n world\r\nA\r\n0123456789\r\n0\r\nT: x\r\n\r\nNEXT";
+    for (size_t step = 1; step <= 64; step++) {
+        char out[256];
+        size_t n = 0;
+        int st = 0;
+        long used = chunked_all(ok, out, &n, &st, step);
+        CHECK_EQ(st, HTTPD__CH_DONE);
+        CHECK_EQ(n, 21);
+        CHECK(!memcmp(out, "hello world0123456789", 21));
+        CHECK_EQ(used, (long)strlen(ok) - 4);         /* "NEXT" is not consumed */
+    }
+    const char *bad[] = { "x\r\n", "5\r\nhelloXX", "5 x\r\n", "\r\n", "0x5\r\n",
+                          "fffffffffffffffff\r\n", "5\nhello\r\n", "0\r\n folded\r\n\r\n",
+                          "0\r\nT: \x01\r\n\r\n", "5;\x01\r\n" };
+    for (size_t i = 0; i < HTTPD__COUNTOF(bad); i++) {
+        char out[256];
+        size_t n = 0;
+        int st = 0;
+        CHECK_EQ(chunked_all(bad[i], out, &n, &st, 1), -400);
+    }
+    char out[256]; size_t n; int st;
+    CHECK(chunked_all("5 ;x\r\nhello\r\n0\r\n\r\n", out, &n, &st, 3) > 0);   /* BWS */
+    CHECK_EQ(st, HTTPD__CH_DONE);
+}
+static void test_path_decode(void) {
+    struct { const char *in, *out; } ok[] = {
+        { "/", "/" }, { "/a/b", "/a/b" }, { "/a/../b", "/b" }, { "/a/./b/", "/a/b/" },
+        { "/a/..", "/" }, { "/%61%62", "/ab" }, { "/a%2fb", "/a%2Fb" }, { "/%25", "/%25" },
+        { "/a/%2e%2e/b", "/b" }, { "/a//b", "/a//b" }, { "/.", "/" }, { "/a/b/..", "/a/" },
+    };
+    for (size_t i = 0; i < HTTPD__COUNTOF(ok); i++) {
+        char out[64];
+        long n = httpd__path_decode(ok[i].in, strlen(ok[i].in), out);
+        CHECK(n >= 0 && (size_t)n == strlen(ok[i].out) && !memcmp(out, ok[i].out, (size_t)n));
+        if (!(n >= 0 && (size_t)n == strlen(ok[i].out))) fprintf(stderr, "  %s\n", ok[i].in);
+    }
+    const char *bad[] = { "/..", "/a/../..", "/%zz", "/%4", "/%00", "/%2e%2e" };
+    for (size_t i = 0; i < HTTPD__COUNTOF(bad); i++) {
+        char out[64];
+        CHECK_EQ(httpd__path_decode(bad[i], strlen(bad[i]), out), -400);
+    }
+}
+int main(void) {
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = page * 12;
+    guard_base = (char *)mmap(NULL, size + page, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(guard_base + size, page, PROT_NONE);
+    guard_base += size - page;                 /* at_guard() writes up to guard_base+page */
+    (void)size;
+    RUN(test_simple_get);
+    RUN(test_versions);
+    RUN(test_request_line);
+    RUN(test_line_endings);
+    RUN(test_fields);
+    RUN(test_host);
+    RUN(test_content_length);
+    RUN(test_transfer_encoding);
+    RUN(test_connection_expect);
+    RUN(test_limits);
+    RUN(test_ctype_table);
+    RUN(test_chunked);
+    RUN(test_path_decode);
+    return REPORT();
+}

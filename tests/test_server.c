@@ -1,0 +1,247 @@
+/* tests/test_server.c - the worker pool over loopback with real sockets and threads (built
+   with ASan+UBSan and, separately, TSan): keep-alive and connection-per-request load from
+   several threads, max_connections (stop accepting, the backlog holds the rest), graceful
+   and immediate stop, IPv6, bad configuration. */
+#define HTTPD_IMPLEMENTATION
+#include "../httpd.h"
+#include "harness.h"
+#include <poll.h>
+
+static void on_hello(httpd_request *r) { httpd_respond(r, 200, "text/plain", "Hello, World!", 13); }
+static void on_echo(httpd_request *r) { httpd_respond(r, 200, NULL, r->body.ptr, r->body.len); }
+static const httpd_route routes[] = {
+    { "GET", "/", on_hello, NULL, 0 },
+    { "POST", "/echo", on_echo, NULL, 0 },
+    { NULL, NULL, NULL, NULL, 0 },
+};
+static httpd_server *start(int workers, uint32_t max_conns, const char *addr) {
+    httpd_desc d;
+    memset(&d, 0, sizeof d);
+    d.addr = addr;
+    d.workers = workers;
+    d.max_connections = max_conns;
+    d.routes = routes;
+    d.shutdown_timeout_ms = 3000;
+    httpd_server *s = NULL;
+    int rc = httpd_start(&d, &s);
+    if (rc < 0) { fprintf(stderr, "  start: %s\n", httpd_strerror(rc)); return NULL; }
+    return s;
+}
+static int dial(int port, int family) {
+    int fd = socket(family, SOCK_STREAM, 0);
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (family == AF_INET6) {
+        struct sockaddr_in6 a;
+        memset(&a, 0, sizeof a);
+        a.sin6_family = AF_INET6; a.sin6_port = htons((uint16_t)port); a.sin6_addr = in6addr_loopback;
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { close(fd); return -1; }
+    } else {
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET; a.sin_port = htons((uint16_t)port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { close(fd); return -1; }
+    }
+    return fd;
+}
+/* Reads one response; returns its status and copies the body (NUL-terminated). */
+#define RBUF (1u << 20)
+static int read_response_(int fd, char *buf, char *body, size_t cap);
+static int read_response(int fd, char *body, size_t cap) {
+    char *buf = (char *)malloc(RBUF);
+    int st = read_response_(fd, buf, body, cap);
+    free(buf);
+    return st;
+}
+static int read_response_(int fd, char *buf, char *body, size_t cap) {
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, RBUF - 1 - n);
+        if (r <= 0) return -1;
+        n += (size_t)r;
+        buf[n] = 0;
+        char *end = strstr(buf, "\r\n\r\n");
+        if (!end) continue;
+        char *cl = strstr(buf, "Content-Length: ");
+        size_t len = cl ? (size_t)strtoul(cl + 16, NULL, 10) : 0;
+        size_t have = n - (size_t)(end + 4 - buf);
+        while (have < len) {
+            r = read(fd, buf + n, RBUF - 1 - n);
+            if (r <= 0) return -1;
+            n += (size_t)r; have += (size_t)r;
+        }
+        if (body) { size_t k = HTTPD__MIN(len, cap - 1); memcpy(body, end + 4, k); body[k] = 0; }
+        return atoi(buf + 9);
+    }
+}
+static int send_all(int fd, const char *s, size_t n) {
+    while (n) {
+        ssize_t r = write(fd, s, n);
+        if (r <= 0) return -1;
+        s += r; n -= (size_t)r;
+    }
+    return 0;
+}
+typedef struct { int port, requests, keepalive, ok; } load_arg;
+static void *load(void *p) {
+    load_arg *a = (load_arg *)p;
+    const char *ka = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    const char *cl = "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    int fd = -1;
+    char body[64];
+    for (int i = 0; i < a->requests; i++) {
+        if (fd < 0 && (fd = dial(a->port, AF_INET)) < 0) continue;
+        const char *req = a->keepalive ? ka : cl;
+        if (send_all(fd, req, strlen(req)) == 0 && read_response(fd, body, sizeof body) == 200
+            && !strcmp(body, "Hello, World!"))
+            a->ok++;
+        if (!a->keepalive) { close(fd); fd = -1; }
+    }
+    if (fd >= 0) close(fd);
+    return NULL;
+}
+static void test_load_from_threads(void) {
+    httpd_server *s = start(3, 0, NULL);
+    CHECK(s != NULL);
+    if (!s) return;
+    int port = httpd_port(s);
+    CHECK(port > 0);
+    pthread_t th[8];
+    load_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i].port = port; args[i].requests = i < 5 ? 400 : 150; args[i].keepalive = i < 5;
+        args[i].ok = 0;
+        pthread_create(&th[i], NULL, load, &args[i]);
+    }
+    for (int i = 0; i < 8; i++) { pthread_join(th[i], NULL); CHECK_EQ(args[i].ok, args[i].requests); }
+    httpd_stop(s, 1);
+    CHECK_EQ(httpd_wait(s), 0);
+}
+static void test_echo_large_body(void) {
+    httpd_server *s = start(1, 0, NULL);
+    if (!s) { CHECK(0); return; }
+    int fd = dial(httpd_port(s), AF_INET);
+    static char big[300000], resp[300100];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+    char head[128];
+    int n = snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", sizeof big);
+    CHECK_EQ(send_all(fd, head, (size_t)n), 0);
+    CHECK_EQ(send_all(fd, big, sizeof big), 0);
+    CHECK_EQ(read_response(fd, resp, sizeof resp), 200);
+    CHECK(!memcmp(resp, big, sizeof big));
+    close(fd);
+    httpd_stop(s, 1);
+    httpd_wait(s);
+}
+static void test_max_connections(void) {
+    httpd_server *s = start(1, 3, NULL);
+    if (!s) { CHECK(0); return; }
+    int port = httpd_port(s), fds[6];
+    const char *req = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < 6; i++) {
+        fds[i] = dial(port, AF_INET);
+        CHECK(fds[i] >= 0);
+        send_all(fds[i], req, strlen(req));
+    }
+    int answered = 0;
+    for (int i = 0; i < 6; i++) {                    /* at most 3 are served ... */
+        struct pollfd p = { fds[i], POLLIN, 0 };
+        if (poll(&p, 1, i < 3 ? 2000 : 300) == 1 && read_response(fds[i], NULL, 0) == 200) answered++;
+    }
+    CHECK_EQ(answered, 3);
+    for (int i = 0; i < 3; i++) close(fds[i]);       /* ... the rest wait in the backlog */
+    for (int i = 3; i < 6; i++) {
+        struct pollfd p = { fds[i], POLLIN, 0 };
+        CHECK(poll(&p, 1, 3000) == 1);
+        CHECK_EQ(read_response(fds[i], NULL, 0), 200);
+        close(fds[i]);
+    }
+    httpd_stop(s, 1);
+    httpd_wait(s);
+}
+static void test_graceful_stop_closes_idle(void) {
+    httpd_server *s = start(2, 0, NULL);
+    if (!s) { CHECK(0); return; }
+    int port = httpd_port(s), fds[4];
+    const char *req = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < 4; i++) {
+        fds[i] = dial(port, AF_INET);
+        send_all(fds[i], req, strlen(req));
+        CHECK_EQ(read_response(fds[i], NULL, 0), 200);
+    }
+    int half = dial(port, AF_INET);                  /* a request in progress ... */
+    send_all(half, "GET / HTTP/1.1\r\n", 16);
+    usleep(100000);
+    uint64_t t0 = httpd__now_ms();
+    httpd_stop(s, 1);
+    for (int i = 0; i < 4; i++) {                     /* idle ones are closed at once */
+        char c;
+        CHECK_EQ(read(fds[i], &c, 1), 0);
+        close(fds[i]);
+    }
+    send_all(half, "Host: t\r\n\r\n", 11);           /* ... is finished, with close */
+    char body[64];
+    CHECK_EQ(read_response(half, body, sizeof body), 200);
+    char c;
+    CHECK_EQ(read(half, &c, 1), 0);
+    close(half);
+    CHECK_EQ(httpd_wait(s), 0);
+    CHECK(httpd__now_ms() - t0 < 2000);
+    CHECK(dial(port, AF_INET) < 0);                   /* the listener is gone */
+}
+static void test_stop_timeout_force_closes(void) {
+    httpd_server *s = start(1, 0, NULL);
+    if (!s) { CHECK(0); return; }
+    int fd = dial(httpd_port(s), AF_INET);
+    send_all(fd, "GET / HTTP/1.1\r\n", 16);         /* never finishes its head */
+    usleep(50000);
+    uint64_t t0 = httpd__now_ms();
+    httpd_stop(s, 1);
+    CHECK_EQ(httpd_wait(s), 0);
+    uint64_t took = httpd__now_ms() - t0;
+    CHECK(took >= 2900 && took < 6000);               /* shutdown_timeout_ms = 3000 */
+    close(fd);
+}
+static void test_ipv6(void) {
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6; a.sin6_addr = in6addr_loopback;
+    int ok = probe >= 0 && bind(probe, (struct sockaddr *)&a, sizeof a) == 0;
+    if (probe >= 0) close(probe);
+    if (!ok) { fprintf(stderr, "  (no IPv6 loopback here: skipped)\n"); return; }
+    httpd_server *s = start(1, 0, "::1");
+    if (!s) { CHECK(0); return; }
+    int fd = dial(httpd_port(s), AF_INET6);
+    CHECK(fd >= 0);
+    send_all(fd, "GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n", 31);
+    CHECK_EQ(read_response(fd, NULL, 0), 200);
+    close(fd);
+    httpd_stop(s, 0);
+    httpd_wait(s);
+}
+static void test_bad_config(void) {
+    httpd_desc d;
+    memset(&d, 0, sizeof d);
+    httpd_server *s = (httpd_server *)1;
+    httpd_route bad[] = { { "GET", "x", on_hello, NULL, 0 }, { NULL, NULL, NULL, NULL, 0 } };
+    d.routes = bad;
+    CHECK_EQ(httpd_start(&d, &s), HTTPD_ERR_INVAL);
+    CHECK(s == NULL);
+    d.routes = routes;
+    d.addr = "256.1.1.1";
+    CHECK_EQ(httpd_start(&d, &s), HTTPD_ERR_ADDR);
+    CHECK(!strcmp(httpd_strerror(HTTPD_ERR_NOMEM), "out of memory"));
+}
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    RUN(test_load_from_threads);
+    RUN(test_echo_large_body);
+    RUN(test_max_connections);
+    RUN(test_graceful_stop_closes_idle);
+    RUN(test_stop_timeout_force_closes);
+    RUN(test_ipv6);
+    RUN(test_bad_config);
+    return REPORT();
+}
