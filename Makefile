@@ -12,7 +12,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8080
 WORKERS ?= 0
 
-.PHONY: all run test clean bench-quick
+.PHONY: all run test clean bench-quick fuzz
 all: $(B)/demo $(B)/hello
 
 $(B):
@@ -34,12 +34,26 @@ $(B)/test_%: tests/test_%.c tests/harness.h httpd.h | $(B)
 $(B)/test_server-tsan: tests/test_server.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 
+# fuzzing: libFuzzer harnesses (clang), replay binaries (any compiler) run by `make test`
+FUZZ         := parser chunked router conn
+FUZZ_SECONDS ?= 60
+$(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)
+$(B)/fuzz_%: fuzz/fuzz_%.c httpd.h | $(B)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIBS)
+fuzz: $(addprefix $(B)/fuzz_,$(FUZZ))
+	@for h in $(FUZZ); do mkdir -p $(B)/corpus/$$h && cp -n fuzz/corpus/$$h/* $(B)/corpus/$$h/; \
+	  echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \
+	  $(B)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/http.dict -print_final_stats=1 \
+	    -artifact_prefix=$(B)/ $(B)/corpus/$$h fuzz/corpus/$$h 2>&1 | grep -E "^(stat::|Done|==|SUMMARY|.*ERROR)" || exit 1; \
+	done
+
 run: $(B)/demo
 	$(B)/demo --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # `make test`: every suite prints "N passed, N failed"; tests/run.sh sums them.
 test: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
-      $(B)/demo-asan $(B)/demo
+      $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ))
 	@tests/run.sh
 
 bench-quick: $(B)/demo

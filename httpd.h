@@ -1302,7 +1302,7 @@ typedef struct httpd__req {
     size_t               body_len, body_cap;
     httpd__chunked       chunked;
     uint32_t             head_len, in_used;  /* bytes of conn->in this request holds   */
-    uint8_t              keepalive, responded, body_done, body_in_place;
+    uint8_t              keepalive, responded, body_done, body_in_place, dispatched;
     int                  nparams;
     httpd__param         params[HTTPD__MAX_PARAMS];
     char                *rh;       /* extra response header lines (arena)              */
@@ -1334,7 +1334,7 @@ typedef struct httpd__worker {
     httpd__timer accept_timer;     /* re-arms accepting after EMFILE                   */
     httpd__timer stop_timer;       /* graceful stop deadline                           */
     char         scratch[4096];    /* lingering reads land here                        */
-    uint64_t     requests;         /* served on this worker                            */
+    uint64_t     requests;         /* request heads completed on this worker           */
     pthread_t    thread;
     int          started;
 } httpd__worker;
@@ -1569,9 +1569,9 @@ HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
     c->state = HTTPD__S_HANDLER;
     c->flags |= HTTPD__F_IN_HANDLER;
+    r->dispatched = 1;
     r->handler(&r->pub);
     c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
-    c->w->requests++;
 }
 /* Answers a request the router settled itself: 404, 405 or OPTIONS, with Allow. */
 HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow) {
@@ -1637,6 +1637,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     }
     if (hl < 0) { httpd__conn_error(c, -hl); return 0; }
     c->flags &= (uint16_t)~HTTPD__F_HEADSTART;
+    w->requests++;
 
     httpd__req *r = httpd__req_get(w);
     if (!r) { httpd__conn_error(c, 503); return 0; }
@@ -1871,7 +1872,7 @@ HTTPD__PRIVATE void httpd__conn_eof(httpd__conn *c) {
 }
 /* Output waiting to be sent. */
 HTTPD__PRIVATE size_t httpd__conn_obuf(const httpd__conn *c, const char **p) {
-    *p = c->out.data + c->out.pos;
+    *p = c->out.data ? c->out.data + c->out.pos : "";
     return c->out.len - c->out.pos;
 }
 HTTPD__PRIVATE void httpd__conn_sent(httpd__conn *c, size_t n) {
@@ -1938,7 +1939,7 @@ HTTPD__PRIVATE void httpd__conn_init(httpd__conn *c, httpd__worker *w, int fd) {
 HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
     httpd__worker *w = c->w;
     if (c->req) {
-        if (c->state == HTTPD__S_HANDLER && !c->req->responded) c->req->conn = NULL;
+        if (c->req->dispatched && !c->req->responded) c->req->conn = NULL;
         else httpd__req_put(c->req);
         c->req = NULL;
     }

@@ -1,0 +1,183 @@
+/* fuzz/fuzz_conn.c - the whole connection state machine, in memory, with a virtual clock.
+   The input is a program of operations: feed N bytes (as the socket would deliver them),
+   drain up to N output bytes (a slow reader: output backpressure), advance the clock
+   (timeouts), answer the parked asynchronous request, or end the input (FIN).
+   Invariants checked (not only "no crash"):
+   - nothing is appended to the output once the connection is closing;
+   - final responses <= request heads seen (+1 for an error on a broken head);
+   - handler responses come out in the order the handlers were called;
+   - the echo body never exceeds the route cap; buffers stay within their bounds;
+   - every response in the output is well formed (status line, CRLF CRLF). */
+#define HTTPD_IMPLEMENTATION
+#include "../httpd.h"
+
+static httpd_server srv;
+static httpd__worker wk;
+static int ready;
+static httpd_request *parked;
+static unsigned seq_called;
+
+static void reply(httpd_request *r, const char *what, const void *body, size_t n) {
+    /* bodies are hex so that no request byte can look like a status line in the output */
+    static char buf[4096];
+    int k = snprintf(buf, sizeof buf, "seq=%08u %s ", seq_called++, what);
+    for (size_t i = 0; i < n && (size_t)k + 2 < sizeof buf; i++)
+        k += snprintf(buf + k, sizeof buf - (size_t)k, "%02x", ((const unsigned char *)body)[i]);
+    httpd_respond(r, 200, "text/plain", buf, (size_t)k);
+}
+static void on_hello(httpd_request *r) { reply(r, "hello", NULL, 0); }
+static void on_echo(httpd_request *r) {
+    HTTPD_ASSERT(r->body.len <= 64);
+    reply(r, "echo", r->body.ptr, r->body.len);
+}
+static void on_async(httpd_request *r) {
+    if (parked) { reply(r, "busy", NULL, 0); return; }
+    parked = r;
+}
+static void on_param(httpd_request *r) {
+    httpd_str v = httpd_param(r, "id"), q = httpd_query_param(r, "q");
+    reply(r, "param", v.ptr, v.len);
+    (void)q;
+}
+static const httpd_route routes[] = {
+    { "GET", "/", on_hello, NULL, 0 }, { "POST", "/echo", on_echo, NULL, 64 },
+    { "GET", "/async", on_async, NULL, 0 }, { "GET", "/u/:id", on_param, NULL, 0 },
+    { NULL, NULL, NULL, NULL, 0 },
+};
+static char out[1 << 20];
+static size_t outlen;
+
+static void drain(httpd__conn *c, size_t max) {
+    const char *p;
+    size_t n = httpd__conn_obuf(c, &p);
+    if (n > max) n = max;
+    if (outlen + n > sizeof out) n = sizeof out - outlen;
+    if (!n) return;
+    memcpy(out + outlen, p, n);
+    outlen += n;
+    httpd__conn_sent(c, n);
+}
+static int closed(const httpd__conn *c) { return c->state >= HTTPD__S_CLOSING; }
+
+/* Walks the output: every response must be well formed; returns the final responses. */
+static unsigned check_output(void) {
+    size_t i = 0;
+    unsigned finals = 0, last_seq = 0;
+    int have_seq = 0;
+    while (i < outlen) {
+        HTTPD_ASSERT(outlen - i >= 12 && !memcmp(out + i, "HTTP/1.1 ", 9));
+        int status = atoi(out + i + 9);
+        HTTPD_ASSERT(status >= 100 && status <= 599);
+        const char *end = NULL;
+        for (size_t k = i; k + 3 < outlen; k++)
+            if (!memcmp(out + k, "\r\n\r\n", 4)) { end = out + k + 4; break; }
+        if (!end) break;                                  /* partially drained */
+        size_t head = (size_t)(end - (out + i)), body = 0;
+        const char *cl = NULL;
+        for (size_t k = i; k + 16 < i + head; k++)
+            if (!memcmp(out + k, "\r\nContent-Length: ", 18)) { cl = out + k + 18; break; }
+        if (status >= 200) {
+            finals++;
+            HTTPD_ASSERT(cl != NULL || status == 204 || status == 304);
+            if (cl) body = (size_t)strtoull(cl, NULL, 10);
+            /* HEAD responses carry Content-Length but no body: they never hold "seq=" */
+            if (body && i + head + 4 <= outlen && memcmp(out + i + head, "seq=", 4) != 0
+                && memcmp(out + i + head, "HTTP/1.1 ", 9) == 0)
+                body = 0;
+            if (i + head + body > outlen) break;
+            if (body >= 12 && !memcmp(out + i + head, "seq=", 4)) {
+                unsigned s = (unsigned)strtoul(out + i + head + 4, NULL, 10);
+                HTTPD_ASSERT(!have_seq || s > last_seq);  /* in handler order */
+                last_seq = s; have_seq = 1;
+            }
+        }
+        i += head + body;
+    }
+    return finals;
+}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!ready) {
+        httpd_desc d;
+        memset(&d, 0, sizeof d);
+        d.routes = routes;
+        d.workers = 1;
+        d.max_request_line = 128;
+        d.max_header_bytes = 512;
+        d.max_headers = 8;
+        d.read_buffer_bytes = 1024;
+        d.header_timeout_ms = 1000;
+        d.body_timeout_ms = 1000;
+        d.keepalive_timeout_ms = 3000;
+        d.write_timeout_ms = 2000;
+        if (httpd__server_init(&srv, &d) || httpd__worker_init(&wk, &srv, 0)) abort();
+        ready = 1;
+    }
+    wk.now = 1000000;
+    wk.requests = 0;
+    parked = NULL;
+    seq_called = 0;
+    outlen = 0;
+    httpd__conn *c = httpd__conn_new(&wk);
+    httpd__conn_init(c, &wk, -1);
+    size_t i = 0, closed_at = (size_t)-1;
+    while (i < size && c->state != HTTPD__S_ABORT) {
+        uint8_t op = data[i++];
+        size_t arg = i < size ? data[i] : 0;
+        switch (op % 8) {
+        case 0: case 1: case 2: case 3: {          /* feed up to arg+1 bytes */
+            i++;
+            size_t n = HTTPD__MIN(arg + 1, size - HTTPD__MIN(i, size));
+            size_t cap;
+            char *p = httpd__conn_rbuf(c, &cap);
+            if (p && cap) {
+                n = HTTPD__MIN(n, cap);
+                memcpy(p, data + i, n);
+                httpd__conn_recv(c, n);
+            }
+            i += n;
+            break;
+        }
+        case 4:                                     /* the client reads some output */
+            i++;
+            drain(c, arg * 16 + 1);
+            break;
+        case 5:                                     /* time passes */
+            i++;
+            wk.now += arg * 50;
+            if (httpd__conn_deadline(c) <= wk.now) httpd__conn_timeout(c);
+            break;
+        case 6:                                     /* the async work completes */
+            if (parked) {
+                httpd_request *r = parked;
+                parked = NULL;
+                reply(r, "async", NULL, 0);
+            }
+            break;
+        case 7:                                     /* FIN */
+            if (!(c->flags & HTTPD__F_EOF)) httpd__conn_eof(c);
+            break;
+        }
+        HTTPD_ASSERT(c->in.len <= c->in.cap && c->in.pos <= c->in.len);
+        HTTPD_ASSERT(c->in.cap <= wk.pool.block);
+        if (closed(c) && closed_at == (size_t)-1) {
+            const char *p;
+            closed_at = outlen + httpd__conn_obuf(c, &p);
+        }
+        if (closed_at != (size_t)-1) {
+            const char *p;
+            HTTPD_ASSERT(outlen + httpd__conn_obuf(c, &p) == closed_at);  /* no output after close */
+        }
+        wk.queue = NULL;
+    }
+    drain(c, (size_t)-1);
+    unsigned finals = check_output();
+    HTTPD_ASSERT(finals <= wk.requests + 1);
+    httpd__conn_release(c);
+    if (parked) {                                   /* orphaned: respond must free it */
+        HTTPD_ASSERT(httpd_respond(parked, 200, NULL, "x", 1) == HTTPD_ERR_CLOSED);
+        parked = NULL;
+    }
+    c->next = wk.free_conns;
+    wk.free_conns = c;
+    return 0;
+}
