@@ -91,6 +91,25 @@ rss_kb() {  # VmRSS (kB) summed over the process tree of $1
     done
     echo $tot
 }
+others_snapshot() {  # "pid ticks" for every user process outside this script's own tree
+    local mine f s p
+    mine=" $(proc_tree $$) "
+    for f in /proc/[0-9]*/stat; do
+        { read -r s <"$f"; } 2>/dev/null || continue
+        p=${f#/proc/}
+        p=${p%/stat}
+        case $mine in *" $p "*) continue ;; esac
+        s=${s##*) }
+        set -- $s
+        [ "$2" = 2 ] || [ "$p" = 2 ] && continue    # kernel threads
+        echo "$p $((${12} + ${13}))"
+    done
+}
+others_pct() {  # $1 before-file $2 after-file $3 seconds -> % of one CPU used by others
+    awk -v hz="$HZ" -v sec="$3" 'NR == FNR { b[$1] = $2; next }
+        { d = $2 - ($1 in b ? b[$1] : 0); if (d > 0) t += d }
+        END { printf "%.0f", sec > 0 ? t / hz / sec * 100 : 0 }' "$1" "$2"
+}
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 NEXT_PORT=$((20000 + ($$ % 200) * 50))
 pick_port() {  # sets PORT to a free loopback port below the ephemeral range
@@ -199,6 +218,21 @@ LOADGEN() { taskset -c "$LG_CPU" timeout -s KILL 200 "$T/loadgen" "$@"; }
 log "temp dir $T; servers: $SERVERS; CLK_TCK=$HZ; server on CPU $SRV_CPU, load on CPU $LG_CPU"
 [ "$NG_RLIMIT" != 30000 ] && log "nginx worker_rlimit_nofile capped at the hard limit $NG_RLIMIT (cannot raise)"
 
+BUSY_PCT=${BENCH_BUSY_PCT:-5}   # flag a run when other processes used more than this % of a CPU
+BUSY_RUNS=0
+top_others() {  # the busiest processes outside this script, for the notes
+    awk 'NR == FNR { b[$1] = $2; next } { d = $2 - ($1 in b ? b[$1] : 0); if (d > 0) print d, $1 }' \
+        "$T/others.before" "$T/others.after" | sort -rn | head -3 |
+        while read -r d p; do printf '%s(%s ticks) ' "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60)" "$d"; done
+}
+others_snapshot >"$T/others.before"
+sleep 1
+others_snapshot >"$T/others.after"
+pre=$(others_pct "$T/others.before" "$T/others.after" 1)
+if [ "$pre" -gt "$BUSY_PCT" ]; then
+    note "machine not quiet before the start: other processes used ${pre}% of a CPU: $(top_others)"
+fi
+
 # ==== part 1: wrk runs (both servers up, runs interleaved) ====
 for s in $SERVERS; do start_server "$s" run main || exit 1; done
 declare -A RSIZE  # response size per server and mode, to cross-check wrk's counts
@@ -224,10 +258,18 @@ wrk_run() {
     pipe) args+=(-s bench/pipeline.lua "$url" -- $PIPE) ;;
     close) args+=(-H "Connection: close" -s bench/summary.lua "$url") ;;
     esac
-    local pid=${SPID[$s]} t0 t1
+    local pid=${SPID[$s]} t0 t1 others
+    others_snapshot >"$T/others.before"
     t0=$(cpu_ticks "$pid")
     taskset -c "$LG_CPU" timeout -s KILL $((d + 30)) wrk "${args[@]}" >"$out" 2>&1
     t1=$(cpu_ticks "$pid")
+    others_snapshot >"$T/others.after"
+    others=$(others_pct "$T/others.before" "$T/others.after" "$d")
+    R[$k.others]=$others
+    if [ "$tag" != warm ] && [ "$others" -gt "$BUSY_PCT" ]; then
+        BUSY_RUNS=$((BUSY_RUNS + 1))
+        note "$s wrk $mode c=$c: other processes used ${others}% of a CPU during the run (machine not quiet): $(top_others)"
+    fi
     server_ok "$s" "wrk $mode c=$c" || return 1
     local line
     line=$(grep '^BENCHSUM' "$out")
@@ -253,8 +295,9 @@ wrk_run() {
         note "$s wrk $mode c=$c: count check failed: $requests responses x $sz B = $((requests * sz)) B but wrk read $bytes B"
     fi
     R[$k.extra]=$extra
-    log "$(printf '%-5s %-5s c=%-3s %9.0f req/s  p99 %6s us  server CPU %5.2f us/req  (%s ticks, %s req, +%s B)' \
-        "$s" "$mode" "$c" "${R[$k.rps]}" "$p99" "${R[$k.cpu]}" "$((t1 - t0))" "$requests" "$extra")"
+    [ "$mode" = pipe ] && p99=-    # wrk times a whole pipelined batch; its percentiles are not meaningful
+    log "$(printf '%-5s %-5s c=%-3s %9.0f req/s  p99 %6s us  server CPU %5.2f us/req  (%s ticks, %s req, +%s B, others %s%%)' \
+        "$s" "$mode" "$c" "${R[$k.rps]}" "$p99" "${R[$k.cpu]}" "$((t1 - t0))" "$requests" "$extra" "$others")"
 }
 
 log "warm-up ${WARM}s each"
@@ -368,7 +411,8 @@ done
 # ==== the table ====
 A=${SERVERS%% *}
 B=${SERVERS##* }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "nan" || b == "nan" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "nan" || b == "nan" || b + 0 == 0) print "-"; else printf "%.3f", a / b }'; }
+rawratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "nan" || b == "nan" || b + 0 == 0) print "-"; else print a / b }'; }
 verdict() {  # value-or-ratio op limit
     awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "-" || v == "" || v == "nan") { print "?"; exit }
         ok = (op == "le") ? (v + 0 <= l + 0) : 1; print ok ? "ok" : "MISS" }'
@@ -380,7 +424,7 @@ row() {  # label format key target-kind limit
     b=${R[$B.$key]:-}
     rt=$(ratio "$a" "$b")
     case $kind in
-    ratio) tgt="ratio<=$lim"; v=$(verdict "$rt" le "$lim") ;;
+    ratio) tgt="ratio<=$lim"; v=$(verdict "$(rawratio "$a" "$b")" le "$lim") ;;
     abs) tgt="$A<=$lim"; v=$(verdict "$a" le "$lim") ;;
     *) tgt=""; v="" ;;
     esac
@@ -404,7 +448,7 @@ row() {  # label format key target-kind limit
     row "pipelined x$PIPE req/s (64 conns)" "%.0f" pipe.rps none 0
     row "conn-per-request req/s (64 conns)" "%.0f" close.rps none 0
     row "userspace instructions/req" "%.0f" ipr abs 3000
-    row "syscalls/req (strace -c)" "%.2f" sys ratio 1.0
+    row "syscalls/req (strace -c)" "%.3f" sys ratio 1.0
     row "bytes per idle keep-alive conn" "%.0f" idle abs 256
     echo
     echo "per-run CPU us/req (rounds 1..$ROUNDS):"
@@ -424,5 +468,6 @@ row() {  # label format key target-kind limit
     else
         echo "checks: no errors, all responses 200, wrk counts match bytes read, no crashes"
     fi
+    [ "$BUSY_RUNS" -gt 0 ] && echo "WARNING: $BUSY_RUNS measured wrk run(s) overlapped other load on the machine (see NOTES); rerun when it is quiet"
     echo "total time ${SECONDS}s"
 } | tee "$T/table.txt"

@@ -6,6 +6,7 @@
 #include "../httpd.h"
 #include "harness.h"
 #include <poll.h>
+#include <sys/wait.h>
 
 static void on_hello(httpd_request *r) { httpd_respond(r, 200, "text/plain", "Hello, World!", 13); }
 static void on_echo(httpd_request *r) { httpd_respond(r, 200, NULL, r->body.ptr, r->body.len); }
@@ -221,6 +222,73 @@ static void test_ipv6(void) {
     httpd_stop(s, 0);
     httpd_wait(s);
 }
+/* Out of descriptors: the server must pause accepting (no busy loop), keep serving the
+   connections it has, and accept the waiting ones once descriptors free up. The server runs
+   in a child process with a low RLIMIT_NOFILE; this process is the client. */
+static long cpu_ticks(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    long ut = 0, st = 0;
+    if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st);
+    return ut + st;
+}
+static void test_emfile_pauses_accepting(void) {
+    int pfd[2];
+    CHECK_EQ(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        struct rlimit rl = { 16, 16 };
+        setrlimit(RLIMIT_NOFILE, &rl);
+        httpd_server *s = start(1, 0, NULL);
+        int port = s ? httpd_port(s) : -1;
+        if (write(pfd[1], &port, sizeof port) != sizeof port) _exit(3);
+        if (!s) _exit(2);
+        _exit(httpd_serve(s) == 0 ? 0 : 1);
+    }
+    close(pfd[1]);
+    int port = -1;
+    CHECK_EQ(read(pfd[0], &port, sizeof port), (long)sizeof port);
+    close(pfd[0]);
+    if (port <= 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); CHECK(0); return; }
+    enum { N = 20 };
+    int fds[N], served = 0;
+    const char *req = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < N; i++) { fds[i] = dial(port, AF_INET); send_all(fds[i], req, strlen(req)); }
+    for (int i = 0; i < N; i++) {
+        struct pollfd p = { fds[i], POLLIN, 0 };
+        if (poll(&p, 1, 300) == 1 && read_response(fds[i], NULL, 0) == 200) served++;
+    }
+    CHECK(served > 0 && served < N);                  /* some wait: descriptors ran out */
+    long t0 = cpu_ticks(pid);
+    usleep(500000);
+    long spent = cpu_ticks(pid) - t0;
+    CHECK(spent >= 0 && spent < 10);                  /* < 0.1 s of CPU in 0.5 s: no spin */
+    int again = dial(port, AF_INET);                  /* waits in the backlog */
+    int first = -1;                                   /* a served connection still works */
+    for (int i = 0; i < N && first < 0; i++) {
+        send_all(fds[i], req, strlen(req));
+        struct pollfd p = { fds[i], POLLIN, 0 };
+        if (poll(&p, 1, 300) == 1 && read_response(fds[i], NULL, 0) == 200) first = i;
+    }
+    CHECK(first >= 0);
+    for (int i = 0; i < N; i++) close(fds[i]);        /* free descriptors ... */
+    send_all(again, req, strlen(req));
+    struct pollfd p = { again, POLLIN, 0 };
+    CHECK(poll(&p, 1, 3000) == 1);                     /* ... and the waiting one is served */
+    CHECK_EQ(read_response(again, NULL, 0), 200);
+    close(again);
+    kill(pid, SIGTERM);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
 static void test_bad_config(void) {
     httpd_desc d;
     memset(&d, 0, sizeof d);
@@ -242,6 +310,7 @@ int main(void) {
     RUN(test_graceful_stop_closes_idle);
     RUN(test_stop_timeout_force_closes);
     RUN(test_ipv6);
+    RUN(test_emfile_pauses_accepting);
     RUN(test_bad_config);
     return REPORT();
 }
