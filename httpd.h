@@ -14,7 +14,8 @@
            httpd_respond(req, 200, "text/plain", "Hello, World!", 13);
        }
        int main(void) {
-           static const httpd_route routes[] = { { "GET", "/", hello }, { 0 } };
+           static const httpd_route routes[] = {
+               { .method = "GET", .pattern = "/", .handler = hello }, { 0 } };
            httpd_desc d = { 0 };
            d.port = 8080; d.routes = routes;
            return httpd_run(&d);        // until SIGINT/SIGTERM, then a graceful stop
@@ -150,6 +151,9 @@ typedef struct httpd_request {
 } httpd_request;
 
 typedef void (*httpd_handler_fn)(httpd_request *req);
+/* status: 0 when the time elapsed, HTTPD_ERR_CLOSED when the client left first,
+   HTTPD_ERR_TIMEOUT when the request deadline passed first (the server sent 504). */
+typedef void (*httpd_timer_fn)(httpd_request *req, void *arg, int status);
 
 typedef struct httpd_route {
     const char      *method;       /* "GET", ...; NULL or "*" matches any method    */
@@ -157,6 +161,7 @@ typedef struct httpd_route {
     httpd_handler_fn handler;
     void            *user_data;    /* -> req->user_data                             */
     uint64_t         max_body_bytes; /* 0 -> desc.max_body_bytes; HTTPD_UNLIMITED   */
+    uint32_t         timeout_ms;   /* 0 -> desc.request_timeout_ms                  */
 } httpd_route;
 
 typedef struct httpd_logger {
@@ -186,7 +191,11 @@ typedef struct httpd_desc {
     uint32_t     body_timeout_ms;      /* 0 -> 30000: longest pause between body bytes    */
     uint32_t     write_timeout_ms;     /* 0 -> 30000: longest stall of a client not
                                           reading its response, then drop                 */
+    uint32_t     request_timeout_ms;   /* 0 -> 60000: the handler has not answered by then
+                                          (after the body is read) -> 504; per route too  */
     uint32_t     shutdown_timeout_ms;  /* 0 -> 10000: graceful stop, then force-close     */
+    uint32_t     drain_delay_ms;       /* 0: on a graceful stop /ready answers 503 at once
+                                          but accepting goes on this long (preStop)       */
     int          pin_workers;          /* 1: worker i runs on CPU i mod online CPUs       */
     httpd_route const *routes;         /* zero-terminated; may be NULL                    */
     httpd_handler_fn on_request;       /* requests no route matched (instead of 404)      */
@@ -213,6 +222,10 @@ HTTPD_API int  httpd_serve(httpd_server *s);
 /* httpd_start + httpd_serve. */
 HTTPD_API int  httpd_run(const httpd_desc *desc);
 HTTPD_API httpd_desc httpd_query_desc(const httpd_server *s);
+/* 1 once a stop was asked for (readiness should fail), else 0. Any thread. */
+HTTPD_API int  httpd_stopping(const httpd_server *s);
+/* A ready-made readiness handler: 200 "ready", or 503 "stopping" once a stop began. */
+HTTPD_API void httpd_ready(httpd_request *req);
 HTTPD_API const char *httpd_strerror(int err);
 
 /* Request helpers (worker thread, while the request is live). Absent -> ptr NULL. */
@@ -228,6 +241,11 @@ HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char 
 HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_type,
                             const void *body, size_t len);
 HTTPD_API const char *httpd_reason(int status);
+/* Runs fn(req, arg, status) once on the request's worker after ms milliseconds, without
+   blocking it, or earlier with an error status (see httpd_timer_fn). One timer per request;
+   do not respond while it is pending (httpd_respond says HTTPD_ERR_STATE). After an error
+   status, still call httpd_respond: it frees the request. 0 or HTTPD_ERR_STATE. */
+HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg);
 
 #ifdef __cplusplus
 }
@@ -512,9 +530,11 @@ HTTPD__PRIVATE int httpd__scan_head(httpd__scan *s, const char *b, size_t n,
         const char *lf = (const char *)memchr(b + s->pos, '\n', n - s->pos);
         if (!lf) { s->pos = (uint32_t)n; break; }
         uint32_t at = (uint32_t)(lf - b);
+        /* limits first, so that the verdict is the same however the bytes were split:
+           a prefix without this LF would already have failed them */
+        if (s->lines == 0 && at > lim->max_request_line + 1) return -414;
+        if (at >= lim->max_header_bytes) return s->lines ? -431 : -414;
         if (at == 0 || b[at - 1] != '\r') return -400;      /* bare LF (RFC 9112 §2.2) */
-        if (s->lines == 0 && at - 1 > lim->max_request_line) return -414;
-        if (at + 1 > lim->max_header_bytes) return s->lines ? -431 : -414;
         if (at - 1 == s->line_start && s->lines > 0) return (int)(at + 1);  /* empty line */
         if (b[s->line_start] == '\r') return -400;                   /* "\r\r\n": bare CR */
         s->lines++;
@@ -913,6 +933,7 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
 typedef struct httpd__timer {
     struct httpd__timer *next, **pprev;
     uint64_t due;
+    void (*fire)(struct httpd__timer *t, void *ctx);   /* called by the wheel's owner */
 } httpd__timer;
 typedef struct httpd__wheel {
     uint64_t      now;
@@ -1303,6 +1324,12 @@ typedef struct httpd__req {
     httpd__chunked       chunked;
     uint32_t             head_len, in_used;  /* bytes of conn->in this request holds   */
     uint8_t              keepalive, responded, body_done, body_in_place, dispatched;
+    uint8_t              timed_out;    /* the server answered 504 for it              */
+    uint32_t             timeout_ms;   /* request deadline after dispatch             */
+    httpd__timer         utimer;       /* httpd_after()                               */
+    httpd_timer_fn       ufn;
+    void                *uarg;
+    int                  ustatus;
     int                  nparams;
     httpd__param         params[HTTPD__MAX_PARAMS];
     char                *rh;       /* extra response header lines (arena)              */
@@ -1330,9 +1357,11 @@ typedef struct httpd__worker {
     httpd__conn *queue;            /* conns to drive at the end of this loop turn      */
     httpd__conn *dead;             /* closed in this turn; recycled after the batch    */
     uint32_t     nconns;
-    int          accepting, stopping, exiting;
+    uint32_t     held;             /* requests the application holds (async)           */
+    int          accepting, stopping, forced, draining;
     httpd__timer accept_timer;     /* re-arms accepting after EMFILE                   */
     httpd__timer stop_timer;       /* graceful stop deadline                           */
+    httpd__timer drain_timer;      /* end of the drain delay                           */
     char         scratch[4096];    /* lingering reads land here                        */
     uint64_t     requests;         /* request heads completed on this worker           */
     pthread_t    thread;
@@ -1374,6 +1403,23 @@ HTTPD__PRIVATE void *httpd__arena_alloc(httpd__req *r, size_t n) {
     r->chunks = ch;
     return ch + 1;
 }
+/* The httpd_after() timer of a request fired (or was brought forward by an error). */
+HTTPD__PRIVATE void httpd__req_on_timer(httpd__timer *t, void *ctx) {
+    httpd__req *r = HTTPD__CONTAINER(t, httpd__req, utimer);
+    httpd_timer_fn fn = r->ufn;
+    (void)ctx;
+    r->ufn = NULL;
+    if (fn) fn(&r->pub, r->uarg, r->ustatus);
+}
+/* The connection is gone or answered 504: the application still holds the request, so it
+   is orphaned, not freed; a pending httpd_after() timer fires now with the reason. */
+HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
+    r->conn = NULL;
+    if (r->utimer.pprev) {
+        r->ustatus = status;
+        httpd__wheel_add(&r->w->wheel, &r->utimer, r->w->now);
+    }
+}
 HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
     httpd__req *r = w->free_reqs;
     size_t hdrs = w->s->lim.max_headers * sizeof(httpd_header);
@@ -1391,6 +1437,7 @@ HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
     r->head.headers = (httpd_header *)(void *)(r + 1);
     r->arena = (char *)(r + 1) + hdrs;
     r->arena_used = 0; r->arena_cap = HTTPD__ARENA_INLINE;
+    r->utimer.fire = httpd__req_on_timer;
     r->w = w;
     r->pub.server = w->s;
     return r;
@@ -1398,6 +1445,7 @@ HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
 HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
     httpd__worker *w = r->w;
     void *ctx = w->s->desc.alloc_ctx;
+    httpd__wheel_del(&w->wheel, &r->utimer);
     while (r->chunks) {
         httpd__arena_chunk *n = r->chunks->next;
         HTTPD_FREE(ctx, r->chunks);
@@ -1513,10 +1561,13 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
     httpd__req *r = (httpd__req *)req;
     if (!req || r->responded || status < 200 || status > 999) return HTTPD_ERR_INVAL;
     if (content_type && !httpd__is_ctl_free(content_type, 0)) return HTTPD_ERR_INVAL;
+    if (r->utimer.pprev) return HTTPD_ERR_STATE;          /* its httpd_after() is pending */
     httpd__conn *c = r->conn;
-    if (!c) {                              /* the client left while we were working */
+    if (!c) {                  /* the client left (or got a 504) while we were working */
+        int rc = r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+        r->w->held--;
         httpd__req_put(r);
-        return HTTPD_ERR_CLOSED;
+        return rc;
     }
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     int rc = httpd__write_response(c, status, content_type, r->rh, r->rh_len, body, len,
@@ -1524,6 +1575,7 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
                                    r->head.method_id == HTTPD__M_HEAD);
     if (rc < 0) return rc;
     r->responded = 1;
+    if (r->dispatched) c->w->held--;
     if (!(c->flags & HTTPD__F_IN_HANDLER)) {   /* asynchronous: carry on from here */
         httpd__conn_process(c);
         httpd__conn_queue(c);
@@ -1532,6 +1584,16 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
 }
 
 /* ---- the state machine ---- */
+HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !fn) return HTTPD_ERR_INVAL;
+    if (r->responded || r->utimer.pprev || !r->dispatched) return HTTPD_ERR_STATE;
+    r->ufn = fn;
+    r->uarg = arg;
+    r->ustatus = r->conn ? 0 : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+    httpd__wheel_add(&r->w->wheel, &r->utimer, r->w->now + (r->conn ? ms : 0));
+    return 0;
+}
 HTTPD__PRIVATE void httpd__conn_queue(httpd__conn *c) {
     if (c->flags & HTTPD__F_QUEUED) return;
     c->flags |= HTTPD__F_QUEUED;
@@ -1568,8 +1630,10 @@ HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     r->body_done = 1;
     if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
     c->state = HTTPD__S_HANDLER;
+    c->since = c->w->now;                             /* the request deadline starts */
     c->flags |= HTTPD__F_IN_HANDLER;
     r->dispatched = 1;
+    c->w->held++;
     r->handler(&r->pub);
     c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
 }
@@ -1683,6 +1747,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
         r->handler = rt->pub->handler;
         p->user_data = rt->pub->user_data ? rt->pub->user_data : s->desc.user_data;
         r->max_body = rt->max_body;
+        r->timeout_ms = HTTPD__DEF(rt->pub->timeout_ms, s->desc.request_timeout_ms);
     } else if (h->method_id == HTTPD__M_OTHER && !httpd__custom_method_used(s, h->method)) {
         httpd__conn_error(c, 501);
         return 0;
@@ -1690,6 +1755,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
         r->handler = s->desc.on_request;
         p->user_data = s->desc.user_data;
         r->max_body = s->desc.max_body_bytes;
+        r->timeout_ms = s->desc.request_timeout_ms;
     } else {
         httpd__conn_auto(c, allow == 0 ? 404 : h->method_id == HTTPD__M_OPTIONS ? 200 : 405,
                          allow);
@@ -1895,6 +1961,9 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
         break;
     case HTTPD__S_BODY:   t = d->body_timeout_ms; break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
+    case HTTPD__S_HANDLER:
+        if (!c->req->responded) t = c->req->timeout_ms;
+        break;
     default: break;
     }
     if (t != HTTPD_NO_TIMEOUT) dl = c->since + t;
@@ -1917,12 +1986,31 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
     case HTTPD__S_BODY:
         httpd__conn_error(c, 408);
         break;
+    case HTTPD__S_HANDLER: {                  /* the handler did not answer in time */
+        httpd__req *r = c->req;
+        if (r->responded) break;
+        c->req = NULL;
+        r->timed_out = 1;
+        httpd__req_orphan(r, HTTPD_ERR_TIMEOUT);
+        httpd__conn_error(c, 504);
+        break;
+    }
     case HTTPD__S_LINGER:
         c->state = HTTPD__S_ABORT;
         break;
     default:
         break;
     }
+}
+HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c);
+HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c);
+/* The connection's timer fired: it may be early (lazy re-arm), so check the deadline. */
+HTTPD__PRIVATE void httpd__conn_on_timer(httpd__timer *t, void *ctx) {
+    httpd__conn *c = HTTPD__CONTAINER(t, httpd__conn, timer);
+    (void)ctx;
+    if (httpd__conn_deadline(c) > c->w->now) { httpd__conn_arm(c); return; }
+    httpd__conn_timeout(c);
+    if (c->fd >= 0) httpd__conn_drive(c);
 }
 /* Sets up a fresh connection (fd -1 for in-memory use). */
 HTTPD__PRIVATE void httpd__conn_init(httpd__conn *c, httpd__worker *w, int fd) {
@@ -1931,6 +2019,7 @@ HTTPD__PRIVATE void httpd__conn_init(httpd__conn *c, httpd__worker *w, int fd) {
     c->slot = slot; c->gen = gen;
     c->w = w;
     c->fd = fd;
+    c->timer.fire = httpd__conn_on_timer;
     c->state = HTTPD__S_HEAD;
     c->since = c->wsince = w->now;
 }
@@ -1939,7 +2028,7 @@ HTTPD__PRIVATE void httpd__conn_init(httpd__conn *c, httpd__worker *w, int fd) {
 HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
     httpd__worker *w = c->w;
     if (c->req) {
-        if (c->req->dispatched && !c->req->responded) c->req->conn = NULL;
+        if (c->req->dispatched && !c->req->responded) httpd__req_orphan(c->req, HTTPD_ERR_CLOSED);
         else httpd__req_put(c->req);
         c->req = NULL;
     }
@@ -2117,12 +2206,21 @@ HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
     httpd__http_date(w->date + 6, ts.tv_sec);
     memcpy(w->date + 35, "\r\n", 2);
 }
-/* Graceful stop, on this worker: take what the kernel has queued, stop accepting, close
-   idle connections, let the others finish (their responses say Connection: close). */
+/* Stop, on this worker. Graceful: after the drain delay (accepting goes on, readiness
+   already fails), take what the kernel has queued, stop accepting, close idle connections
+   and let the others finish (their responses say Connection: close) until the shutdown
+   timeout. Not graceful (or at the timeout): close everything now. */
 HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     httpd_server *s = w->s;
+    if (graceful && !w->stopping && !w->draining && s->desc.drain_delay_ms
+        && s->desc.drain_delay_ms != HTTPD_NO_TIMEOUT) {
+        w->draining = 1;
+        httpd__wheel_add(&w->wheel, &w->drain_timer, w->now + s->desc.drain_delay_ms);
+        return;
+    }
     if (!w->stopping) {
         w->stopping = 1;
+        httpd__wheel_del(&w->wheel, &w->drain_timer);
         if (graceful && w->accepting) httpd__worker_accept(w);
         httpd__worker_listen(w, 0);
         if (HTTPD__ADD(&s->listeners_left, -1) == 1 && s->listen_fd >= 0) {
@@ -2130,8 +2228,10 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
             s->listen_fd = -1;
         }
         uint32_t t = s->desc.shutdown_timeout_ms;
-        if (graceful && t != HTTPD_NO_TIMEOUT) httpd__wheel_add(&w->wheel, &w->stop_timer, w->now + t);
+        if (graceful && t != HTTPD_NO_TIMEOUT)
+            httpd__wheel_add(&w->wheel, &w->stop_timer, w->now + t);
     }
+    if (!graceful) w->forced = 1;
     for (uint32_t i = 0; i < w->nslots; i++) {
         httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
         if (c->state == HTTPD__S_DEAD || c->fd < 0) continue;
@@ -2149,22 +2249,25 @@ HTTPD__PRIVATE void httpd__worker_wake(httpd__worker *w) {
     int stop = HTTPD__LOAD(&w->s->stop);
     if (stop) httpd__worker_begin_stop(w, stop == 1);
 }
+HTTPD__PRIVATE void httpd__worker_on_accept_timer(httpd__timer *t, void *ctx) {
+    httpd__worker *w = (httpd__worker *)ctx;
+    (void)t;
+    if (!w->stopping) httpd__worker_listen(w, 1);
+}
+HTTPD__PRIVATE void httpd__worker_on_drain_timer(httpd__timer *t, void *ctx) {
+    (void)t;
+    httpd__worker_begin_stop((httpd__worker *)ctx, 1);
+}
+HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
+    httpd__worker *w = (httpd__worker *)ctx;
+    (void)t;
+    HTTPD__LOG(w->s, HTTPD_LOG_WARN, HTTPD_ERR_TIMEOUT,
+               "shutdown timeout: force-closing %u connections", w->nconns);
+    httpd__worker_begin_stop(w, 0);
+}
 HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
     httpd__timer *t;
-    while ((t = httpd__wheel_pop(&w->wheel, w->now)) != NULL) {
-        if (t == &w->accept_timer) {
-            if (!w->stopping) httpd__worker_listen(w, 1);
-        } else if (t == &w->stop_timer) {
-            HTTPD__LOG(w->s, HTTPD_LOG_WARN, HTTPD_ERR_TIMEOUT,
-                       "shutdown timeout: force-closing %u connections", w->nconns);
-            httpd__worker_begin_stop(w, 0);
-        } else {
-            httpd__conn *c = HTTPD__CONTAINER(t, httpd__conn, timer);
-            if (httpd__conn_deadline(c) > w->now) { httpd__conn_arm(c); continue; }
-            httpd__conn_timeout(c);
-            httpd__conn_drive(c);
-        }
-    }
+    while ((t = httpd__wheel_pop(&w->wheel, w->now)) != NULL) t->fire(t, w);
 }
 HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker *w = (httpd__worker *)arg;
@@ -2178,11 +2281,12 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
         pthread_setaffinity_np(pthread_self(), sizeof set, &set);
     }
     w->now = httpd__now_ms();
-    httpd__wheel_init(&w->wheel, w->now);
+    w->wheel.now = w->now;
     httpd__worker_tick_date(w);
     httpd__worker_listen(w, 1);
     if (HTTPD__LOAD(&s->stop)) httpd__worker_begin_stop(w, HTTPD__LOAD(&s->stop) == 1);
-    while (!(w->stopping && w->nconns == 0)) {
+    /* requests the application still holds keep the loop alive until forced */
+    while (!(w->stopping && w->nconns == 0 && (w->held == 0 || w->forced))) {
         int ms = httpd__wheel_sleep_ms(&w->wheel);
         if (w->queue) ms = 0;
         int n = httpd__poll_wait(&w->poll, ev, HTTPD__EVENTS, ms);
@@ -2258,6 +2362,9 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->now = httpd__now_ms();
     httpd__wheel_init(&w->wheel, w->now);
     httpd__worker_tick_date(w);
+    w->accept_timer.fire = httpd__worker_on_accept_timer;
+    w->stop_timer.fire = httpd__worker_on_stop_timer;
+    w->drain_timer.fire = httpd__worker_on_drain_timer;
     uint32_t block = HTTPD__MAX(s->desc.read_buffer_bytes, s->lim.max_header_bytes + 1024);
     httpd__pool_init(&w->pool, block, 64, s->desc.alloc_ctx);
     w->max_chunks = s->desc.max_connections / HTTPD__CONN_CHUNK + 1;
@@ -2306,6 +2413,7 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->body_timeout_ms = HTTPD__DEF(d->body_timeout_ms, 30000u);
     d->write_timeout_ms = HTTPD__DEF(d->write_timeout_ms, 30000u);
     d->shutdown_timeout_ms = HTTPD__DEF(d->shutdown_timeout_ms, 10000u);
+    d->request_timeout_ms = HTTPD__DEF(d->request_timeout_ms, 60000u);
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
@@ -2423,6 +2531,15 @@ fail:
 }
 HTTPD_API int httpd_port(const httpd_server *s) { return s ? s->port : -1; }
 HTTPD_API httpd_desc httpd_query_desc(const httpd_server *s) { return s->desc; }
+HTTPD_API int httpd_stopping(const httpd_server *s) { return HTTPD__LOAD(&s->stop) != 0; }
+HTTPD_API void httpd_ready(httpd_request *req) {
+    if (httpd_stopping(req->server)) {
+        httpd_add_header(req, "Retry-After", "1");
+        httpd_respond(req, 503, "text/plain", "stopping\n", 9);
+    } else {
+        httpd_respond(req, 200, "text/plain", "ready\n", 6);
+    }
+}
 HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
     if (!s) return;
     int want = graceful ? 1 : 2, cur = HTTPD__LOAD(&s->stop);

@@ -9,8 +9,8 @@ static void hello(httpd_request *req) {
 
 int main(void) {
     static const httpd_route routes[] = {
-        { "GET", "/", hello, NULL, 0 },
-        { NULL, NULL, NULL, NULL, 0 },
+        { .method = "GET", .pattern = "/", .handler = hello },
+        { 0 },
     };
     httpd_desc d = { 0 };
     d.port = 8080;

@@ -40,9 +40,9 @@ static void on_param(httpd_request *r) {
     (void)q;
 }
 static const httpd_route routes[] = {
-    { "GET", "/", on_hello, NULL, 0 }, { "POST", "/echo", on_echo, NULL, 64 },
-    { "GET", "/async", on_async, NULL, 0 }, { "GET", "/u/:id", on_param, NULL, 0 },
-    { NULL, NULL, NULL, NULL, 0 },
+    { .method = "GET", .pattern = "/", .handler = on_hello }, { .method = "POST", .pattern = "/echo", .handler = on_echo, .max_body_bytes = 64 },
+    { .method = "GET", .pattern = "/async", .handler = on_async }, { .method = "GET", .pattern = "/u/:id", .handler = on_param },
+    { 0 },
 };
 static char out[1 << 20];
 static size_t outlen;

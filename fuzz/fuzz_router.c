@@ -7,10 +7,10 @@
 
 static void h(httpd_request *r) { (void)r; }
 static const httpd_route routes[] = {
-    { "GET", "/", h, NULL, 0 }, { "GET", "/a/:x", h, NULL, 0 },
-    { "GET", "/a/:x/b/:y", h, NULL, 0 }, { "POST", "/f/*", h, NULL, 0 },
-    { "*", "/any/:z", h, NULL, 0 }, { "PURGE", "/c", h, NULL, 0 },
-    { NULL, NULL, NULL, NULL, 0 },
+    { .method = "GET", .pattern = "/", .handler = h }, { .method = "GET", .pattern = "/a/:x", .handler = h },
+    { .method = "GET", .pattern = "/a/:x/b/:y", .handler = h }, { .method = "POST", .pattern = "/f/*", .handler = h },
+    { .method = "*", .pattern = "/any/:z", .handler = h }, { .method = "PURGE", .pattern = "/c", .handler = h },
+    { 0 },
 };
 static httpd_server srv;
 static httpd__worker wk;

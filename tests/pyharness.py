@@ -204,3 +204,241 @@ def run_all():
             traceback.print_exc(file=sys.stdout)
     print("%d passed, %d failed" % (_passed, _failed), flush=True)
     return 1 if _failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for the protocol suites (test_http.py, test_smuggling.py, test_concurrency.py).
+# Additions only: nothing above changes behaviour.
+
+TOKEN_RE = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+STATUS_RE = re.compile(rb"^HTTP/1\.([01]) ([1-9][0-9]{2}) ([\t \x21-\x7e\x80-\xff]*)$")
+
+
+class Resp:
+    """One parsed response: status, version ("1.0"/"1.1"), headers (list of (name, value)
+    as bytes decoded latin-1), h (dict lowercase name -> comma-joined value), body, raw."""
+
+    def __init__(self, status, version, headers, body, raw):
+        self.status = status
+        self.version = version
+        self.headers = headers
+        self.h = {}
+        for k, v in headers:
+            k = k.lower()
+            self.h[k] = (self.h[k] + ", " + v) if k in self.h else v
+        self.body = body
+        self.raw = raw
+
+    def count(self, name):
+        return sum(1 for k, _ in self.headers if k.lower() == name.lower())
+
+    def conn_tokens(self):
+        return [t.strip().lower() for t in self.h.get("connection", "").split(",") if t.strip()]
+
+    def __repr__(self):
+        return "<%d %r body=%d bytes>" % (self.status, self.headers, len(self.body))
+
+
+class Incomplete(Exception):
+    pass
+
+
+def parse_one(data, i=0, method="GET", closed=False):
+    """Parse one response starting at data[i]. Returns (Resp, next_index).
+    Raises Incomplete when more bytes are needed, ValueError on garbage. method: the request
+    method it answers (HEAD: no body). closed: the peer has closed (read-until-close bodies)."""
+    end = data.find(b"\r\n\r\n", i)
+    if end < 0:
+        if len(data) - i > 65536:
+            raise ValueError("no end of head in 64 KiB: %r" % data[i:i + 200])
+        if closed and i < len(data):
+            raise ValueError("truncated head at close: %r" % data[i:i + 200])
+        raise Incomplete()
+    lines = data[i:end].split(b"\r\n")
+    m = STATUS_RE.match(lines[0])
+    if not m:
+        raise ValueError("bad status line %r" % lines[0][:200])
+    status = int(m.group(2))
+    version = "1." + m.group(1).decode()
+    headers = []
+    for ln in lines[1:]:
+        name, colon, value = ln.partition(b":")
+        if not colon or not TOKEN_RE.match(name):
+            raise ValueError("bad header line %r" % ln[:200])
+        if re.search(rb"[\x00-\x08\x0a-\x1f\x7f]", value):
+            raise ValueError("control char in header value %r" % ln[:200])
+        headers.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+    j = end + 4
+    r = Resp(status, version, headers, b"", None)
+    if status < 200 or method == "HEAD" or status in (204, 304):
+        r.raw = data[i:j]
+        return r, j
+    te = r.h.get("transfer-encoding")
+    if te is not None:
+        if te.strip().lower() != "chunked":
+            raise ValueError("unexpected response transfer-encoding %r" % te)
+        parts = []
+        while True:
+            le = data.find(b"\r\n", j)
+            if le < 0:
+                raise Incomplete()
+            size_s = data[j:le].split(b";")[0].strip()
+            if not re.match(rb"^[0-9A-Fa-f]+$", size_s):
+                raise ValueError("bad chunk size %r" % data[j:le][:100])
+            n = int(size_s, 16)
+            j = le + 2
+            if n == 0:
+                te_end = data.find(b"\r\n", j)
+                while te_end >= 0 and te_end != j:        # skip trailer fields
+                    j = te_end + 2
+                    te_end = data.find(b"\r\n", j)
+                if te_end < 0:
+                    raise Incomplete()
+                j += 2
+                break
+            if len(data) < j + n + 2:
+                raise Incomplete()
+            parts.append(data[j:j + n])
+            if data[j + n:j + n + 2] != b"\r\n":
+                raise ValueError("chunk data not followed by CRLF")
+            j += n + 2
+        r.body = b"".join(parts)
+    elif "content-length" in r.h:
+        cl = r.h["content-length"]
+        if not re.match(r"^[0-9]+$", cl):
+            raise ValueError("bad response content-length %r" % cl)
+        n = int(cl)
+        if len(data) < j + n:
+            raise Incomplete()
+        r.body = data[j:j + n]
+        j += n
+    else:
+        if not closed:
+            raise Incomplete()
+        r.body = data[j:]
+        j = len(data)
+    r.raw = data[i:j]
+    return r, j
+
+
+def parse_stream(data, methods=(), closed=False):
+    """Parse as many complete responses as possible. methods: the request methods in order
+    (missing entries count as GET). Interim (1xx) responses are included in the list but do
+    not use up a method. Returns (responses, consumed_bytes, finals)."""
+    out = []
+    i = 0
+    k = 0
+    while i < len(data):
+        m = methods[k] if k < len(methods) else "GET"
+        try:
+            r, i2 = parse_one(data, i, m, closed)
+        except Incomplete:
+            break
+        out.append(r)
+        i = i2
+        if r.status >= 200:
+            k += 1
+    return out, i, k
+
+
+def recv_until(sock, pred, timeout):
+    """recv until pred(buf) is true, the peer closes/resets, or timeout. -> (buf, closed)."""
+    buf = b""
+    end = time.time() + timeout
+    while True:
+        if pred is not None and pred(buf):
+            return buf, False
+        left = end - time.time()
+        if left <= 0:
+            return buf, False
+        sock.settimeout(left)
+        try:
+            b = sock.recv(262144)
+        except socket.timeout:
+            return buf, False
+        except (ConnectionResetError, BrokenPipeError):
+            return buf, True
+        if not b:
+            return buf, True
+        buf += b
+
+
+def read_finals(sock, n, methods=(), timeout=5.0):
+    """Read until n final responses are complete (or close/timeout). -> (responses, rest, closed)"""
+    state = {}
+
+    def enough(buf):
+        rs, used, k = parse_stream(buf, methods)
+        state["r"] = (rs, used, k)
+        return k >= n
+
+    buf, closed = recv_until(sock, enough, timeout)
+    rs, used, k = parse_stream(buf, methods, closed)
+    return rs, buf[used:], closed
+
+
+def exchange_close(addr, data, timeout=4.0, split=None, delay=0.0):
+    """Fresh connection; send data (optionally in pieces at the offsets in split with delay
+    between them); read until the peer closes or timeout. -> (buf, closed)"""
+    s = socket.create_connection(addr, timeout=timeout)
+    try:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            if split:
+                last = 0
+                for off in list(split) + [len(data)]:
+                    if off > last:
+                        s.sendall(data[last:off])
+                        last = off
+                        if delay:
+                            time.sleep(delay)
+            else:
+                s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return recv_until(s, None, timeout)
+    finally:
+        s.close()
+
+
+def h11_parse(data, methods, closed=True):
+    """Independent strict check of response framing with h11 (a client-side state machine).
+    methods: the request methods in order. Returns (list of (status, {name: value}, body),
+    interim statuses, trailing bytes). Raises on any protocol error or incomplete response."""
+    import h11
+    c = h11.Connection(h11.CLIENT)
+    c.receive_data(data)
+    if closed:
+        c.receive_data(b"")
+    out = []
+    interim = []
+    for m in methods:
+        c.send(h11.Request(method=m, target="/", headers=[("Host", "x")]))
+        c.send(h11.EndOfMessage())
+        resp = None
+        body = []
+        while True:
+            ev = c.next_event()
+            if ev is h11.NEED_DATA:
+                raise ValueError("h11: response %d (%s) incomplete" % (len(out) + 1, m))
+            if isinstance(ev, h11.InformationalResponse):
+                interim.append(ev.status_code)
+            elif isinstance(ev, h11.Response):
+                resp = ev
+            elif isinstance(ev, h11.Data):
+                body.append(ev.data)
+            elif isinstance(ev, h11.EndOfMessage):
+                break
+            else:
+                raise ValueError("h11: unexpected event %r" % (ev,))
+        hd = {}
+        for k, v in resp.headers:
+            k = k.decode("latin-1").lower()
+            v = v.decode("latin-1")
+            hd[k] = (hd[k] + ", " + v) if k in hd else v
+        out.append((resp.status_code, hd, b"".join(body)))
+        if c.their_state is not h11.DONE or c.our_state is not h11.DONE:
+            break
+        c.start_next_cycle()
+    trailing = c.trailing_data[0] if hasattr(c, "trailing_data") else b""
+    return out, interim, trailing

@@ -30,13 +30,25 @@ static void on_inject(httpd_request *r) {
     int n = snprintf(buf, sizeof buf, "%d %d %d", a, b, c);
     httpd_respond(r, 200, NULL, buf, (size_t)n);
 }
+static int timer_status = 99, timer_rc = 99;
+static void slept(httpd_request *r, void *arg, int status) {
+    timer_status = status;
+    timer_rc = httpd_respond(r, 200, NULL, (const char *)arg, strlen((const char *)arg));
+}
+static void on_sleep(httpd_request *r) {
+    handled++;
+    CHECK_EQ(httpd_after(r, 100, slept, (void *)"slept"), 0);
+    CHECK_EQ(httpd_after(r, 100, slept, (void *)"twice"), HTTPD_ERR_STATE);
+    CHECK_EQ(httpd_respond(r, 200, NULL, "early", 5), HTTPD_ERR_STATE);
+}
 static const httpd_route routes[] = {
-    { "GET", "/", on_hello, NULL, 0 },
-    { "POST", "/echo", on_echo, NULL, 100 },
-    { "GET", "/async", on_async, NULL, 0 },
-    { "GET", "/u/:id", on_param, NULL, 0 },
-    { "GET", "/inject", on_inject, NULL, 0 },
-    { NULL, NULL, NULL, NULL, 0 },
+    { .method = "GET", .pattern = "/sleep", .handler = on_sleep },
+    { .method = "GET", .pattern = "/", .handler = on_hello },
+    { .method = "POST", .pattern = "/echo", .handler = on_echo, .max_body_bytes = 100 },
+    { .method = "GET", .pattern = "/async", .handler = on_async },
+    { .method = "GET", .pattern = "/u/:id", .handler = on_param },
+    { .method = "GET", .pattern = "/inject", .handler = on_inject },
+    { 0 },
 };
 
 static void setup(void) {
@@ -47,11 +59,13 @@ static void setup(void) {
     d.header_timeout_ms = 1000;
     d.keepalive_timeout_ms = 5000;
     d.body_timeout_ms = 2000;
+    d.request_timeout_ms = 3000;
     if (httpd__server_init(&srv, &d) || httpd__worker_init(&wk, &srv, 0)) {
         puts("0 passed, 1 failed");
         exit(1);
     }
     wk.now = 1000000;
+    httpd__wheel_init(&wk.wheel, wk.now);        /* one virtual clock for both */
 }
 static httpd__conn *open_conn(void) {
     httpd__conn *c = httpd__conn_new(&wk);
@@ -345,6 +359,50 @@ static void test_eof_handling(void) {
     CHECK(c->req == NULL);
     done_conn(c);
 }
+static void test_request_deadline_504(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET /async HTTP/1.1\r\nHost: a\r\n\r\n";
+    parked = NULL;
+    feed(c, s, strlen(s), 0);
+    CHECK(parked != NULL);
+    CHECK_EQ(httpd__conn_deadline(c), wk.now + 3000);
+    wk.now += 3000;
+    httpd__conn_timeout(c);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 504 ", 13) && strstr(out, "Connection: close"));
+    CHECK(closing(c));
+    CHECK_EQ(count(out, "HTTP/1.1 "), 1);
+    CHECK_EQ(httpd_respond(parked, 200, NULL, "late", 4), HTTPD_ERR_TIMEOUT);  /* freed */
+    CHECK_EQ(drain(c, out, sizeof out), 0);          /* no second response */
+    done_conn(c);
+    CHECK_EQ(wk.held, 0);
+}
+static void test_after_timer(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET /sleep HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    CHECK_EQ(drain(c, out, sizeof out), 0);
+    wk.now += 99;
+    httpd__worker_timers(&wk);
+    CHECK_EQ(drain(c, out, sizeof out), 0);
+    wk.now += 1;
+    timer_status = timer_rc = 99;
+    httpd__worker_timers(&wk);
+    CHECK_EQ(timer_status, 0);
+    CHECK_EQ(timer_rc, 0);
+    drain(c, out, sizeof out);
+    const char *a = strstr(out, "slept"), *b = strstr(out, "Hello");
+    CHECK(a && b && a < b);
+    done_conn(c);
+    c = open_conn();                                 /* the client leaves first */
+    feed(c, "GET /sleep HTTP/1.1\r\nHost: a\r\n\r\n", 33, 0);
+    done_conn(c);
+    timer_status = timer_rc = 99;
+    httpd__worker_timers(&wk);                       /* fires at once, with the reason */
+    CHECK_EQ(timer_status, HTTPD_ERR_CLOSED);
+    CHECK_EQ(timer_rc, HTTPD_ERR_CLOSED);            /* and respond freed the request */
+    CHECK_EQ(wk.held, 0);
+}
 int main(void) {
     setup();
     RUN(test_get_and_idle_buffers);
@@ -359,6 +417,8 @@ int main(void) {
     RUN(test_router_answers);
     RUN(test_header_injection);
     RUN(test_eof_handling);
+    RUN(test_request_deadline_504);
+    RUN(test_after_timer);
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     return REPORT();

@@ -5,15 +5,15 @@
 
 static void h(httpd_request *r) { (void)r; }
 static const httpd_route routes[] = {
-    { "GET", "/", h, NULL, 0 },
-    { "GET", "/users/:id", h, NULL, 0 },
-    { "PUT", "/users/:id", h, NULL, 0 },
-    { "GET", "/users/:id/posts/:post", h, NULL, 0 },
-    { "GET", "/files/*", h, NULL, 0 },
-    { "POST", "/echo", h, NULL, 0 },
-    { "PURGE", "/cache", h, NULL, 0 },
-    { "*", "/any", h, NULL, 0 },
-    { NULL, NULL, NULL, NULL, 0 },
+    { .method = "GET", .pattern = "/", .handler = h },
+    { .method = "GET", .pattern = "/users/:id", .handler = h },
+    { .method = "PUT", .pattern = "/users/:id", .handler = h },
+    { .method = "GET", .pattern = "/users/:id/posts/:post", .handler = h },
+    { .method = "GET", .pattern = "/files/*", .handler = h },
+    { .method = "POST", .pattern = "/echo", .handler = h },
+    { .method = "PURGE", .pattern = "/cache", .handler = h },
+    { .method = "*", .pattern = "/any", .handler = h },
+    { 0 },
 };
 static httpd__router r;
 static httpd__param params[HTTPD__MAX_PARAMS];
@@ -62,12 +62,12 @@ static void test_methods(void) {
 }
 static void test_bad_patterns(void) {
     httpd__router b;
-    httpd_route bad1[] = { { "GET", "nope", h, NULL, 0 }, { NULL, NULL, NULL, NULL, 0 } };
-    httpd_route bad2[] = { { "GET", "/a/*/b", h, NULL, 0 }, { NULL, NULL, NULL, NULL, 0 } };
-    httpd_route bad3[] = { { "GET", "/:x/:x", h, NULL, 0 }, { NULL, NULL, NULL, NULL, 0 } };
-    httpd_route bad4[] = { { "G T", "/", h, NULL, 0 }, { NULL, NULL, NULL, NULL, 0 } };
-    httpd_route bad5[] = { { "GET", "/", NULL, NULL, 0 }, { NULL, NULL, NULL, NULL, 0 } };
-    httpd_route bad6[] = { { "GET", "/a/:", h, NULL, 0 }, { NULL, NULL, NULL, NULL, 0 } };
+    httpd_route bad1[] = { { .method = "GET", .pattern = "nope", .handler = h }, { 0 } };
+    httpd_route bad2[] = { { .method = "GET", .pattern = "/a/*/b", .handler = h }, { 0 } };
+    httpd_route bad3[] = { { .method = "GET", .pattern = "/:x/:x", .handler = h }, { 0 } };
+    httpd_route bad4[] = { { .method = "G T", .pattern = "/", .handler = h }, { 0 } };
+    httpd_route bad5[] = { { .method = "GET", .pattern = "/", .handler = NULL }, { 0 } };
+    httpd_route bad6[] = { { .method = "GET", .pattern = "/a/:", .handler = h }, { 0 } };
     CHECK_EQ(httpd__router_init(&b, bad1, 1, NULL), HTTPD_ERR_INVAL);
     CHECK_EQ(httpd__router_init(&b, bad2, 1, NULL), HTTPD_ERR_INVAL);
     CHECK_EQ(httpd__router_init(&b, bad3, 1, NULL), HTTPD_ERR_INVAL);

@@ -11,9 +11,9 @@
 static void on_hello(httpd_request *r) { httpd_respond(r, 200, "text/plain", "Hello, World!", 13); }
 static void on_echo(httpd_request *r) { httpd_respond(r, 200, NULL, r->body.ptr, r->body.len); }
 static const httpd_route routes[] = {
-    { "GET", "/", on_hello, NULL, 0 },
-    { "POST", "/echo", on_echo, NULL, 0 },
-    { NULL, NULL, NULL, NULL, 0 },
+    { .method = "GET", .pattern = "/", .handler = on_hello },
+    { .method = "POST", .pattern = "/echo", .handler = on_echo },
+    { 0 },
 };
 static httpd_server *start(int workers, uint32_t max_conns, const char *addr) {
     httpd_desc d;
@@ -293,7 +293,7 @@ static void test_bad_config(void) {
     httpd_desc d;
     memset(&d, 0, sizeof d);
     httpd_server *s = (httpd_server *)1;
-    httpd_route bad[] = { { "GET", "x", on_hello, NULL, 0 }, { NULL, NULL, NULL, NULL, 0 } };
+    httpd_route bad[] = { { .method = "GET", .pattern = "x", .handler = on_hello }, { 0 } };
     d.routes = bad;
     CHECK_EQ(httpd_start(&d, &s), HTTPD_ERR_INVAL);
     CHECK(s == NULL);
