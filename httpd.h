@@ -1812,8 +1812,10 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
         long used = httpd__chunked_decode(&r->chunked, in->data + start, have, &got,
                                           s->lim.max_header_bytes);
         if (used < 0) { httpd__conn_error(c, 400); return 0; }
+        /* a chunk that announces more than the cap allows is refused at its size line */
+        uint64_t pending = r->chunked.state == HTTPD__CH_DATA ? r->chunked.remaining : 0;
+        if (r->body_len + got + pending > r->max_body) { httpd__conn_error(c, 413); return 0; }
         if (got) {
-            if (r->body_len + got > r->max_body) { httpd__conn_error(c, 413); return 0; }
             if (r->body_len + got > r->body_cap) {
                 size_t cap = HTTPD__MAX(r->body_cap * 2, r->body_len + got);
                 if (cap < 4096) cap = 4096;
