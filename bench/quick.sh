@@ -5,6 +5,8 @@
 # Knobs (environment): BENCH_SERVERS="demo nginx"  BENCH_DUR=5 (s per wrk run)
 #   BENCH_ROUNDS=3 (median of this many CPU runs)  BENCH_CG_N=20000  BENCH_ST_N=20000
 #   BENCH_IDLE_N=10000  BENCH_KEEP=1 (keep raw logs)  DEMO=build/demo  NGINX=/usr/sbin/nginx
+#   BENCH_BUSY_PCT=5 (flag runs where other processes used more CPU than this)
+#   BENCH_WAIT_QUIET=0 (seconds to wait at the start for other load to stop)
 # The server runs on CPU $BENCH_SRV_CPU (0), every load generator on CPU $BENCH_LG_CPU (1).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -47,10 +49,13 @@ alive() {  # pid exists and is not a zombie
     s=${s##*) }
     [ "${s%% *}" != Z ]
 }
-proc_tree() {  # a pid and all its descendants
-    local out=$1 p
-    for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do out="$out $(proc_tree "$p")"; done
-    echo "$out"
+proc_tree() {  # a pid and all its descendants (one ps call; depth-bounded walk up the ppid chain)
+    ps -eo pid=,ppid= | awk -v root="$1" '{ par[$1] = $2 }
+        END { printf "%s", root
+              for (x in par) { y = x; n = 0
+                  while ((y in par) && y != root && n++ < 64) y = par[y]
+                  if (y == root && x != root) printf " %s", x }
+              print "" }'
 }
 forget() { local p keep=(); for p in "${STARTED[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done; STARTED=("${keep[@]}"); }
 reap() {  # wait for our child $1 at most $2 tenths of a second, then SIGKILL it
@@ -108,7 +113,7 @@ others_snapshot() {  # "pid ticks" for every user process outside this script's 
 others_pct() {  # $1 before-file $2 after-file $3 seconds -> % of one CPU used by others
     awk -v hz="$HZ" -v sec="$3" 'NR == FNR { b[$1] = $2; next }
         { d = $2 - ($1 in b ? b[$1] : 0); if (d > 0) t += d }
-        END { printf "%.0f", sec > 0 ? t / hz / sec * 100 : 0 }' "$1" "$2"
+        END { printf "%.0f", (sec > 0 ? t / hz / sec * 100 : 0) }' "$1" "$2"
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 NEXT_PORT=$((20000 + ($$ % 200) * 50))
@@ -225,10 +230,16 @@ top_others() {  # the busiest processes outside this script, for the notes
         "$T/others.before" "$T/others.after" | sort -rn | head -3 |
         while read -r d p; do printf '%s(%s ticks) ' "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60)" "$d"; done
 }
-others_snapshot >"$T/others.before"
-sleep 1
-others_snapshot >"$T/others.after"
-pre=$(others_pct "$T/others.before" "$T/others.after" 1)
+WAIT_QUIET=${BENCH_WAIT_QUIET:-0}   # seconds to wait for the machine to go quiet first
+while :; do
+    others_snapshot >"$T/others.before"
+    sleep 1
+    others_snapshot >"$T/others.after"
+    pre=$(others_pct "$T/others.before" "$T/others.after" 1)
+    [ "$pre" -le "$BUSY_PCT" ] || [ "$SECONDS" -ge "$WAIT_QUIET" ] && break
+    log "machine busy (others ${pre}% of a CPU: $(top_others)); waiting (BENCH_WAIT_QUIET=$WAIT_QUIET)"
+    sleep 4
+done
 if [ "$pre" -gt "$BUSY_PCT" ]; then
     note "machine not quiet before the start: other processes used ${pre}% of a CPU: $(top_others)"
 fi
@@ -332,11 +343,9 @@ for s in $SERVERS; do
     port=${SPORT[$s]}
     LOADGEN --port "$port" --requests 2000 --conns $LOAD_CONNS >/dev/null ||
         note "$s: warm-up loadgen failed"
-    # strace every thread of every process of the server, from after startup to before stop
+    # strace every process of the server (-f: all their threads), after startup, before stop
     pargs=()
-    for p in $(proc_tree "${SPID[$s]}"); do
-        for tid in $(ls "/proc/$p/task"); do pargs+=(-p "$tid"); done
-    done
+    for p in $(proc_tree "${SPID[$s]}"); do pargs+=(-p "$p"); done
     taskset -c "$LG_CPU" strace -c -f -o "$T/strace.$s.txt" "${pargs[@]}" 2>"$T/strace.$s.err" &
     sp=$!
     STARTED+=("$sp")

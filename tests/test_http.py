@@ -460,6 +460,46 @@ def test_expect_100_continue_chunked():
 
 
 @test
+def test_expect_100_ignored_in_http10():
+    """RFC 9110 10.1.1: a 100-continue expectation in an HTTP/1.0 request MUST be ignored."""
+    s = conn()
+    try:
+        s.sendall(b"POST /echo HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
+        buf, closed = recv_until(s, None, 5)
+        rs, used, k = parse_stream(buf, ["POST"], closed)
+        assert [r.status for r in rs] == [200], "expected only 200, got %r" % rs
+        assert rs[0].body == b"hello"
+    finally:
+        s.close()
+
+
+@test
+def test_expect_100_not_sent_for_404_405():
+    """No 100 when the request will not be accepted; if the connection is kept, the body the
+    client then sends anyway is consumed as body, never parsed as a request."""
+    for target, want in [(b"/nope", 404), (b"/", 405)]:
+        s = conn()
+        try:
+            s.sendall(b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 29\r\n"
+                      b"Expect: 100-continue\r\n\r\n")
+            rs, rest, closed = read_finals(s, 1, ["POST"], 5)
+            assert [r.status for r in rs] == [want], (target, "expected only %d: %r" % (want, rs), closed)
+            check_final(rs[0])
+            if "close" in rs[0].conn_tokens():
+                more, closed = recv_until(s, None, 5)
+                assert more == b"" and closed, (target, more, closed)
+                continue
+            # the client sends the body anyway (allowed), then a real request
+            s.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n" + req("GET", "/"))
+            assert len(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n") == 29
+            rs, rest, closed = read_finals(s, 1, ["GET"], 5)
+            assert [r.status for r in rs] == [200], (target, "after the body: %r" % rs, closed)
+            assert rs[0].body == b"Hello, World!"
+        finally:
+            s.close()
+
+
+@test
 def test_expect_100_over_cap_413_without_100():
     cap_over_content_length(extra_headers=[("Expect", "100-continue")])
 
@@ -606,6 +646,79 @@ def test_pipelining_100_in_order():
     data = b"".join(req("POST", "/echo", b"#%d" % i) for i in range(100))
     rs = send_recv(data, ["POST"] * 100)
     assert [r.body for r in rs] == [b"#%d" % i for i in range(100)]
+
+
+@test
+def test_pipelining_1000_requests():
+    """More pipelined bytes than one read buffer; the client writes everything before it reads."""
+    data = b"".join(req("GET", "/") if i % 2 else req("POST", "/echo", b"n%d" % i)
+                    for i in range(1000))
+    methods = ["GET" if i % 2 else "POST" for i in range(1000)]
+    s = conn(15)
+    t = threading.Thread(target=lambda: s.sendall(data), daemon=True)
+    t.start()
+    try:
+        rs, rest, closed = read_finals(s, 1000, methods, 15)
+        finals = [r for r in rs if r.status >= 200]
+        assert len(finals) == 1000, (len(finals), closed, rest[:200])
+        for i, r in enumerate(finals):
+            assert r.status == 200, (i, r)
+            assert r.body == (b"Hello, World!" if i % 2 else b"n%d" % i), (i, r.body)
+        assert rest == b""
+    finally:
+        t.join(10)
+        s.close()
+
+
+@test
+def test_pipelining_large_echoes():
+    bodies = [rng.randbytes(n) for n in (300000, 1, 500000, 0, 65537)]
+    data = b"".join((req("POST", "/echo", b) if i % 2 == 0 else chunked_req(b))
+                    for i, b in enumerate(bodies)) + req("GET", "/")
+    s = conn(15)
+    t = threading.Thread(target=lambda: s.sendall(data), daemon=True)
+    t.start()
+    try:
+        rs, rest, closed = read_finals(s, 6, ["POST"] * 5 + ["GET"], 15)
+        finals = [r for r in rs if r.status >= 200]
+        assert [r.status for r in finals] == [200] * 6, (finals, closed)
+        for i, b in enumerate(bodies):
+            assert finals[i].body == b, (i, len(finals[i].body), len(b))
+        hs, _, _ = h11_parse(b"".join(r.raw for r in rs), ["POST"] * 5 + ["GET"], closed=False)
+        assert [h[2] for h in hs[:5]] == bodies
+    finally:
+        t.join(10)
+        s.close()
+
+
+@test
+def test_pipelining_connection_close_in_middle():
+    data = req("GET", "/") + req("GET", "/health", headers=[("Connection", "close")]) + req("GET", "/")
+    s = conn()
+    try:
+        s.sendall(data)
+        buf, closed = recv_until(s, None, 5)
+        rs, used, k = parse_stream(buf, ["GET"] * 3, closed)
+        assert [r.status for r in rs] == [200, 200], rs
+        assert "close" in rs[1].conn_tokens() and closed and buf[used:] == b"", (rs, closed)
+    finally:
+        s.close()
+
+
+@test
+def test_half_close_after_request_still_answered():
+    """The client shuts down its sending side after a complete request (printf | nc style);
+    the response still comes back (beyond the written spec; RFC 9112 9.6 practice)."""
+    s = conn()
+    try:
+        s.sendall(req("GET", "/") + req("POST", "/echo", b"bye"))
+        s.shutdown(socket.SHUT_WR)
+        buf, closed = recv_until(s, None, 5)
+        rs, used, k = parse_stream(buf, ["GET", "POST"], closed)
+        assert [r.status for r in rs] == [200, 200] and rs[1].body == b"bye", (rs, buf[:300])
+        assert closed
+    finally:
+        s.close()
 
 
 @test

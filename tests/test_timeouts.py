@@ -1,0 +1,210 @@
+"""Timeouts and graceful shutdown of build/demo over loopback (issue: timer wheels,
+connection timeouts, graceful shutdown). Every wait is bounded; the server is stopped by
+PID and its exit status and sanitizer output are checked by pyharness.Demo."""
+import os, signal, socket, sys, threading, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyharness import Demo, test, run_all, parse_responses
+
+TIMEOUTS = ["--header-timeout", "1", "--body-timeout", "1", "--keepalive-timeout", "1.5",
+            "--write-timeout", "1", "--request-timeout", "1", "--shutdown-timeout", "5"]
+
+
+def recv_all(s, limit=5.0):
+    s.settimeout(limit)
+    chunks, end = [], time.time() + limit
+    while time.time() < end:
+        try:
+            b = s.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
+def get(addr, path="/", timeout=5.0):
+    t0 = time.time()
+    s = socket.create_connection(addr, timeout=timeout)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path.encode())
+    data = recv_all(s, timeout)
+    s.close()
+    return parse_responses(data), time.time() - t0
+
+
+@test
+def test_slowloris_cut_at_head_deadline():
+    with Demo(args=TIMEOUTS) as d:
+        s = d.connect()
+        t0 = time.time()
+        req = b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 100
+        got = b""
+        for b in req:                       # one byte every 100 ms: never finishes in time
+            try:
+                s.sendall(bytes([b]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.1)
+            s.setblocking(False)
+            try:
+                got += s.recv(4096)
+            except (BlockingIOError, ConnectionResetError):
+                pass
+            s.setblocking(True)
+            if got or time.time() - t0 > 4:
+                break
+        got += recv_all(s, 2)
+        took = time.time() - t0
+        s.close()
+        assert got.startswith(b"HTTP/1.1 408 "), got[:100]
+        assert b"Connection: close" in got
+        assert 0.9 <= took <= 2.5, took
+
+
+@test
+def test_many_slowloris_do_not_slow_others():
+    with Demo(workers=1, args=TIMEOUTS + ["--header-timeout", "30"]) as d:
+        socks = []
+        for _ in range(500):
+            s = socket.create_connection(d.addr(), timeout=5)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")
+            socks.append(s)
+        worst = 0.0
+        for _ in range(20):
+            rs, took = get(d.addr())
+            assert rs and rs[0][0] == 200
+            worst = max(worst, took)
+            for s in socks[:50]:
+                s.sendall(b"X: y\r\n")      # keep trickling
+        for s in socks:
+            s.close()
+        assert worst < 1.0, worst
+
+
+@test
+def test_idle_keepalive_closed():
+    with Demo(args=TIMEOUTS) as d:
+        s = d.connect()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        t0 = time.time()
+        data = recv_all(s, 4)
+        took = time.time() - t0
+        s.close()
+        rs = parse_responses(data)
+        assert len(rs) == 1 and rs[0][0] == 200        # then a silent close
+        assert 1.3 <= took <= 3.0, took
+
+
+@test
+def test_non_reading_client_dropped():
+    with Demo(args=TIMEOUTS) as d:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(d.addr())
+        body = b"x" * (1 << 20)
+        req = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body)
+        for _ in range(3):                 # three 1 MiB echoes, never read
+            s.sendall(req + body)
+        t0 = time.time()
+        # the server must give up within write timeout; we see a reset or EOF on reading
+        time.sleep(2.5)
+        got, dead = 0, False
+        s.settimeout(3)
+        try:
+            while True:
+                b = s.recv(1 << 20)
+                if not b:
+                    dead = True
+                    break
+                got += len(b)
+        except ConnectionResetError:
+            dead = True
+        except socket.timeout:
+            pass
+        s.close()
+        assert dead, "still open after %.1fs, read %d" % (time.time() - t0, got)
+        assert got < 3 * len(body)
+        rs, _ = get(d.addr())              # and nobody else was stalled
+        assert rs[0][0] == 200
+
+
+@test
+def test_handler_that_never_answers_gets_504():
+    with Demo(args=TIMEOUTS) as d:
+        t0 = time.time()
+        rs, took = get(d.addr(), "/never")
+        assert len(rs) == 1 and rs[0][0] == 504, rs
+        assert 0.9 <= took <= 2.5, took
+
+
+@test
+def test_sleep_route_does_not_block_worker():
+    with Demo(workers=1, args=TIMEOUTS + ["--request-timeout", "10"]) as d:
+        out = []
+        th = [threading.Thread(target=lambda: out.append(get(d.addr(), "/sleep/800")))
+              for _ in range(20)]
+        for t in th:
+            t.start()
+        time.sleep(0.2)
+        rs, took = get(d.addr(), "/")
+        assert rs[0][0] == 200 and took < 0.3, took
+        for t in th:
+            t.join(10)
+        assert len(out) == 20 and all(r[0][0][0] == 200 for r in out)
+        assert all(0.7 <= r[1] <= 3 for r in out), [r[1] for r in out]
+
+
+@test
+def test_graceful_shutdown_under_load():
+    d = Demo(workers=2, args=TIMEOUTS + ["--request-timeout", "10", "--drain-delay", "0.3"])
+    d.start()
+    results, errors = [], []
+    stop_at = [None]
+
+    def client():
+        while stop_at[0] is None or time.time() < stop_at[0] + 0.2:
+            try:
+                s = socket.create_connection(d.addr(), timeout=5)
+            except OSError:
+                return                      # refused after the stop: never accepted
+            try:
+                for _ in range(20):
+                    s.sendall(b"GET /sleep/50 HTTP/1.1\r\nHost: t\r\n\r\n")
+                    buf = b""
+                    while b"\r\n\r\n" not in buf or not buf.endswith(b"ms\n"):
+                        b = s.recv(4096)
+                        if not b:
+                            raise ConnectionError("closed mid-request")
+                        buf += b
+                    rs = parse_responses(buf)
+                    results.append(rs[0][0])
+                    if rs[0][1].get("connection") == "close":
+                        break
+            except ConnectionError as e:
+                errors.append(repr(e))
+            except OSError as e:
+                errors.append(repr(e))
+            finally:
+                s.close()
+    th = [threading.Thread(target=client) for _ in range(32)]
+    for t in th:
+        t.start()
+    time.sleep(1.0)
+    stop_at[0] = time.time()
+    ready_before, _ = get(d.addr(), "/ready")
+    d.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.1)
+    ready_after, _ = get(d.addr(), "/ready")          # drain delay: still accepting
+    for t in th:
+        t.join(15)
+    t0 = time.time()
+    rc = d.stop(timeout=15)
+    assert rc == 0
+    assert ready_before[0][0] == 200 and ready_after[0][0] == 503, (ready_before, ready_after)
+    assert len(results) > 100, len(results)
+    assert all(r == 200 for r in results), set(results)
+    assert not errors, errors[:5]
+
+
+if __name__ == "__main__":
+    sys.exit(run_all())
