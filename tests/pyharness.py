@@ -29,7 +29,8 @@ class Demo:
     On exit it sends SIGTERM (graceful stop), waits, and raises if the exit status is not 0
     or stderr holds a sanitizer report."""
 
-    def __init__(self, workers=1, args=(), binary=None, host="127.0.0.1", env=None):
+    def __init__(self, workers=1, args=(), binary=None, host="127.0.0.1", env=None, port=0):
+        self.want_port = port
         self.binary = binary or DEMO
         self.host = host
         self.workers = workers
@@ -40,7 +41,8 @@ class Demo:
         self.stderr_lines = []
 
     def start(self):
-        cmd = [self.binary, "--host", self.host, "--port", "0", "--workers", str(self.workers)]
+        cmd = [self.binary, "--host", self.host, "--port", str(self.want_port),
+               "--workers", str(self.workers)]
         cmd += self.args
         env = dict(os.environ)
         if self.env:
