@@ -189,6 +189,9 @@ typedef struct httpd_desc {
     uint32_t     header_timeout_ms;    /* 0 -> 30000: head complete after its first byte,
                                           else 408                                        */
     uint32_t     body_timeout_ms;      /* 0 -> 30000: longest pause between body bytes    */
+    uint32_t     body_min_rate;        /* 0 -> 240 bytes/s averaged over each 5 s window
+                                          of a body upload, else 408 (slow drip);
+                                          HTTPD_NO_TIMEOUT disables                       */
     uint32_t     write_timeout_ms;     /* 0 -> 30000: longest stall of a client not
                                           reading its response, then drop                 */
     uint32_t     request_timeout_ms;   /* 0 -> 60000: the handler has not answered by then
@@ -1276,6 +1279,7 @@ HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
 #define HTTPD__LINGER_BYTES (1u << 20)
 #define HTTPD__ARENA_INLINE 512u
 #define HTTPD__CONN_CHUNK 1024u              /* conns per slab chunk */
+#define HTTPD__RATE_WINDOW_MS 5000u          /* body_min_rate is checked per window */
 
 enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_CLOSING, HTTPD__S_LINGER,
        HTTPD__S_ABORT /* close now, unsent output dropped */, HTTPD__S_DEAD };
@@ -1326,6 +1330,8 @@ typedef struct httpd__req {
     uint8_t              keepalive, responded, body_done, body_in_place, dispatched;
     uint8_t              timed_out;    /* the server answered 504 for it              */
     uint32_t             timeout_ms;   /* request deadline after dispatch             */
+    uint64_t             rate_start;   /* body rate window start (ms) and bytes in it */
+    uint64_t             rate_bytes;
     httpd__timer         utimer;       /* httpd_after()                               */
     httpd_timer_fn       ufn;
     void                *uarg;
@@ -1782,6 +1788,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
         }
         c->state = HTTPD__S_BODY;
         c->since = w->now;
+        r->rate_start = w->now;
         return 1;
     }
     httpd__conn_dispatch(c);
@@ -1805,6 +1812,7 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
         }
         r->body_len += take;
         r->body_left -= take;
+        r->rate_bytes += take;
         if (take) c->since = c->w->now;
         if (r->body_left == 0) { httpd__conn_dispatch(c); return 1; }
     } else if (have) {
@@ -1829,6 +1837,7 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
         }
         memmove(in->data + start, in->data + start + used, have - (size_t)used);
         in->len -= (uint32_t)used;
+        r->rate_bytes += (uint64_t)used;
         c->since = c->w->now;
         if (r->chunked.state == HTTPD__CH_DONE) { httpd__conn_dispatch(c); return 1; }
     }
@@ -1925,6 +1934,7 @@ HTTPD__PRIVATE void httpd__conn_recv(httpd__conn *c, size_t n) {
         httpd__req *r = c->req;
         r->body_len += n;
         r->body_left -= n;
+        r->rate_bytes += n;
         c->since = c->w->now;
         if (r->body_left == 0) httpd__conn_dispatch(c);
     } else {
@@ -1969,6 +1979,8 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     default: break;
     }
     if (t != HTTPD_NO_TIMEOUT) dl = c->since + t;
+    if (c->state == HTTPD__S_BODY && d->body_min_rate != HTTPD_NO_TIMEOUT)
+        dl = HTTPD__MIN(dl, c->req->rate_start + HTTPD__RATE_WINDOW_MS);
     if ((c->flags & HTTPD__F_WBLOCKED) && d->write_timeout_ms != HTTPD_NO_TIMEOUT)
         dl = HTTPD__MIN(dl, c->wsince + d->write_timeout_ms);
     return dl;
@@ -1985,9 +1997,21 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         if (c->flags & HTTPD__F_HEADSTART) httpd__conn_error(c, 408);
         else c->state = HTTPD__S_CLOSING;          /* idle keep-alive: close silently */
         break;
-    case HTTPD__S_BODY:
+    case HTTPD__S_BODY: {
+        httpd__req *r = c->req;
+        const httpd_desc *d = &c->w->s->desc;
+        if (c->since + d->body_timeout_ms > c->w->now && d->body_min_rate != HTTPD_NO_TIMEOUT) {
+            /* a window ended: slower than the minimum rate is a slow drip -> 408 */
+            uint64_t need = (uint64_t)d->body_min_rate * HTTPD__RATE_WINDOW_MS / 1000;
+            if (r->rate_bytes >= need) {
+                r->rate_start = c->w->now;
+                r->rate_bytes = 0;
+                break;
+            }
+        }
         httpd__conn_error(c, 408);
         break;
+    }
     case HTTPD__S_HANDLER: {                  /* the handler did not answer in time */
         httpd__req *r = c->req;
         if (r->responded) break;
@@ -2413,6 +2437,7 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->keepalive_timeout_ms = HTTPD__DEF(d->keepalive_timeout_ms, 60000u);
     d->header_timeout_ms = HTTPD__DEF(d->header_timeout_ms, 30000u);
     d->body_timeout_ms = HTTPD__DEF(d->body_timeout_ms, 30000u);
+    d->body_min_rate = HTTPD__DEF(d->body_min_rate, 240u);
     d->write_timeout_ms = HTTPD__DEF(d->write_timeout_ms, 30000u);
     d->shutdown_timeout_ms = HTTPD__DEF(d->shutdown_timeout_ms, 10000u);
     d->request_timeout_ms = HTTPD__DEF(d->request_timeout_ms, 60000u);

@@ -403,6 +403,22 @@ static void test_after_timer(void) {
     CHECK_EQ(timer_rc, HTTPD_ERR_CLOSED);            /* and respond freed the request */
     CHECK_EQ(wk.held, 0);
 }
+static void test_slow_drip_body(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    CHECK_EQ(httpd__conn_deadline(c), wk.now + 2000);      /* body timeout first */
+    for (int i = 0; i < 4; i++) {                          /* a byte per 1.5 s */
+        wk.now += 1500;
+        feed(c, "z", 1, 0);
+    }
+    CHECK_EQ(c->state, HTTPD__S_BODY);
+    CHECK(httpd__conn_deadline(c) <= wk.now);              /* the 5 s window is over */
+    httpd__conn_timeout(c);                                /* 4 bytes < 240 B/s * 5 s */
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 408 ", 13));
+    done_conn(c);
+}
 int main(void) {
     setup();
     RUN(test_get_and_idle_buffers);
@@ -419,6 +435,7 @@ int main(void) {
     RUN(test_eof_handling);
     RUN(test_request_deadline_504);
     RUN(test_after_timer);
+    RUN(test_slow_drip_body);
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     return REPORT();
