@@ -835,9 +835,13 @@ HTTPD__PRIVATE long httpd__path_decode(const char *in, size_t n, char *out) {
    syntax and together capped (max_meta bytes per message), trailer fields are discarded.
    No I/O; state survives between calls at any byte boundary. */
 enum {
-    HTTPD__CH_SIZE0, HTTPD__CH_SIZE, HTTPD__CH_SIZE_WS, HTTPD__CH_EXT, HTTPD__CH_SIZE_LF,
-    HTTPD__CH_DATA, HTTPD__CH_DATA_CR, HTTPD__CH_DATA_LF, HTTPD__CH_TRAILER,
-    HTTPD__CH_TRAILER_LINE, HTTPD__CH_TRAILER_LF, HTTPD__CH_FINAL_LF, HTTPD__CH_DONE
+    HTTPD__CH_SIZE0, HTTPD__CH_SIZE, HTTPD__CH_SIZE_WS, HTTPD__CH_SIZE_LF,
+    /* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
+    HTTPD__CH_EXT_NAME0, HTTPD__CH_EXT_NAME, HTTPD__CH_EXT_NAME_WS, HTTPD__CH_EXT_VAL0,
+    HTTPD__CH_EXT_VAL, HTTPD__CH_EXT_VAL_WS, HTTPD__CH_EXT_QUOTED, HTTPD__CH_EXT_QESC,
+    HTTPD__CH_DATA, HTTPD__CH_DATA_CR, HTTPD__CH_DATA_LF,
+    HTTPD__CH_TRAILER, HTTPD__CH_TRAILER_NAME, HTTPD__CH_TRAILER_LINE, HTTPD__CH_TRAILER_LF,
+    HTTPD__CH_FINAL_LF, HTTPD__CH_DONE
 };
 typedef struct httpd__chunked {
     uint64_t remaining;        /* data bytes left in this chunk (or size being read) */
@@ -870,18 +874,44 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
             if ((hex = httpd__hexval(c)) >= 0) {
                 if (d->remaining >> 56) return -400;          /* would pass 2^60 */
                 d->remaining = d->remaining * 16 + (uint64_t)hex;
-            } else if (c == ';') d->state = HTTPD__CH_EXT;
+            } else if (c == ';') d->state = HTTPD__CH_EXT_NAME0;
             else if (c == ' ' || c == '\t') d->state = HTTPD__CH_SIZE_WS;
             else if (c == '\r') d->state = HTTPD__CH_SIZE_LF;
             else return -400;
             break;
         case HTTPD__CH_SIZE_WS:                                /* BWS before ';' only */
-            if (c == ';') d->state = HTTPD__CH_EXT;
+            if (c == ';') d->state = HTTPD__CH_EXT_NAME0;
             else if (c != ' ' && c != '\t') return -400;
             break;
-        case HTTPD__CH_EXT:
-            if (c == '\r') d->state = HTTPD__CH_SIZE_LF;
-            else if (!HTTPD__IS(c, HTTPD__C_VCHAR) || ++d->meta > max_meta) return -400;
+        case HTTPD__CH_EXT_NAME0:
+            if (HTTPD__IS(c, HTTPD__C_TCHAR)) d->state = HTTPD__CH_EXT_NAME;
+            else if (c != ' ' && c != '\t') return -400;    /* empty name */
+            break;
+        case HTTPD__CH_EXT_NAME: case HTTPD__CH_EXT_NAME_WS:
+        case HTTPD__CH_EXT_VAL: case HTTPD__CH_EXT_VAL_WS:
+            if (HTTPD__IS(c, HTTPD__C_TCHAR) && (d->state == HTTPD__CH_EXT_NAME
+                                                 || d->state == HTTPD__CH_EXT_VAL)) break;
+            if (c == ' ' || c == '\t')
+                d->state = d->state <= HTTPD__CH_EXT_NAME_WS ? HTTPD__CH_EXT_NAME_WS
+                                                              : HTTPD__CH_EXT_VAL_WS;
+            else if (c == '=' && d->state <= HTTPD__CH_EXT_NAME_WS) d->state = HTTPD__CH_EXT_VAL0;
+            else if (c == ';') d->state = HTTPD__CH_EXT_NAME0;
+            else if (c == '\r') d->state = HTTPD__CH_SIZE_LF;
+            else return -400;
+            break;
+        case HTTPD__CH_EXT_VAL0:
+            if (HTTPD__IS(c, HTTPD__C_TCHAR)) d->state = HTTPD__CH_EXT_VAL;
+            else if (c == '"') d->state = HTTPD__CH_EXT_QUOTED;
+            else if (c != ' ' && c != '\t') return -400;
+            break;
+        case HTTPD__CH_EXT_QUOTED:                             /* RFC 9110 §5.6.4 */
+            if (c == '"') d->state = HTTPD__CH_EXT_VAL_WS;
+            else if (c == '\\') d->state = HTTPD__CH_EXT_QESC;
+            else if (!HTTPD__IS(c, HTTPD__C_VCHAR)) return -400;
+            break;
+        case HTTPD__CH_EXT_QESC:
+            if (!HTTPD__IS(c, HTTPD__C_VCHAR)) return -400;
+            d->state = HTTPD__CH_EXT_QUOTED;
             break;
         case HTTPD__CH_SIZE_LF:
             if (c != '\n') return -400;
@@ -898,12 +928,15 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
         case HTTPD__CH_TRAILER:                                /* a field line or CRLF */
             if (c == '\r') { d->state = HTTPD__CH_FINAL_LF; break; }
             if (!HTTPD__IS(c, HTTPD__C_TCHAR)) return -400;    /* no obs-fold, no junk */
-            d->state = HTTPD__CH_TRAILER_LINE;
-            if (++d->meta > max_meta) return -400;
+            d->state = HTTPD__CH_TRAILER_NAME;
+            break;
+        case HTTPD__CH_TRAILER_NAME:                           /* name ":" at once */
+            if (c == ':') d->state = HTTPD__CH_TRAILER_LINE;
+            else if (!HTTPD__IS(c, HTTPD__C_TCHAR)) return -400;
             break;
         case HTTPD__CH_TRAILER_LINE:
             if (c == '\r') d->state = HTTPD__CH_TRAILER_LF;
-            else if (!HTTPD__IS(c, HTTPD__C_VCHAR) || ++d->meta > max_meta) return -400;
+            else if (!HTTPD__IS(c, HTTPD__C_VCHAR)) return -400;
             break;
         case HTTPD__CH_TRAILER_LF:
             if (c != '\n') return -400;
@@ -916,6 +949,10 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
         default:
             return -400;
         }
+        if (d->state >= HTTPD__CH_EXT_NAME0 && d->state != HTTPD__CH_SIZE_LF
+            && d->state != HTTPD__CH_DATA && d->state != HTTPD__CH_DATA_CR
+            && d->state != HTTPD__CH_DATA_LF && ++d->meta > max_meta)
+            return -400;                        /* extensions + trailers over the cap */
         i++;
     }
     *out = o;

@@ -418,6 +418,23 @@ def test_cap_chunked_over_413_in_one_chunk():
         s.close()
 
 
+@test
+def test_cap_chunked_size_line_413():
+    """A chunk whose announced size alone crosses the cap is refused at its size line (the
+    server's documented choice since 2482bce), without waiting for the data."""
+    s = conn()
+    try:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\nhello\r\n%x\r\n" % CAP)
+        rs, rest, closed = read_finals(s, 1, ["POST"], 5)
+        assert rs and rs[0].status == 413, (rs, closed)
+        assert "close" in rs[0].conn_tokens(), rs[0].headers
+        more, closed = recv_until(s, None, 5)
+        assert more == b"" and closed, (more[:100], closed)
+    finally:
+        s.close()
+
+
 # ---------------------------------------------------------------------------------- expect
 
 @test

@@ -257,7 +257,9 @@ static void test_chunked(void) {
     }
     const char *bad[] = { "x\r\n", "5\r\nhelloXX", "5 x\r\n", "\r\n", "0x5\r\n",
                           "fffffffffffffffff\r\n", "5\nhello\r\n", "0\r\n folded\r\n\r\n",
-                          "0\r\nT: \x01\r\n\r\n", "5;\x01\r\n" };
+                          "0\r\nT: \x01\r\n\r\n", "5;\x01\r\n", "5;\r\nhello\r\n0\r\n\r\n",
+                          "5;a b\r\n", "5;a=\r\n", "5;a=\"x\r\n", "0\r\nT : v\r\n\r\n",
+                          "0\r\n: v\r\n\r\n", "5;a=b c\r\n" };
     for (size_t i = 0; i < HTTPD__COUNTOF(bad); i++) {
         char out[256];
         size_t n = 0;
@@ -266,6 +268,8 @@ static void test_chunked(void) {
     }
     char out[256]; size_t n; int st;
     CHECK(chunked_all("5 ;x\r\nhello\r\n0\r\n\r\n", out, &n, &st, 3) > 0);   /* BWS */
+    CHECK(chunked_all("5 ; a = \"q \\\" ;\" ; b=c\r\nhello\r\n0\r\n\r\n", out, &n, &st, 2) > 0);
+    CHECK_EQ(st, HTTPD__CH_DONE);
     CHECK_EQ(st, HTTPD__CH_DONE);
 }
 static void test_path_decode(void) {
