@@ -155,6 +155,16 @@ typedef void (*httpd_handler_fn)(httpd_request *req);
    HTTPD_ERR_TIMEOUT when the request deadline passed first (the server sent 504). */
 typedef void (*httpd_timer_fn)(httpd_request *req, void *arg, int status);
 
+/* Blocking work (spawn_blocking): runs on the server's task pool, never on a worker. */
+typedef struct httpd_task httpd_task;
+typedef void (*httpd_work_fn)(void *arg, const httpd_task *task);
+/* Back on the request's worker, exactly once: status 0 when the work ran, HTTPD_ERR_CLOSED
+   when the client left, HTTPD_ERR_TIMEOUT when the request deadline passed (504 sent). */
+typedef void (*httpd_done_fn)(httpd_request *req, void *arg, int status);
+/* Runs on the connection's worker: status 0 if the connection is still there, else
+   HTTPD_ERR_CLOSED (gone, or the server is stopping). */
+typedef void (*httpd_post_fn)(httpd_server *s, httpd_conn_id conn, void *arg, int status);
+
 typedef struct httpd_route {
     const char      *method;       /* "GET", ...; NULL or "*" matches any method    */
     const char      *pattern;      /* "/", "/users/:id", "/files/" "*"; NULL: end */
@@ -162,6 +172,9 @@ typedef struct httpd_route {
     void            *user_data;    /* -> req->user_data                             */
     uint64_t         max_body_bytes; /* 0 -> desc.max_body_bytes; HTTPD_UNLIMITED   */
     uint32_t         timeout_ms;   /* 0 -> desc.request_timeout_ms                  */
+    uint32_t         max_concurrent; /* 0: no limit; requests of this route in their
+                                        handler at once, over all workers; more -> 503
+                                        with Retry-After at once (load shedding)        */
 } httpd_route;
 
 typedef struct httpd_logger {
@@ -200,6 +213,11 @@ typedef struct httpd_desc {
     uint32_t     drain_delay_ms;       /* 0: on a graceful stop /ready answers 503 at once
                                           but accepting goes on this long (preStop)       */
     int          pin_workers;          /* 1: worker i runs on CPU i mod online CPUs       */
+    int          task_threads;         /* 0 -> 4: threads of the blocking-task pool       */
+    uint32_t     task_queue;           /* 0 -> 1024: tasks waiting; full -> httpd_defer
+                                          fails (answer 503)                              */
+    uint32_t     max_inflight;         /* 0: no limit; requests in handlers at once over
+                                          the server; more -> 503 + Retry-After at once  */
     httpd_route const *routes;         /* zero-terminated; may be NULL                    */
     httpd_handler_fn on_request;       /* requests no route matched (instead of 404)      */
     void        *user_data;            /* req->user_data when the route has none          */
@@ -249,6 +267,22 @@ HTTPD_API const char *httpd_reason(int status);
    do not respond while it is pending (httpd_respond says HTTPD_ERR_STATE). After an error
    status, still call httpd_respond: it frees the request. 0 or HTTPD_ERR_STATE. */
 HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg);
+/* Runs work(arg, task) on the task pool, then done(req, arg, status) on the request's
+   worker, exactly once. work must not touch req; arg belongs to the caller throughout.
+   When the client leaves or the deadline passes, the task is marked cancelled (a task not
+   started yet is skipped) and done still runs. Do not respond while it is pending.
+   Returns 0 (done will run), HTTPD_ERR_TOOLARGE (queue full: answer 503 yourself),
+   HTTPD_ERR_STATE (answered already, or a timer or task is pending). */
+HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn done, void *arg);
+/* For work functions: 1 once the request's client left, its deadline passed, or the
+   server is stopping. Any thread. */
+HTTPD_API int httpd_task_cancelled(const httpd_task *task);
+/* Background work from any thread, not tied to a request: work(arg, task) runs on the pool
+   (with task cancelled when the server stops). 0, HTTPD_ERR_TOOLARGE, HTTPD_ERR_STATE. */
+HTTPD_API int httpd_submit(httpd_server *s, httpd_work_fn work, void *arg);
+/* Any thread: runs fn on the worker that owns conn, exactly once if 0 is returned
+   (HTTPD_ERR_NOMEM / HTTPD_ERR_INVAL otherwise). */
+HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, void *arg);
 
 #ifdef __cplusplus
 }
@@ -1252,6 +1286,111 @@ HTTPD__PRIVATE int httpd__router_find(const httpd__router *r, int mid, const cha
     return -1;
 }
 
+/* ====================================================================== >>pool
+   The blocking-task pool (spawn_blocking): a few threads and one bounded FIFO queue,
+   shared by all workers. A task's work runs on a pool thread; its completion is handed
+   to a function the owner chose (for requests: the worker's mailbox + eventfd, so `done`
+   runs back on the connection's own loop; nothing ever locks a connection). A task
+   cancelled before it starts is skipped; a running one sees httpd_task_cancelled().
+   Owner: the server; the queue lock is the only lock on this path. */
+enum { HTTPD__TASK_REQ, HTTPD__TASK_BACKGROUND, HTTPD__TASK_POST };
+struct httpd_task {
+    struct httpd_task   *next;
+    httpd_work_fn        work;
+    void                *arg;
+    void               (*complete)(struct httpd_task *t);   /* on the pool thread */
+    HTTPD__ATOMIC(int)   cancelled;
+    int                  kind;
+    struct httpd__req   *req;          /* HTTPD__TASK_REQ                          */
+    struct httpd__worker *w;           /* whose mailbox gets it back               */
+    httpd_done_fn        done;
+    httpd_post_fn        post;         /* HTTPD__TASK_POST                         */
+    httpd_conn_id        conn;
+    void                *alloc_ctx;
+};
+typedef struct httpd__taskpool {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    httpd_task     *head, *tail;
+    uint32_t        queued, cap;
+    int             stopping, nthreads, inited;
+    pthread_t      *threads;
+    void           *alloc_ctx;
+} httpd__taskpool;
+
+HTTPD_API int httpd_task_cancelled(const httpd_task *t) {
+    return t ? HTTPD__LOAD(&((httpd_task *)(uintptr_t)t)->cancelled) != 0 : 1;
+}
+HTTPD__PRIVATE void *httpd__taskpool_main(void *arg) {
+    httpd__taskpool *p = (httpd__taskpool *)arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
+        httpd_task *t = p->head;
+        if (!t) { pthread_mutex_unlock(&p->mu); break; }        /* stopping, drained */
+        p->head = t->next;
+        if (!p->head) p->tail = NULL;
+        p->queued--;
+        pthread_mutex_unlock(&p->mu);
+        t->next = NULL;
+        /* a request task cancelled while queued is skipped; background work runs
+           (with the flag set) so that it can release what it holds */
+        if (t->kind != HTTPD__TASK_REQ || !HTTPD__LOAD(&t->cancelled)) t->work(t->arg, t);
+        t->complete(t);
+    }
+    return NULL;
+}
+HTTPD__PRIVATE int httpd__taskpool_push(httpd__taskpool *p, httpd_task *t) {
+    int rc = 0;
+    if (!p->inited) return HTTPD_ERR_STATE;
+    pthread_mutex_lock(&p->mu);
+    if (p->stopping) rc = HTTPD_ERR_STATE;
+    else if (p->queued >= p->cap) rc = HTTPD_ERR_TOOLARGE;      /* fail fast (E) */
+    else {
+        if (p->tail) p->tail->next = t; else p->head = t;
+        p->tail = t;
+        p->queued++;
+        pthread_cond_signal(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+/* Cancels what waits, lets the threads finish it, joins them. */
+HTTPD__PRIVATE void httpd__taskpool_stop(httpd__taskpool *p) {
+    if (!p->inited) return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    for (httpd_task *t = p->head; t; t = t->next) HTTPD__STORE(&t->cancelled, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    p->nthreads = 0;
+}
+HTTPD__PRIVATE void httpd__taskpool_free(httpd__taskpool *p) {
+    if (!p->inited) return;
+    httpd__taskpool_stop(p);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    HTTPD_FREE(p->alloc_ctx, p->threads);
+    p->inited = 0;
+}
+/* Threads start with every signal blocked (the caller has them blocked). */
+HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap, void *ctx) {
+    memset(p, 0, sizeof *p);
+    p->cap = cap;
+    p->alloc_ctx = ctx;
+    p->threads = (pthread_t *)HTTPD_MALLOC(ctx, (size_t)n * sizeof *p->threads);
+    if (!p->threads) return HTTPD_ERR_NOMEM;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->inited = 1;
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&p->threads[i], NULL, httpd__taskpool_main, p)) return HTTPD_ERR_SYS;
+        p->nthreads = i + 1;
+    }
+    return 0;
+}
+
 /* ================================================================ >>poll_epoll
    The event backend: a few functions, nothing outside this block knows which backend is
    in use. Connections are registered once, edge-triggered for read and write (no
@@ -1370,6 +1509,8 @@ typedef struct httpd__req {
     uint64_t             rate_start;   /* body rate window start (ms) and bytes in it */
     uint64_t             rate_bytes;
     httpd__timer         utimer;       /* httpd_after()                               */
+    httpd_task          *task;         /* httpd_defer() in flight                     */
+    uint8_t              counted;      /* 1: in s->inflight, 2: in its route's count  */
     httpd_timer_fn       ufn;
     void                *uarg;
     int                  ustatus;
@@ -1401,7 +1542,11 @@ typedef struct httpd__worker {
     httpd__conn *dead;             /* closed in this turn; recycled after the batch    */
     uint32_t     nconns;
     uint32_t     held;             /* requests the application holds (async)           */
+    pthread_mutex_t mbox_mu;       /* tasks coming back (completions, posts)           */
+    httpd_task  *mbox, *mbox_tail;
+    int          mbox_inited;
     int          accepting, stopping, forced, draining;
+    uint64_t     forced_at;
     httpd__timer accept_timer;     /* re-arms accepting after EMFILE                   */
     httpd__timer stop_timer;       /* graceful stop deadline                           */
     httpd__timer drain_timer;      /* end of the drain delay                           */
@@ -1419,6 +1564,9 @@ struct httpd_server {
     int           nworkers;
     httpd__worker *workers;
     unsigned      used_methods;    /* bit per HTTPD__M_* used by some route            */
+    httpd__taskpool pool;
+    HTTPD__ATOMIC(uint32_t) inflight;          /* requests in handlers (max_inflight)   */
+    HTTPD__ATOMIC(uint32_t) *route_inflight;   /* per route (max_concurrent)            */
     HTTPD__ATOMIC(uint32_t) nconns;
     HTTPD__ATOMIC(int) stop;       /* 0 running, 1 graceful, 2 immediate               */
     HTTPD__ATOMIC(int) running;    /* workers still in their loop                      */
@@ -1458,6 +1606,7 @@ HTTPD__PRIVATE void httpd__req_on_timer(httpd__timer *t, void *ctx) {
    is orphaned, not freed; a pending httpd_after() timer fires now with the reason. */
 HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
     r->conn = NULL;
+    if (r->task) HTTPD__STORE(&r->task->cancelled, 1);
     if (r->utimer.pprev) {
         r->ustatus = status;
         httpd__wheel_add(&r->w->wheel, &r->utimer, r->w->now);
@@ -1599,15 +1748,24 @@ HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
     return r->keepalive && r->body_done && !(c->flags & HTTPD__F_EOF)
         && HTTPD__LOAD(&c->w->s->stop) == 0;
 }
+/* The application answered: the request no longer counts against the limits. */
+HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
+    httpd_server *s = r->w->s;
+    if (r->counted & 1) HTTPD__ADD(&s->inflight, (uint32_t)-1);
+    if (r->counted & 2)
+        HTTPD__ADD(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
+    r->counted = 0;
+}
 HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_type,
                             const void *body, size_t len) {
     httpd__req *r = (httpd__req *)req;
     if (!req || r->responded || status < 200 || status > 999) return HTTPD_ERR_INVAL;
     if (content_type && !httpd__is_ctl_free(content_type, 0)) return HTTPD_ERR_INVAL;
-    if (r->utimer.pprev) return HTTPD_ERR_STATE;          /* its httpd_after() is pending */
+    if (r->utimer.pprev || r->task) return HTTPD_ERR_STATE;  /* a timer or task pending */
     httpd__conn *c = r->conn;
     if (!c) {                  /* the client left (or got a 504) while we were working */
         int rc = r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+        httpd__req_uncount(r);
         r->w->held--;
         httpd__req_put(r);
         return rc;
@@ -1618,6 +1776,7 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
                                    r->head.method_id == HTTPD__M_HEAD);
     if (rc < 0) return rc;
     r->responded = 1;
+    httpd__req_uncount(r);
     if (r->dispatched) c->w->held--;
     if (!(c->flags & HTTPD__F_IN_HANDLER)) {   /* asynchronous: carry on from here */
         httpd__conn_process(c);
@@ -1630,11 +1789,67 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
 HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !fn) return HTTPD_ERR_INVAL;
-    if (r->responded || r->utimer.pprev || !r->dispatched) return HTTPD_ERR_STATE;
+    if (r->responded || r->utimer.pprev || r->task || !r->dispatched) return HTTPD_ERR_STATE;
     r->ufn = fn;
     r->uarg = arg;
     r->ustatus = r->conn ? 0 : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
     httpd__wheel_add(&r->w->wheel, &r->utimer, r->w->now + (r->conn ? ms : 0));
+    return 0;
+}
+/* Pool thread: hand a finished task back to its worker's mailbox and wake the worker. */
+HTTPD__PRIVATE void httpd__mbox_push(httpd__worker *w, httpd_task *t) {
+    pthread_mutex_lock(&w->mbox_mu);
+    t->next = NULL;
+    if (w->mbox_tail) w->mbox_tail->next = t; else w->mbox = t;
+    w->mbox_tail = t;
+    pthread_mutex_unlock(&w->mbox_mu);
+    uint64_t one = 1;
+    if (write(w->wake_fd, &one, sizeof one) < 0) { /* counter full: the worker is awake */ }
+}
+HTTPD__PRIVATE void httpd__task_to_worker(httpd_task *t) { httpd__mbox_push(t->w, t); }
+HTTPD__PRIVATE void httpd__task_free(httpd_task *t) { HTTPD_FREE(t->alloc_ctx, t); }
+HTTPD__PRIVATE httpd_task *httpd__task_new(void *ctx, int kind) {
+    httpd_task *t = (httpd_task *)HTTPD_MALLOC(ctx, sizeof *t);
+    if (!t) return NULL;
+    memset((void *)t, 0, sizeof *t);
+    t->kind = kind;
+    t->alloc_ctx = ctx;
+    return t;
+}
+HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn done, void *arg) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !work || !done) return HTTPD_ERR_INVAL;
+    if (r->responded || r->utimer.pprev || r->task || !r->dispatched) return HTTPD_ERR_STATE;
+    httpd_server *s = r->w->s;
+    httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_REQ);
+    if (!t) return HTTPD_ERR_NOMEM;
+    t->work = work; t->arg = arg; t->done = done; t->req = r; t->w = r->w;
+    t->complete = httpd__task_to_worker;
+    if (!r->conn) HTTPD__STORE(&t->cancelled, 1);
+    int rc = httpd__taskpool_push(&s->pool, t);
+    if (rc < 0) { httpd__task_free(t); return rc; }
+    r->task = t;
+    return 0;
+}
+HTTPD_API int httpd_submit(httpd_server *s, httpd_work_fn work, void *arg) {
+    if (!s || !work) return HTTPD_ERR_INVAL;
+    httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_BACKGROUND);
+    if (!t) return HTTPD_ERR_NOMEM;
+    t->work = work; t->arg = arg;
+    t->complete = httpd__task_free;
+    if (HTTPD__LOAD(&s->stop)) HTTPD__STORE(&t->cancelled, 1);
+    int rc = httpd__taskpool_push(&s->pool, t);
+    if (rc < 0) httpd__task_free(t);
+    return rc;
+}
+HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, void *arg) {
+    if (!s || !fn) return HTTPD_ERR_INVAL;
+    uint32_t wi = (uint32_t)(conn.id >> 56);
+    if ((int)wi >= s->nworkers) return HTTPD_ERR_INVAL;
+    httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_POST);
+    if (!t) return HTTPD_ERR_NOMEM;
+    t->post = fn; t->arg = arg; t->conn = conn; t->w = &s->workers[wi];
+    httpd__mbox_push(t->w, t);
     return 0;
 }
 HTTPD__PRIVATE void httpd__conn_queue(httpd__conn *c) {
@@ -1668,10 +1883,41 @@ HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
     c->flags |= HTTPD__F_LINGER;
     HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, status, "request rejected with %d", status);
 }
+/* Load shedding (Playbook E): over max_inflight or the route's max_concurrent, answer
+   503 + Retry-After at once instead of queueing without bound. Returns 1 if shed. */
+HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
+    httpd_server *s = c->w->s;
+    uint32_t lim = s->desc.max_inflight;
+    if (lim) {
+        if (HTTPD__ADD(&s->inflight, 1u) >= lim) HTTPD__ADD(&s->inflight, (uint32_t)-1);
+        else r->counted |= 1;
+    }
+    if (r->route && r->route->pub->max_concurrent && (!lim || (r->counted & 1))) {
+        size_t i = (size_t)(r->route - s->router.routes);
+        if (HTTPD__ADD(&s->route_inflight[i], 1u) >= r->route->pub->max_concurrent)
+            HTTPD__ADD(&s->route_inflight[i], (uint32_t)-1);
+        else r->counted |= 2;
+    }
+    int want = (lim ? 1 : 0) | (r->route && r->route->pub->max_concurrent ? 2 : 0);
+    if ((r->counted & want) == want) return 0;
+    httpd__req_uncount(r);
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    static const char retry[] = "Retry-After: 1\r\n";
+    if (httpd__write_response(c, 503, "text/plain", retry, sizeof retry - 1,
+                              "503 Service Unavailable\n", 24, r->keepalive,
+                              r->head.minor_version, r->head.method_id == HTTPD__M_HEAD) < 0)
+        c->out.pos = c->out.len;
+    r->responded = 1;
+    c->state = HTTPD__S_HANDLER;
+    return 1;
+}
 HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     httpd__req *r = c->req;
     r->body_done = 1;
     if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
+    if ((c->w->s->desc.max_inflight || (r->route && r->route->pub->max_concurrent))
+        && httpd__conn_shed(c, r))
+        return;
     c->state = HTTPD__S_HANDLER;
     c->since = c->w->now;                             /* the request deadline starts */
     c->flags |= HTTPD__F_IN_HANDLER;
@@ -1983,6 +2229,15 @@ HTTPD__PRIVATE void httpd__conn_recv(httpd__conn *c, size_t n) {
 HTTPD__PRIVATE void httpd__conn_eof(httpd__conn *c) {
     c->flags |= HTTPD__F_EOF;
     if (c->state == HTTPD__S_LINGER) { c->state = HTTPD__S_ABORT; return; }
+    if (c->state == HTTPD__S_HANDLER && c->req->dispatched && !c->req->responded
+        && !(c->flags & HTTPD__F_IN_HANDLER)) {
+        /* the client went away while the application works for it (as nginx's 499):
+           cancel its task and timers, send what is queued, close */
+        httpd__req_orphan(c->req, HTTPD_ERR_CLOSED);
+        c->req = NULL;
+        c->state = HTTPD__S_CLOSING;
+        return;
+    }
     httpd__conn_process(c);
 }
 /* Output waiting to be sent. */
@@ -2294,7 +2549,7 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
         if (graceful && t != HTTPD_NO_TIMEOUT)
             httpd__wheel_add(&w->wheel, &w->stop_timer, w->now + t);
     }
-    if (!graceful) w->forced = 1;
+    if (!graceful && !w->forced) { w->forced = 1; w->forced_at = w->now; }
     for (uint32_t i = 0; i < w->nslots; i++) {
         httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
         if (c->state == HTTPD__S_DEAD || c->fd < 0) continue;
@@ -2306,9 +2561,38 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
         }
     }
 }
+/* Runs what came back from other threads: task completions (done on this worker, with
+   the reason if the client left or the deadline passed) and posted functions. */
+HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
+    pthread_mutex_lock(&w->mbox_mu);
+    httpd_task *t = w->mbox;
+    w->mbox = w->mbox_tail = NULL;
+    pthread_mutex_unlock(&w->mbox_mu);
+    while (t) {
+        httpd_task *next = t->next;
+        if (t->kind == HTTPD__TASK_REQ) {
+            httpd__req *r = t->req;
+            r->task = NULL;
+            int st = r->conn ? 0 : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+            t->done(&r->pub, t->arg, st);
+        } else {
+            uint32_t slot = (uint32_t)(t->conn.id >> 32) & 0xffffffu;
+            uint32_t gen = (uint32_t)t->conn.id;
+            int st = HTTPD_ERR_CLOSED;
+            if (alive && slot < w->nslots) {
+                httpd__conn *c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+                if (c->gen == gen && c->state != HTTPD__S_DEAD) st = 0;
+            }
+            t->post(w->s, t->conn, t->arg, st);
+        }
+        httpd__task_free(t);
+        t = next;
+    }
+}
 HTTPD__PRIVATE void httpd__worker_wake(httpd__worker *w) {
     uint64_t v;
     if (read(w->wake_fd, &v, sizeof v) < 0) { /* EAGAIN: nothing pending */ }
+    httpd__worker_mbox(w, 1);
     int stop = HTTPD__LOAD(&w->s->stop);
     if (stop) httpd__worker_begin_stop(w, stop == 1);
 }
@@ -2349,9 +2633,11 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker_listen(w, 1);
     if (HTTPD__LOAD(&s->stop)) httpd__worker_begin_stop(w, HTTPD__LOAD(&s->stop) == 1);
     /* requests the application still holds keep the loop alive until forced */
-    while (!(w->stopping && w->nconns == 0 && (w->held == 0 || w->forced))) {
+    while (!(w->stopping && w->nconns == 0
+             && (w->held == 0 || (w->forced && w->now >= w->forced_at + s->desc.shutdown_timeout_ms)))) {
         int ms = httpd__wheel_sleep_ms(&w->wheel);
         if (w->queue) ms = 0;
+        if (w->forced && (ms < 0 || ms > 100)) ms = 100;     /* watch the held requests */
         int n = httpd__poll_wait(&w->poll, ev, HTTPD__EVENTS, ms);
         if (n < 0) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "epoll_wait: %s", strerror(errno));
@@ -2401,6 +2687,12 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
             if (c->fd >= 0) close(c->fd);
         }
     }
+    /* late completions and posts (the pool is stopped by now): told CLOSED, freed; a
+       timer still armed for an orphaned request fires the same way */
+    if (w->mbox_inited) httpd__worker_mbox(w, 0);
+    httpd__timer *t;
+    while ((t = httpd__wheel_pop(&w->wheel, UINT64_MAX)) != NULL)
+        if (t->fire == httpd__req_on_timer) t->fire(t, w);
     for (uint32_t i = 0; i < w->nchunks; i++) HTTPD_FREE(ctx, w->chunks[i]);
     HTTPD_FREE(ctx, w->chunks);
     w->chunks = NULL;
@@ -2411,6 +2703,10 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     }
     httpd__pool_free(&w->pool);
     httpd__poll_free(&w->poll);
+    if (w->mbox_inited) {
+        pthread_mutex_destroy(&w->mbox_mu);
+        w->mbox_inited = 0;
+    }
     if (w->wake_fd >= 0) close(w->wake_fd);
     w->wake_fd = -1;
 }
@@ -2434,6 +2730,8 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
     if (!w->chunks) return HTTPD_ERR_NOMEM;
     if (httpd__poll_init(&w->poll) < 0) return HTTPD_ERR_SYS;
+    pthread_mutex_init(&w->mbox_mu, NULL);
+    w->mbox_inited = 1;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0) return HTTPD_ERR_SYS;
     if (httpd__poll_add(&w->poll, w->wake_fd, &httpd__tag_wake, 2) < 0) return HTTPD_ERR_SYS;
@@ -2478,6 +2776,8 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->write_timeout_ms = HTTPD__DEF(d->write_timeout_ms, 30000u);
     d->shutdown_timeout_ms = HTTPD__DEF(d->shutdown_timeout_ms, 10000u);
     d->request_timeout_ms = HTTPD__DEF(d->request_timeout_ms, 60000u);
+    d->task_threads = HTTPD__DEF(d->task_threads, 4);
+    d->task_queue = HTTPD__DEF(d->task_queue, 1024u);
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
@@ -2486,7 +2786,8 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     s->desc = *desc;
     httpd__fill_defaults(&s->desc);
     httpd_desc *d = &s->desc;
-    if (d->workers < 1 || d->workers > 255 || d->max_header_bytes > (1u << 24)
+    if (d->workers < 1 || d->workers > 255 || d->task_threads < 1 || d->task_threads > 1024
+        || d->max_header_bytes > (1u << 24)
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
@@ -2498,6 +2799,12 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     for (uint32_t i = 0; i < s->router.nroutes; i++) {
         int m = s->router.routes[i].method_id;
         if (m > 0) s->used_methods |= 1u << m;
+    }
+    if (s->router.nroutes) {
+        size_t n = s->router.nroutes * sizeof *s->route_inflight;
+        s->route_inflight = (HTTPD__ATOMIC(uint32_t) *)HTTPD_MALLOC(d->alloc_ctx, n);
+        if (!s->route_inflight) return HTTPD_ERR_NOMEM;
+        memset((void *)s->route_inflight, 0, n);
     }
     return 0;
 }
@@ -2547,12 +2854,14 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
 }
 HTTPD__PRIVATE void httpd__server_free(httpd_server *s) {
     void *ctx = s->desc.alloc_ctx;
+    httpd__taskpool_free(&s->pool);          /* first: completions land in the mailboxes */
     if (s->workers) {
         for (int i = 0; i < s->nworkers; i++) httpd__worker_free(&s->workers[i]);
         HTTPD_FREE(ctx, s->workers);
     }
     if (s->listen_fd >= 0) close(s->listen_fd);
     httpd__router_free(&s->router, ctx);
+    HTTPD_FREE(ctx, (void *)s->route_inflight);
     HTTPD_FREE(ctx, s);
 }
 HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
@@ -2561,7 +2870,7 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     httpd_server *s = (httpd_server *)HTTPD_MALLOC(desc->alloc_ctx, sizeof *s);
     if (!s) return HTTPD_ERR_NOMEM;
     int rc = httpd__server_init(s, desc);
-    if (rc < 0) { httpd__router_free(&s->router, desc->alloc_ctx); HTTPD_FREE(desc->alloc_ctx, s); return rc; }
+    if (rc < 0) goto fail;
     if ((rc = httpd__listen(s)) < 0) goto fail;
     rc = HTTPD_ERR_NOMEM;
     s->workers = (httpd__worker *)HTTPD_MALLOC(s->desc.alloc_ctx,
@@ -2575,6 +2884,12 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     sigset_t all, old;                /* signals go to the application's threads, not ours */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = httpd__taskpool_start(&s->pool, s->desc.task_threads, s->desc.task_queue,
+                               s->desc.alloc_ctx);
+    if (rc < 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        goto fail;
+    }
     for (int i = 0; i < s->nworkers; i++) {
         HTTPD__ADD(&s->running, 1);
         if (pthread_create(&s->workers[i].thread, NULL, httpd__worker_main, &s->workers[i])) {

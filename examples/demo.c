@@ -3,12 +3,18 @@
               [--header-timeout S] [--body-timeout S] [--keepalive-timeout S]
               [--write-timeout S] [--request-timeout S] [--shutdown-timeout S]
               [--drain-delay S] [--max-connections N]          (S: seconds, may be 0.5)
+              [--task-threads N] [--task-queue N] [--block-limit N] [--max-inflight N]
      GET  /           -> 200 "Hello, World!"
      POST /echo       -> 200 echoing the body (cap 1 MiB, over -> 413)
      GET  /health     -> 200 "ok"            (liveness)
      GET  /ready      -> 200, or 503 once a graceful stop began (readiness)
      GET  /sleep/:ms  -> 200 after ms milliseconds, on a timer (the worker is not blocked)
      GET  /never      -> never answered: the request timeout answers 504
+     GET  /block/:ms  -> sleeps ms on the blocking-task pool (the worker stays free);
+                         at most --block-limit at once, then 503 + Retry-After
+     GET  /block-inline/:ms -> the same sleep on the worker itself (what not to do;
+                         for the benchmark)
+     POST /hash       -> SHA-256 (hex) of the body, computed on the task pool
    Port 0 binds an ephemeral port. Prints "httpd: listening on HOST:PORT" once ready;
    SIGINT/SIGTERM stop it gracefully, a second one at once. */
 #define HTTPD_IMPLEMENTATION
@@ -17,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 
 static void on_hello(httpd_request *req) {
     httpd_respond(req, 200, "text/plain", "Hello, World!", 13);
@@ -55,6 +62,116 @@ static void on_never(httpd_request *req) {
     httpd_after(req, 3600000, forgot, NULL);   /* an hour: the request deadline comes first */
 }
 
+/* ---- blocking work on the task pool ---- */
+static int parse_ms(httpd_request *req, unsigned long *ms) {
+    httpd_str v = httpd_param(req, "ms");
+    char num[16], *end;
+    if (!v.len || v.len >= sizeof num) return -1;
+    memcpy(num, v.ptr, v.len);
+    num[v.len] = 0;
+    *ms = strtoul(num, &end, 10);
+    return *end || *ms > 600000 ? -1 : 0;
+}
+static void block_work(void *arg, const httpd_task *task) {
+    unsigned long ms = (unsigned long)(uintptr_t)arg;
+    for (unsigned long t = 0; t < ms && !(task && httpd_task_cancelled(task)); t += 10) {
+        struct timespec ts = { 0, (long)(ms - t < 10 ? ms - t : 10) * 1000000L };
+        nanosleep(&ts, NULL);                  /* a blocking call, checked every 10 ms */
+    }
+}
+static void block_done(httpd_request *req, void *arg, int status) {
+    char body[64];
+    int n = snprintf(body, sizeof body, "blocked %lu ms\n", (unsigned long)(uintptr_t)arg);
+    httpd_respond(req, 200, "text/plain", body, (size_t)n);     /* frees it if status != 0 */
+    (void)status;
+}
+static void busy(httpd_request *req) {
+    httpd_add_header(req, "Retry-After", "1");
+    httpd_respond(req, 503, "text/plain", "busy\n", 5);
+}
+static void on_block(httpd_request *req) {
+    unsigned long ms;
+    if (parse_ms(req, &ms) < 0) { httpd_respond(req, 400, "text/plain", "bad ms\n", 7); return; }
+    if (httpd_defer(req, block_work, block_done, (void *)(uintptr_t)ms) < 0) busy(req);
+}
+static void on_block_inline(httpd_request *req) {
+    unsigned long ms;
+    if (parse_ms(req, &ms) < 0) { httpd_respond(req, 400, "text/plain", "bad ms\n", 7); return; }
+    block_work((void *)(uintptr_t)ms, NULL);            /* blocks this worker */
+    block_done(req, (void *)(uintptr_t)ms, 0);
+}
+
+/* SHA-256 (FIPS 180-4), small and plain: the demo's CPU-bound work. */
+typedef struct { uint32_t h[8]; uint8_t out[32]; const uint8_t *data; size_t len; } sha_job;
+static uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+static void sha256(const uint8_t *msg, size_t len, uint8_t out[32]) {
+    static const uint32_t k[64] = {
+        0x428a2f98,0x71374491,0xb5c0fbcf,0xe9b5dba5,0x3956c25b,0x59f111f1,0x923f82a4,0xab1c5ed5,
+        0xd807aa98,0x12835b01,0x243185be,0x550c7dc3,0x72be5d74,0x80deb1fe,0x9bdc06a7,0xc19bf174,
+        0xe49b69c1,0xefbe4786,0x0fc19dc6,0x240ca1cc,0x2de92c6f,0x4a7484aa,0x5cb0a9dc,0x76f988da,
+        0x983e5152,0xa831c66d,0xb00327c8,0xbf597fc7,0xc6e00bf3,0xd5a79147,0x06ca6351,0x14292967,
+        0x27b70a85,0x2e1b2138,0x4d2c6dfc,0x53380d13,0x650a7354,0x766a0abb,0x81c2c92e,0x92722c85,
+        0xa2bfe8a1,0xa81a664b,0xc24b8b70,0xc76c51a3,0xd192e819,0xd6990624,0xf40e3585,0x106aa070,
+        0x19a4c116,0x1e376c08,0x2748774c,0x34b0bcb5,0x391c0cb3,0x4ed8aa4a,0x5b9cca4f,0x682e6ff3,
+        0x748f82ee,0x78a5636f,0x84c87814,0x8cc70208,0x90befffa,0xa4506ceb,0xbef9a3f7,0xc67178f2 };
+    uint32_t h[8] = { 0x6a09e667,0xbb67ae85,0x3c6ef372,0xa54ff53a,
+                      0x510e527f,0x9b05688c,0x1f83d9ab,0x5be0cd19 };
+    size_t total = ((len + 9 + 63) / 64) * 64;
+    for (size_t off = 0; off < total; off += 64) {
+        uint8_t blk[64];
+        for (int i = 0; i < 64; i++) {
+            size_t at = off + (size_t)i;
+            blk[i] = at < len ? msg[at] : at == len ? 0x80 : 0;
+        }
+        if (off + 64 == total)
+            for (int i = 0; i < 8; i++) blk[56 + i] = (uint8_t)(((uint64_t)len * 8) >> (56 - 8 * i));
+        uint32_t w[64], a[8];
+        for (int i = 0; i < 16; i++)
+            w[i] = (uint32_t)blk[4*i] << 24 | (uint32_t)blk[4*i+1] << 16 | (uint32_t)blk[4*i+2] << 8 | blk[4*i+3];
+        for (int i = 16; i < 64; i++) {
+            uint32_t s0 = ror(w[i-15], 7) ^ ror(w[i-15], 18) ^ (w[i-15] >> 3);
+            uint32_t s1 = ror(w[i-2], 17) ^ ror(w[i-2], 19) ^ (w[i-2] >> 10);
+            w[i] = w[i-16] + s0 + w[i-7] + s1;
+        }
+        memcpy(a, h, sizeof a);
+        for (int i = 0; i < 64; i++) {
+            uint32_t t1 = a[7] + (ror(a[4], 6) ^ ror(a[4], 11) ^ ror(a[4], 25))
+                        + ((a[4] & a[5]) ^ (~a[4] & a[6])) + k[i] + w[i];
+            uint32_t t2 = (ror(a[0], 2) ^ ror(a[0], 13) ^ ror(a[0], 22))
+                        + ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
+            memmove(a + 1, a, 7 * sizeof a[0]);
+            a[4] += t1;
+            a[0] = t1 + t2;
+        }
+        for (int i = 0; i < 8; i++) h[i] += a[i];
+    }
+    for (int i = 0; i < 8; i++) {
+        out[4*i] = (uint8_t)(h[i] >> 24); out[4*i+1] = (uint8_t)(h[i] >> 16);
+        out[4*i+2] = (uint8_t)(h[i] >> 8); out[4*i+3] = (uint8_t)h[i];
+    }
+}
+static void hash_work(void *arg, const httpd_task *task) {
+    sha_job *j = (sha_job *)arg;
+    (void)task;
+    sha256(j->data, j->len, j->out);           /* req->body stays valid until we respond */
+}
+static void hash_done(httpd_request *req, void *arg, int status) {
+    sha_job *j = (sha_job *)arg;
+    char hex[66];
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", j->out[i]);
+    hex[64] = '\n';
+    free(j);
+    httpd_respond(req, 200, "text/plain", hex, 65);
+    (void)status;
+}
+static void on_hash(httpd_request *req) {
+    sha_job *j = (sha_job *)calloc(1, sizeof *j);
+    if (!j) { busy(req); return; }
+    j->data = (const uint8_t *)req->body.ptr;
+    j->len = req->body.len;
+    if (httpd_defer(req, hash_work, hash_done, j) < 0) { free(j); busy(req); }
+}
+
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static void log_stderr(void *user, int level, int code, const char *msg, const char *file,
                        int line) {
@@ -70,7 +187,8 @@ static void log_stderr(void *user, int level, int code, const char *msg, const c
 static void usage(const char *argv0) {
     fprintf(stderr, "usage: %s [--host H] [--port P] [--workers N] [--verbose] "
             "[--{header,body,keepalive,write,request,shutdown}-timeout S] [--drain-delay S] "
-            "[--max-connections N]\n", argv0);
+            "[--max-connections N] [--task-threads N] [--task-queue N] [--block-limit N] "
+            "[--max-inflight N]\n", argv0);
     exit(2);
 }
 static uint32_t seconds_ms(const char *v) {
@@ -79,7 +197,7 @@ static uint32_t seconds_ms(const char *v) {
 }
 
 int main(int argc, char **argv) {
-    static const httpd_route routes[] = {
+    static httpd_route routes[] = {
         { .method = "GET",  .pattern = "/",          .handler = on_hello },
         { .method = "POST", .pattern = "/echo",      .handler = on_echo,
           .max_body_bytes = 1048576 },
@@ -87,6 +205,10 @@ int main(int argc, char **argv) {
         { .method = "GET",  .pattern = "/ready",     .handler = httpd_ready },
         { .method = "GET",  .pattern = "/sleep/:ms", .handler = on_sleep },
         { .method = "GET",  .pattern = "/never",     .handler = on_never },
+        { .method = "GET",  .pattern = "/block/:ms", .handler = on_block },
+        { .method = "GET",  .pattern = "/block-inline/:ms", .handler = on_block_inline },
+        { .method = "POST", .pattern = "/hash",      .handler = on_hash,
+          .max_body_bytes = 64u << 20 },
         { 0 },
     };
     httpd_desc d;
@@ -112,6 +234,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--request-timeout")) d.request_timeout_ms = seconds_ms(v);
         else if (!strcmp(a, "--shutdown-timeout")) d.shutdown_timeout_ms = seconds_ms(v);
         else if (!strcmp(a, "--drain-delay")) d.drain_delay_ms = (uint32_t)(atof(v) * 1000);
+        else if (!strcmp(a, "--task-threads")) d.task_threads = atoi(v);
+        else if (!strcmp(a, "--task-queue")) d.task_queue = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--max-inflight")) d.max_inflight = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--block-limit")) routes[6].max_concurrent = (uint32_t)atoi(v);
         else usage(argv[0]);
         i++;
     }

@@ -10,14 +10,55 @@
 
 static void on_hello(httpd_request *r) { httpd_respond(r, 200, "text/plain", "Hello, World!", 13); }
 static void on_echo(httpd_request *r) { httpd_respond(r, 200, NULL, r->body.ptr, r->body.len); }
+/* blocking tasks: counted so that tests can check "done exactly once", cancellation */
+static HTTPD__ATOMIC(int) work_started, work_cancelled, done_calls, done_closed, done_timeout;
+static HTTPD__ATOMIC(int) posts_ok, posts_closed, bg_runs, deferred;
+static void slow_work(void *arg, const httpd_task *t) {
+    HTTPD__ADD(&work_started, 1);
+    for (int i = 0; i < (int)(uintptr_t)arg / 5; i++) {
+        if (httpd_task_cancelled(t)) { HTTPD__ADD(&work_cancelled, 1); return; }
+        usleep(5000);
+    }
+}
+static void slow_done(httpd_request *r, void *arg, int status) {
+    (void)arg;
+    HTTPD__ADD(&done_calls, 1);
+    if (status == HTTPD_ERR_CLOSED) HTTPD__ADD(&done_closed, 1);
+    if (status == HTTPD_ERR_TIMEOUT) HTTPD__ADD(&done_timeout, 1);
+    int rc = httpd_respond(r, 200, "text/plain", "done", 4);
+    if (status == 0 && rc != 0) HTTPD__ADD(&done_calls, 1000);    /* must not happen */
+}
+static void on_task(httpd_request *r) {
+    httpd_str ms = httpd_param(r, "ms");
+    uintptr_t v = (uintptr_t)strtoul(ms.ptr, NULL, 10);
+    if (httpd_defer(r, slow_work, slow_done, (void *)v) == 0) HTTPD__ADD(&deferred, 1);
+    else {
+        httpd_add_header(r, "Retry-After", "1");
+        httpd_respond(r, 503, "text/plain", "busy", 4);
+    }
+}
+static void posted(httpd_server *s, httpd_conn_id id, void *arg, int status) {
+    (void)s; (void)id; (void)arg;
+    HTTPD__ADD(status == 0 ? &posts_ok : &posts_closed, 1);
+}
+static void on_post(httpd_request *r) {
+    httpd_post(r->server, r->conn, posted, NULL);      /* runs after this handler */
+    httpd_respond(r, 200, "text/plain", "posted", 6);
+}
+static void bg_work(void *arg, const httpd_task *t) { (void)arg; (void)t; HTTPD__ADD(&bg_runs, 1); }
 static const httpd_route routes[] = {
+    { .method = "GET", .pattern = "/task/:ms", .handler = on_task, .timeout_ms = 1500 },
+    { .method = "GET", .pattern = "/post", .handler = on_post },
     { .method = "GET", .pattern = "/", .handler = on_hello },
     { .method = "POST", .pattern = "/echo", .handler = on_echo },
     { 0 },
 };
+static int task_threads = 2, task_queue = 4;
 static httpd_server *start(int workers, uint32_t max_conns, const char *addr) {
     httpd_desc d;
     memset(&d, 0, sizeof d);
+    d.task_threads = task_threads;
+    d.task_queue = (uint32_t)task_queue;
     d.addr = addr;
     d.workers = workers;
     d.max_connections = max_conns;
@@ -289,6 +330,103 @@ static void test_emfile_pauses_accepting(void) {
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
+static int get_status(int fd, const char *path) {
+    char req[128];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    if (send_all(fd, req, (size_t)n) < 0) return -1;
+    return read_response(fd, NULL, 0);
+}
+static void reset_counts(void) {
+    HTTPD__STORE(&work_started, 0); HTTPD__STORE(&work_cancelled, 0);
+    HTTPD__STORE(&done_calls, 0); HTTPD__STORE(&done_closed, 0);
+    HTTPD__STORE(&done_timeout, 0); HTTPD__STORE(&deferred, 0);
+}
+static void wait_for(HTTPD__ATOMIC(int) *v, int want) {
+    for (int i = 0; i < 300 && HTTPD__LOAD(v) < want; i++) usleep(10000);
+}
+static void test_tasks_done_once_and_fast_fail(void) {
+    httpd_server *s = start(1, 0, NULL);
+    if (!s) { CHECK(0); return; }
+    int port = httpd_port(s);
+    reset_counts();
+    int fd = dial(port, AF_INET);
+    CHECK_EQ(get_status(fd, "/task/20"), 200);             /* completes */
+    CHECK_EQ(HTTPD__LOAD(&done_calls), 1);
+    /* 2 threads + 4 queued fill the pool: the 7th and 8th fail fast with 503 */
+    int fds[8];
+    const char *req = "GET /task/200 HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < 8; i++) { fds[i] = dial(port, AF_INET); send_all(fds[i], req, strlen(req)); }
+    int ok = 0, busy = 0;
+    for (int i = 0; i < 8; i++) {
+        int st = read_response(fds[i], NULL, 0);
+        ok += st == 200; busy += st == 503;
+        close(fds[i]);
+    }
+    CHECK(ok >= 4 && busy >= 2 && ok + busy == 8);   /* threads may not have taken any yet */
+    /* the loop stays responsive while the pool is busy */
+    for (int i = 0; i < 2; i++) { fds[i] = dial(port, AF_INET); send_all(fds[i], req, strlen(req)); }
+    uint64_t t0 = httpd__now_ms();
+    CHECK_EQ(get_status(fd, "/"), 200);
+    CHECK(httpd__now_ms() - t0 < 50);
+    for (int i = 0; i < 2; i++) { CHECK_EQ(read_response(fds[i], NULL, 0), 200); close(fds[i]); }
+    /* the client leaves mid-task: the work sees the cancellation, done runs once */
+    reset_counts();
+    int gone = dial(port, AF_INET);
+    send_all(gone, "GET /task/300 HTTP/1.1\r\nHost: t\r\n\r\n", 36);
+    wait_for(&work_started, 1);
+    close(gone);
+    wait_for(&done_calls, 1);
+    usleep(50000);
+    CHECK_EQ(HTTPD__LOAD(&work_cancelled), 1);
+    CHECK_EQ(HTTPD__LOAD(&done_calls), 1);
+    CHECK_EQ(HTTPD__LOAD(&done_closed), 1);
+    /* the deadline passes (route timeout 1.5 s): 504 once, done once with TIMEOUT */
+    reset_counts();
+    int late = dial(port, AF_INET);
+    CHECK_EQ(get_status(late, "/task/3000"), 504);
+    char c;
+    CHECK_EQ(read(late, &c, 1), 0);                        /* and nothing after it */
+    close(late);
+    wait_for(&done_calls, 1);
+    usleep(50000);
+    CHECK_EQ(HTTPD__LOAD(&done_calls), 1);
+    CHECK_EQ(HTTPD__LOAD(&done_timeout), 1);
+    CHECK_EQ(HTTPD__LOAD(&work_cancelled), 1);
+    /* httpd_post and httpd_submit */
+    CHECK_EQ(get_status(fd, "/post"), 200);
+    wait_for(&posts_ok, 1);
+    CHECK_EQ(HTTPD__LOAD(&posts_ok), 1);
+    httpd_conn_id stale = { ((uint64_t)5000 << 32) | 7 };
+    CHECK_EQ(httpd_post(s, stale, posted, NULL), 0);
+    wait_for(&posts_closed, 1);
+    CHECK_EQ(HTTPD__LOAD(&posts_closed), 1);
+    CHECK_EQ(httpd_submit(s, bg_work, NULL), 0);
+    wait_for(&bg_runs, 1);
+    CHECK_EQ(HTTPD__LOAD(&bg_runs), 1);
+    close(fd);
+    httpd_stop(s, 1);
+    CHECK_EQ(httpd_wait(s), 0);
+}
+static void test_stop_while_tasks_run(void) {
+    httpd_server *s = start(2, 0, NULL);
+    if (!s) { CHECK(0); return; }
+    enum { N = 4 };                                       /* fits the queue, whatever runs */
+    int port = httpd_port(s), fds[N];
+    reset_counts();
+    const char *req = "GET /task/5000 HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < N; i++) { fds[i] = dial(port, AF_INET); send_all(fds[i], req, strlen(req)); }
+    wait_for(&deferred, N);
+    wait_for(&work_started, 2);
+    CHECK_EQ(HTTPD__LOAD(&deferred), N);
+    uint64_t t0 = httpd__now_ms();
+    httpd_stop(s, 0);                                     /* immediate: cancel them */
+    CHECK_EQ(httpd_wait(s), 0);
+    CHECK(httpd__now_ms() - t0 < 1000);
+    CHECK_EQ(HTTPD__LOAD(&done_calls), N);                /* every done ran once ... */
+    CHECK_EQ(HTTPD__LOAD(&done_closed), N);               /* ... told the client is gone */
+    CHECK_EQ(HTTPD__LOAD(&work_cancelled), HTTPD__LOAD(&work_started));
+    for (int i = 0; i < N; i++) close(fds[i]);
+}
 static void test_bad_config(void) {
     httpd_desc d;
     memset(&d, 0, sizeof d);
@@ -311,6 +449,8 @@ int main(void) {
     RUN(test_stop_timeout_force_closes);
     RUN(test_ipv6);
     RUN(test_emfile_pauses_accepting);
+    RUN(test_tasks_done_once_and_fast_fail);
+    RUN(test_stop_while_tasks_run);
     RUN(test_bad_config);
     return REPORT();
 }
