@@ -5,9 +5,10 @@
    Everywhere else:   #include "httpd.h"
    Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed.
 
-   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, THREADS, LIMITS, ERRORS, REVISIONS
+   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, ASYNC AND BLOCKING WORK,
+             TIMEOUTS, SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
-             >>poll_epoll >>conn >>worker >>public
+             >>pool >>poll_epoll >>conn >>worker >>public
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -59,11 +60,43 @@
        thread (a timer, a task completion). Responses go out strictly in request order;
        pipelined responses are coalesced into one write.
 
+   ASYNC AND BLOCKING WORK
+       Never block a worker (Playbook F). httpd_after(req, ms, fn, arg) calls fn on the
+       worker after ms without blocking it. httpd_defer(req, work, done, arg) runs work(arg)
+       on the blocking-task pool (desc.task_threads, bounded queue desc.task_queue) and then
+       done(req, arg, status) back on the request's worker, exactly once: status 0, or
+       HTTPD_ERR_CLOSED (client gone: the task saw httpd_task_cancelled()), or
+       HTTPD_ERR_TIMEOUT (deadline passed, 504 sent). A full queue makes httpd_defer fail at
+       once (answer 503). Per-route max_concurrent and desc.max_inflight shed load with 503
+       + Retry-After before the handler runs (Playbook E). A request the application holds
+       must be answered with httpd_respond exactly once; after a client left or a 504, that
+       call returns the reason and frees the request.
+
+   TIMEOUTS (all in httpd_desc, ms; HTTPD_NO_TIMEOUT disables one)
+       header_timeout_ms 30 s from the head's first byte (trickling cannot extend it) -> 408;
+       body_timeout_ms 30 s between body bytes, and body_min_rate 240 B/s per 5 s window
+       -> 408; keepalive_timeout_ms 60 s idle -> silent close; write_timeout_ms 30 s without
+       write progress -> drop; request_timeout_ms 60 s (per route: timeout_ms) for the
+       application to answer -> 504. One timer per connection in a per-worker wheel, re-armed
+       lazily, so a request costs no timer operation.
+
+   SHUTDOWN
+       httpd_stop(srv, 1) (or SIGINT/SIGTERM under httpd_serve/httpd_run): readiness
+       (httpd_ready, httpd_stopping) fails at once; after desc.drain_delay_ms the listener
+       stops (what the kernel queued is accepted first); idle connections close; in-flight
+       requests finish with "Connection: close"; after shutdown_timeout_ms the rest are
+       closed (tasks cancelled, timers fired with HTTPD_ERR_CLOSED). A second signal, or
+       httpd_stop(srv, 0), stops at once. httpd_wait/httpd_serve free everything.
+
    THREADS
        Each worker thread owns an epoll loop, its timer wheel and its connections; a
-       connection stays on one worker for life and its handlers run there. Only httpd_stop()
-       (also async-signal-safe) may be called from other threads. Callbacks (handlers,
-       logger) run on worker threads; the logger may be called by several workers at once.
+       connection stays on one worker for life and its handlers, timers and `done`
+       callbacks run there. From other threads only httpd_stop() (also async-signal-safe),
+       httpd_post() (run a function on a connection's worker), httpd_submit() and
+       httpd_stopping() may be called. Work crosses threads only through the task queue and
+       each worker's mailbox (a mutex-protected list plus its eventfd). Worker and pool
+       threads run with all signals blocked. The logger may be called by several threads
+       at once.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
@@ -75,7 +108,8 @@
        briefly to let the client read them, and no byte after a bad request is ever parsed.
 
    REVISIONS
-       0.1  first release: worker pool, strict parser, router, keep-alive, pipelining.
+       0.1  first release: worker pool, strict parser, router, keep-alive, pipelining,
+            timer wheel and timeouts, graceful shutdown with drain, blocking-task pool.
 */
 #if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
