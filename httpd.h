@@ -315,7 +315,8 @@ HTTPD_API int httpd_task_cancelled(const httpd_task *task);
    (with task cancelled when the server stops). 0, HTTPD_ERR_TOOLARGE, HTTPD_ERR_STATE. */
 HTTPD_API int httpd_submit(httpd_server *s, httpd_work_fn work, void *arg);
 /* Any thread: runs fn on the worker that owns conn, exactly once if 0 is returned
-   (HTTPD_ERR_NOMEM / HTTPD_ERR_INVAL otherwise). */
+   (HTTPD_ERR_NOMEM, HTTPD_ERR_INVAL, HTTPD_ERR_STATE once the workers ended; never after
+   httpd_wait began). */
 HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, void *arg);
 
 #ifdef __cplusplus
@@ -1488,6 +1489,7 @@ HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
 #define HTTPD__LINGER_MS 2000u               /* read-and-discard after an error response */
 #define HTTPD__LINGER_BYTES (1u << 20)
 #define HTTPD__ARENA_INLINE 512u
+#define HTTPD__BODY_ROOM 1024u               /* input space kept free after a head */
 #define HTTPD__CONN_CHUNK 1024u              /* conns per slab chunk */
 #define HTTPD__RATE_WINDOW_MS 5000u          /* body_min_rate is checked per window */
 
@@ -1510,7 +1512,8 @@ struct httpd__req;
 typedef struct httpd__conn {
     struct httpd__worker *w;
     struct httpd__req    *req;     /* request being read or served; NULL when idle     */
-    struct httpd__conn   *next;    /* to-drive list / free list                        */
+    struct httpd__conn   *next;    /* the worker's to-drive list                       */
+    struct httpd__conn   *dnext;   /* dead list (closed this turn), then free list     */
     httpd__buf  in, out;
     httpd__timer timer;
     uint64_t    since;             /* start of the current state's deadline (ms)       */
@@ -1544,6 +1547,7 @@ typedef struct httpd__req {
     uint64_t             rate_bytes;
     httpd__timer         utimer;       /* httpd_after()                               */
     httpd_task          *task;         /* httpd_defer() in flight                     */
+    httpd__buf           hold;         /* the input block, taken over when orphaned   */
     uint8_t              counted;      /* 1: in s->inflight, 2: in its route's count  */
     httpd_timer_fn       ufn;
     void                *uarg;
@@ -1639,6 +1643,12 @@ HTTPD__PRIVATE void httpd__req_on_timer(httpd__timer *t, void *ctx) {
 /* The connection is gone or answered 504: the application still holds the request, so it
    is orphaned, not freed; a pending httpd_after() timer fires now with the reason. */
 HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
+    /* its strings point into the connection's input block: keep it with the request
+       (the connection is closing) so they stay valid until the application answers */
+    if (r->conn) {
+        r->hold = r->conn->in;
+        memset(&r->conn->in, 0, sizeof r->conn->in);
+    }
     r->conn = NULL;
     if (r->task) HTTPD__STORE(&r->task->cancelled, 1);
     if (r->utimer.pprev) {
@@ -1679,6 +1689,7 @@ HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
     }
     if (r->body && !r->body_in_place) HTTPD_FREE(ctx, r->body);
     r->body = NULL;
+    httpd__buf_release(&w->pool, &r->hold);
     if (w->nfree_reqs >= 64) { HTTPD_FREE(ctx, r); return; }
     r->next_free = w->free_reqs;
     w->free_reqs = r;
@@ -1880,6 +1891,7 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
     if (!s || !fn) return HTTPD_ERR_INVAL;
     uint32_t wi = (uint32_t)(conn.id >> 56);
     if ((int)wi >= s->nworkers) return HTTPD_ERR_INVAL;
+    if (HTTPD__LOAD(&s->running) == 0) return HTTPD_ERR_STATE;     /* workers gone */
     httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_POST);
     if (!t) return HTTPD_ERR_NOMEM;
     t->post = fn; t->arg = arg; t->conn = conn; t->w = &s->workers[wi];
@@ -2024,6 +2036,12 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     }
     if (hl < 0) { httpd__conn_error(c, -hl); return 0; }
     c->flags &= (uint16_t)~HTTPD__F_HEADSTART;
+    if (in->pos && in->cap - (in->pos + (uint32_t)hl) < HTTPD__BODY_ROOM) {
+        /* the head is about to be pinned: leave room after it for body bytes */
+        memmove(in->data, in->data + in->pos, in->len - in->pos);
+        in->len -= in->pos;
+        in->pos = 0;
+    }
     w->requests++;
 
     httpd__req *r = httpd__req_get(w);
@@ -2093,7 +2111,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
                 { httpd__conn_error(c, 503); return 0; }
         }
         if (!chunked) {
-            if ((uint64_t)in->pos + (uint64_t)hl + r->body_left <= in->cap) {
+            if (r->body_left <= (uint64_t)(in->cap - in->pos - (uint32_t)hl)) {
                 r->body_in_place = 1;                 /* small body: stays in the input */
                 r->body = in->data + in->pos + hl;
             } else if (!(r->body = (char *)HTTPD_MALLOC(s->desc.alloc_ctx,
@@ -2407,7 +2425,7 @@ static char httpd__tag_listen, httpd__tag_wake;   /* epoll user data for non-con
 
 HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     httpd__conn *c = w->free_conns;
-    if (c) { w->free_conns = c->next; return c; }
+    if (c) { w->free_conns = c->dnext; return c; }
     if (w->nslots % HTTPD__CONN_CHUNK == 0) {
         if (w->nchunks == w->max_chunks) return NULL;
         httpd__conn *chunk = (httpd__conn *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
@@ -2456,7 +2474,7 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->gen++;
-    c->next = w->dead;
+    c->dnext = w->dead;
     w->dead = c;
     w->nconns--;
     HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
@@ -2481,6 +2499,8 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
                     moved = 1;
                 } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     c->flags &= (uint16_t)~HTTPD__F_READABLE;
+                    if (c->state == HTTPD__S_HEAD && !c->req && c->in.len == c->in.pos)
+                        httpd__buf_release(&c->w->pool, &c->in);     /* idle: no buffer */
                 } else if (errno != EINTR) {
                     c->state = HTTPD__S_ABORT;                 /* ECONNRESET and co. */
                 }
@@ -2564,6 +2584,7 @@ HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
    timeout. Not graceful (or at the timeout): close everything now. */
 HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     httpd_server *s = w->s;
+    if (graceful && w->draining && !w->stopping && w->drain_timer.pprev) return;  /* draining */
     if (graceful && !w->stopping && !w->draining && s->desc.drain_delay_ms
         && s->desc.drain_delay_ms != HTTPD_NO_TIMEOUT) {
         w->draining = 1;
@@ -2701,8 +2722,8 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
         }
         while (w->dead) {                                      /* recycle after the batch */
             httpd__conn *c = w->dead;
-            w->dead = c->next;
-            c->next = w->free_conns;
+            w->dead = c->dnext;
+            c->dnext = w->free_conns;
             w->free_conns = c;
         }
         if (!w->stopping && !w->accepting && !w->accept_timer.pprev
@@ -2956,8 +2977,15 @@ HTTPD_API void httpd_ready(httpd_request *req) {
 HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
     if (!s) return;
     int want = graceful ? 1 : 2, cur = HTTPD__LOAD(&s->stop);
-    if (cur == 2 || cur == want) return;
-    HTTPD__STORE(&s->stop, want);
+    for (;;) {                                   /* only ever raise: 0 -> 1 -> 2 */
+        if (cur >= want) return;
+#ifdef __cplusplus
+        if (__atomic_compare_exchange_n(&s->stop, &cur, want, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) break;
+#else
+        if (atomic_compare_exchange_weak(&s->stop, &cur, want)) break;
+#endif
+    }
     uint64_t one = 1;
     for (int i = 0; i < s->nworkers; i++)          /* write(2): async-signal-safe */
         if (write(s->workers[i].wake_fd, &one, sizeof one) < 0) { /* counter full: awake */ }

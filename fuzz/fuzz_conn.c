@@ -178,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         HTTPD_ASSERT(rc == HTTPD_ERR_CLOSED || rc == HTTPD_ERR_TIMEOUT);   /* 504 sent */
         parked = NULL;
     }
-    c->next = wk.free_conns;
+    c->dnext = wk.free_conns;
     wk.free_conns = c;
     return 0;
 }

@@ -106,7 +106,7 @@ static int closing(const httpd__conn *c) {
 }
 static void done_conn(httpd__conn *c) {
     httpd__conn_release(c);
-    c->next = wk.free_conns;
+    c->dnext = wk.free_conns;
     wk.free_conns = c;
     wk.queue = NULL;
 }
@@ -419,6 +419,63 @@ static void test_slow_drip_body(void) {
     CHECK(!strncmp(out, "HTTP/1.1 408 ", 13));
     done_conn(c);
 }
+/* review findings, kept as regressions */
+static void test_orphan_strings_stay_valid(void) {
+    httpd__conn *a = open_conn();
+    const char *s = "GET /async HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer AAAA\r\n\r\n";
+    parked = NULL;
+    feed(a, s, strlen(s), 0);
+    CHECK(parked != NULL);
+    done_conn(a);                                    /* A leaves; B reuses the pool block */
+    httpd__conn *b = open_conn();
+    const char *t = "PUT /zzzzz HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer BBBB\r\n\r\n";
+    feed(b, t, strlen(t), 0);
+    httpd_str auth = httpd_get_header(parked, "Authorization");
+    CHECK(httpd_str_eq(auth, "Bearer AAAA"));
+    CHECK(httpd_str_eq(parked->method, "GET") && httpd_str_eq(parked->path, "/async"));
+    CHECK_EQ(httpd_respond(parked, 200, NULL, "x", 1), HTTPD_ERR_CLOSED);
+    done_conn(b);
+}
+static void test_close_keeps_run_queue(void) {
+    httpd__conn *x = open_conn(), *y = open_conn();
+    wk.queue = NULL;
+    httpd__conn_queue(x);
+    httpd__conn_queue(y);
+    y->state = HTTPD__S_ABORT;
+    httpd__conn_close(y);                            /* fd -1: no system call */
+    int seen = 0;
+    for (httpd__conn *q = wk.queue; q; q = q->next) seen += q == x;
+    CHECK_EQ(seen, 1);
+    x->flags &= (uint16_t)~HTTPD__F_QUEUED;
+    wk.queue = NULL;
+    while (wk.dead) { httpd__conn *d = wk.dead; wk.dead = d->dnext; d->dnext = wk.free_conns; wk.free_conns = d; }
+    wk.nconns = 0;
+    done_conn(x);
+}
+static void test_pipelined_head_at_buffer_end(void) {
+    httpd__conn *c = open_conn();
+    static char buf[40000];
+    uint32_t block = wk.pool.block;
+    size_t n = 0;
+    n += (size_t)sprintf(buf + n, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+    memset(buf + n, 'q', 9000); n += 9000;
+    n += (size_t)sprintf(buf + n, "\r\n\r\n");
+    n += (size_t)sprintf(buf + n, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    const char *tail = "\r\nTransfer-Encoding: chunked\r\n\r\n";
+    size_t start = n;
+    n += (size_t)sprintf(buf + n, "POST /echo HTTP/1.1\r\nHost: a\r\nX: ");
+    size_t pad = block - n - strlen(tail);           /* the head ends at the block's end */
+    memset(buf + n, 'p', pad); n += pad;
+    n += (size_t)sprintf(buf + n, "%s", tail);
+    CHECK_EQ(n, block);
+    CHECK(n - start < 16384);
+    n += (size_t)sprintf(buf + n, "5\r\nhello\r\n0\r\n\r\n");
+    CHECK_EQ(feed(c, buf, n, 0), n);
+    drain(c, out, sizeof out);
+    CHECK_EQ(count(out, "HTTP/1.1 200"), 3);
+    CHECK(strstr(out, "\r\n\r\nhello") != NULL);
+    done_conn(c);
+}
 int main(void) {
     setup();
     RUN(test_get_and_idle_buffers);
@@ -436,6 +493,9 @@ int main(void) {
     RUN(test_request_deadline_504);
     RUN(test_after_timer);
     RUN(test_slow_drip_body);
+    RUN(test_orphan_strings_stay_valid);
+    RUN(test_close_keeps_run_queue);
+    RUN(test_pipelined_head_at_buffer_end);
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     return REPORT();

@@ -427,6 +427,28 @@ static void test_stop_while_tasks_run(void) {
     CHECK_EQ(HTTPD__LOAD(&work_cancelled), HTTPD__LOAD(&work_started));
     for (int i = 0; i < N; i++) close(fds[i]);
 }
+static void test_drain_delay_survives_wakeups(void) {
+    httpd_desc d;
+    memset(&d, 0, sizeof d);
+    d.workers = 1;
+    d.routes = routes;
+    d.drain_delay_ms = 1500;
+    httpd_server *s = NULL;
+    CHECK_EQ(httpd_start(&d, &s), 0);
+    if (!s) return;
+    int port = httpd_port(s);
+    httpd_stop(s, 1);
+    httpd_conn_id any = { 0 };
+    CHECK_EQ(httpd_post(s, any, posted, NULL), 0);     /* a wake-up during the drain */
+    usleep(200000);
+    int fd = dial(port, AF_INET);                      /* still accepting ... */
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK_EQ(get_status(fd, "/ready") , 404);      /* (no /ready route here) */
+        close(fd);
+    }
+    CHECK_EQ(httpd_wait(s), 0);                        /* ... until the delay ends */
+}
 static void test_bad_config(void) {
     httpd_desc d;
     memset(&d, 0, sizeof d);
@@ -451,6 +473,7 @@ int main(void) {
     RUN(test_emfile_pauses_accepting);
     RUN(test_tasks_done_once_and_fast_fail);
     RUN(test_stop_while_tasks_run);
+    RUN(test_drain_delay_survives_wakeups);
     RUN(test_bad_config);
     return REPORT();
 }
