@@ -296,6 +296,24 @@ HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char 
 HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_type,
                             const void *body, size_t len);
 HTTPD_API const char *httpd_reason(int status);
+
+/* Streaming responses (worker thread). httpd_begin sends the head: content_length >= 0
+   fixes the length, -1 streams (chunked for HTTP/1.1, until close for HTTP/1.0). Then
+   httpd_write any number of times and httpd_end once (which, like httpd_respond, ends the
+   request: req must not be used after). httpd_write copies and returns 0, or
+   HTTPD_WRITE_FULL when the connection's queued output passed its high-water mark: stop
+   producing and ask httpd_on_writable(req, fn, arg) to call fn(req, arg, 0) once it drained
+   below the low-water mark (fn gets HTTPD_ERR_CLOSED if the client left). Errors:
+   HTTPD_ERR_CLOSED (client gone: call httpd_end to free), HTTPD_ERR_INVAL (more bytes than
+   Content-Length; httpd_end with bytes missing also says so and closes the connection),
+   HTTPD_ERR_STATE. A streaming response is never cut by the request deadline; the write
+   timeout drops a client that stops reading. */
+#define HTTPD_WRITE_FULL 1
+HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_type,
+                          int64_t content_length);
+HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n);
+HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg);
+HTTPD_API int httpd_end(httpd_request *req);
 /* Runs fn(req, arg, status) once on the request's worker after ms milliseconds, without
    blocking it, or earlier with an error status (see httpd_timer_fn). One timer per request;
    do not respond while it is pending (httpd_respond says HTTPD_ERR_STATE). After an error
@@ -1485,7 +1503,10 @@ HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
    HTTPD__OUT_HIGH (backpressure). Owner: the connection's worker thread.
    Memory: the conn itself (~120 bytes, in a slab); input/output blocks and the request
    object only while a request is in flight. */
-#define HTTPD__OUT_HIGH (64u * 1024u)        /* stop parsing pipelined requests above it */
+#define HTTPD__OUT_HIGH (64u * 1024u)        /* stop parsing pipelined requests above it;
+                                                httpd_write says HTTPD_WRITE_FULL above it */
+#define HTTPD__OUT_LOW (16u * 1024u)         /* httpd_on_writable fires below it */
+enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response framing */
 #define HTTPD__LINGER_MS 2000u               /* read-and-discard after an error response */
 #define HTTPD__LINGER_BYTES (1u << 20)
 #define HTTPD__ARENA_INLINE 512u
@@ -1548,6 +1569,10 @@ typedef struct httpd__req {
     httpd__timer         utimer;       /* httpd_after()                               */
     httpd_task          *task;         /* httpd_defer() in flight                     */
     httpd__buf           hold;         /* the input block, taken over when orphaned   */
+    uint8_t              streaming;    /* 0, or 1 + HTTPD__FR_* after httpd_begin     */
+    uint8_t              no_body;      /* HEAD: the body is counted, not sent         */
+    uint8_t              wwait;        /* ufn waits for writability, not for time     */
+    uint64_t             stream_left;  /* HTTPD__FR_LENGTH: bytes still due           */
     uint8_t              counted;      /* 1: in s->inflight, 2: in its route's count  */
     httpd_timer_fn       ufn;
     void                *uarg;
@@ -1651,7 +1676,8 @@ HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
     }
     r->conn = NULL;
     if (r->task) HTTPD__STORE(&r->task->cancelled, 1);
-    if (r->utimer.pprev) {
+    if (r->utimer.pprev || r->wwait) {
+        r->wwait = 0;
         r->ustatus = status;
         httpd__wheel_add(&r->w->wheel, &r->utimer, r->w->now);
     }
@@ -1723,18 +1749,17 @@ HTTPD_API const char *httpd_reason(int status) {
                    : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
     }
 }
-/* Appends a complete response to c->out. keepalive 0 adds "Connection: close"; an HTTP/1.0
-   client that asked for keep-alive gets "Connection: keep-alive". no_body: HEAD. */
-HTTPD__PRIVATE int httpd__write_response(httpd__conn *c, int status, const char *ctype,
-                                         const char *extra, size_t extra_len,
-                                         const void *body, size_t len, int keepalive,
-                                         int minor, int no_body) {
+/* Appends a response head to c->out, with room for `more` bytes after it. framing:
+   HTTPD__FR_LENGTH (Content-Length: len), _CHUNKED, _CLOSE (body until close). keepalive 0
+   adds "Connection: close"; an HTTP/1.0 client that asked for keep-alive gets
+   "Connection: keep-alive". */
+HTTPD__PRIVATE int httpd__write_head(httpd__conn *c, int status, const char *ctype,
+                                     const char *extra, size_t extra_len, int keepalive,
+                                     int minor, int framing, uint64_t len, size_t more) {
     const char *reason = httpd_reason(status);
     size_t rl = strlen(reason), cl = ctype ? strlen(ctype) : 0;
     int bodyless = status < 200 || status == 204 || status == 304;
-    if (bodyless) len = 0;
-    size_t need = 16 + rl + 37 + (cl ? 16 + cl : 0) + 40 + extra_len + 26 + 2
-                + (no_body ? 0 : len);
+    size_t need = 16 + rl + 37 + (cl ? 16 + cl : 0) + 40 + extra_len + 28 + 2 + more;
     int rc = httpd__buf_reserve(&c->w->pool, &c->out, need);
     if (rc < 0) return rc;
     char *p = c->out.data + c->out.len;
@@ -1750,17 +1775,31 @@ HTTPD__PRIVATE int httpd__write_response(httpd__conn *c, int status, const char 
         memcpy(p, ctype, cl); p += cl;
         *p++ = '\r'; *p++ = '\n';
     }
-    if (!bodyless) {
+    if (!bodyless && framing == HTTPD__FR_LENGTH) {
         memcpy(p, "Content-Length: ", 16); p += 16;
         p += httpd__utoa(p, len);
         *p++ = '\r'; *p++ = '\n';
+    } else if (!bodyless && framing == HTTPD__FR_CHUNKED) {
+        memcpy(p, "Transfer-Encoding: chunked\r\n", 28); p += 28;
     }
     if (extra_len) { memcpy(p, extra, extra_len); p += extra_len; }
     if (!keepalive) { memcpy(p, "Connection: close\r\n", 19); p += 19; }
     else if (minor == 0) { memcpy(p, "Connection: keep-alive\r\n", 24); p += 24; }
     *p++ = '\r'; *p++ = '\n';
-    if (!no_body && len) { memcpy(p, body, len); p += len; }
     c->out.len = (uint32_t)(p - c->out.data);
+    return 0;
+}
+/* Appends a complete response (head and body; no body for HEAD) to c->out. */
+HTTPD__PRIVATE int httpd__write_response(httpd__conn *c, int status, const char *ctype,
+                                         const char *extra, size_t extra_len,
+                                         const void *body, size_t len, int keepalive,
+                                         int minor, int no_body) {
+    if (status < 200 || status == 204 || status == 304) len = 0;
+    int rc = httpd__write_head(c, status, ctype, extra, extra_len, keepalive, minor,
+                               HTTPD__FR_LENGTH, len, no_body ? 0 : len);
+    if (rc < 0 || no_body || !len) return rc;
+    memcpy(c->out.data + c->out.len, body, len);
+    c->out.len += (uint32_t)len;
     return 0;
 }
 HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
@@ -1801,12 +1840,23 @@ HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
         HTTPD__ADD(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
     r->counted = 0;
 }
+/* The application answered (httpd_respond or httpd_end): carry on from here. */
+HTTPD__PRIVATE void httpd__req_answered(httpd__req *r, httpd__conn *c) {
+    r->responded = 1;
+    httpd__req_uncount(r);
+    if (r->dispatched) c->w->held--;
+    if (!(c->flags & HTTPD__F_IN_HANDLER)) {
+        httpd__conn_process(c);
+        httpd__conn_queue(c);
+    }
+}
 HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_type,
                             const void *body, size_t len) {
     httpd__req *r = (httpd__req *)req;
     if (!req || r->responded || status < 200 || status > 999) return HTTPD_ERR_INVAL;
     if (content_type && !httpd__is_ctl_free(content_type, 0)) return HTTPD_ERR_INVAL;
-    if (r->utimer.pprev || r->task) return HTTPD_ERR_STATE;  /* a timer or task pending */
+    if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;  /* still pending */
+    if (r->streaming) return HTTPD_ERR_STATE;                /* httpd_end finishes those */
     httpd__conn *c = r->conn;
     if (!c) {                  /* the client left (or got a 504) while we were working */
         int rc = r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
@@ -1820,21 +1870,116 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
                                    r->keepalive, r->head.minor_version,
                                    r->head.method_id == HTTPD__M_HEAD);
     if (rc < 0) return rc;
-    r->responded = 1;
-    httpd__req_uncount(r);
-    if (r->dispatched) c->w->held--;
-    if (!(c->flags & HTTPD__F_IN_HANDLER)) {   /* asynchronous: carry on from here */
-        httpd__conn_process(c);
-        httpd__conn_queue(c);
-    }
+    httpd__req_answered(r, c);
     return 0;
+}
+
+/* ---- streaming responses ---- */
+HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_type,
+                          int64_t content_length) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || r->responded || r->streaming || status < 200 || status > 999)
+        return HTTPD_ERR_INVAL;
+    if (content_type && !httpd__is_ctl_free(content_type, 0)) return HTTPD_ERR_INVAL;
+    if (r->utimer.pprev || r->task || r->wwait || !r->dispatched) return HTTPD_ERR_STATE;
+    httpd__conn *c = r->conn;
+    if (!c) return r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;  /* httpd_end frees */
+    int minor = r->head.minor_version;
+    int fr = content_length >= 0 ? HTTPD__FR_LENGTH : minor ? HTTPD__FR_CHUNKED : HTTPD__FR_CLOSE;
+    if (status == 204 || status == 304) { fr = HTTPD__FR_LENGTH; content_length = 0; }
+    r->keepalive = (uint8_t)(httpd__keepalive(c, r) && fr != HTTPD__FR_CLOSE);
+    int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive, minor,
+                               fr, content_length >= 0 ? (uint64_t)content_length : 0, 0);
+    if (rc < 0) return rc;
+    r->streaming = (uint8_t)(1 + fr);
+    r->stream_left = content_length >= 0 ? (uint64_t)content_length : 0;
+    r->no_body = r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304;
+    if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
+    return 0;
+}
+HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !r->streaming || r->responded || (n && !data)) return HTTPD_ERR_INVAL;
+    httpd__conn *c = r->conn;
+    if (!c) return r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+    int fr = r->streaming - 1;
+    if (fr == HTTPD__FR_LENGTH) {
+        if (n > r->stream_left) return HTTPD_ERR_INVAL;
+        r->stream_left -= n;
+    }
+    if (n && !r->no_body) {
+        int rc = httpd__buf_reserve(&c->w->pool, &c->out, n + 20);
+        if (rc < 0) return rc;
+        char *p = c->out.data + c->out.len;
+        if (fr == HTTPD__FR_CHUNKED) {                 /* chunk-size CRLF data CRLF */
+            static const char hex[] = "0123456789abcdef";
+            char tmp[16];
+            int k = 0;
+            for (uint64_t v = n; v; v >>= 4) tmp[k++] = hex[v & 15];
+            while (k) *p++ = tmp[--k];
+            *p++ = '\r'; *p++ = '\n';
+        }
+        memcpy(p, data, n); p += n;
+        if (fr == HTTPD__FR_CHUNKED) { *p++ = '\r'; *p++ = '\n'; }
+        c->out.len = (uint32_t)(p - c->out.data);
+        if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
+    }
+    return c->out.len - c->out.pos > HTTPD__OUT_HIGH ? HTTPD_WRITE_FULL : 0;
+}
+/* Calls the on_writable waiter once the queued output is below the low-water mark. */
+HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c) {
+    httpd__req *r = c->req;
+    if (!r || !r->wwait || c->out.len - c->out.pos >= HTTPD__OUT_LOW) return;
+    httpd_timer_fn fn = r->ufn;
+    r->wwait = 0;
+    r->ufn = NULL;
+    fn(&r->pub, r->uarg, 0);
+}
+HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !fn) return HTTPD_ERR_INVAL;
+    if (!r->streaming || r->responded || r->utimer.pprev || r->task || r->wwait)
+        return HTTPD_ERR_STATE;
+    r->ufn = fn;
+    r->uarg = arg;
+    r->wwait = 1;
+    if (!r->conn) httpd__req_orphan(r, r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED);
+    else httpd__conn_queue(r->conn);        /* checked when the worker drives it */
+    return 0;
+}
+HTTPD_API int httpd_end(httpd_request *req) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || r->responded) return HTTPD_ERR_INVAL;
+    if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;
+    httpd__conn *c = r->conn;
+    if (!c) {                                     /* client gone: free it */
+        int rc = r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+        httpd__req_uncount(r);
+        r->w->held--;
+        httpd__req_put(r);
+        return rc;
+    }
+    if (!r->streaming) return HTTPD_ERR_STATE;
+    int rc = 0;
+    if (r->streaming - 1 == HTTPD__FR_CHUNKED && !r->no_body) {
+        if ((rc = httpd__buf_append(&c->w->pool, &c->out, "0\r\n\r\n", 5)) < 0) {
+            r->keepalive = 0;                     /* cannot finish the framing: close */
+            c->flags |= HTTPD__F_LINGER;
+        }
+    } else if (r->streaming - 1 == HTTPD__FR_LENGTH && r->stream_left) {
+        r->keepalive = 0;                        /* short body: only a close can say so */
+        rc = HTTPD_ERR_INVAL;
+    }
+    httpd__req_answered(r, c);
+    return rc;
 }
 
 /* ---- the state machine ---- */
 HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !fn) return HTTPD_ERR_INVAL;
-    if (r->responded || r->utimer.pprev || r->task || !r->dispatched) return HTTPD_ERR_STATE;
+    if (r->responded || r->utimer.pprev || r->task || r->wwait || !r->dispatched)
+        return HTTPD_ERR_STATE;
     r->ufn = fn;
     r->uarg = arg;
     r->ustatus = r->conn ? 0 : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
@@ -1864,7 +2009,8 @@ HTTPD__PRIVATE httpd_task *httpd__task_new(void *ctx, int kind) {
 HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn done, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !work || !done) return HTTPD_ERR_INVAL;
-    if (r->responded || r->utimer.pprev || r->task || !r->dispatched) return HTTPD_ERR_STATE;
+    if (r->responded || r->utimer.pprev || r->task || r->wwait || !r->dispatched)
+        return HTTPD_ERR_STATE;
     httpd_server *s = r->w->s;
     httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_REQ);
     if (!t) return HTTPD_ERR_NOMEM;
@@ -2297,9 +2443,11 @@ HTTPD__PRIVATE size_t httpd__conn_obuf(const httpd__conn *c, const char **p) {
     *p = c->out.data ? c->out.data + c->out.pos : "";
     return c->out.len - c->out.pos;
 }
+HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_sent(httpd__conn *c, size_t n) {
     c->out.pos += (uint32_t)n;
     c->wsince = c->w->now;
+    if (c->req && c->req->wwait) httpd__conn_writable(c);
     if (c->out.pos == c->out.len) {
         httpd__buf_release(&c->w->pool, &c->out);
         if (c->state == HTTPD__S_HEAD) httpd__conn_process(c);  /* below high water again */
@@ -2318,7 +2466,7 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     case HTTPD__S_BODY:   t = d->body_timeout_ms; break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
     case HTTPD__S_HANDLER:
-        if (!c->req->responded) t = c->req->timeout_ms;
+        if (!c->req->responded && !c->req->streaming) t = c->req->timeout_ms;
         break;
     default: break;
     }
@@ -2358,7 +2506,7 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
     }
     case HTTPD__S_HANDLER: {                  /* the handler did not answer in time */
         httpd__req *r = c->req;
-        if (r->responded) break;
+        if (r->responded || r->streaming) break;
         c->req = NULL;
         r->timed_out = 1;
         httpd__req_orphan(r, HTTPD_ERR_TIMEOUT);
@@ -2529,6 +2677,7 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
         if (!moved) break;
     }
     if (round == HTTPD__DRIVE_ROUNDS) httpd__conn_queue(c);  /* more to do: next turn */
+    else if (c->req && c->req->wwait) httpd__conn_writable(c);
     httpd__conn_arm(c);
 }
 HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w) {

@@ -15,6 +15,7 @@
      GET  /block-inline/:ms -> the same sleep on the worker itself (what not to do;
                          for the benchmark)
      POST /hash       -> SHA-256 (hex) of the body, computed on the task pool
+     GET  /bytes/:n   -> n bytes, streamed with backpressure (memory stays flat)
    Port 0 binds an ephemeral port. Prints "httpd: listening on HOST:PORT" once ready;
    SIGINT/SIGTERM stop it gracefully, a second one at once. */
 #define HTTPD_IMPLEMENTATION
@@ -172,6 +173,35 @@ static void on_hash(httpd_request *req) {
     if (httpd_defer(req, hash_work, hash_done, j) < 0) { free(j); busy(req); }
 }
 
+/* ---- a streamed response: write until the connection is full, resume when it drains ---- */
+static const char filler[65536] = { 'x' };
+static void bytes_more(httpd_request *req, void *arg, int status) {
+    uintptr_t left = (uintptr_t)arg;
+    if (status != 0) { httpd_end(req); return; }           /* client gone: frees it */
+    while (left) {
+        size_t n = left < sizeof filler ? (size_t)left : sizeof filler;
+        int rc = httpd_write(req, filler, n);
+        if (rc < 0) { httpd_end(req); return; }
+        left -= n;
+        if (rc == HTTPD_WRITE_FULL && left) {              /* wait until it drains */
+            httpd_on_writable(req, bytes_more, (void *)left);
+            return;
+        }
+    }
+    httpd_end(req);
+}
+static void on_bytes(httpd_request *req) {
+    httpd_str v = httpd_param(req, "n");
+    char num[24], *end;
+    if (!v.len || v.len >= sizeof num) { httpd_respond(req, 400, "text/plain", "bad n\n", 6); return; }
+    memcpy(num, v.ptr, v.len);
+    num[v.len] = 0;
+    unsigned long long n = strtoull(num, &end, 10);
+    if (*end || n > (1ull << 40)) { httpd_respond(req, 400, "text/plain", "bad n\n", 6); return; }
+    httpd_begin(req, 200, "application/octet-stream", (int64_t)n);
+    bytes_more(req, (void *)(uintptr_t)n, 0);
+}
+
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static void log_stderr(void *user, int level, int code, const char *msg, const char *file,
                        int line) {
@@ -209,6 +239,7 @@ int main(int argc, char **argv) {
         { .method = "GET",  .pattern = "/block-inline/:ms", .handler = on_block_inline },
         { .method = "POST", .pattern = "/hash",      .handler = on_hash,
           .max_body_bytes = 64u << 20 },
+        { .method = "GET",  .pattern = "/bytes/:n",  .handler = on_bytes },
         { 0 },
     };
     httpd_desc d;

@@ -41,7 +41,43 @@ static void on_sleep(httpd_request *r) {
     CHECK_EQ(httpd_after(r, 100, slept, (void *)"twice"), HTTPD_ERR_STATE);
     CHECK_EQ(httpd_respond(r, 200, NULL, "early", 5), HTTPD_ERR_STATE);
 }
+static void on_stream(httpd_request *r) {
+    handled++;
+    CHECK_EQ(httpd_begin(r, 200, "text/plain", -1), 0);
+    CHECK_EQ(httpd_respond(r, 200, NULL, "x", 1), HTTPD_ERR_STATE);
+    CHECK_EQ(httpd_write(r, "hello ", 6), 0);
+    CHECK_EQ(httpd_write(r, "world", 5), 0);
+    CHECK_EQ(httpd_end(r), 0);
+}
+static void on_fixed(httpd_request *r) {
+    handled++;
+    CHECK_EQ(httpd_begin(r, 200, NULL, 10), 0);
+    CHECK_EQ(httpd_write(r, "0123", 4), 0);
+    CHECK_EQ(httpd_write(r, "4567890", 7), HTTPD_ERR_INVAL);     /* past Content-Length */
+    CHECK_EQ(httpd_write(r, "45678", 5), 0);
+    CHECK_EQ(httpd_end(r), HTTPD_ERR_INVAL);                     /* one byte short: close */
+}
+static int writable_status = 99, writable_calls;
+static char big_chunk[100000];
+static void again(httpd_request *r, void *arg, int status) {
+    (void)arg;
+    writable_calls++;
+    writable_status = status;
+    if (status == 0) CHECK_EQ(httpd_write(r, "tail", 4), 0);
+    int rc = httpd_end(r);
+    CHECK(rc == (status == 0 ? 0 : HTTPD_ERR_CLOSED));
+}
+static void on_big(httpd_request *r) {
+    handled++;
+    CHECK_EQ(httpd_begin(r, 200, NULL, -1), 0);
+    CHECK_EQ(httpd_write(r, big_chunk, sizeof big_chunk), HTTPD_WRITE_FULL);
+    CHECK_EQ(httpd_on_writable(r, again, NULL), 0);
+    CHECK_EQ(httpd_end(r), HTTPD_ERR_STATE);                     /* still waiting */
+}
 static const httpd_route routes[] = {
+    { .method = "GET", .pattern = "/stream", .handler = on_stream },
+    { .method = "GET", .pattern = "/fixed", .handler = on_fixed },
+    { .method = "GET", .pattern = "/big", .handler = on_big },
     { .method = "GET", .pattern = "/sleep", .handler = on_sleep },
     { .method = "GET", .pattern = "/", .handler = on_hello },
     { .method = "POST", .pattern = "/echo", .handler = on_echo, .max_body_bytes = 100 },
@@ -476,7 +512,66 @@ static void test_pipelined_head_at_buffer_end(void) {
     CHECK(strstr(out, "\r\n\r\nhello") != NULL);
     done_conn(c);
 }
+static void test_streaming_chunked(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET /stream HTTP/1.1\r\nHost: a\r\n\r\nHEAD /stream HTTP/1.1\r\nHost: a\r\n\r\n"
+                    "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "Transfer-Encoding: chunked\r\n") != NULL);
+    CHECK(strstr(out, "\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\nHTTP/1.1 200 OK") != NULL);
+    CHECK_EQ(count(out, "hello"), 1);                 /* HEAD: headers only */
+    CHECK_EQ(count(out, "HTTP/1.1 200"), 3);
+    CHECK(strstr(out, "Hello") != NULL);              /* and the pipeline went on */
+    CHECK_EQ(c->state, HTTPD__S_HEAD);
+    done_conn(c);
+    c = open_conn();                                  /* HTTP/1.0: until close */
+    s = "GET /stream HTTP/1.0\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "Transfer-Encoding") == NULL && strstr(out, "Content-Length") == NULL);
+    CHECK(strstr(out, "Connection: close\r\n\r\nhello world") != NULL);
+    CHECK(closing(c));
+    done_conn(c);
+}
+static void test_streaming_fixed_length(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET /fixed HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "Content-Length: 10\r\n") != NULL);
+    CHECK(strstr(out, "\r\n\r\n012345678") != NULL);
+    CHECK_EQ(count(out, "HTTP/1.1 "), 1);             /* nothing after a short body */
+    CHECK(closing(c));
+    done_conn(c);
+}
+static void test_streaming_backpressure(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET /big HTTP/1.1\r\nHost: a\r\n\r\n";
+    writable_calls = 0;
+    feed(c, s, strlen(s), 0);
+    CHECK_EQ(writable_calls, 0);
+    size_t got = drain(c, out, 60000);                /* a slow reader: part of it */
+    CHECK_EQ(writable_calls, 0);                      /* still above the low-water mark */
+    got += drain(c, out + got, 30000);
+    CHECK_EQ(writable_calls, 1);                      /* below it: called once */
+    CHECK_EQ(writable_status, 0);
+    got += drain(c, out + got, sizeof out - got);
+    CHECK(got > sizeof big_chunk);
+    CHECK(memmem(out, got, "4\r\ntail\r\n0\r\n\r\n", 14) == out + got - 14);
+    CHECK_EQ(c->state, HTTPD__S_HEAD);
+    done_conn(c);
+    c = open_conn();                                  /* the client leaves while we wait */
+    writable_calls = 0;
+    feed(c, s, strlen(s), 0);
+    done_conn(c);
+    httpd__worker_timers(&wk);
+    CHECK_EQ(writable_calls, 1);
+    CHECK_EQ(writable_status, HTTPD_ERR_CLOSED);      /* and httpd_end freed it */
+    CHECK_EQ(wk.held, 0);
+}
 int main(void) {
+    memset(big_chunk, 'b', sizeof big_chunk);
     setup();
     RUN(test_get_and_idle_buffers);
     RUN(test_pipeline_in_order);
@@ -496,6 +591,9 @@ int main(void) {
     RUN(test_orphan_strings_stay_valid);
     RUN(test_close_keeps_run_queue);
     RUN(test_pipelined_head_at_buffer_end);
+    RUN(test_streaming_chunked);
+    RUN(test_streaming_fixed_length);
+    RUN(test_streaming_backpressure);
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     return REPORT();
