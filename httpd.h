@@ -198,6 +198,14 @@ typedef void (*httpd_done_fn)(httpd_request *req, void *arg, int status);
 /* Runs on the connection's worker: status 0 if the connection is still there, else
    HTTPD_ERR_CLOSED (gone, or the server is stopping). */
 typedef void (*httpd_post_fn)(httpd_server *s, httpd_conn_id conn, void *arg, int status);
+/* Streamed request bodies: called with each piece as it arrives (status 0, len > 0), then
+   once with HTTPD_BODY_END (len 0), or once with an error: HTTPD_ERR_TOOLARGE (over the
+   cap: 413 sent), HTTPD_ERR_TIMEOUT (too slow: 408 sent), HTTPD_ERR_INVAL (malformed
+   chunking: 400 sent), HTTPD_ERR_CLOSED (client gone). After an error, httpd_respond or
+   httpd_end still has to be called once: it returns the error and frees the request. */
+#define HTTPD_BODY_END 1
+typedef void (*httpd_body_fn)(httpd_request *req, void *arg, const void *data, size_t len,
+                              int status);
 
 typedef struct httpd_route {
     const char      *method;       /* "GET", ...; NULL or "*" matches any method    */
@@ -206,6 +214,8 @@ typedef struct httpd_route {
     void            *user_data;    /* -> req->user_data                             */
     uint64_t         max_body_bytes; /* 0 -> desc.max_body_bytes; HTTPD_UNLIMITED   */
     uint32_t         timeout_ms;   /* 0 -> desc.request_timeout_ms                  */
+    int              stream_body;  /* 1: the handler runs when the head is complete and
+                                      reads the body with httpd_body_read (below)   */
     uint32_t         max_concurrent; /* 0: no limit; requests of this route in their
                                         handler at once, over all workers; more -> 503
                                         with Retry-After at once (load shedding)        */
@@ -272,7 +282,8 @@ HTTPD_API int  httpd_wait(httpd_server *s);
 /* Blocks the calling thread until the server stops, handling SIGINT/SIGTERM there with
    sigtimedwait (no signal handler, no global state): the first starts a graceful stop, a
    second stops at once. Then frees the server like httpd_wait. Worker threads always run
-   with signals blocked. */
+   with signals blocked; block SIGINT/SIGTERM before httpd_start if one may arrive between
+   the two calls (httpd_run does). */
 HTTPD_API int  httpd_serve(httpd_server *s);
 /* httpd_start + httpd_serve. */
 HTTPD_API int  httpd_run(const httpd_desc *desc);
@@ -314,6 +325,15 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
 HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n);
 HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg);
 HTTPD_API int httpd_end(httpd_request *req);
+
+/* For routes with stream_body: start receiving the body; fn gets it piece by piece (see
+   httpd_body_fn). "100 Continue" is sent now if the client asked for it, so a handler
+   that refuses (responds without calling this) never makes the client send the body.
+   pause/resume stop and restart reading the socket: TCP flow control holds the client
+   back and memory stays bounded by the read buffer. 0, HTTPD_ERR_STATE, HTTPD_ERR_CLOSED. */
+HTTPD_API int  httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg);
+HTTPD_API void httpd_body_pause(httpd_request *req);
+HTTPD_API void httpd_body_resume(httpd_request *req);
 /* Runs fn(req, arg, status) once on the request's worker after ms milliseconds, without
    blocking it, or earlier with an error status (see httpd_timer_fn). One timer per request;
    do not respond while it is pending (httpd_respond says HTTPD_ERR_STATE). After an error
@@ -364,6 +384,8 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #if defined(__GLIBC__) && !defined(__USE_GNU)
@@ -1525,7 +1547,8 @@ enum {
     HTTPD__F_LINGER = 32,      /* close with a lingering read (unread input likely)   */
     HTTPD__F_POLLED = 64,      /* registered with the poller                          */
     HTTPD__F_HEADSTART = 128,  /* a head has started: the header deadline runs        */
-    HTTPD__F_RDIRECT = 256     /* rbuf handed out body-buffer space, not input space  */
+    HTTPD__F_RDIRECT = 256,    /* rbuf handed out body-buffer space, not input space  */
+    HTTPD__F_RDHUP = 512       /* the poller saw the peer's FIN: read until 0          */
 };
 
 struct httpd__worker;
@@ -1572,6 +1595,10 @@ typedef struct httpd__req {
     uint8_t              streaming;    /* 0, or 1 + HTTPD__FR_* after httpd_begin     */
     uint8_t              no_body;      /* HEAD: the body is counted, not sent         */
     uint8_t              wwait;        /* ufn waits for writability, not for time     */
+    uint8_t              stream_body;  /* the body goes to bfn, piece by piece        */
+    uint8_t              paused;       /* httpd_body_pause                            */
+    httpd_body_fn        bfn;
+    void                *barg;
     uint64_t             stream_left;  /* HTTPD__FR_LENGTH: bytes still due           */
     uint8_t              counted;      /* 1: in s->inflight, 2: in its route's count  */
     httpd_timer_fn       ufn;
@@ -1634,6 +1661,7 @@ struct httpd_server {
     HTTPD__ATOMIC(int) stop;       /* 0 running, 1 graceful, 2 immediate               */
     HTTPD__ATOMIC(int) running;    /* workers still in their loop                      */
     HTTPD__ATOMIC(int) listeners_left;
+    int           exit_fd;         /* eventfd: written when the last worker ends       */
 };
 
 HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status);
@@ -1828,9 +1856,12 @@ HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char 
     r->rh_len += (uint32_t)need;
     return 0;
 }
+/* May the connection carry another request after this one? A body still unread means a
+   close, except for a streaming response to a streamed body, which is expected to read it
+   all before it ends (httpd_end closes if it did not). */
 HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
-    return r->keepalive && r->body_done && !(c->flags & HTTPD__F_EOF)
-        && HTTPD__LOAD(&c->w->s->stop) == 0;
+    return r->keepalive && (r->body_done || (r->stream_body && r->streaming))
+        && !(c->flags & HTTPD__F_EOF) && HTTPD__LOAD(&c->w->s->stop) == 0;
 }
 /* The application answered: the request no longer counts against the limits. */
 HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
@@ -1887,11 +1918,11 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
     int minor = r->head.minor_version;
     int fr = content_length >= 0 ? HTTPD__FR_LENGTH : minor ? HTTPD__FR_CHUNKED : HTTPD__FR_CLOSE;
     if (status == 204 || status == 304) { fr = HTTPD__FR_LENGTH; content_length = 0; }
+    r->streaming = (uint8_t)(1 + fr);
     r->keepalive = (uint8_t)(httpd__keepalive(c, r) && fr != HTTPD__FR_CLOSE);
     int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive, minor,
                                fr, content_length >= 0 ? (uint64_t)content_length : 0, 0);
-    if (rc < 0) return rc;
-    r->streaming = (uint8_t)(1 + fr);
+    if (rc < 0) { r->streaming = 0; return rc; }
     r->stream_left = content_length >= 0 ? (uint64_t)content_length : 0;
     r->no_body = r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304;
     if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
@@ -1972,6 +2003,46 @@ HTTPD_API int httpd_end(httpd_request *req) {
     }
     httpd__req_answered(r, c);
     return rc;
+}
+
+/* ---- streamed request bodies ---- */
+HTTPD_API int httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !fn) return HTTPD_ERR_INVAL;
+    if (!r->stream_body || r->bfn || r->responded) return HTTPD_ERR_STATE;
+    httpd__conn *c = r->conn;
+    if (!c) return r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+    if (r->body_done) {                        /* no body at all: just the end */
+        fn(req, arg, NULL, 0, HTTPD_BODY_END);
+        return 0;
+    }
+    r->bfn = fn;
+    r->barg = arg;
+    c->since = r->rate_start = c->w->now;
+    r->rate_bytes = 0;
+    /* RFC 9110 §10.1.1: 100 Continue only once we will read, before any response */
+    if ((r->head.flags & HTTPD__H_EXPECT) && !r->streaming && !r->body_len
+        && c->in.len == c->in.pos + r->in_used
+        && httpd__buf_append(&c->w->pool, &c->out, HTTPD__LIT("HTTP/1.1 100 Continue\r\n\r\n")) < 0)
+        return HTTPD_ERR_NOMEM;
+    if (!(c->flags & HTTPD__F_IN_HANDLER)) {
+        httpd__conn_process(c);
+        httpd__conn_queue(c);
+    }
+    return 0;
+}
+HTTPD_API void httpd_body_pause(httpd_request *req) {
+    if (req) ((httpd__req *)req)->paused = 1;
+}
+HTTPD_API void httpd_body_resume(httpd_request *req) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !r->paused) return;
+    r->paused = 0;
+    httpd__conn *c = r->conn;
+    if (c && !(c->flags & HTTPD__F_IN_HANDLER)) {
+        httpd__conn_process(c);
+        httpd__conn_queue(c);                 /* the worker reads the socket again */
+    }
 }
 
 /* ---- the state machine ---- */
@@ -2105,12 +2176,12 @@ HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
 }
 HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     httpd__req *r = c->req;
-    r->body_done = 1;
+    if (!r->stream_body) r->body_done = 1;
     if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
     if ((c->w->s->desc.max_inflight || (r->route && r->route->pub->max_concurrent))
         && httpd__conn_shed(c, r))
         return;
-    c->state = HTTPD__S_HANDLER;
+    c->state = r->body_done ? HTTPD__S_HANDLER : HTTPD__S_BODY;  /* streamed: body to come */
     c->since = c->w->now;                             /* the request deadline starts */
     c->flags |= HTTPD__F_IN_HANDLER;
     r->dispatched = 1;
@@ -2250,8 +2321,15 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     }
 
     /* body: refuse before reading a byte of it (RFC 9110 §15.5.14) */
+    if (r->route && r->route->pub->stream_body) r->stream_body = 1;   /* even when empty */
     if (!r->body_done) {
         if (!chunked && r->body_left > r->max_body) { httpd__conn_error(c, 413); return 0; }
+        if (r->route && r->route->pub->stream_body) {      /* the handler reads it itself */
+            r->stream_body = 1;
+            r->rate_start = w->now;
+            httpd__conn_dispatch(c);
+            return 1;
+        }
         if ((h->flags & HTTPD__H_EXPECT) && in->len == in->pos + (uint32_t)hl) {
             if (httpd__buf_append(&w->pool, &c->out, HTTPD__LIT("HTTP/1.1 100 Continue\r\n\r\n")))
                 { httpd__conn_error(c, 503); return 0; }
@@ -2275,65 +2353,119 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     httpd__conn_dispatch(c);
     return 1;
 }
-/* BODY state: take what the input holds. Returns 1 to go on, 0 to wait. */
+/* The body failed (status 400/408/413/503) or the client left (status 0). A buffered
+   body's request is the server's: answer and close. A streamed body's request is the
+   application's: its body callback hears why, and it keeps the request until it answers
+   (httpd_respond/httpd_end then return the error and free it). */
+HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
+    httpd__req *r = c->req;
+    if (!r->stream_body) {
+        if (status) { httpd__conn_error(c, status); return; }
+        httpd__req_put(r);
+        c->req = NULL;
+        c->state = HTTPD__S_CLOSING;
+        return;
+    }
+    int err = status == 413 ? HTTPD_ERR_TOOLARGE : status == 408 ? HTTPD_ERR_TIMEOUT
+            : status == 400 ? HTTPD_ERR_INVAL : status ? HTTPD_ERR_NOMEM : HTTPD_ERR_CLOSED;
+    httpd_body_fn fn = r->bfn;
+    int started = r->streaming || r->responded;
+    c->req = NULL;
+    r->bfn = NULL;
+    r->timed_out = status == 408;
+    httpd__req_orphan(r, status == 408 ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED);
+    if (status && !started) httpd__conn_error(c, status);
+    else c->state = HTTPD__S_CLOSING;
+    if (fn) fn(&r->pub, r->barg, NULL, 0, err);      /* may answer: that frees r */
+}
+/* Hands a piece of a streamed body to the application. */
+HTTPD__PRIVATE void httpd__conn_deliver(httpd__conn *c, const char *p, size_t n, int status) {
+    httpd__req *r = c->req;
+    c->flags |= HTTPD__F_IN_HANDLER;
+    r->bfn(&r->pub, r->barg, p, n, status);
+    c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
+}
+/* BODY state: take what the input holds, into the body buffer or to the application.
+   Returns 1 to go on, 0 to wait. */
 HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
     const httpd_server *s = c->w->s;
+    int stream = r->stream_body;
+    if (stream) {
+        if (r->responded) { c->state = HTTPD__S_HANDLER; return 1; }  /* answered: stop */
+        if (!r->bfn || r->paused) {
+            if (c->flags & HTTPD__F_EOF) { httpd__conn_body_fail(c, 0); return 0; }
+            return 0;                                     /* not reading now */
+        }
+    }
     uint32_t start = in->pos + r->in_used;
-    size_t have = in->len - start;
+    size_t have = in->len - start, got = 0, used = 0;
+    int done = 0;
     if (!(r->head.flags & HTTPD__H_CHUNKED)) {
-        size_t take = (size_t)HTTPD__MIN((uint64_t)have, r->body_left);
-        if (r->body_in_place) {
-            r->in_used += (uint32_t)take;
-        } else if (take) {
-            memcpy(r->body + r->body_len, in->data + start, take);
-            memmove(in->data + start, in->data + start + take, have - take);
-            in->len -= (uint32_t)take;
+        got = used = (size_t)HTTPD__MIN((uint64_t)have, r->body_left);
+        r->body_left -= got;
+        done = r->body_left == 0;
+    } else {
+        if (have) {
+            long u = httpd__chunked_decode(&r->chunked, in->data + start, have, &got,
+                                           s->lim.max_header_bytes);
+            if (u < 0) { httpd__conn_body_fail(c, 400); return 0; }
+            used = (size_t)u;
         }
-        r->body_len += take;
-        r->body_left -= take;
-        r->rate_bytes += take;
-        if (take) c->since = c->w->now;
-        if (r->body_left == 0) { httpd__conn_dispatch(c); return 1; }
-    } else if (have) {
-        size_t got = 0;
-        long used = httpd__chunked_decode(&r->chunked, in->data + start, have, &got,
-                                          s->lim.max_header_bytes);
-        if (used < 0) { httpd__conn_error(c, 400); return 0; }
-        /* a chunk that announces more than the cap allows is refused at its size line */
-        uint64_t pending = r->chunked.state == HTTPD__CH_DATA ? r->chunked.remaining : 0;
-        if (r->body_len + got + pending > r->max_body) { httpd__conn_error(c, 413); return 0; }
-        if (got) {
-            if (r->body_len + got > r->body_cap) {
-                size_t cap = HTTPD__MAX(r->body_cap * 2, r->body_len + got);
-                if (cap < 4096) cap = 4096;
-                if (cap > r->max_body) cap = (size_t)r->max_body;
-                char *b = (char *)HTTPD_REALLOC(s->desc.alloc_ctx, r->body, cap);
-                if (!b) { httpd__conn_error(c, 503); return 0; }
-                r->body = b; r->body_cap = cap;
-            }
-            memcpy(r->body + r->body_len, in->data + start, got);
-            r->body_len += got;
-        }
-        memmove(in->data + start, in->data + start + used, have - (size_t)used);
-        in->len -= (uint32_t)used;
-        r->rate_bytes += (uint64_t)used;
+        done = r->chunked.state == HTTPD__CH_DONE;
+    }
+    /* a chunk that announces more than the cap allows is refused at its size line */
+    uint64_t pending = r->chunked.state == HTTPD__CH_DATA ? r->chunked.remaining : 0;
+    if (r->body_len + got + pending > r->max_body) { httpd__conn_body_fail(c, 413); return 0; }
+    if (used) {
         c->since = c->w->now;
-        if (r->chunked.state == HTTPD__CH_DONE) { httpd__conn_dispatch(c); return 1; }
+        r->rate_bytes += used;
     }
-    if (c->flags & HTTPD__F_EOF) {                        /* client gone mid-body */
-        httpd__req_put(r);
-        c->req = NULL;
-        c->state = HTTPD__S_CLOSING;
+    if (stream) {
+        r->body_len += got;
+        if (got) httpd__conn_deliver(c, in->data + start, got, 0);
+        if (c->req != r) return 1;                           /* cannot happen; be safe */
+    } else if (r->body_in_place) {
+        r->in_used += (uint32_t)used;                        /* it stays where it is */
+        r->body_len += got;
+        used = 0;
+    } else if (got) {
+        if (r->body_len + got > r->body_cap) {               /* chunked: grow to the cap */
+            size_t cap = HTTPD__MAX(r->body_cap * 2, r->body_len + got);
+            if (cap < 4096) cap = 4096;
+            if (cap > r->max_body) cap = (size_t)r->max_body;
+            char *b = (char *)HTTPD_REALLOC(s->desc.alloc_ctx, r->body, cap);
+            if (!b) { httpd__conn_body_fail(c, 503); return 0; }
+            r->body = b; r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, in->data + start, got);
+        r->body_len += got;
     }
-    return 0;
+    if (used) {                                              /* drop what was consumed */
+        memmove(in->data + start, in->data + start + used, have - used);
+        in->len -= (uint32_t)used;
+    }
+    if (stream && (r->paused || r->responded)) return r->responded;  /* END waits for resume */
+    if (done) {
+        if (!stream) { httpd__conn_dispatch(c); return 1; }
+        r->body_done = 1;
+        c->state = HTTPD__S_HANDLER;
+        httpd_body_fn fn = r->bfn;
+        r->bfn = NULL;
+        c->flags |= HTTPD__F_IN_HANDLER;
+        fn(&r->pub, r->barg, NULL, 0, HTTPD_BODY_END);
+        c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
+        return 1;
+    }
+    if (c->flags & HTTPD__F_EOF) { httpd__conn_body_fail(c, 0); return 0; }  /* gone mid-body */
+    return stream && !r->paused && in->len > in->pos + r->in_used && r->bfn ? 1 : 0;
 }
 /* HANDLER state with the response queued: release the request, go on or close. */
 HTTPD__PRIVATE void httpd__conn_finish(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
-    int keep = r->keepalive;
+    int keep = r->keepalive && r->body_done;
     in->pos += r->in_used;
     if (!r->body_done) c->flags |= HTTPD__F_LINGER;     /* its body is still coming */
     c->req = NULL;
@@ -2380,6 +2512,7 @@ HTTPD__PRIVATE char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
         *n = sizeof c->w->scratch;
         return c->w->scratch;
     case HTTPD__S_BODY:
+        if (r->stream_body && (!r->bfn || r->paused || r->responded)) return NULL;
         if (r->body && !r->body_in_place && !(r->head.flags & HTTPD__H_CHUNKED)
             && in->len == in->pos + r->in_used) {             /* large body: read in place */
             c->flags |= HTTPD__F_RDIRECT;
@@ -2402,6 +2535,9 @@ HTTPD__PRIVATE char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
         in->len -= in->pos; in->pos = 0;
     }
     *n = in->cap - in->len;
+    if (c->state == HTTPD__S_BODY && r->stream_body && !(r->head.flags & HTTPD__H_CHUNKED)
+        && *n > r->body_left)
+        *n = (size_t)r->body_left;              /* never read past a streamed body */
     return *n ? in->data + in->len : NULL;
 }
 /* n bytes were read into the space httpd__conn_rbuf gave. */
@@ -2463,7 +2599,11 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
         t = (c->flags & HTTPD__F_HEADSTART) || c->req ? d->header_timeout_ms
                                                        : d->keepalive_timeout_ms;
         break;
-    case HTTPD__S_BODY:   t = d->body_timeout_ms; break;
+    case HTTPD__S_BODY:
+        if (c->req->stream_body && (!c->req->bfn || c->req->paused))
+            t = c->req->responded || c->req->streaming ? HTTPD_NO_TIMEOUT : c->req->timeout_ms;
+        else t = d->body_timeout_ms;
+        break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
     case HTTPD__S_HANDLER:
         if (!c->req->responded && !c->req->streaming) t = c->req->timeout_ms;
@@ -2471,7 +2611,8 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     default: break;
     }
     if (t != HTTPD_NO_TIMEOUT) dl = c->since + t;
-    if (c->state == HTTPD__S_BODY && d->body_min_rate != HTTPD_NO_TIMEOUT)
+    if (c->state == HTTPD__S_BODY && d->body_min_rate != HTTPD_NO_TIMEOUT
+        && !(c->req->stream_body && (!c->req->bfn || c->req->paused)))
         dl = HTTPD__MIN(dl, c->req->rate_start + HTTPD__RATE_WINDOW_MS);
     if ((c->flags & HTTPD__F_WBLOCKED) && d->write_timeout_ms != HTTPD_NO_TIMEOUT)
         dl = HTTPD__MIN(dl, c->wsince + d->write_timeout_ms);
@@ -2492,6 +2633,15 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
     case HTTPD__S_BODY: {
         httpd__req *r = c->req;
         const httpd_desc *d = &c->w->s->desc;
+        if (r->stream_body && (!r->bfn || r->paused)) {
+            /* the application holds it and is not reading: its request deadline */
+            if (r->responded || r->streaming) break;
+            c->req = NULL;
+            r->timed_out = 1;
+            httpd__req_orphan(r, HTTPD_ERR_TIMEOUT);
+            httpd__conn_error(c, 504);
+            break;
+        }
         if (c->since + d->body_timeout_ms > c->w->now && d->body_min_rate != HTTPD_NO_TIMEOUT) {
             /* a window ended: slower than the minimum rate is a slow drip -> 408 */
             uint64_t need = (uint64_t)d->body_min_rate * HTTPD__RATE_WINDOW_MS / 1000;
@@ -2501,7 +2651,7 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
                 break;
             }
         }
-        httpd__conn_error(c, 408);
+        httpd__conn_body_fail(c, 408);
         break;
     }
     case HTTPD__S_HANDLER: {                  /* the handler did not answer in time */
@@ -2638,7 +2788,10 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
             if (p) {
                 ssize_t r = read(c->fd, p, n);
                 if (r > 0) {
-                    if ((size_t)r < n) c->flags &= (uint16_t)~HTTPD__F_READABLE;
+                    /* short read: drained, and the next edge will say when there is more;
+                       but a FIN that came with this data raises no new edge: read on */
+                    if ((size_t)r < n && !(c->flags & HTTPD__F_RDHUP))
+                        c->flags &= (uint16_t)~HTTPD__F_READABLE;
                     httpd__conn_recv(c, (size_t)r);
                     moved = 1;
                 } else if (r == 0) {
@@ -2857,6 +3010,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
             if (c->state == HTTPD__S_DEAD) continue;           /* closed earlier in batch */
             unsigned bits = httpd__poll_bits(&ev[i]);
             if (bits & (HTTPD__IO_R | HTTPD__IO_HUP | HTTPD__IO_ERR)) c->flags |= HTTPD__F_READABLE;
+            if (bits & (HTTPD__IO_HUP | HTTPD__IO_ERR)) c->flags |= HTTPD__F_RDHUP;
             if (bits & (HTTPD__IO_W | HTTPD__IO_ERR)) c->flags &= (uint16_t)~HTTPD__F_WBLOCKED;
             httpd__conn_drive(c);
         }
@@ -2879,7 +3033,10 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
             && HTTPD__LOAD(&s->nconns) < s->desc.max_connections)
             httpd__worker_listen(w, 1);                        /* room again */
     }
-    HTTPD__ADD(&s->running, -1);
+    if (HTTPD__ADD(&s->running, -1) == 1) {                 /* the last one out says so */
+        uint64_t one = 1;
+        if (write(s->exit_fd, &one, sizeof one) < 0) { /* counter full: already said */ }
+    }
     return NULL;
 }
 HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
@@ -2987,6 +3144,7 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     memset(s, 0, sizeof *s);
     s->listen_fd = -1;
+    s->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->desc = *desc;
     httpd__fill_defaults(&s->desc);
     httpd_desc *d = &s->desc;
@@ -3064,6 +3222,7 @@ HTTPD__PRIVATE void httpd__server_free(httpd_server *s) {
         HTTPD_FREE(ctx, s->workers);
     }
     if (s->listen_fd >= 0) close(s->listen_fd);
+    if (s->exit_fd >= 0) close(s->exit_fd);
     httpd__router_free(&s->router, ctx);
     HTTPD_FREE(ctx, (void *)s->route_inflight);
     HTTPD_FREE(ctx, s);
@@ -3152,25 +3311,36 @@ HTTPD_API int httpd_serve(httpd_server *s) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
-    int signals = 0;
-    struct timespec tick = { 0, 100 * 1000000L };
+    /* sleep in poll() on a signalfd and the server's exit eventfd: no periodic wake-up */
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK), signals = 0;
     while (HTTPD__LOAD(&s->running) > 0) {
-        int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
+        struct pollfd pf[2] = { { s->exit_fd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+        int n = poll(pf, sfd >= 0 ? 2 : 1, sfd >= 0 ? -1 : 100);
+        if (n <= 0 || !(pf[1].revents & POLLIN)) continue;
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
             signals++;
-            HTTPD__LOG(s, HTTPD_LOG_INFO, 0, "signal %d: %s stop", sig,
+            HTTPD__LOG(s, HTTPD_LOG_INFO, 0, "signal %u: %s stop", si.ssi_signo,
                        signals == 1 ? "graceful" : "immediate");
             httpd_stop(s, signals == 1);
         }
     }
+    if (sfd >= 0) close(sfd);
     int rc = httpd_wait(s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 HTTPD_API int httpd_run(const httpd_desc *desc) {
+    sigset_t set, old;                 /* blocked before the start: none can slip through */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
     httpd_server *s;
     int rc = httpd_start(desc, &s);
-    return rc < 0 ? rc : httpd_serve(s);
+    if (rc >= 0) rc = httpd_serve(s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 HTTPD_API int httpd_str_eq(httpd_str s, const char *cstr) {

@@ -16,6 +16,9 @@
                          for the benchmark)
      POST /hash       -> SHA-256 (hex) of the body, computed on the task pool
      GET  /bytes/:n   -> n bytes, streamed with backpressure (memory stays flat)
+     POST /upload     -> streamed body (cap 1 GiB): "bytes=N crc32=XXXXXXXX", computed as
+                         it arrives; memory stays at one read buffer
+     POST /upload-paced -> the same, pausing the body 20 ms after every 256 KiB
    Port 0 binds an ephemeral port. Prints "httpd: listening on HOST:PORT" once ready;
    SIGINT/SIGTERM stop it gracefully, a second one at once. */
 #define HTTPD_IMPLEMENTATION
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 
 static void on_hello(httpd_request *req) {
@@ -202,6 +206,56 @@ static void on_bytes(httpd_request *req) {
     bytes_more(req, (void *)(uintptr_t)n, 0);
 }
 
+/* ---- a streamed upload: CRC-32 as the body arrives, nothing buffered ---- */
+typedef struct { uint64_t bytes, since_pause; uint32_t crc; int paced; } upload;
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
+    static uint32_t table[256];
+    if (!table[1])                                /* benign race: same values */
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    crc = ~crc;
+    while (n--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+static void upload_resume(httpd_request *req, void *arg, int status) {
+    (void)arg;
+    if (status == 0) httpd_body_resume(req);
+    else httpd_respond(req, 500, "text/plain", "gone\n", 5);   /* frees it */
+}
+static void upload_body(httpd_request *req, void *arg, const void *data, size_t len,
+                        int status) {
+    upload *u = (upload *)arg;
+    if (status == 0) {
+        u->crc = crc32_update(u->crc, (const uint8_t *)data, len);
+        u->bytes += len;
+        u->since_pause += len;
+        if (u->paced && u->since_pause >= 256 * 1024) {      /* backpressure: stop reading */
+            u->since_pause = 0;
+            httpd_body_pause(req);
+            httpd_after(req, 20, upload_resume, NULL);
+        }
+        return;
+    }
+    char msg[64];
+    int n = snprintf(msg, sizeof msg, "bytes=%llu crc32=%08x\n",
+                     (unsigned long long)u->bytes, u->crc);
+    free(u);
+    if (status == HTTPD_BODY_END) httpd_respond(req, 200, "text/plain", msg, (size_t)n);
+    else httpd_respond(req, 400, "text/plain", "failed\n", 7);  /* frees it; 4xx was sent */
+}
+static void on_upload(httpd_request *req) {
+    upload *u = (upload *)calloc(1, sizeof *u);
+    if (!u) { httpd_respond(req, 503, "text/plain", "busy\n", 5); return; }
+    u->paced = req->path.len > 7;                 /* /upload-paced */
+    if (httpd_body_read(req, upload_body, u) < 0) {
+        free(u);
+        httpd_respond(req, 500, "text/plain", "error\n", 6);
+    }
+}
+
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static void log_stderr(void *user, int level, int code, const char *msg, const char *file,
                        int line) {
@@ -240,6 +294,10 @@ int main(int argc, char **argv) {
         { .method = "POST", .pattern = "/hash",      .handler = on_hash,
           .max_body_bytes = 64u << 20 },
         { .method = "GET",  .pattern = "/bytes/:n",  .handler = on_bytes },
+        { .method = "POST", .pattern = "/upload",    .handler = on_upload,
+          .max_body_bytes = 1u << 30, .stream_body = 1 },
+        { .method = "POST", .pattern = "/upload-paced", .handler = on_upload,
+          .max_body_bytes = 1u << 30, .stream_body = 1 },
         { 0 },
     };
     httpd_desc d;
@@ -272,6 +330,11 @@ int main(int argc, char **argv) {
         else usage(argv[0]);
         i++;
     }
+    sigset_t sigs;                  /* blocked from here: httpd_serve takes them */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     httpd_server *srv;
     int rc = httpd_start(&d, &srv);
     if (rc < 0) {

@@ -74,7 +74,31 @@ static void on_big(httpd_request *r) {
     CHECK_EQ(httpd_on_writable(r, again, NULL), 0);
     CHECK_EQ(httpd_end(r), HTTPD_ERR_STATE);                     /* still waiting */
 }
+/* a streamed body: counted, paused after every piece, resumed by the test */
+static size_t up_bytes;
+static int up_end = 99, up_pieces;
+static httpd_request *up_req;
+static void up_body(httpd_request *r, void *arg, const void *data, size_t len, int status) {
+    (void)arg; (void)data;
+    if (status == 0) { up_bytes += len; up_pieces++; httpd_body_pause(r); up_req = r; return; }
+    up_end = status;
+    char msg[32];
+    int n = snprintf(msg, sizeof msg, "got %zu", up_bytes);
+    int rc = httpd_respond(r, 200, NULL, msg, (size_t)n);
+    if (status != HTTPD_BODY_END) CHECK(rc < 0);
+}
+static void on_upload(httpd_request *r) {
+    handled++;
+    up_bytes = 0; up_end = 99; up_pieces = 0; up_req = r;
+    if (httpd_get_header(r, "X-Refuse").ptr) {       /* refuse without reading */
+        httpd_respond(r, 401, NULL, "no", 2);
+        return;
+    }
+    CHECK_EQ(httpd_body_read(r, up_body, NULL), 0);
+}
 static const httpd_route routes[] = {
+    { .method = "POST", .pattern = "/upload", .handler = on_upload, .stream_body = 1,
+      .max_body_bytes = 1000 },
     { .method = "GET", .pattern = "/stream", .handler = on_stream },
     { .method = "GET", .pattern = "/fixed", .handler = on_fixed },
     { .method = "GET", .pattern = "/big", .handler = on_big },
@@ -570,6 +594,69 @@ static void test_streaming_backpressure(void) {
     CHECK_EQ(writable_status, HTTPD_ERR_CLOSED);      /* and httpd_end freed it */
     CHECK_EQ(wk.held, 0);
 }
+static void test_streamed_body_pause_resume(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n"
+                    "Expect: 100-continue\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(!strcmp(out, "HTTP/1.1 100 Continue\r\n\r\n"));   /* the handler asked for it */
+    static char body[300];
+    memset(body, 'u', sizeof body);
+    CHECK_EQ(feed(c, body, 100, 0), 100);
+    CHECK_EQ(up_bytes, 100);
+    size_t cap;
+    CHECK(httpd__conn_rbuf(c, &cap) == NULL);          /* paused: the socket is not read */
+    CHECK(httpd__conn_deadline(c) >= wk.now + 3000);   /* no body timeout while paused */
+    wk.now += 2500;
+    CHECK(httpd__conn_deadline(c) > wk.now);
+    httpd_body_resume(up_req);
+    CHECK(httpd__conn_rbuf(c, &cap) != NULL);
+    CHECK(cap <= 200);                                  /* never past the body's end */
+    for (int i = 0; i < 4; i++) {                       /* 200 more, paused after each piece */
+        feed(c, body + 100 + 50 * i, 50, 0);
+        httpd_body_resume(up_req);
+    }
+    CHECK_EQ(up_bytes, 300);
+    CHECK_EQ(up_end, HTTPD_BODY_END);
+    feed(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27, 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "got 300") && strstr(out, "Hello"));
+    CHECK_EQ(c->state, HTTPD__S_HEAD);
+    done_conn(c);
+}
+static void test_streamed_body_refused_and_capped(void) {
+    httpd__conn *c = open_conn();                       /* refused: no 100, no reading */
+    const char *s = "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n"
+                    "Expect: 100-continue\r\nX-Refuse: 1\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 401 ", 13) && strstr(out, "Connection: close"));
+    CHECK(strstr(out, "100 Continue") == NULL);
+    CHECK(closing(c) && (c->flags & HTTPD__F_LINGER));
+    done_conn(c);
+    c = open_conn();                                    /* chunked over the cap: 413 */
+    s = "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    static char ch[2000];
+    int n = snprintf(ch, sizeof ch, "%x\r\n", 1200);
+    memset(ch + n, 'v', 1200);
+    feed(c, ch, (size_t)n + 1200, 0);
+    drain(c, out, sizeof out);
+    CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));
+    CHECK_EQ(up_end, HTTPD_ERR_TOOLARGE);               /* the handler heard why */
+    CHECK(closing(c));
+    done_conn(c);
+    c = open_conn();                                    /* client gone mid-body */
+    s = "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\nabc";
+    feed(c, s, strlen(s), 0);
+    httpd_body_resume(up_req);
+    httpd__conn_eof(c);
+    CHECK_EQ(up_end, HTTPD_ERR_CLOSED);
+    CHECK(closing(c));
+    done_conn(c);
+    CHECK_EQ(wk.held, 0);
+}
 int main(void) {
     memset(big_chunk, 'b', sizeof big_chunk);
     setup();
@@ -594,7 +681,11 @@ int main(void) {
     RUN(test_streaming_chunked);
     RUN(test_streaming_fixed_length);
     RUN(test_streaming_backpressure);
+    RUN(test_streamed_body_pause_resume);
+    RUN(test_streamed_body_refused_and_capped);
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
+    HTTPD_FREE(NULL, (void *)srv.route_inflight);
+    close(srv.exit_fd);
     return REPORT();
 }

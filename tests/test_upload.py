@@ -1,0 +1,112 @@
+"""Streamed request bodies through build/demo: /upload computes a CRC-32 as the body
+arrives (Content-Length and chunked, real clients: curl and raw sockets with random
+splits), the cap is enforced before reading (Content-Length) and when crossed (chunked),
+/upload-paced pauses the body (backpressure holds the client back), and an aborted upload
+leaves the server clean (exit status and sanitizers checked by Demo)."""
+import os, random, socket, subprocess, sys, tempfile, time, zlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyharness import Demo, test, run_all, parse_responses
+
+
+def expect(body):
+    return ("bytes=%d crc32=%08x\n" % (len(body), zlib.crc32(body) & 0xffffffff)).encode()
+
+
+def send_split(addr, head, body, chunked, rnd):
+    s = socket.create_connection(addr, timeout=20)
+    if chunked:
+        parts, i = [], 0
+        while i < len(body):
+            n = rnd.randint(1, 70000)
+            parts.append(b"%x;x=1\r\n" % len(body[i:i + n]) + body[i:i + n] + b"\r\n")
+            i += n
+        payload = head + b"".join(parts) + b"0\r\nT: v\r\n\r\n"
+    else:
+        payload = head + body
+    i = 0
+    while i < len(payload):                      # random write splits
+        n = rnd.randint(1, 100000)
+        s.sendall(payload[i:i + n])
+        i += n
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    return parse_responses(data)
+
+
+@test
+def test_upload_crc_both_framings_random_splits():
+    rnd = random.Random(7)
+    with Demo(workers=2) as d:
+        for size in (0, 1, 65536, 3 * 1048576 + 17):
+            body = os.urandom(size)
+            for chunked in (False, True):
+                hdr = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % size
+                head = b"POST /upload HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n\r\n" % hdr
+                rs = send_split(d.addr(), head, body, chunked, rnd)
+                assert rs[0][0] == 200 and rs[0][2] == expect(body), (size, chunked, rs[0][:2])
+
+
+@test
+def test_upload_with_curl():
+    with Demo(workers=1) as d, tempfile.NamedTemporaryFile() as f:
+        body = os.urandom(5 * 1048576)
+        f.write(body)
+        f.flush()
+        url = "http://%s:%d/upload" % d.addr()
+        out = subprocess.run(["curl", "-s", "--data-binary", "@" + f.name, url],
+                             capture_output=True, timeout=30).stdout
+        assert out == expect(body), out
+        out = subprocess.run(["curl", "-s", "-H", "Transfer-Encoding: chunked",
+                              "--data-binary", "@" + f.name, url],
+                             capture_output=True, timeout=30).stdout
+        assert out == expect(body), out
+
+
+@test
+def test_upload_cap():
+    with Demo(workers=1) as d:
+        s = socket.create_connection(d.addr(), timeout=5)   # 1 GiB + 1: refused before reading
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+                  b"Expect: 100-continue\r\n\r\n" % ((1 << 30) + 1))
+        data = s.recv(4096)
+        s.close()
+        assert data.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in data, data[:100]
+
+
+@test
+def test_paced_upload_holds_client_back():
+    with Demo(workers=1) as d:
+        body = os.urandom(4 * 1048576)               # 16 pauses of 20 ms
+        head = (b"POST /upload-paced HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body))
+        t0 = time.time()
+        rs = send_split(d.addr(), head, body, False, random.Random(1))
+        took = time.time() - t0
+        assert rs[0][2] == expect(body)
+        assert took >= 0.25, took                    # the pauses reached the client
+
+
+@test
+def test_aborted_uploads_leave_server_clean():
+    d = Demo(workers=1).start()
+    for i in range(10):
+        s = socket.create_connection(d.addr(), timeout=5)
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n")
+        s.sendall(os.urandom(100000 * (i + 1)))
+        s.close()                                     # FIN right behind the data
+    time.sleep(0.3)
+    rs = send_split(d.addr(), b"POST /upload HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                    b"Content-Length: 3\r\n\r\n", b"abc", False, random.Random(2))
+    assert rs[0][2] == expect(b"abc")
+    t0 = time.time()
+    d.stop()                                          # every aborted upload was noticed:
+    assert time.time() - t0 < 5, time.time() - t0     # nothing holds the graceful stop
+
+
+if __name__ == "__main__":
+    sys.exit(run_all())
