@@ -5,8 +5,8 @@
    Everywhere else:   #include "httpd.h"
    Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed.
 
-   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, ASYNC AND BLOCKING WORK,
-             TIMEOUTS, SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
+   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, ASYNC AND
+             BLOCKING WORK, TIMEOUTS, SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
              >>pool >>poll_epoll >>conn >>worker >>public
 
@@ -60,6 +60,20 @@
        thread (a timer, a task completion). Responses go out strictly in request order;
        pipelined responses are coalesced into one write.
 
+   STREAMING
+       Responses: httpd_begin(req, status, type, length or -1), httpd_write() as often as
+       needed, httpd_end(). -1 means chunked (HTTP/1.1) or until close (HTTP/1.0). When the
+       connection's queued output passes 64 KiB httpd_write returns HTTPD_WRITE_FULL: stop
+       and let httpd_on_writable() call back below 16 KiB, so a 10 GiB response keeps memory
+       flat (demo: /bytes/:n).
+       Request bodies: a route with .stream_body = 1 runs its handler as soon as the head is
+       complete; httpd_body_read(req, fn, arg) then hands the body to fn piece by piece
+       (Content-Length and chunked alike, data valid during the call only), then
+       HTTPD_BODY_END, or an error status (cap crossed, too slow, malformed, client gone).
+       httpd_body_pause/resume stop and restart reading the socket (TCP flow control holds
+       the client). A handler that answers without reading never triggers 100 Continue and
+       the connection closes after its response (demo: /upload, /upload-paced).
+
    ASYNC AND BLOCKING WORK
        Never block a worker (Playbook F). httpd_after(req, ms, fn, arg) calls fn on the
        worker after ms without blocking it. httpd_defer(req, work, done, arg) runs work(arg)
@@ -109,7 +123,8 @@
 
    REVISIONS
        0.1  first release: worker pool, strict parser, router, keep-alive, pipelining,
-            timer wheel and timeouts, graceful shutdown with drain, blocking-task pool.
+            timer wheel and timeouts, graceful shutdown with drain, blocking-task pool,
+            streaming responses and request bodies.
 */
 #if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
