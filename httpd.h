@@ -1708,8 +1708,17 @@ HTTPD__PRIVATE void httpd__req_on_timer(httpd__timer *t, void *ctx) {
     r->ufn = NULL;
     if (fn) fn(&r->pub, r->uarg, r->ustatus);
 }
+/* A streamed body that will never finish: its body callback hears why (via the timer). */
+HTTPD__PRIVATE void httpd__req_body_gone(httpd_request *req, void *arg, int status) {
+    httpd__req *r = (httpd__req *)req;
+    httpd_body_fn fn = r->bfn;
+    (void)arg;
+    r->bfn = NULL;
+    if (fn) fn(req, r->barg, NULL, 0, status);
+}
 /* The connection is gone or answered 504: the application still holds the request, so it
-   is orphaned, not freed; a pending httpd_after() timer fires now with the reason. */
+   is orphaned, not freed; a pending httpd_after() timer, on_writable or body callback
+   fires now (on the next loop turn) with the reason. */
 HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
     /* its strings point into the connection's input block: keep it with the request
        (the connection is closing) so they stay valid until the application answers */
@@ -1719,6 +1728,10 @@ HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
     }
     r->conn = NULL;
     if (r->task) HTTPD__STORE(&r->task->cancelled, 1);
+    if (r->bfn && !r->body_done && !r->utimer.pprev && !r->wwait) {
+        r->ufn = httpd__req_body_gone;          /* the body callback is the one waiting */
+        r->wwait = 1;
+    }
     if (r->utimer.pprev || r->wwait) {
         r->wwait = 0;
         r->ustatus = status;

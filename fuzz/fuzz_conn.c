@@ -39,7 +39,47 @@ static void on_param(httpd_request *r) {
     reply(r, "param", v.ptr, v.len);
     (void)q;
 }
+/* streamed body: counted, paused when the program says so (op 6 resumes) */
+static httpd_request *paused_req;
+static int pause_next;
+static void up_body(httpd_request *r, void *arg, const void *data, size_t len, int status) {
+    (void)arg; (void)data;
+    if (status == 0) {
+        HTTPD_ASSERT(len > 0 && len <= 64);
+        if (pause_next) { pause_next = 0; httpd_body_pause(r); paused_req = r; }
+        return;
+    }
+    if (paused_req == r) paused_req = NULL;
+    int rc = status == HTTPD_BODY_END ? (reply(r, "up", NULL, 0), 0)
+                                      : httpd_respond(r, 500, NULL, "x", 1);
+    if (status != HTTPD_BODY_END) HTTPD_ASSERT(rc < 0);          /* it freed the request */
+}
+static void on_up(httpd_request *r) {
+    if (httpd_get_header(r, "X-No").ptr) { reply(r, "refused", NULL, 0); return; }
+    HTTPD_ASSERT(httpd_body_read(r, up_body, NULL) == 0 || !r->conn.id);
+}
+/* streamed response: chunked, in pieces; waits for writability when full */
+static void more(httpd_request *r, void *arg, int status) {
+    uintptr_t left = (uintptr_t)arg;
+    if (status != 0) { HTTPD_ASSERT(httpd_end(r) < 0); return; }
+    while (left) {
+        int rc = httpd_write(r, "0123456789abcdef0123456789abcdef", left < 32 ? left : 32);
+        if (rc < 0) { httpd_end(r); return; }
+        left -= left < 32 ? left : 32;
+        if (rc == HTTPD_WRITE_FULL && left) { httpd_on_writable(r, more, (void *)left); return; }
+    }
+    httpd_end(r);
+}
+static void on_stream(httpd_request *r) {
+    httpd_str n = httpd_query_param(r, "n");
+    uintptr_t len = n.ptr ? (uintptr_t)strtoul(n.ptr, NULL, 10) % 300000 : 100;
+    HTTPD_ASSERT(httpd_begin(r, 200, "text/plain", -1) == 0);
+    more(r, (void *)len, 0);
+}
 static const httpd_route routes[] = {
+    { .method = "POST", .pattern = "/up", .handler = on_up, .stream_body = 1,
+      .max_body_bytes = 64 },
+    { .method = "GET", .pattern = "/s", .handler = on_stream },
     { .method = "GET", .pattern = "/", .handler = on_hello }, { .method = "POST", .pattern = "/echo", .handler = on_echo, .max_body_bytes = 64 },
     { .method = "GET", .pattern = "/async", .handler = on_async }, { .method = "GET", .pattern = "/u/:id", .handler = on_param },
     { 0 },
@@ -76,6 +116,37 @@ static unsigned check_output(void) {
         const char *cl = NULL;
         for (size_t k = i; k + 16 < i + head; k++)
             if (!memcmp(out + k, "\r\nContent-Length: ", 18)) { cl = out + k + 18; break; }
+        int chunked = 0;
+        for (size_t k = i; k + 28 < i + head; k++)
+            if (!memcmp(out + k, "\r\nTransfer-Encoding: chunked", 28)) { chunked = 1; break; }
+        if (status >= 200 && chunked) {                   /* walk the chunks */
+            finals++;
+            size_t p = i + head;
+            int complete = 0;
+            if (p == outlen || (outlen - p >= 9 && !memcmp(out + p, "HTTP/1.1 ", 9))) {
+                i = p;                                     /* HEAD: headers only */
+                continue;
+            }
+            while (p < outlen) {
+                char *e;
+                unsigned long n = strtoul(out + p, &e, 16);
+                HTTPD_ASSERT(e > out + p && e + 2 <= out + outlen && e[0] == '\r');
+                p = (size_t)(e - out) + 2 + n + 2;
+                if (n == 0) { complete = 1; break; }
+            }
+            if (!complete) break;                          /* cut by a close, or undrained */
+            i = p;
+            continue;
+        }
+        if (status >= 200 && !cl && status != 204 && status != 304) {
+            /* close-delimited (a stream to an HTTP/1.0 client): the rest is its body */
+            int closes = 0;
+            for (size_t k = i; k + 19 < i + head; k++)
+                if (!memcmp(out + k, "\r\nConnection: close", 19)) { closes = 1; break; }
+            HTTPD_ASSERT(closes);
+            finals++;
+            break;
+        }
         if (status >= 200) {
             finals++;
             HTTPD_ASSERT(cl != NULL || status == 204 || status == 304);
@@ -115,6 +186,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     wk.now = 1000000;
     wk.requests = 0;
     parked = NULL;
+    paused_req = NULL;
+    pause_next = 0;
     seq_called = 0;
     outlen = 0;
     httpd__conn *c = httpd__conn_new(&wk);
@@ -126,6 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         switch (op % 8) {
         case 0: case 1: case 2: case 3: {          /* feed up to arg+1 bytes */
             i++;
+            if (op % 8 == 3) pause_next = 1;        /* the next body piece pauses */
             size_t n = HTTPD__MIN(arg + 1, size - HTTPD__MIN(i, size));
             size_t cap;
             char *p = httpd__conn_rbuf(c, &cap);
@@ -147,6 +221,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (httpd__conn_deadline(c) <= wk.now) httpd__conn_timeout(c);
             break;
         case 6:                                     /* the async work completes */
+            if (paused_req) {                       /* or a paused body resumes */
+                httpd_request *r = paused_req;
+                paused_req = NULL;
+                httpd_body_resume(r);
+            }
             if (parked) {
                 httpd_request *r = parked;
                 parked = NULL;
@@ -173,6 +252,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned finals = check_output();
     HTTPD_ASSERT(finals <= wk.requests + 1);
     httpd__conn_release(c);
+    paused_req = NULL;
+    httpd__worker_timers(&wk);                      /* orphans hear why (and are freed) */
+    wk.queue = NULL;
     if (parked) {                                   /* orphaned: respond must free it */
         int rc = httpd_respond(parked, 200, NULL, "x", 1);
         HTTPD_ASSERT(rc == HTTPD_ERR_CLOSED || rc == HTTPD_ERR_TIMEOUT);   /* 504 sent */
