@@ -191,6 +191,7 @@ typedef struct httpd_request {
     httpd_str     path;            /* decoded (see REQUESTS), always starts with '/'*/
     httpd_str     query;           /* after '?', raw; len 0 when there is none      */
     int           minor_version;   /* HTTP/1.0 -> 0, HTTP/1.1 -> 1                  */
+    int64_t       content_length;  /* the body's declared length; -1: chunked or none */
     int           header_count;
     const httpd_header *headers;   /* in the order received                         */
     httpd_str     body;            /* the whole body (len 0 when none)              */
@@ -347,6 +348,16 @@ HTTPD_API int httpd_end(httpd_request *req);
    pause/resume stop and restart reading the socket: TCP flow control holds the client
    back and memory stays bounded by the read buffer. 0, HTTPD_ERR_STATE, HTTPD_ERR_CLOSED. */
 HTTPD_API int  httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg);
+/* Server-Sent Events on top of a streaming response. httpd_sse_begin sends 200
+   text/event-stream (no caching, no proxy buffering). httpd_sse_send writes one event:
+   event and id (optional, NULL) must not contain CR or LF; data may span lines (each goes
+   out as its own "data:" line). httpd_sse_comment writes ": text", the usual keep-alive
+   for proxies. They return like httpd_write; end with httpd_end. A long stream should
+   end itself when httpd_stopping() says so (graceful shutdown). */
+HTTPD_API int  httpd_sse_begin(httpd_request *req);
+HTTPD_API int  httpd_sse_send(httpd_request *req, const char *event, const char *id,
+                              const char *data);
+HTTPD_API int  httpd_sse_comment(httpd_request *req, const char *text);
 HTTPD_API void httpd_body_pause(httpd_request *req);
 HTTPD_API void httpd_body_resume(httpd_request *req);
 /* Runs fn(req, arg, status) once on the request's worker after ms milliseconds, without
@@ -2073,6 +2084,49 @@ HTTPD_API void httpd_body_resume(httpd_request *req) {
     }
 }
 
+/* ---- Server-Sent Events (WHATWG HTML §9.2) ---- */
+HTTPD_API int httpd_sse_begin(httpd_request *req) {
+    int rc = httpd_add_header(req, "Cache-Control", "no-cache");
+    if (rc == 0) rc = httpd_add_header(req, "X-Accel-Buffering", "no");   /* nginx: no buffer */
+    return rc < 0 ? rc : httpd_begin(req, 200, "text/event-stream", -1);
+}
+HTTPD__PRIVATE int httpd__sse_field_ok(const char *v) {
+    return !v || (!strchr(v, '\r') && !strchr(v, '\n'));
+}
+HTTPD_API int httpd_sse_send(httpd_request *req, const char *event, const char *id,
+                             const char *data) {
+    if (!req || !httpd__sse_field_ok(event) || !httpd__sse_field_ok(id)) return HTTPD_ERR_INVAL;
+    size_t dl = data ? strlen(data) : 0, n = 0, lines = 1;
+    for (size_t i = 0; i < dl; i++) lines += data[i] == '\n';
+    size_t cap = (event ? strlen(event) + 8 : 0) + (id ? strlen(id) + 5 : 0) + dl + 7 * lines + 2;
+    void *ctx = ((httpd__req *)req)->w->s->desc.alloc_ctx;
+    char stack[512], *b = cap <= sizeof stack ? stack : (char *)HTTPD_MALLOC(ctx, cap);
+    if (!b) return HTTPD_ERR_NOMEM;
+    if (event) n += (size_t)sprintf(b + n, "event: %s\n", event);
+    if (id) n += (size_t)sprintf(b + n, "id: %s\n", id);
+    const char *p = data ? data : "";
+    for (;;) {                                         /* one "data:" line per line */
+        const char *e = strchr(p, '\n');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l && p[l - 1] == '\r') l--;
+        memcpy(b + n, "data: ", 6); n += 6;
+        memcpy(b + n, p, l); n += l;
+        b[n++] = '\n';
+        if (!e) break;
+        p = e + 1;
+    }
+    b[n++] = '\n';                                     /* a blank line ends the event */
+    int rc = httpd_write(req, b, n);
+    if (b != stack) HTTPD_FREE(ctx, b);
+    return rc;
+}
+HTTPD_API int httpd_sse_comment(httpd_request *req, const char *text) {
+    if (!httpd__sse_field_ok(text)) return HTTPD_ERR_INVAL;
+    char b[256];
+    int n = snprintf(b, sizeof b, ": %.240s\n\n", text ? text : "");
+    return httpd_write(req, b, (size_t)n);
+}
+
 /* ---- the state machine ---- */
 HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
@@ -2300,6 +2354,8 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     httpd_request *p = &r->pub;
     p->method = h->method; p->target = h->target; p->query = h->query;
     p->minor_version = h->minor_version;
+    p->content_length = (h->flags & HTTPD__H_CL) && h->content_length <= INT64_MAX
+                      ? (int64_t)h->content_length : -1;
     p->headers = h->headers; p->header_count = (int)h->nheaders;
     p->conn.id = ((uint64_t)(uint32_t)w->index << 56) | ((uint64_t)c->slot << 32) | c->gen;
     p->path = h->path;
@@ -2493,7 +2549,9 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
 HTTPD__PRIVATE void httpd__conn_finish(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
-    int keep = r->keepalive && r->body_done;
+    /* a response whose head went out before a stop began (a stream) still ends the
+       connection once the server is stopping: idle connections must not linger */
+    int keep = r->keepalive && r->body_done && HTTPD__LOAD(&c->w->s->stop) == 0;
     in->pos += r->in_used;
     if (!r->body_done) c->flags |= HTTPD__F_LINGER;     /* its body is still coming */
     c->req = NULL;

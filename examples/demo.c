@@ -5,7 +5,9 @@
               [--drain-delay S] [--max-connections N]          (S: seconds, may be 0.5)
               [--task-threads N] [--task-queue N] [--block-limit N] [--max-inflight N]
      GET  /           -> 200 "Hello, World!"
-     POST /echo       -> 200 echoing the body (cap 1 MiB, over -> 413)
+     POST /echo       -> 200 echoing the body (cap 1 MiB, over -> 413), streamed back as it
+                         arrives when it has a Content-Length
+     GET  /events     -> Server-Sent Events: ?every=ms&count=n ticks
      GET  /health     -> 200 "ok"            (liveness)
      GET  /ready      -> 200, or 503 once a graceful stop began (readiness)
      GET  /sleep/:ms  -> 200 after ms milliseconds, on a timer (the worker is not blocked)
@@ -33,11 +35,79 @@
 static void on_hello(httpd_request *req) {
     httpd_respond(req, 200, "text/plain", "Hello, World!", 13);
 }
+/* POST /echo streams: with a Content-Length the response (same length) starts with the
+   first body piece and each piece is written back as it arrives, pausing the body while
+   the client is slow to read, so memory stays flat; a chunked body is collected (under
+   the 1 MiB cap, so that crossing it still gets a 413) and sent back at its end. */
+typedef struct { char type[128]; int begun; char *buf; size_t len; } echo_state;
+static void echo_body(httpd_request *req, void *arg, const void *data, size_t len, int status);
+static void echo_resume(httpd_request *req, void *arg, int status) {
+    if (status == 0) { httpd_body_resume(req); return; }
+    free(arg);
+    httpd_end(req);                                  /* client gone: frees it */
+}
+static void echo_body(httpd_request *req, void *arg, const void *data, size_t len, int status) {
+    echo_state *e = (echo_state *)arg;
+    if (status < 0) { free(e->buf); free(e); httpd_end(req); return; }   /* 4xx already sent */
+    if (req->content_length < 0) {                   /* chunked: collect */
+        if (status == 0) {
+            char *b = (char *)realloc(e->buf, e->len + len);
+            if (!b) { free(e->buf); free(e); httpd_end(req); return; }
+            memcpy(b + e->len, data, len);
+            e->buf = b; e->len += len;
+            return;
+        }
+        httpd_respond(req, 200, e->type, e->buf, e->len);
+        free(e->buf); free(e);
+        return;
+    }
+    if (!e->begun) { e->begun = 1; httpd_begin(req, 200, e->type, req->content_length); }
+    if (status == HTTPD_BODY_END) { free(e); httpd_end(req); return; }
+    if (httpd_write(req, data, len) == HTTPD_WRITE_FULL) {   /* slow reader: hold the body */
+        httpd_body_pause(req);
+        httpd_on_writable(req, echo_resume, e);
+    }
+}
 static void on_echo(httpd_request *req) {
+    echo_state *e = (echo_state *)calloc(1, sizeof *e);
+    if (!e) { httpd_respond(req, 503, "text/plain", "busy\n", 5); return; }
     httpd_str ct = httpd_get_header(req, "Content-Type");
-    char type[128] = "application/octet-stream";
-    if (ct.ptr && ct.len < sizeof type) { memcpy(type, ct.ptr, ct.len); type[ct.len] = 0; }
-    httpd_respond(req, 200, type, req->body.ptr, req->body.len);
+    snprintf(e->type, sizeof e->type, "%s", "application/octet-stream");
+    if (ct.ptr && ct.len < sizeof e->type) { memcpy(e->type, ct.ptr, ct.len); e->type[ct.len] = 0; }
+    if (req->content_length == 0) {                  /* nothing to stream */
+        free(e);
+        httpd_respond(req, 200, "application/octet-stream", "", 0);
+        return;
+    }
+    httpd_body_read(req, echo_body, e);             /* sends 100 Continue if asked */
+}
+/* GET /events?every=ms&count=n: Server-Sent Events ticks on a timer; ends at count or
+   when the server is stopping (so a graceful shutdown does not wait for it). */
+typedef struct { unsigned every, count, sent; } ticker;
+static void tick(httpd_request *req, void *arg, int status) {
+    ticker *t = (ticker *)arg;
+    if (status == 0 && !httpd_stopping(req->server) && t->sent < t->count) {
+        char id[16], data[64];
+        snprintf(id, sizeof id, "%u", t->sent);
+        snprintf(data, sizeof data, "tick %u\nof %u", t->sent, t->count);
+        t->sent++;
+        if (httpd_sse_send(req, "tick", id, data) >= 0
+            && httpd_after(req, t->every, tick, t) == 0)
+            return;
+    }
+    free(t);
+    httpd_end(req);
+}
+static void on_events(httpd_request *req) {
+    httpd_str every = httpd_query_param(req, "every"), count = httpd_query_param(req, "count");
+    ticker *t = (ticker *)calloc(1, sizeof *t);
+    if (!t) { httpd_respond(req, 503, "text/plain", "busy\n", 5); return; }
+    t->every = every.ptr ? (unsigned)strtoul(every.ptr, NULL, 10) : 1000;
+    t->count = count.ptr ? (unsigned)strtoul(count.ptr, NULL, 10) : 3600;
+    if (t->every < 10) t->every = 10;
+    httpd_sse_begin(req);
+    httpd_sse_comment(req, "hello");
+    tick(req, t, 0);
 }
 static void on_health(httpd_request *req) {
     httpd_respond(req, 200, "text/plain", "ok\n", 3);
@@ -284,7 +354,8 @@ int main(int argc, char **argv) {
     static httpd_route routes[] = {
         { .method = "GET",  .pattern = "/",          .handler = on_hello },
         { .method = "POST", .pattern = "/echo",      .handler = on_echo,
-          .max_body_bytes = 1048576 },
+          .max_body_bytes = 1048576, .stream_body = 1 },
+        { .method = "GET",  .pattern = "/events",    .handler = on_events },
         { .method = "GET",  .pattern = "/health",    .handler = on_health },
         { .method = "GET",  .pattern = "/ready",     .handler = httpd_ready },
         { .method = "GET",  .pattern = "/sleep/:ms", .handler = on_sleep },
@@ -326,7 +397,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--task-threads")) d.task_threads = atoi(v);
         else if (!strcmp(a, "--task-queue")) d.task_queue = (uint32_t)atoi(v);
         else if (!strcmp(a, "--max-inflight")) d.max_inflight = (uint32_t)atoi(v);
-        else if (!strcmp(a, "--block-limit")) routes[6].max_concurrent = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--block-limit")) {
+            for (httpd_route *r = routes; r->pattern; r++)
+                if (!strcmp(r->pattern, "/block/:ms")) r->max_concurrent = (uint32_t)atoi(v);
+        }
         else usage(argv[0]);
         i++;
     }

@@ -80,5 +80,83 @@ def test_stalled_reader_dropped_and_leaver_freed():
     # Demo.__exit__: exit status 0 and no sanitizer report (no leak of the streams)
 
 
+
+
+def parse_sse(text):
+    events, cur = [], {}
+    for line in text.split("\n"):
+        if line == "":
+            if cur:
+                events.append(cur)
+            cur = {}
+        elif line.startswith(":"):
+            continue
+        else:
+            k, _, v = line.partition(": ")
+            cur.setdefault(k, []).append(v)
+    return events
+
+
+@test
+def test_server_sent_events():
+    with Demo(workers=1) as d:
+        c = http.client.HTTPConnection(*d.addr(), timeout=10)
+        t0 = time.time()
+        c.request("GET", "/events?every=50&count=4")
+        r = c.getresponse()
+        assert r.status == 200 and r.getheader("Content-Type") == "text/event-stream"
+        assert r.getheader("Cache-Control") == "no-cache"
+        assert r.getheader("Transfer-Encoding") == "chunked"
+        body = r.read().decode()
+        took = time.time() - t0
+        ev = parse_sse(body)
+        assert [e["id"] for e in ev] == [["0"], ["1"], ["2"], ["3"]], ev
+        assert all(e["event"] == ["tick"] and len(e["data"]) == 2 for e in ev), ev
+        assert body.startswith(": hello\n\n")
+        assert 0.15 <= took < 3, took
+        c.request("GET", "/")                       # keep-alive after the stream
+        assert c.getresponse().read() == b"Hello, World!"
+        c.close()
+
+
+@test
+def test_events_end_on_graceful_stop():
+    d = Demo(workers=1).start()
+    s = socket.create_connection(d.addr(), timeout=10)
+    s.sendall(b"GET /events?every=100&count=100000 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)
+    t0 = time.time()
+    d.stop()                                        # the stream notices and ends itself
+    assert time.time() - t0 < 3, time.time() - t0
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    assert data.endswith(b"0\r\n\r\n"), data[-40:]   # a complete chunked stream
+
+
+@test
+def test_echo_streams_back_with_content_length():
+    with Demo(workers=1) as d:
+        body = os.urandom(1 << 20)
+        s = socket.create_connection(d.addr(), timeout=10)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body[:200000])
+        first = s.recv(65536)                       # the echo starts before the body ends
+        assert first.startswith(b"HTTP/1.1 200 "), first[:60]
+        s.sendall(body[200000:])
+        data = first
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            data += b
+        s.close()
+        assert data.endswith(body) and b"Content-Length: %d" % len(body) in data
+
+
 if __name__ == "__main__":
     sys.exit(run_all())
