@@ -647,6 +647,13 @@ static void test_streamed_body_refused_and_capped(void) {
     CHECK_EQ(up_end, HTTPD_ERR_TOOLARGE);               /* the handler heard why */
     CHECK(closing(c));
     done_conn(c);
+    c = open_conn();                                    /* found by fuzz_conn: the connection */
+    s = "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n";  /* is torn down */
+    feed(c, s, strlen(s), 0);                           /* while the body is awaited: the */
+    up_end = 99;                                        /* body callback must still hear it */
+    done_conn(c);
+    httpd__worker_timers(&wk);
+    CHECK_EQ(up_end, HTTPD_ERR_CLOSED);
     c = open_conn();                                    /* client gone mid-body */
     s = "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\nabc";
     feed(c, s, strlen(s), 0);
