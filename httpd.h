@@ -314,6 +314,10 @@ HTTPD_API const char *httpd_strerror(int err);
 HTTPD_API httpd_str httpd_get_header(const httpd_request *req, const char *name);
 HTTPD_API httpd_str httpd_param(httpd_request *req, const char *name);       /* decoded */
 HTTPD_API httpd_str httpd_query_param(httpd_request *req, const char *name); /* decoded */
+/* A field of an application/x-www-form-urlencoded body (buffered routes; the route's
+   max_body_bytes caps it), decoded like a query parameter. Absent, or another content
+   type -> ptr NULL. */
+HTTPD_API httpd_str httpd_form_param(httpd_request *req, const char *name);
 HTTPD_API int       httpd_str_eq(httpd_str s, const char *cstr);
 
 /* Responses (worker thread). 0 on success; HTTPD_ERR_INVAL for a bad header or a second
@@ -3475,11 +3479,11 @@ HTTPD_API httpd_str httpd_param(httpd_request *req, const char *name) {
             return httpd__decode(r, r->params[i].value, 0);
     return none;
 }
-HTTPD_API httpd_str httpd_query_param(httpd_request *req, const char *name) {
-    httpd__req *r = (httpd__req *)req;
+/* The first `name` field of an urlencoded list "a=1&b=2" (WHATWG URL §5.1), decoded. */
+HTTPD__PRIVATE httpd_str httpd__urlencoded_find(httpd__req *r, httpd_str list, const char *name) {
     httpd_str none = { NULL, 0 };
     size_t n = strlen(name);
-    const char *p = req->query.ptr, *end = p + req->query.len;
+    const char *p = list.ptr, *end = p ? p + list.len : NULL;
     while (p && p < end) {
         const char *amp = (const char *)memchr(p, '&', (size_t)(end - p));
         const char *e = amp ? amp : end;
@@ -3494,6 +3498,18 @@ HTTPD_API httpd_str httpd_query_param(httpd_request *req, const char *name) {
         p = e + 1;
     }
     return none;
+}
+HTTPD_API httpd_str httpd_query_param(httpd_request *req, const char *name) {
+    return httpd__urlencoded_find((httpd__req *)req, req->query, name);
+}
+HTTPD_API httpd_str httpd_form_param(httpd_request *req, const char *name) {
+    httpd_str none = { NULL, 0 };
+    httpd_str ct = httpd_get_header(req, "Content-Type");
+    size_t l = 33;                                   /* "application/x-www-form-urlencoded" */
+    if (!ct.ptr || ct.len < l || !httpd__ieq(ct.ptr, "application/x-www-form-urlencoded", l)
+        || (ct.len > l && ct.ptr[l] != ';' && ct.ptr[l] != ' '))
+        return none;
+    return httpd__urlencoded_find((httpd__req *)req, req->body, name);
 }
 #endif /* HTTPD_IMPLEMENTATION */
 

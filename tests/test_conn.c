@@ -96,7 +96,16 @@ static void on_upload(httpd_request *r) {
     }
     CHECK_EQ(httpd_body_read(r, up_body, NULL), 0);
 }
+static void on_form(httpd_request *r) {
+    handled++;
+    httpd_str a = httpd_form_param(r, "a"), b = httpd_form_param(r, "b c"), z = httpd_form_param(r, "z");
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "[%.*s][%.*s][%s]", (int)a.len, a.ptr ? a.ptr : "",
+                     (int)b.len, b.ptr ? b.ptr : "", z.ptr ? "z" : "-");
+    httpd_respond(r, 200, NULL, buf, (size_t)n);
+}
 static const httpd_route routes[] = {
+    { .method = "POST", .pattern = "/form", .handler = on_form },
     { .method = "POST", .pattern = "/upload", .handler = on_upload, .stream_body = 1,
       .max_body_bytes = 1000 },
     { .method = "GET", .pattern = "/stream", .handler = on_stream },
@@ -664,6 +673,21 @@ static void test_streamed_body_refused_and_capped(void) {
     done_conn(c);
     CHECK_EQ(wk.held, 0);
 }
+static void test_urlencoded_form(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "POST /form HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
+                    "Content-Length: 25\r\n\r\na=1%2B2+3&b+c=%C3%A9&z&x=";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "\r\n\r\n[1+2 3][\xc3\xa9][z]") != NULL);
+    done_conn(c);
+    c = open_conn();                                      /* another type: no fields */
+    s = "POST /form HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\na=1";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "\r\n\r\n[][][-]") != NULL);
+    done_conn(c);
+}
 int main(void) {
     memset(big_chunk, 'b', sizeof big_chunk);
     setup();
@@ -690,6 +714,7 @@ int main(void) {
     RUN(test_streaming_backpressure);
     RUN(test_streamed_body_pause_resume);
     RUN(test_streamed_body_refused_and_capped);
+    RUN(test_urlencoded_form);
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     HTTPD_FREE(NULL, (void *)srv.route_inflight);
