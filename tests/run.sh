@@ -42,7 +42,7 @@ if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && command -v clang >/dev/null; then   # CI: a
     for n in parser chunked router conn; do
         run_suite "fuzz $n ${FUZZ_SECONDS}s" $((FUZZ_SECONDS + 120)) \
             bash -c "set -o pipefail; make -s build/fuzz_$n >/dev/null && mkdir -p build/corpus/$n && \
-                   build/fuzz_$n -max_total_time=$FUZZ_SECONDS -dict=fuzz/http.dict \
+                   build/fuzz_$n -seed=1 -max_total_time=$FUZZ_SECONDS -dict=fuzz/http.dict \
                    -artifact_prefix=build/ build/corpus/$n fuzz/corpus/$n 2>&1 | tail -25 && \
                    echo '1 passed, 0 failed'"
     done
