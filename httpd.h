@@ -1914,6 +1914,14 @@ HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
         HTTPD__ADD(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
     r->counted = 0;
 }
+/* The application answers an orphaned request: free it and say why it went nowhere. */
+HTTPD__PRIVATE int httpd__req_drop_orphan(httpd__req *r) {
+    int rc = r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+    httpd__req_uncount(r);
+    r->w->held--;
+    httpd__req_put(r);
+    return rc;
+}
 /* The application answered (httpd_respond or httpd_end): carry on from here. */
 HTTPD__PRIVATE void httpd__req_answered(httpd__req *r, httpd__conn *c) {
     r->responded = 1;
@@ -1933,11 +1941,7 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
     if (r->streaming) return HTTPD_ERR_STATE;                /* httpd_end finishes those */
     httpd__conn *c = r->conn;
     if (!c) {                  /* the client left (or got a 504) while we were working */
-        int rc = r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
-        httpd__req_uncount(r);
-        r->w->held--;
-        httpd__req_put(r);
-        return rc;
+        return httpd__req_drop_orphan(r);
     }
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     int rc = httpd__write_response(c, status, content_type, r->rh, r->rh_len, body, len,
@@ -2027,11 +2031,7 @@ HTTPD_API int httpd_end(httpd_request *req) {
     if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;
     httpd__conn *c = r->conn;
     if (!c) {                                     /* client gone: free it */
-        int rc = r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
-        httpd__req_uncount(r);
-        r->w->held--;
-        httpd__req_put(r);
-        return rc;
+        return httpd__req_drop_orphan(r);
     }
     if (!r->streaming) return HTTPD_ERR_STATE;
     int rc = 0;
@@ -2708,6 +2708,16 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
         dl = HTTPD__MIN(dl, c->wsince + d->write_timeout_ms);
     return dl;
 }
+/* The request deadline passed while the application holds the request: answer 504 (unless
+   it began a response) and orphan the request, whose later answer then just frees it. */
+HTTPD__PRIVATE void httpd__conn_504(httpd__conn *c) {
+    httpd__req *r = c->req;
+    if (r->responded || r->streaming) return;
+    c->req = NULL;
+    r->timed_out = 1;
+    httpd__req_orphan(r, HTTPD_ERR_TIMEOUT);
+    httpd__conn_error(c, 504);
+}
 /* The deadline passed (the caller checked it against w->now). */
 HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
     if ((c->flags & HTTPD__F_WBLOCKED)
@@ -2725,11 +2735,7 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         const httpd_desc *d = &c->w->s->desc;
         if (r->stream_body && (!r->bfn || r->paused)) {
             /* the application holds it and is not reading: its request deadline */
-            if (r->responded || r->streaming) break;
-            c->req = NULL;
-            r->timed_out = 1;
-            httpd__req_orphan(r, HTTPD_ERR_TIMEOUT);
-            httpd__conn_error(c, 504);
+            httpd__conn_504(c);
             break;
         }
         if (c->since + d->body_timeout_ms > c->w->now && d->body_min_rate != HTTPD_NO_TIMEOUT) {
@@ -2744,15 +2750,9 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         httpd__conn_body_fail(c, 408);
         break;
     }
-    case HTTPD__S_HANDLER: {                  /* the handler did not answer in time */
-        httpd__req *r = c->req;
-        if (r->responded || r->streaming) break;
-        c->req = NULL;
-        r->timed_out = 1;
-        httpd__req_orphan(r, HTTPD_ERR_TIMEOUT);
-        httpd__conn_error(c, 504);
+    case HTTPD__S_HANDLER:                    /* the handler did not answer in time */
+        httpd__conn_504(c);
         break;
-    }
     case HTTPD__S_LINGER:
         c->state = HTTPD__S_ABORT;
         break;

@@ -142,6 +142,22 @@ def raw_exchange(addr, data, timeout=3.0, read_until_close=True, shut_wr=False):
         s.close()
 
 
+def read_to_close(s):
+    """Read from socket s until the peer closes (or its timeout passes), then close it."""
+    chunks = []
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    return b"".join(chunks)
+
+
 def parse_responses(data):
     """Split a byte stream into a list of (status, headers-dict-lowercase, body) responses.
     Handles Content-Length and chunked bodies. Raises ValueError on garbage."""

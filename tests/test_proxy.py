@@ -5,7 +5,7 @@ the drain delay, finishes what it has, exits) and is started again on the same p
 the other. Zero requests may fail. Loopback only; HAProxy and the demos are ended by PID."""
 import os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyharness import Demo, test, run_all, parse_responses
+from pyharness import Demo, test, run_all, parse_responses, read_to_close
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
@@ -76,13 +76,7 @@ def test_rolling_restart_behind_haproxy_loses_nothing():
                 try:
                     s = socket.create_connection(("127.0.0.1", fe), timeout=5)
                     s.sendall(b"GET /sleep/20 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-                    buf = b""
-                    while True:
-                        b = s.recv(4096)
-                        if not b:
-                            break
-                        buf += b
-                    s.close()
+                    buf = read_to_close(s)
                     rs = parse_responses(buf)
                     if rs and rs[0][0] == 200:
                         ok[0] += 1

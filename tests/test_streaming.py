@@ -3,7 +3,7 @@ with backpressure): exact lengths over keep-alive, HEAD, a slow reader, a client
 reading (dropped at the write timeout), a client that leaves mid-stream."""
 import http.client, os, socket, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyharness import Demo, test, run_all
+from pyharness import Demo, test, run_all, read_to_close
 
 
 @test
@@ -128,13 +128,7 @@ def test_events_end_on_graceful_stop():
     t0 = time.time()
     d.stop()                                        # the stream notices and ends itself
     assert time.time() - t0 < 3, time.time() - t0
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
+    data = read_to_close(s)
     assert data.endswith(b"0\r\n\r\n"), data[-40:]   # a complete chunked stream
 
 

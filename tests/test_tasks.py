@@ -4,23 +4,13 @@ Retry-After, a client leaving mid-task and a stop while tasks run are clean, /ha
 right. Loopback only; bounded waits."""
 import hashlib, os, socket, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyharness import Demo, test, run_all, parse_responses
+from pyharness import Demo, test, run_all, parse_responses, read_to_close
 
 
 def request(addr, raw, timeout=10):
     s = socket.create_connection(addr, timeout=timeout)
     s.sendall(raw)
-    data = b""
-    while True:
-        try:
-            b = s.recv(65536)
-        except socket.timeout:
-            break
-        if not b:
-            break
-        data += b
-    s.close()
-    return parse_responses(data)
+    return parse_responses(read_to_close(s))
 
 
 def get(addr, path, timeout=10):
@@ -46,14 +36,7 @@ def test_loop_responsive_with_100_blocking_requests():
         assert worst < 0.05, worst
         ok = 0
         for s in socks:
-            data = b""
-            while True:
-                b = s.recv(4096)
-                if not b:
-                    break
-                data += b
-            s.close()
-            ok += parse_responses(data)[0][0] == 200
+            ok += parse_responses(read_to_close(s))[0][0] == 200
         assert ok == 100, ok
 
 

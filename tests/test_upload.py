@@ -5,7 +5,7 @@ splits), the cap is enforced before reading (Content-Length) and when crossed (c
 leaves the server clean (exit status and sanitizers checked by Demo)."""
 import os, random, socket, subprocess, sys, tempfile, time, zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyharness import Demo, test, run_all, parse_responses
+from pyharness import Demo, test, run_all, parse_responses, read_to_close
 
 
 def expect(body):
@@ -28,14 +28,7 @@ def send_split(addr, head, body, chunked, rnd):
         n = rnd.randint(1, 100000)
         s.sendall(payload[i:i + n])
         i += n
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    return parse_responses(data)
+    return parse_responses(read_to_close(s))
 
 
 @test
