@@ -8,7 +8,7 @@
    CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, ASYNC AND
              BLOCKING WORK, TIMEOUTS, SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
-             >>pool >>poll_epoll >>conn >>worker >>public
+             >>multipart >>pool >>poll_epoll >>conn >>worker >>public
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -345,6 +345,24 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
 HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n);
 HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg);
 HTTPD_API int httpd_end(httpd_request *req);
+/* Trailer fields for a chunked streaming response (RFC 9112 §7.1.2), sent by httpd_end
+   after the last chunk; declare them before httpd_begin with httpd_add_header(req,
+   "Trailer", "X-Checksum"). Fields that must not be trailers (framing, routing, controls,
+   Content-*, authentication, cookies; RFC 9110 §6.5.1) -> HTTPD_ERR_INVAL. A response
+   that is not chunked (fixed length, HTTP/1.0) cannot carry them -> HTTPD_ERR_STATE; for
+   HEAD they are dropped like the body (0). */
+HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char *value);
+/* A file as the whole response: len bytes of fd from offset (HTTPD_FILE_REST: to the end
+   of the file), with Content-Length, sent with sendfile(2) (pread + write where it cannot
+   be used, or under -DHTTPD_NO_SENDFILE) a piece at a time as the client reads, so memory
+   stays flat at any size. The server owns fd from this call on, whatever it returns: it is
+   closed once the body is sent, the client left, or at once on error. HEAD, 204 and 304
+   send the head only. For a 206, add Content-Range and pass the range. A file that shrinks
+   during the transfer closes the connection (the length can no longer hold). Returns
+   like httpd_respond; HTTPD_ERR_SYS if fstat fails for HTTPD_FILE_REST. */
+#define HTTPD_FILE_REST UINT64_MAX
+HTTPD_API int httpd_send_file(httpd_request *req, int status, const char *content_type,
+                              int fd, uint64_t offset, uint64_t len);
 
 /* For routes with stream_body: start receiving the body; fn gets it piece by piece (see
    httpd_body_fn). "100 Continue" is sent now if the client asked for it, so a handler
@@ -364,6 +382,64 @@ HTTPD_API int  httpd_sse_send(httpd_request *req, const char *event, const char 
 HTTPD_API int  httpd_sse_comment(httpd_request *req, const char *text);
 HTTPD_API void httpd_body_pause(httpd_request *req);
 HTTPD_API void httpd_body_resume(httpd_request *req);
+/* multipart/form-data (RFC 7578 on RFC 2046 §5.1), parsed as it streams: a browser
+   uploading a firmware image is handed over part by part, never buffered whole. The
+   parser is incremental and does no I/O (feed it any split of the body); it calls
+   fn(arg, event, part, data, len) with HTTPD_PART_BEGIN (the part's headers are parsed),
+   HTTPD_PART_DATA (a piece of its content, valid during the call) and HTTPD_PART_END.
+   The part's strings stay valid until its END. fn returns 0 to go on, or a negative value
+   that stops the parse and comes back from httpd_multipart_feed. */
+typedef struct httpd_part {
+    httpd_str  name;               /* Content-Disposition name; ptr NULL when absent    */
+    httpd_str  filename;           /* as sent (never trust it as a path); NULL if none  */
+    httpd_str  content_type;       /* ptr NULL when absent (then text/plain)            */
+    int        header_count;
+    const httpd_header *headers;
+    uint32_t   index;              /* 0 for the first part                              */
+    uint64_t   size;               /* content bytes so far (at END: the total)          */
+} httpd_part;
+enum { HTTPD_PART_BEGIN = 1, HTTPD_PART_DATA = 2, HTTPD_PART_END = 3 };
+#define HTTPD_MULTIPART_DONE 1
+#define HTTPD_MULTIPART_MAX_HEADERS 16    /* header fields per part; more -> TOOLARGE */
+typedef int (*httpd_part_fn)(void *arg, int event, const httpd_part *part,
+                             const void *data, size_t len);
+typedef struct httpd_multipart_limits {
+    uint32_t max_parts;            /* 0 -> 128; more -> HTTPD_ERR_TOOLARGE              */
+    uint32_t max_header_bytes;     /* 0 -> 4 KiB: one part's header block (begin only)  */
+    uint64_t max_part_bytes;       /* 0 -> no cap but the body's; more -> TOOLARGE      */
+} httpd_multipart_limits;
+typedef struct httpd_multipart {   /* the parser's state: treat every field as private */
+    char         delim[76];        /* CRLF "--" boundary                                */
+    uint8_t      dlen, k, state;   /* k: delimiter bytes matched so far                 */
+    int          rc;               /* sticky: HTTPD_MULTIPART_DONE or an error          */
+    char        *hbuf;             /* the current part's header block                   */
+    uint32_t     hlen, hcap, nparts;
+    httpd_multipart_limits lim;
+    httpd_part_fn fn;
+    void        *arg;
+    httpd_part   part;
+    httpd_header hdrs[HTTPD_MULTIPART_MAX_HEADERS];
+} httpd_multipart;
+/* Sets up m for a body whose Content-Type is content_type ("multipart/...; boundary=..."),
+   with header_buf[header_cap] as the room for a part's header block (the header size cap).
+   No allocation. 0, or HTTPD_ERR_INVAL when there is no valid boundary (answer 400/415). */
+HTTPD_API int httpd_multipart_init(httpd_multipart *m, httpd_str content_type,
+                                   const httpd_multipart_limits *lim, char *header_buf,
+                                   size_t header_cap, httpd_part_fn fn, void *arg);
+/* For a request: init from its Content-Type, memory from the request (freed with it).
+   NULL: not multipart/form-data with a valid boundary, or no memory. Feed it from the
+   body callback of a stream_body route, or once with req->body for a buffered one. */
+HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
+                                                 const httpd_multipart_limits *lim,
+                                                 httpd_part_fn fn, void *arg);
+/* The next bytes of the body. 0: more expected; HTTPD_MULTIPART_DONE: the closing boundary
+   was seen (the epilogue after it is ignored); < 0, and the same from then on:
+   HTTPD_ERR_INVAL (malformed: answer 400), HTTPD_ERR_TOOLARGE (a limit: 413), or what fn
+   returned. */
+HTTPD_API int httpd_multipart_feed(httpd_multipart *m, const void *data, size_t len);
+/* At the end of the body: 0 if the closing boundary was seen, else the error, or
+   HTTPD_ERR_INVAL for a body cut short (no closing boundary; the open part got no END). */
+HTTPD_API int httpd_multipart_end(const httpd_multipart *m);
 /* Runs fn(req, arg, status) once on the request's worker after ms milliseconds, without
    blocking it, or earlier with an error status (see httpd_timer_fn). One timer per request;
    do not respond while it is pending (httpd_respond says HTTPD_ERR_STATE). After an error
@@ -418,6 +494,10 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#ifndef HTTPD_NO_SENDFILE
+#  include <sys/sendfile.h>
+#endif
 #if defined(__GLIBC__) && !defined(__USE_GNU)
 #  error "httpd.h: include it with HTTPD_IMPLEMENTATION before any system header, or build with -D_GNU_SOURCE"
 #endif
@@ -1391,6 +1471,266 @@ HTTPD__PRIVATE int httpd__router_find(const httpd__router *r, int mid, const cha
     return -1;
 }
 
+/* ================================================================= >>multipart
+   multipart/form-data, streamed (RFC 7578; syntax of RFC 2046 §5.1.1). The body is
+     preamble "--" B pad CRLF part *( CRLF "--" B pad CRLF part ) CRLF "--" B "--" epilogue
+   where part = header fields, CRLF, content. Content is scanned for the delimiter
+   CRLF "--" B with memchr on CR; a delimiter cut by the end of a piece is remembered only
+   as the count k of its bytes matched (they are the delimiter's own bytes, so nothing is
+   copied, and on a mismatch they are handed out as content from delim itself; no CR
+   occurs in delim after its first byte, so no match can start inside them). The preamble
+   is scanned the same way as if a CRLF came before the body. A part's header block is
+   copied into hbuf (its size is the cap), then parsed like request fields (token names,
+   no obs-fold, CRLF only). Content-Disposition parameters may be tokens or quoted strings
+   (\" and \\ unescaped in place; browsers percent-encode quotes in names instead). The
+   parser keeps no pointer into the caller's data between calls. */
+enum { HTTPD__MP_PREAMBLE, HTTPD__MP_AFTER, HTTPD__MP_DASH, HTTPD__MP_PAD, HTTPD__MP_LF,
+       HTTPD__MP_HEADERS, HTTPD__MP_DATA, HTTPD__MP_EPILOGUE };
+
+/* The boundary parameter of a multipart Content-Type, or ptr NULL. */
+HTTPD__PRIVATE httpd_str httpd__mp_boundary(httpd_str ct) {
+    httpd_str none = { NULL, 0 };
+    const char *p = ct.ptr, *e = ct.ptr + ct.len;
+    if (!p || ct.len < 10 || !httpd__ieq(p, "multipart/", 10)) return none;
+    p += 10;
+    while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;          /* subtype */
+    while (p < e) {                                            /* ; name=value ... */
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p == e || *p++ != ';') return none;
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        const char *n = p;
+        while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+        size_t nl = (size_t)(p - n);
+        if (!nl || p == e || *p++ != '=') return none;
+        const char *v = p;
+        if (p < e && *p == '"') {
+            v = ++p;
+            while (p < e && *p != '"' && *p != '\\') p++;
+            if (p == e || *p != '"') return none;           /* no escapes in a boundary */
+        } else {
+            while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+        }
+        httpd_str val = { v, (size_t)(p - v) };
+        if (p < e && *p == '"') p++;
+        if (nl == 8 && httpd__ieq(n, "boundary", 8)) {
+            /* 1 to 70 bchars (RFC 2046 §5.1.1), not ending in a space */
+            if (!val.len || val.len > 70 || val.ptr[val.len - 1] == ' ') return none;
+            for (size_t i = 0; i < val.len; i++) {
+                char ch = val.ptr[i];
+                if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z')
+                      || (ch >= 'A' && ch <= 'Z') || strchr("'()+_,-./:=? ", ch)))
+                    return none;
+            }
+            return val;
+        }
+    }
+    return none;
+}
+HTTPD_API int httpd_multipart_init(httpd_multipart *m, httpd_str content_type,
+                                   const httpd_multipart_limits *lim, char *header_buf,
+                                   size_t header_cap, httpd_part_fn fn, void *arg) {
+    if (!m || !fn || !header_buf || header_cap < 2) return HTTPD_ERR_INVAL;
+    httpd_str b = httpd__mp_boundary(content_type);
+    if (!b.ptr) return HTTPD_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    memcpy(m->delim, "\r\n--", 4);
+    memcpy(m->delim + 4, b.ptr, b.len);
+    m->dlen = (uint8_t)(4 + b.len);
+    m->k = 2;                                /* as if the body began after a CRLF */
+    m->state = HTTPD__MP_PREAMBLE;
+    m->hbuf = header_buf;
+    m->hcap = header_cap > UINT32_MAX ? UINT32_MAX : (uint32_t)header_cap;
+    if (lim) m->lim = *lim;
+    if (!m->lim.max_parts) m->lim.max_parts = 128;
+    if (!m->lim.max_part_bytes) m->lim.max_part_bytes = UINT64_MAX;
+    m->fn = fn;
+    m->arg = arg;
+    return 0;
+}
+/* Content of the current part: count it against the cap, hand it out. */
+HTTPD__PRIVATE int httpd__mp_emit(httpd_multipart *m, const char *p, size_t n) {
+    if (!n) return 0;
+    if (n > m->lim.max_part_bytes - m->part.size) return HTTPD_ERR_TOOLARGE;
+    m->part.size += n;
+    int rc = m->fn(m->arg, HTTPD_PART_DATA, &m->part, p, n);
+    return rc < 0 ? rc : 0;
+}
+/* Scans for the delimiter from *pp, handing out content in DATA (the preamble is
+   dropped). 1: found, *pp after it; 0: input used up; < 0: error. */
+HTTPD__PRIVATE int httpd__mp_scan(httpd_multipart *m, const char **pp, const char *e) {
+    const char *p = *pp, *d = m->delim;
+    int data = m->state == HTTPD__MP_DATA, rc;
+    if (m->k) {                              /* a delimiter cut by the previous piece */
+        while (p < e && m->k < m->dlen && *p == d[m->k]) { p++; m->k++; }
+        if (m->k == m->dlen) { m->k = 0; *pp = p; return 1; }
+        if (p == e) { *pp = p; return 0; }
+        if (data && (rc = httpd__mp_emit(m, d, m->k)) < 0) return rc;   /* it was content */
+        m->k = 0;
+    }
+    const char *s = p;                       /* content from here */
+    for (;;) {
+        const char *cr = (const char *)memchr(p, '\r', (size_t)(e - p));
+        if (!cr) break;
+        size_t n = HTTPD__MIN((size_t)(e - cr), (size_t)m->dlen);
+        if (memcmp(cr, d, n) == 0) {
+            if (data && (rc = httpd__mp_emit(m, s, (size_t)(cr - s))) < 0) return rc;
+            *pp = cr + n;
+            if (n == m->dlen) return 1;
+            m->k = (uint8_t)n;               /* cut: wait for the rest */
+            return 0;
+        }
+        p = cr + 1;
+    }
+    if (data && (rc = httpd__mp_emit(m, s, (size_t)(e - s))) < 0) return rc;
+    *pp = e;
+    return 0;
+}
+/* The name and filename parameters of a Content-Disposition value. A quoted string with
+   quoted-pairs is unescaped into the free room after the header block (*room, *left). */
+HTTPD__PRIVATE int httpd__mp_disposition(const char *p, const char *e, httpd_part *pt,
+                                         char **room, size_t *left) {
+    while (p < e && *p != ';') p++;          /* skip the disposition type */
+    while (p < e) {
+        p++;                                 /* ';' */
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p == e) break;                   /* a trailing ';' */
+        const char *n = p;
+        while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+        size_t nl = (size_t)(p - n);
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (!nl || p == e || *p++ != '=') return HTTPD_ERR_INVAL;
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        httpd_str v = { p, 0 };
+        if (p < e && *p == '"') {
+            const char *q = ++p;
+            size_t esc = 0;
+            for (; p < e && *p != '"'; p++)
+                if (*p == '\\' && p + 1 < e) { p++; esc++; }
+            if (p == e) return HTTPD_ERR_INVAL;          /* unterminated */
+            v.ptr = q;
+            v.len = (size_t)(p - q) - esc;
+            if (esc) {                                   /* unescape into the room */
+                if (v.len > *left) return HTTPD_ERR_TOOLARGE;
+                char *o = *room;
+                for (; q < p; q++) *o++ = *q == '\\' ? *++q : *q;
+                v.ptr = *room;
+                *room += v.len; *left -= v.len;
+            }
+            p++;
+        } else {
+            while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+            v.len = (size_t)(p - v.ptr);
+        }
+        if (httpd__ieq2(n, nl, "name", 4)) pt->name = v;
+        else if (httpd__ieq2(n, nl, "filename", 8)) pt->filename = v;
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p < e && *p != ';') return HTTPD_ERR_INVAL;
+    }
+    return 0;
+}
+/* The header block hbuf[0..hlen) is complete: parse it, start the part. */
+HTTPD__PRIVATE int httpd__mp_headers(httpd_multipart *m) {
+    char *p = m->hbuf, *e = m->hbuf + m->hlen - 2;       /* without the final CRLF */
+    char *room = m->hbuf + m->hlen;
+    size_t left = m->hcap - m->hlen;
+    httpd_part *pt = &m->part;
+    memset(pt, 0, sizeof *pt);
+    pt->index = m->nparts - 1;
+    pt->headers = m->hdrs;
+    while (p < e) {
+        char *eol = p;
+        while (*eol != '\r' && *eol != '\n') eol++;          /* the block ends in CRLF */
+        if (*eol != '\r' || eol[1] != '\n') return HTTPD_ERR_INVAL;   /* bare CR or LF */
+        char *n = p;
+        while (p < eol && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+        if (p == n || p == eol || *p != ':') return HTTPD_ERR_INVAL; /* also obs-fold */
+        size_t nl = (size_t)(p - n);
+        p++;
+        while (p < eol && (*p == ' ' || *p == '\t')) p++;
+        char *v = p, *ve = eol;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        for (char *q = v; q < ve; q++)
+            if (!HTTPD__IS(*q, HTTPD__C_VCHAR)) return HTTPD_ERR_INVAL;
+        if (pt->header_count == HTTPD_MULTIPART_MAX_HEADERS) return HTTPD_ERR_TOOLARGE;
+        httpd_header *h = &m->hdrs[pt->header_count++];
+        h->name.ptr = n; h->name.len = nl;
+        h->value.ptr = v; h->value.len = (size_t)(ve - v);
+        if (httpd__ieq2(n, nl, "content-type", 12)) {
+            pt->content_type = h->value;
+        } else if (httpd__ieq2(n, nl, "content-disposition", 19)) {
+            int rc = httpd__mp_disposition(v, ve, pt, &room, &left);
+            if (rc < 0) return rc;
+        }
+        p = eol + 2;
+    }
+    return 0;
+}
+HTTPD_API int httpd_multipart_feed(httpd_multipart *m, const void *data, size_t len) {
+    const char *p = (const char *)data, *e = p + len;
+    if (!m || (len && !data)) return HTTPD_ERR_INVAL;
+    int rc = 0;
+    while (p < e && m->rc == 0) {
+        switch (m->state) {
+        case HTTPD__MP_PREAMBLE: case HTTPD__MP_DATA:
+            rc = httpd__mp_scan(m, &p, e);
+            if (rc <= 0) break;
+            rc = 0;
+            if (m->state == HTTPD__MP_DATA)
+                rc = m->fn(m->arg, HTTPD_PART_END, &m->part, NULL, 0);
+            m->state = HTTPD__MP_AFTER;
+            break;
+        case HTTPD__MP_AFTER:                 /* "--" ends it all; else pad CRLF */
+            if (*p == '-') m->state = HTTPD__MP_DASH;
+            else if (*p == ' ' || *p == '\t') m->state = HTTPD__MP_PAD;
+            else if (*p == '\r') m->state = HTTPD__MP_LF;
+            else rc = HTTPD_ERR_INVAL;
+            p++;
+            break;
+        case HTTPD__MP_DASH:
+            if (*p++ != '-') { rc = HTTPD_ERR_INVAL; break; }
+            m->state = HTTPD__MP_EPILOGUE;
+            m->rc = HTTPD_MULTIPART_DONE;
+            break;
+        case HTTPD__MP_PAD:
+            if (*p == '\r') m->state = HTTPD__MP_LF;
+            else if (*p != ' ' && *p != '\t') rc = HTTPD_ERR_INVAL;
+            p++;
+            break;
+        case HTTPD__MP_LF:
+            if (*p++ != '\n') { rc = HTTPD_ERR_INVAL; break; }
+            if (m->nparts == m->lim.max_parts) { rc = HTTPD_ERR_TOOLARGE; break; }
+            m->nparts++;
+            m->hlen = 0;
+            m->state = HTTPD__MP_HEADERS;
+            break;
+        case HTTPD__MP_HEADERS:               /* up to CRLF CRLF, or a lone CRLF */
+            while (p < e) {
+                if (m->hlen == m->hcap) { rc = HTTPD_ERR_TOOLARGE; break; }
+                char ch = m->hbuf[m->hlen++] = *p++;
+                if (ch != '\n') continue;
+                if (m->hlen < 2 || m->hbuf[m->hlen - 2] != '\r') { rc = HTTPD_ERR_INVAL; break; }
+                if ((m->hlen == 2 && m->hbuf[0] == '\r')
+                    || (m->hlen >= 4 && !memcmp(m->hbuf + m->hlen - 4, "\r\n\r\n", 4))) {
+                    if ((rc = httpd__mp_headers(m)) == 0)
+                        rc = m->fn(m->arg, HTTPD_PART_BEGIN, &m->part, NULL, 0);
+                    m->state = HTTPD__MP_DATA;
+                    break;
+                }
+            }
+            break;
+        default:                              /* the epilogue: ignored */
+            p = e;
+            break;
+        }
+        if (rc < 0) m->rc = rc;
+    }
+    return m->rc;
+}
+HTTPD_API int httpd_multipart_end(const httpd_multipart *m) {
+    if (!m) return HTTPD_ERR_INVAL;
+    return m->rc == HTTPD_MULTIPART_DONE ? 0 : m->rc < 0 ? m->rc : HTTPD_ERR_INVAL;
+}
+
 /* ====================================================================== >>pool
    The blocking-task pool (spawn_blocking): a few threads and one bounded FIFO queue,
    shared by all workers. A task's work runs on a pool thread; its completion is handed
@@ -1578,7 +1918,9 @@ enum {
     HTTPD__F_POLLED = 64,      /* registered with the poller                          */
     HTTPD__F_HEADSTART = 128,  /* a head has started: the header deadline runs        */
     HTTPD__F_RDIRECT = 256,    /* rbuf handed out body-buffer space, not input space  */
-    HTTPD__F_RDHUP = 512       /* the poller saw the peer's FIN: read until 0          */
+    HTTPD__F_RDHUP = 512,      /* the poller saw the peer's FIN: read until 0          */
+    HTTPD__F_FILE = 1024,      /* a file body follows the buffered output (file_*)     */
+    HTTPD__F_FILEREAD = 2048   /* sendfile refused that file: pread it into out        */
 };
 
 struct httpd__worker;
@@ -1596,6 +1938,8 @@ typedef struct httpd__conn {
     int         fd;
     uint32_t    slot, gen;
     uint32_t    linger_bytes;
+    int         file_fd;           /* with HTTPD__F_FILE: httpd_send_file's body       */
+    uint64_t    file_off, file_left;
     uint16_t    flags;
     uint8_t     state;
 } httpd__conn;
@@ -1880,9 +2224,9 @@ HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
     }
     return 1;
 }
-HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char *value) {
-    httpd__req *r = (httpd__req *)req;
-    if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
+/* Appends "name: value" CRLF to the request's extra lines: response header fields until
+   httpd_begin sends them, then trailer fields for httpd_end. */
+HTTPD__PRIVATE int httpd__rh_append(httpd__req *r, const char *name, const char *value) {
     if (!httpd__is_ctl_free(name, 1) || !httpd__is_ctl_free(value, 0)) return HTTPD_ERR_INVAL;
     size_t nl = strlen(name), vl = strlen(value), need = nl + vl + 4;
     if (r->rh_len + need > r->rh_cap) {
@@ -1898,6 +2242,30 @@ HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char 
     memcpy(p, value, vl); p += vl; *p++ = '\r'; *p++ = '\n';
     r->rh_len += (uint32_t)need;
     return 0;
+}
+HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char *value) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
+    if (r->streaming) return HTTPD_ERR_STATE;             /* the head went out already */
+    return httpd__rh_append(r, name, value);
+}
+HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char *value) {
+    /* RFC 9110 §6.5.1: framing, routing, request modifiers, authentication, response
+       control data and content metadata must not be sent as trailers */
+    static const char *const banned[] = {
+        "transfer-encoding", "content-length", "content-type", "content-encoding",
+        "content-range", "trailer", "host", "connection", "keep-alive", "te", "upgrade",
+        "cache-control", "expires", "date", "age", "location", "retry-after", "vary",
+        "authorization", "www-authenticate", "proxy-authenticate", "set-cookie", NULL };
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
+    for (int i = 0; banned[i]; i++)
+        if (httpd__ieq2(name, strlen(name), banned[i], strlen(banned[i]))) return HTTPD_ERR_INVAL;
+    if (!r->streaming) return HTTPD_ERR_STATE;
+    if (r->no_body) return httpd__is_ctl_free(name, 1) && httpd__is_ctl_free(value, 0)
+                           ? 0 : HTTPD_ERR_INVAL;
+    if (r->streaming - 1 != HTTPD__FR_CHUNKED) return HTTPD_ERR_STATE;
+    return httpd__rh_append(r, name, value);
 }
 /* May the connection carry another request after this one? A body still unread means a
    close, except for a streaming response to a streamed body, which is expected to read it
@@ -1970,6 +2338,7 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
     int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive, minor,
                                fr, content_length >= 0 ? (uint64_t)content_length : 0, 0);
     if (rc < 0) { r->streaming = 0; return rc; }
+    r->rh_len = 0;                             /* the extra lines are trailers from now on */
     r->stream_left = content_length >= 0 ? (uint64_t)content_length : 0;
     r->no_body = r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304;
     if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
@@ -2036,7 +2405,14 @@ HTTPD_API int httpd_end(httpd_request *req) {
     if (!r->streaming) return HTTPD_ERR_STATE;
     int rc = 0;
     if (r->streaming - 1 == HTTPD__FR_CHUNKED && !r->no_body) {
-        if ((rc = httpd__buf_append(&c->w->pool, &c->out, "0\r\n\r\n", 5)) < 0) {
+        rc = httpd__buf_reserve(&c->w->pool, &c->out, 5 + (size_t)r->rh_len);
+        if (rc == 0) {                             /* last-chunk, trailer fields, CRLF */
+            char *p = c->out.data + c->out.len;
+            memcpy(p, "0\r\n", 3);
+            if (r->rh_len) memcpy(p + 3, r->rh, r->rh_len);
+            memcpy(p + 3 + r->rh_len, "\r\n", 2);
+            c->out.len += 5 + r->rh_len;
+        } else {
             r->keepalive = 0;                     /* cannot finish the framing: close */
             c->flags |= HTTPD__F_LINGER;
         }
@@ -2045,6 +2421,51 @@ HTTPD_API int httpd_end(httpd_request *req) {
         rc = HTTPD_ERR_INVAL;
     }
     httpd__req_answered(r, c);
+    return rc;
+}
+/* httpd_send_file without the fd's ownership: the caller closes fd when this fails. */
+HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *content_type,
+                                    int fd, uint64_t offset, uint64_t len) {
+    if (r->responded || r->streaming || status < 200 || status > 999
+        || (content_type && !httpd__is_ctl_free(content_type, 0)))
+        return HTTPD_ERR_INVAL;
+    if (len == HTTPD_FILE_REST) {
+        struct stat st;
+        if (fstat(fd, &st) < 0) return HTTPD_ERR_SYS;
+        if (st.st_size < 0 || offset > (uint64_t)st.st_size) return HTTPD_ERR_INVAL;
+        len = (uint64_t)st.st_size - offset;
+    }
+    if (offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset) return HTTPD_ERR_INVAL;
+    if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;
+    httpd__conn *c = r->conn;
+    if (!c) {                                      /* the client left meanwhile */
+        close(fd);
+        return httpd__req_drop_orphan(r);
+    }
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive,
+                               r->head.minor_version, HTTPD__FR_LENGTH, len, 0);
+    if (rc < 0) return rc;
+    if (r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304 || !len) {
+        close(fd);                                 /* the head says it all */
+    } else {
+        c->file_fd = fd;                           /* the worker pumps it (>>worker) */
+        c->file_off = offset;
+        c->file_left = len;
+        c->flags |= HTTPD__F_FILE;
+#ifdef HTTPD_NO_SENDFILE
+        c->flags |= HTTPD__F_FILEREAD;
+#endif
+    }
+    httpd__req_answered(r, c);
+    return 0;
+}
+HTTPD_API int httpd_send_file(httpd_request *req, int status, const char *content_type,
+                              int fd, uint64_t offset, uint64_t len) {
+    int rc = req && fd >= 0 ? httpd__send_file((httpd__req *)req, status, content_type, fd,
+                                               offset, len)
+                            : HTTPD_ERR_INVAL;
+    if (rc < 0 && rc != HTTPD_ERR_CLOSED && rc != HTTPD_ERR_TIMEOUT && fd >= 0) close(fd);
     return rc;
 }
 
@@ -2574,7 +2995,8 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
     for (;;) {
         switch (c->state) {
         case HTTPD__S_HEAD:
-            if (c->out.len - c->out.pos > HTTPD__OUT_HIGH) return;    /* flush first */
+            if (c->out.len - c->out.pos > HTTPD__OUT_HIGH || (c->flags & HTTPD__F_FILE))
+                return;                                               /* flush first */
             if (!httpd__conn_start(c)) return;
             break;
         case HTTPD__S_BODY:
@@ -2670,14 +3092,34 @@ HTTPD__PRIVATE size_t httpd__conn_obuf(const httpd__conn *c, const char **p) {
     return c->out.len - c->out.pos;
 }
 HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c);
+/* All output is out: an idle connection's keep-alive time starts now, and pipelined
+   requests held back by the output may be parsed. */
+HTTPD__PRIVATE void httpd__conn_out_done(httpd__conn *c) {
+    if (c->state != HTTPD__S_HEAD || (c->flags & HTTPD__F_FILE)) return;
+    if (!c->req && !(c->flags & HTTPD__F_HEADSTART)) {
+        c->since = c->w->now;
+        if (HTTPD__LOAD(&c->w->s->stop)) { c->state = HTTPD__S_CLOSING; return; }
+    }
+    httpd__conn_process(c);
+}
 HTTPD__PRIVATE void httpd__conn_sent(httpd__conn *c, size_t n) {
     c->out.pos += (uint32_t)n;
     c->wsince = c->w->now;
     if (c->req && c->req->wwait) httpd__conn_writable(c);
     if (c->out.pos == c->out.len) {
         httpd__buf_release(&c->w->pool, &c->out);
-        if (c->state == HTTPD__S_HEAD) httpd__conn_process(c);  /* below high water again */
+        httpd__conn_out_done(c);
     }
+}
+/* n bytes of the file body went out (sendfile), or were read into c->out (pread). */
+HTTPD__PRIVATE void httpd__conn_file_sent(httpd__conn *c, size_t n) {
+    c->file_off += n;
+    c->file_left -= n;
+    c->wsince = c->w->now;
+    if (c->file_left) return;
+    close(c->file_fd);
+    c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD);
+    if (c->out.pos == c->out.len) httpd__conn_out_done(c);
 }
 /* The absolute time (ms) at which this connection times out in its current state. */
 HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
@@ -2687,7 +3129,8 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     switch (c->state) {
     case HTTPD__S_HEAD:
         t = (c->flags & HTTPD__F_HEADSTART) || c->req ? d->header_timeout_ms
-                                                       : d->keepalive_timeout_ms;
+            : c->out.pos == c->out.len && !(c->flags & HTTPD__F_FILE) ? d->keepalive_timeout_ms
+            : HTTPD_NO_TIMEOUT;                /* still sending: the write timeout rules */
         break;
     case HTTPD__S_BODY:
         if (c->req->stream_body && (!c->req->bfn || c->req->paused))
@@ -2792,6 +3235,8 @@ HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
     }
     httpd__buf_release(&w->pool, &c->in);
     httpd__buf_release(&w->pool, &c->out);
+    if (c->flags & HTTPD__F_FILE) close(c->file_fd);
+    c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD);
     httpd__wheel_del(&w->wheel, &c->timer);
     c->state = HTTPD__S_DEAD;
 }
@@ -2867,6 +3312,42 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     w->nconns--;
     HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
 }
+/* The next piece of a file body, once the buffered output is out: sendfile(2) from the
+   page cache, or a pread into c->out where sendfile refuses the descriptor (or under
+   HTTPD_NO_SENDFILE, or for TLS later). A file shorter than promised ends the connection:
+   the Content-Length can no longer hold. 1: progress. */
+HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
+    size_t want = (size_t)HTTPD__MIN(c->file_left, (uint64_t)1 << 30);
+    ssize_t n;
+#ifndef HTTPD_NO_SENDFILE
+    if (!(c->flags & HTTPD__F_FILEREAD)) {
+        off_t off = (off_t)c->file_off;
+        n = sendfile(c->fd, c->file_fd, &off, want);
+        if (n > 0) { httpd__conn_file_sent(c, (size_t)n); return 1; }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->flags |= HTTPD__F_WBLOCKED;
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) return 1;
+        if (n == 0 || (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)) {
+            c->state = HTTPD__S_ABORT;            /* shrunk file, EPIPE, ECONNRESET, EIO */
+            return 0;
+        }
+        c->flags |= HTTPD__F_FILEREAD;            /* not spliceable: read it instead */
+    }
+#endif
+    if (httpd__buf_reserve(&c->w->pool, &c->out, 1) < 0) { c->state = HTTPD__S_ABORT; return 0; }
+    n = pread(c->file_fd, c->out.data + c->out.len,
+              HTTPD__MIN(want, (size_t)(c->out.cap - c->out.len)), (off_t)c->file_off);
+    if (n > 0) {
+        c->out.len += (uint32_t)n;
+        httpd__conn_file_sent(c, (size_t)n);
+        return 1;
+    }
+    if (n < 0 && errno == EINTR) return 1;
+    c->state = HTTPD__S_ABORT;
+    return 0;
+}
 /* Reads, runs the state machine, writes, until nothing moves (bounded, for fairness). */
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
     int round;
@@ -2901,9 +3382,11 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
         size_t n = httpd__conn_obuf(c, &out);
         if (n && !(c->flags & HTTPD__F_WBLOCKED) && c->state != HTTPD__S_ABORT) {
             /* the last bytes before a plain close: MSG_MORE holds the segment so that
-               close()'s FIN rides on it (one segment and one ACK fewer per connection) */
-            int last = c->state == HTTPD__S_CLOSING && !(c->flags & HTTPD__F_LINGER);
-            ssize_t r = send(c->fd, out, n, MSG_NOSIGNAL | (last ? MSG_MORE : 0));
+               close()'s FIN rides on it (one segment and one ACK fewer per connection);
+               likewise a head that a sendfile body follows */
+            int more = (c->state == HTTPD__S_CLOSING && !(c->flags & HTTPD__F_LINGER))
+                       || (c->flags & (HTTPD__F_FILE | HTTPD__F_FILEREAD)) == HTTPD__F_FILE;
+            ssize_t r = send(c->fd, out, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
             if (r > 0) {
                 if ((size_t)r < n) c->flags |= HTTPD__F_WBLOCKED;
                 httpd__conn_sent(c, (size_t)r);
@@ -2913,9 +3396,13 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
             } else if (r < 0 && errno != EINTR) {
                 c->state = HTTPD__S_ABORT;                     /* EPIPE, ECONNRESET */
             }
+        } else if (!n && (c->flags & HTTPD__F_FILE) && !(c->flags & HTTPD__F_WBLOCKED)
+                   && c->state != HTTPD__S_ABORT) {
+            moved |= httpd__conn_pump_file(c);
         }
         if (c->state == HTTPD__S_ABORT) { httpd__conn_close(c); return; }
-        if (c->state == HTTPD__S_CLOSING && c->out.pos == c->out.len) {
+        if (c->state == HTTPD__S_CLOSING && c->out.pos == c->out.len
+            && !(c->flags & HTTPD__F_FILE)) {
             httpd__conn_close(c);
             if (c->state != HTTPD__S_LINGER) return;
             moved = 1;
@@ -3003,7 +3490,8 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     for (uint32_t i = 0; i < w->nslots; i++) {
         httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
         if (c->state == HTTPD__S_DEAD || c->fd < 0) continue;
-        int idle = c->state == HTTPD__S_HEAD && !c->req && !(c->flags & HTTPD__F_HEADSTART)
+        int idle = c->state == HTTPD__S_HEAD && !c->req
+                   && !(c->flags & (HTTPD__F_HEADSTART | HTTPD__F_FILE))
                    && c->out.pos == c->out.len;
         if (!graceful || idle || c->state == HTTPD__S_LINGER) {
             c->state = HTTPD__S_ABORT;
@@ -3510,6 +3998,18 @@ HTTPD_API httpd_str httpd_form_param(httpd_request *req, const char *name) {
         || (ct.len > l && ct.ptr[l] != ';' && ct.ptr[l] != ' '))
         return none;
     return httpd__urlencoded_find((httpd__req *)req, req->body, name);
+}
+HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
+                                                 const httpd_multipart_limits *lim,
+                                                 httpd_part_fn fn, void *arg) {
+    if (!req || !fn) return NULL;
+    httpd_str ct = httpd_get_header(req, "Content-Type");
+    if (!ct.ptr || ct.len < 19 || !httpd__ieq(ct.ptr, "multipart/form-data", 19)) return NULL;
+    size_t hcap = lim && lim->max_header_bytes ? lim->max_header_bytes : 4096;
+    httpd_multipart *m = (httpd_multipart *)httpd__arena_alloc((httpd__req *)req,
+                                                               sizeof *m + hcap);
+    if (!m || httpd_multipart_init(m, ct, lim, (char *)(m + 1), hcap, fn, arg) < 0) return NULL;
+    return m;
 }
 #endif /* HTTPD_IMPLEMENTATION */
 
