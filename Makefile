@@ -13,17 +13,18 @@ PORT    ?= 8080
 WORKERS ?= 0
 
 .PHONY: all run test clean bench-quick fuzz
-all: $(B)/demo $(B)/hello
+EXAMPLES := demo hello download upload sse_clock
+all: $(addprefix $(B)/,$(EXAMPLES))
 
 $(B):
 	@mkdir -p $(B)
 
-$(B)/demo: examples/demo.c httpd.h | $(B)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ examples/demo.c $(LIBS)
-$(B)/hello: examples/hello.c httpd.h | $(B)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ examples/hello.c $(LIBS)
-$(B)/demo-asan: examples/demo.c httpd.h | $(B)
-	$(CC) $(STD) $(WARN) $(SAN) -o $@ examples/demo.c $(LIBS)
+$(B)/%: examples/%.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS)
+$(B)/%-asan: examples/%.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
+$(B)/download-nosendfile: examples/download.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_NO_SENDFILE -o $@ $< $(LIBS)
 $(B)/demo-tsan: examples/demo.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
 
@@ -53,7 +54,8 @@ run: $(B)/demo
 
 # `make test`: every suite prints "N passed, N failed"; tests/run.sh sums them.
 test: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
-      $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ))
+      $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
+      $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan
 	@tests/run.sh
 
 bench-quick: $(B)/demo
