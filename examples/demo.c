@@ -17,7 +17,8 @@
      GET  /block-inline/:ms -> the same sleep on the worker itself (what not to do;
                          for the benchmark)
      POST /hash       -> SHA-256 (hex) of the body, computed on the task pool
-     GET  /bytes/:n   -> n bytes, streamed with backpressure (memory stays flat)
+     GET  /bytes/:n   -> n bytes, streamed with backpressure (memory stays flat);
+                         ?chunked=1: chunked, with an X-Crc32 trailer field
      POST /upload     -> streamed body (cap 1 GiB): "bytes=N crc32=XXXXXXXX", computed as
                          it arrives; memory stays at one read buffer
      POST /upload-paced -> the same, pausing the body 20 ms after every 256 KiB
@@ -247,37 +248,7 @@ static void on_hash(httpd_request *req) {
     if (httpd_defer(req, hash_work, hash_done, j) < 0) { free(j); busy(req); }
 }
 
-/* ---- a streamed response: write until the connection is full, resume when it drains ---- */
-static const char filler[65536] = { 'x' };
-static void bytes_more(httpd_request *req, void *arg, int status) {
-    uintptr_t left = (uintptr_t)arg;
-    if (status != 0) { httpd_end(req); return; }           /* client gone: frees it */
-    while (left) {
-        size_t n = left < sizeof filler ? (size_t)left : sizeof filler;
-        int rc = httpd_write(req, filler, n);
-        if (rc < 0) { httpd_end(req); return; }
-        left -= n;
-        if (rc == HTTPD_WRITE_FULL && left) {              /* wait until it drains */
-            httpd_on_writable(req, bytes_more, (void *)left);
-            return;
-        }
-    }
-    httpd_end(req);
-}
-static void on_bytes(httpd_request *req) {
-    httpd_str v = httpd_param(req, "n");
-    char num[24], *end;
-    if (!v.len || v.len >= sizeof num) { httpd_respond(req, 400, "text/plain", "bad n\n", 6); return; }
-    memcpy(num, v.ptr, v.len);
-    num[v.len] = 0;
-    unsigned long long n = strtoull(num, &end, 10);
-    if (*end || n > (1ull << 40)) { httpd_respond(req, 400, "text/plain", "bad n\n", 6); return; }
-    httpd_begin(req, 200, "application/octet-stream", (int64_t)n);
-    bytes_more(req, (void *)(uintptr_t)n, 0);
-}
-
-/* ---- a streamed upload: CRC-32 as the body arrives, nothing buffered ---- */
-typedef struct { uint64_t bytes, since_pause; uint32_t crc; int paced; } upload;
+/* CRC-32 (IEEE), continued from crc (0 to start) */
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
     static uint32_t table[256];
     if (!table[1])                                /* benign race: same values */
@@ -290,6 +261,51 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
     while (n--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
+/* ---- a streamed response: write until the connection is full, resume when it drains.
+   ?chunked=1 sends it chunked with the CRC-32 as a trailer field (X-Crc32). ---- */
+static const char filler[65536] = { 'x' };
+typedef struct { uint64_t left; uint32_t crc; int trailer; } bytes_job;
+static void bytes_more(httpd_request *req, void *arg, int status) {
+    bytes_job *j = (bytes_job *)arg;
+    if (status != 0) { free(j); httpd_end(req); return; }  /* client gone: frees it */
+    while (j->left) {
+        size_t n = j->left < sizeof filler ? (size_t)j->left : sizeof filler;
+        int rc = httpd_write(req, filler, n);
+        if (rc < 0) { free(j); httpd_end(req); return; }
+        if (j->trailer) j->crc = crc32_update(j->crc, (const uint8_t *)filler, n);
+        j->left -= n;
+        if (rc == HTTPD_WRITE_FULL && j->left) {           /* wait until it drains */
+            httpd_on_writable(req, bytes_more, j);
+            return;
+        }
+    }
+    if (j->trailer) {
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", j->crc);
+        httpd_add_trailer(req, "X-Crc32", crc);
+    }
+    free(j);
+    httpd_end(req);
+}
+static void on_bytes(httpd_request *req) {
+    httpd_str v = httpd_param(req, "n");
+    char num[24], *end;
+    if (!v.len || v.len >= sizeof num) { httpd_respond(req, 400, "text/plain", "bad n\n", 6); return; }
+    memcpy(num, v.ptr, v.len);
+    num[v.len] = 0;
+    unsigned long long n = strtoull(num, &end, 10);
+    if (*end || n > (1ull << 40)) { httpd_respond(req, 400, "text/plain", "bad n\n", 6); return; }
+    bytes_job *j = (bytes_job *)calloc(1, sizeof *j);
+    if (!j) { httpd_respond(req, 503, "text/plain", "busy\n", 5); return; }
+    j->left = n;
+    j->trailer = httpd_str_eq(httpd_query_param(req, "chunked"), "1");
+    if (j->trailer) httpd_add_header(req, "Trailer", "X-Crc32");
+    httpd_begin(req, 200, "application/octet-stream", j->trailer ? -1 : (int64_t)n);
+    bytes_more(req, j, 0);
+}
+
+/* ---- a streamed upload: CRC-32 as the body arrives, nothing buffered ---- */
+typedef struct { uint64_t bytes, since_pause; uint32_t crc; int paced; } upload;
 static void upload_resume(httpd_request *req, void *arg, int status) {
     (void)arg;
     if (status == 0) httpd_body_resume(req);
