@@ -60,6 +60,9 @@ test: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
 
 bench-quick: $(B)/demo
 	@bench/quick.sh
+.PHONY: bench-stream
+bench-stream: $(B)/demo $(B)/download
+	@bench/streaming.sh
 
 clean:
 	rm -rf $(B)
