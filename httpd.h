@@ -256,7 +256,8 @@ typedef struct httpd_desc {
     uint32_t     max_header_bytes;     /* 0 -> 16 KiB (request line included); -> 431     */
     uint32_t     max_headers;          /* 0 -> 100 fields; over -> 431                    */
     uint64_t     max_body_bytes;       /* 0 -> 1 MiB; per-route override; over -> 413     */
-    uint32_t     read_buffer_bytes;    /* 0 -> 16 KiB (at least max_header_bytes); taken
+    uint32_t     read_buffer_bytes;    /* 0 -> 16 KiB, raised to max_header_bytes + 1 KiB
+                                          (17 KiB with the defaults); taken
                                           only while a request is being read              */
     uint32_t     keepalive_timeout_ms; /* 0 -> 60000: idle between requests, then close   */
     uint32_t     header_timeout_ms;    /* 0 -> 30000: head complete after its first byte,
@@ -1901,7 +1902,7 @@ HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
 enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response framing */
 #define HTTPD__LINGER_MS 2000u               /* read-and-discard after an error response */
 #define HTTPD__LINGER_BYTES (1u << 20)
-#define HTTPD__ARENA_INLINE 512u
+#define HTTPD__ARENA_INLINE 1024u
 #define HTTPD__BODY_ROOM 1024u               /* input space kept free after a head */
 #define HTTPD__CONN_CHUNK 1024u              /* conns per slab chunk */
 #define HTTPD__RATE_WINDOW_MS 5000u          /* body_min_rate is checked per window */
@@ -1999,6 +2000,8 @@ typedef struct httpd__worker {
     httpd__pool  pool;             /* input/output blocks                              */
     httpd__req  *free_reqs;
     uint32_t     nfree_reqs;
+    httpd_header *hdrs;            /* max_headers slots: heads are parsed here, then the
+                                      fields used are copied into the request's arena */
     httpd__conn **chunks;          /* slab of connections, HTTPD__CONN_CHUNK each      */
     uint32_t     nchunks, max_chunks, nslots;
     httpd__conn *free_conns;
@@ -2099,20 +2102,19 @@ HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
 }
 HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
     httpd__req *r = w->free_reqs;
-    size_t hdrs = w->s->lim.max_headers * sizeof(httpd_header);
     if (r) {
         w->free_reqs = r->next_free;
         w->nfree_reqs--;
     } else {
         r = (httpd__req *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
-                                       sizeof(httpd__req) + hdrs + HTTPD__ARENA_INLINE);
+                                       sizeof(httpd__req) + HTTPD__ARENA_INLINE);
         if (!r) return NULL;
     }
     memset(r, 0, offsetof(httpd__req, params));
     r->rh = NULL; r->rh_len = r->rh_cap = 0;
     r->chunks = NULL;
-    r->head.headers = (httpd_header *)(void *)(r + 1);
-    r->arena = (char *)(r + 1) + hdrs;
+    r->head.headers = w->hdrs;
+    r->arena = (char *)(r + 1);
     r->arena_used = 0; r->arena_cap = HTTPD__ARENA_INLINE;
     r->utimer.fire = httpd__req_on_timer;
     r->w = w;
@@ -2775,6 +2777,13 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     r->head_len = r->in_used = (uint32_t)hl;
     int st = httpd__parse_head(&r->head, in->data + in->pos, (size_t)hl, &s->lim);
     if (st) { httpd__conn_error(c, st); return 0; }
+    if (r->head.nheaders) {            /* from the worker's scratch into the request */
+        size_t n = r->head.nheaders * sizeof(httpd_header);
+        httpd_header *hs = (httpd_header *)httpd__arena_alloc(r, n);
+        if (!hs) { httpd__conn_error(c, 503); return 0; }
+        memcpy(hs, r->head.headers, n);
+        r->head.headers = hs;
+    }
     httpd__head *h = &r->head;
     httpd_request *p = &r->pub;
     p->method = h->method; p->target = h->target; p->query = h->query;
@@ -3644,6 +3653,8 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
         HTTPD_FREE(ctx, r);
     }
     httpd__pool_free(&w->pool);
+    HTTPD_FREE(ctx, w->hdrs);
+    w->hdrs = NULL;
     httpd__poll_free(&w->poll);
     if (w->mbox_inited) {
         pthread_mutex_destroy(&w->mbox_mu);
@@ -3666,8 +3677,10 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->accept_timer.fire = httpd__worker_on_accept_timer;
     w->stop_timer.fire = httpd__worker_on_stop_timer;
     w->drain_timer.fire = httpd__worker_on_drain_timer;
-    uint32_t block = HTTPD__MAX(s->desc.read_buffer_bytes, s->lim.max_header_bytes + 1024);
-    httpd__pool_init(&w->pool, block, 64, s->desc.alloc_ctx);
+    httpd__pool_init(&w->pool, s->desc.read_buffer_bytes, 64, s->desc.alloc_ctx);
+    w->hdrs = (httpd_header *)HTTPD_MALLOC(s->desc.alloc_ctx,
+                                           s->lim.max_headers * sizeof(httpd_header));
+    if (!w->hdrs) return HTTPD_ERR_NOMEM;
     w->max_chunks = s->desc.max_connections / HTTPD__CONN_CHUNK + 1;
     w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
     if (!w->chunks) return HTTPD_ERR_NOMEM;
@@ -3737,6 +3750,8 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     s->lim.max_request_line = d->max_request_line;
     s->lim.max_header_bytes = d->max_header_bytes;
     s->lim.max_headers = d->max_headers;
+    /* room for the largest head plus some body after it (streamed bodies read there) */
+    d->read_buffer_bytes = HTTPD__MAX(d->read_buffer_bytes, d->max_header_bytes + HTTPD__BODY_ROOM);
     int rc = httpd__router_init(&s->router, d->routes, d->max_body_bytes, d->alloc_ctx);
     if (rc < 0) return rc;
     for (uint32_t i = 0; i < s->router.nroutes; i++) {

@@ -35,7 +35,8 @@ SRV_CPU=${BENCH_SRV_CPU:-0}
 LG_CPU=${BENCH_LG_CPU:-1}
 BUSY_PCT=${BENCH_BUSY_PCT:-5}
 HZ=$(getconf CLK_TCK)
-READ_BUF_KB=16          # httpd_desc.read_buffer_bytes default (the demo does not change it)
+READ_BUF_KB=17          # read buffer in use: read_buffer_bytes 16 KiB raised to max_header_bytes
+                        # (16 KiB) + 1 KiB, as httpd_query_desc() reports; the demo keeps both
 CONST_KB=1024           # the "small constant" of the concurrent-upload target
 FLAT_KB=1024            # a download is "flat" when the peak grows less than this
 UP_LIMIT_KB=4096        # 1 GiB upload: RSS growth below 4 MiB

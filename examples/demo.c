@@ -248,17 +248,32 @@ static void on_hash(httpd_request *req) {
     if (httpd_defer(req, hash_work, hash_done, j) < 0) { free(j); busy(req); }
 }
 
-/* CRC-32 (IEEE), continued from crc (0 to start) */
+/* CRC-32 (IEEE), continued from crc (0 to start); eight bytes a step ("slicing-by-8"),
+   about 1.5 GB/s, so /upload measures the server rather than the checksum. */
+static uint32_t crc_table[8][256];
+static void crc32_init(void) {               /* once, before the server starts */
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
-    static uint32_t table[256];
-    if (!table[1])                                /* benign race: same values */
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
     crc = ~crc;
-    while (n--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint32_t a = ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
+                      | (uint32_t)p[3] << 24) ^ crc;
+        uint32_t b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16
+                     | (uint32_t)p[7] << 24;
+        crc = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff]
+            ^ crc_table[5][(a >> 16) & 0xff] ^ crc_table[4][a >> 24]
+            ^ crc_table[3][b & 0xff] ^ crc_table[2][(b >> 8) & 0xff]
+            ^ crc_table[1][(b >> 16) & 0xff] ^ crc_table[0][b >> 24];
+    }
+    while (n--) crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 /* ---- a streamed response: write until the connection is full, resume when it drains.
@@ -420,6 +435,7 @@ int main(int argc, char **argv) {
         else usage(argv[0]);
         i++;
     }
+    crc32_init();
     sigset_t sigs;                  /* blocked from here: httpd_serve takes them */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
