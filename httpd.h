@@ -2261,11 +2261,11 @@ HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char
         "authorization", "www-authenticate", "proxy-authenticate", "set-cookie", NULL };
     httpd__req *r = (httpd__req *)req;
     if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
+    if (!httpd__is_ctl_free(name, 1) || !httpd__is_ctl_free(value, 0)) return HTTPD_ERR_INVAL;
     for (int i = 0; banned[i]; i++)
         if (httpd__ieq2(name, strlen(name), banned[i], strlen(banned[i]))) return HTTPD_ERR_INVAL;
     if (!r->streaming) return HTTPD_ERR_STATE;
-    if (r->no_body) return httpd__is_ctl_free(name, 1) && httpd__is_ctl_free(value, 0)
-                           ? 0 : HTTPD_ERR_INVAL;
+    if (r->no_body) return 0;                     /* HEAD: dropped like the body */
     if (r->streaming - 1 != HTTPD__FR_CHUNKED) return HTTPD_ERR_STATE;
     return httpd__rh_append(r, name, value);
 }

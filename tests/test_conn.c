@@ -104,8 +104,57 @@ static void on_form(httpd_request *r) {
                      (int)b.len, b.ptr ? b.ptr : "", z.ptr ? "z" : "-");
     httpd_respond(r, 200, NULL, buf, (size_t)n);
 }
+/* chunked trailers: after the head only trailers can be added; banned names refused */
+static void on_trailer(httpd_request *r) {
+    handled++;
+    int fixed = httpd_get_header(r, "X-Fixed").ptr != NULL;
+    CHECK_EQ(httpd_add_trailer(r, "X-Sum", "1"), HTTPD_ERR_STATE);        /* no body yet */
+    CHECK_EQ(httpd_begin(r, 200, NULL, fixed ? 3 : -1), 0);
+    CHECK_EQ(httpd_add_header(r, "X-Late", "1"), HTTPD_ERR_STATE);
+    CHECK_EQ(httpd_write(r, "abc", 3), 0);
+    CHECK_EQ(httpd_add_trailer(r, "Content-Length", "3"), HTTPD_ERR_INVAL);
+    CHECK_EQ(httpd_add_trailer(r, "set-cookie", "a=b"), HTTPD_ERR_INVAL);
+    CHECK_EQ(httpd_add_trailer(r, "X-Bad", "a\r\nb"), HTTPD_ERR_INVAL);
+    int want = fixed || r->minor_version == 0 ? HTTPD_ERR_STATE : 0;
+    if (!strcmp(r->method.ptr, "HEAD") || !strncmp(r->method.ptr, "HEAD", 4)) want = 0;
+    CHECK_EQ(httpd_add_trailer(r, "X-Sum", "42"), want);
+    CHECK_EQ(httpd_add_trailer(r, "X-Other", "x y"), want);
+    CHECK_EQ(httpd_end(r), 0);
+}
+/* a file body: the test's file descriptor becomes the server's */
+static int file_fd = -1;
+static void on_file(httpd_request *r) {
+    handled++;
+    CHECK_EQ(httpd_send_file(r, 200, "text/plain", file_fd, 2, HTTPD_FILE_REST), 0);
+}
+/* multipart over a buffered body */
+static char mp_seen[256];
+static int mp_cb(void *arg, int ev, const httpd_part *p, const void *d, size_t n) {
+    (void)arg; (void)d;
+    size_t l = strlen(mp_seen);
+    if (ev == HTTPD_PART_BEGIN)
+        snprintf(mp_seen + l, sizeof mp_seen - l, "[%.*s", (int)p->name.len, p->name.ptr);
+    else if (ev == HTTPD_PART_DATA)
+        snprintf(mp_seen + l, sizeof mp_seen - l, ":%zu", n);
+    else
+        snprintf(mp_seen + l, sizeof mp_seen - l, "=%llu]", (unsigned long long)p->size);
+    return 0;
+}
+static void on_multipart(httpd_request *r) {
+    handled++;
+    mp_seen[0] = 0;
+    httpd_multipart *m = httpd_multipart_begin(r, NULL, mp_cb, NULL);
+    if (!m) { httpd_respond(r, 415, NULL, "no", 2); return; }
+    int rc = httpd_multipart_feed(m, r->body.ptr, r->body.len);
+    char buf[300];
+    int n = snprintf(buf, sizeof buf, "%d %d %s", rc, httpd_multipart_end(m), mp_seen);
+    httpd_respond(r, 200, NULL, buf, (size_t)n);
+}
 static const httpd_route routes[] = {
     { .method = "POST", .pattern = "/form", .handler = on_form },
+    { .method = "GET", .pattern = "/trailer", .handler = on_trailer },
+    { .method = "GET", .pattern = "/file", .handler = on_file },
+    { .method = "POST", .pattern = "/mp", .handler = on_multipart },
     { .method = "POST", .pattern = "/upload", .handler = on_upload, .stream_body = 1,
       .max_body_bytes = 1000 },
     { .method = "GET", .pattern = "/stream", .handler = on_stream },
@@ -688,6 +737,110 @@ static void test_urlencoded_form(void) {
     CHECK(strstr(out, "\r\n\r\n[][][-]") != NULL);
     done_conn(c);
 }
+static void test_trailers(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "GET /trailer HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "X-Late") == NULL);
+    CHECK(strstr(out, "\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 42\r\nX-Other: x y\r\n\r\n") != NULL);
+    CHECK(count(out, "HTTP/1.1") == 1 && c->state == HTTPD__S_HEAD);
+    s = "GET /trailer HTTP/1.1\r\nHost: a\r\nX-Fixed: 1\r\n\r\n";   /* fixed length */
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "Content-Length: 3\r\n") && strstr(out, "\r\n\r\nabc") && !strstr(out, "X-Sum"));
+    s = "HEAD /trailer HTTP/1.1\r\nHost: a\r\n\r\n";                /* HEAD: dropped */
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "Transfer-Encoding: chunked\r\n") && !strstr(out, "abc") && !strstr(out, "X-Sum"));
+    CHECK(c->state == HTTPD__S_HEAD);
+    done_conn(c);
+    c = open_conn();                                   /* HTTP/1.0: close-delimited */
+    s = "GET /trailer HTTP/1.0\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "\r\n\r\nabc") && !strstr(out, "X-Sum") && closing(c));
+    done_conn(c);
+}
+static int fd_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+static int make_file(const char *text) {
+    char name[] = "/tmp/httpd-test-XXXXXX";
+    int fd = mkstemp(name);
+    CHECK(fd >= 0);
+    unlink(name);
+    CHECK_EQ(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    return fd;
+}
+/* Drains the connection's output, reading the file body the way the worker's fallback
+   does (pread into the output buffer), as the worker would with a socket. */
+static size_t drain_files(httpd__conn *c, char *o, size_t cap) {
+    size_t total = 0;
+    for (int i = 0; i < 1000; i++) {
+        total += drain(c, o + total, cap - total);
+        if (!(c->flags & HTTPD__F_FILE) || c->state == HTTPD__S_ABORT) break;
+        c->flags |= HTTPD__F_FILEREAD;                 /* no socket: no sendfile */
+        httpd__conn_pump_file(c);
+    }
+    return total;
+}
+static void test_file_body(void) {
+    httpd__conn *c = open_conn();
+    file_fd = make_file("..file contents");
+    int fd = file_fd, before = handled;
+    const char *s = "GET /file HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    CHECK_EQ(handled, before + 1);                     /* the next waits for the file */
+    CHECK(c->flags & HTTPD__F_FILE);
+    CHECK(httpd__conn_deadline(c) == UINT64_MAX);      /* no keep-alive clock meanwhile */
+    drain_files(c, out, sizeof out);
+    CHECK(strstr(out, "Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nfile contents"
+                      "HTTP/1.1 200 OK\r\n") != NULL);
+    CHECK(strstr(out, "\r\n\r\nHello") != NULL);
+    CHECK(!fd_open(fd) && !(c->flags & HTTPD__F_FILE) && c->state == HTTPD__S_HEAD);
+    /* HEAD: the head only, the file closed at once */
+    file_fd = fd = make_file("..xyz");
+    s = "HEAD /file HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    CHECK(!fd_open(fd) && !(c->flags & HTTPD__F_FILE));
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "Content-Length: 3\r\n\r\n") && !strstr(out, "xyz"));
+    /* a connection that goes away mid-file closes it */
+    file_fd = fd = make_file("..0123456789");
+    s = "GET /file HTTP/1.1\r\nHost: a\r\n\r\n";
+    feed(c, s, strlen(s), 0);
+    CHECK(fd_open(fd) && (c->flags & HTTPD__F_FILE));
+    done_conn(c);
+    CHECK(!fd_open(fd));
+    /* a file that shrank: the connection is aborted, not left waiting */
+    c = open_conn();
+    file_fd = fd = make_file("..0123456789");
+    feed(c, s, strlen(s), 0);
+    CHECK_EQ(ftruncate(fd, 5), 0);
+    drain_files(c, out, sizeof out);
+    CHECK_EQ(c->state, HTTPD__S_ABORT);
+    done_conn(c);
+    CHECK(!fd_open(fd));
+    /* bad arguments: the descriptor is closed all the same */
+    CHECK_EQ(httpd_send_file(NULL, 200, NULL, fd = make_file("x"), 0, 1), HTTPD_ERR_INVAL);
+    CHECK(!fd_open(fd));
+}
+static void test_multipart_request(void) {
+    httpd__conn *c = open_conn();
+    const char *body = "--b b\r\nContent-Disposition: form-data; name=a\r\n\r\nxy\r\n"
+                       "--b b\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\n\r\n--b b--";
+    char req[512];
+    snprintf(req, sizeof req, "POST /mp HTTP/1.1\r\nHost: a\r\nContent-Type: multipart/form-data;"
+             " boundary=\"b b\"\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+    const char *s = req;
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "\r\n\r\n1 0 [a:2=2][c=0]") != NULL);
+    s = "POST /mp HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx";
+    feed(c, s, strlen(s), 0);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "HTTP/1.1 415") != NULL);
+    done_conn(c);
+}
 int main(void) {
     memset(big_chunk, 'b', sizeof big_chunk);
     setup();
@@ -715,6 +868,9 @@ int main(void) {
     RUN(test_streamed_body_pause_resume);
     RUN(test_streamed_body_refused_and_capped);
     RUN(test_urlencoded_form);
+    RUN(test_trailers);
+    RUN(test_file_body);
+    RUN(test_multipart_request);
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     HTTPD_FREE(NULL, (void *)srv.route_inflight);
