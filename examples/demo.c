@@ -4,6 +4,7 @@
               [--write-timeout S] [--request-timeout S] [--shutdown-timeout S]
               [--drain-delay S] [--max-connections N]          (S: seconds, may be 0.5)
               [--task-threads N] [--task-queue N] [--block-limit N] [--max-inflight N]
+              [--upload-cap BYTES]
      GET  /           -> 200 "Hello, World!"
      POST /echo       -> 200 echoing the body (cap 1 MiB, over -> 413), streamed back as it
                          arrives when it has a Content-Length
@@ -21,7 +22,8 @@
                          ?chunked=1: chunked, with an X-Crc32 trailer field
      POST /upload     -> streamed body (cap 1 GiB): "bytes=N crc32=XXXXXXXX", computed as
                          it arrives; memory stays at one read buffer
-     POST /upload-paced -> the same, pausing the body 20 ms after every 256 KiB
+     POST /upload-paced -> the same, pausing the body 20 ms after every 256 KiB (?hold=ms:
+                         the first pause lasts ms)
    Port 0 binds an ephemeral port. Prints "httpd: listening on HOST:PORT" once ready;
    SIGINT/SIGTERM stop it gracefully, a second one at once. */
 #define HTTPD_IMPLEMENTATION
@@ -320,7 +322,7 @@ static void on_bytes(httpd_request *req) {
 }
 
 /* ---- a streamed upload: CRC-32 as the body arrives, nothing buffered ---- */
-typedef struct { uint64_t bytes, since_pause; uint32_t crc; int paced; } upload;
+typedef struct { uint64_t bytes, since_pause; uint32_t crc, hold_ms; int paced; } upload;
 static void upload_resume(httpd_request *req, void *arg, int status) {
     (void)arg;
     if (status == 0) httpd_body_resume(req);
@@ -336,13 +338,17 @@ static void upload_body(httpd_request *req, void *arg, const void *data, size_t 
         if (u->paced && u->since_pause >= 256 * 1024) {      /* backpressure: stop reading */
             u->since_pause = 0;
             httpd_body_pause(req);
-            httpd_after(req, 20, upload_resume, NULL);
+            httpd_after(req, u->hold_ms ? u->hold_ms : 20, upload_resume, NULL);
+            u->hold_ms = 0;                             /* ?hold=ms: the first pause */
         }
         return;
     }
     char msg[64];
     int n = snprintf(msg, sizeof msg, "bytes=%llu crc32=%08x\n",
                      (unsigned long long)u->bytes, u->crc);
+    if (status != HTTPD_BODY_END)           /* the handler hears why: cap, timeout, gone */
+        fprintf(stderr, "demo: upload failed after %llu bytes: %s\n",
+                (unsigned long long)u->bytes, httpd_strerror(status));
     free(u);
     if (status == HTTPD_BODY_END) httpd_respond(req, 200, "text/plain", msg, (size_t)n);
     else httpd_respond(req, 400, "text/plain", "failed\n", 7);  /* frees it; 4xx was sent */
@@ -351,6 +357,8 @@ static void on_upload(httpd_request *req) {
     upload *u = (upload *)calloc(1, sizeof *u);
     if (!u) { httpd_respond(req, 503, "text/plain", "busy\n", 5); return; }
     u->paced = req->path.len > 7;                 /* /upload-paced */
+    httpd_str hold = httpd_query_param(req, "hold");
+    if (u->paced && hold.ptr) u->hold_ms = (uint32_t)strtoul(hold.ptr, NULL, 10);
     if (httpd_body_read(req, upload_body, u) < 0) {
         free(u);
         httpd_respond(req, 500, "text/plain", "error\n", 6);
@@ -373,7 +381,7 @@ static void usage(const char *argv0) {
     fprintf(stderr, "usage: %s [--host H] [--port P] [--workers N] [--verbose] "
             "[--{header,body,keepalive,write,request,shutdown}-timeout S] [--drain-delay S] "
             "[--max-connections N] [--task-threads N] [--task-queue N] [--block-limit N] "
-            "[--max-inflight N]\n", argv0);
+            "[--max-inflight N] [--upload-cap BYTES]\n", argv0);
     exit(2);
 }
 static uint32_t seconds_ms(const char *v) {
@@ -428,6 +436,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--task-threads")) d.task_threads = atoi(v);
         else if (!strcmp(a, "--task-queue")) d.task_queue = (uint32_t)atoi(v);
         else if (!strcmp(a, "--max-inflight")) d.max_inflight = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--upload-cap")) {
+            for (httpd_route *r = routes; r->pattern; r++)
+                if (!strncmp(r->pattern, "/upload", 7)) r->max_body_bytes = strtoull(v, NULL, 10);
+        }
         else if (!strcmp(a, "--block-limit")) {
             for (httpd_route *r = routes; r->pattern; r++)
                 if (!strcmp(r->pattern, "/block/:ms")) r->max_concurrent = (uint32_t)atoi(v);
