@@ -5,8 +5,8 @@
    Everywhere else:   #include "httpd.h"
    Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed.
 
-   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, ASYNC AND
-             BLOCKING WORK, TIMEOUTS, SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
+   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES, FORMS,
+             ASYNC AND BLOCKING WORK, TIMEOUTS, SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
              >>multipart >>pool >>poll_epoll >>conn >>worker >>public
 
@@ -65,14 +65,34 @@
        needed, httpd_end(). -1 means chunked (HTTP/1.1) or until close (HTTP/1.0). When the
        connection's queued output passes 64 KiB httpd_write returns HTTPD_WRITE_FULL: stop
        and let httpd_on_writable() call back below 16 KiB, so a 10 GiB response keeps memory
-       flat (demo: /bytes/:n).
+       flat (demo: /bytes/:n). A chunked response can end with trailer fields:
+       httpd_add_trailer() before httpd_end (declare them first: "Trailer" header).
        Request bodies: a route with .stream_body = 1 runs its handler as soon as the head is
        complete; httpd_body_read(req, fn, arg) then hands the body to fn piece by piece
        (Content-Length and chunked alike, data valid during the call only), then
        HTTPD_BODY_END, or an error status (cap crossed, too slow, malformed, client gone).
        httpd_body_pause/resume stop and restart reading the socket (TCP flow control holds
        the client). A handler that answers without reading never triggers 100 Continue and
-       the connection closes after its response (demo: /upload, /upload-paced).
+       the connection closes after its response (demo: /upload, /upload-paced). A body
+       over the cap gets 413 and the connection closes (lingering, so the client reads the
+       413); bytes after a refused body are never parsed as a request.
+
+   FILES
+       httpd_send_file(req, status, type, fd, offset, len) answers with a file: the kernel
+       sends it from the page cache with sendfile(2) as the client reads (pread + write
+       under -DHTTPD_NO_SENDFILE or where sendfile refuses the descriptor), so a slow client
+       on a 10 GiB file costs no memory. The server owns fd from the call on and closes it.
+       Pipelined requests wait until the file is out (examples/download.c).
+
+   FORMS
+       application/x-www-form-urlencoded: httpd_form_param(req, name) on a buffered body.
+       multipart/form-data is parsed as it streams, part by part: httpd_multipart_begin(req,
+       limits, fn, arg) in a stream_body handler, httpd_multipart_feed() from the body
+       callback, httpd_multipart_end() at HTTPD_BODY_END; fn gets each part's headers
+       (name, filename, content type), its content in pieces, and its end. Caps: parts,
+       header bytes per part, bytes per part (413); malformed -> HTTPD_ERR_INVAL (400). The
+       parser does no I/O and can be used alone (httpd_multipart_init). A browser form
+       uploading a firmware image to disk: examples/upload.c.
 
    ASYNC AND BLOCKING WORK
        Never block a worker (Playbook F). httpd_after(req, ms, fn, arg) calls fn on the
@@ -124,7 +144,8 @@
    REVISIONS
        0.1  first release: worker pool, strict parser, router, keep-alive, pipelining,
             timer wheel and timeouts, graceful shutdown with drain, blocking-task pool,
-            streaming responses and request bodies.
+            streaming responses and request bodies, chunked trailers, sendfile file
+            bodies, streamed multipart/form-data.
 */
 #if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
