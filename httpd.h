@@ -543,6 +543,13 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 #  define HTTPD_MALLOC(ctx, n)      ((void)(ctx), malloc(n))
 #  define HTTPD_REALLOC(ctx, p, n)  ((void)(ctx), realloc((p), (n)))
 #  define HTTPD_FREE(ctx, p)        ((void)(ctx), free(p))
+#  if defined(__GLIBC__)
+#    include <malloc.h>
+#    define HTTPD__HEAP_TRIM() malloc_trim(0)    /* give freed memory back to the OS */
+#  endif
+#endif
+#ifndef HTTPD__HEAP_TRIM
+#  define HTTPD__HEAP_TRIM() ((void)0)
 #endif
 #ifndef HTTPD_ASSERT
 #  include <assert.h>
@@ -670,6 +677,7 @@ static void httpd__log(const httpd_server *s, int lvl, int code, const char *fil
 typedef struct httpd__pool {
     void    *free_list;        /* singly linked through the first word of each block */
     uint32_t nfree, keep;
+    uint32_t low;              /* fewest free blocks since the last trim: never needed */
     uint32_t block;            /* block size in bytes                               */
     void    *alloc_ctx;
 } httpd__pool;
@@ -680,13 +688,14 @@ typedef struct httpd__buf {    /* bytes [pos, len) are live; cap 0 <=> data NULL
 } httpd__buf;
 
 HTTPD__PRIVATE void httpd__pool_init(httpd__pool *p, uint32_t block, uint32_t keep, void *ctx) {
-    p->free_list = NULL; p->nfree = 0; p->keep = keep; p->block = block; p->alloc_ctx = ctx;
+    p->free_list = NULL; p->nfree = p->low = 0; p->keep = keep; p->block = block;
+    p->alloc_ctx = ctx;
 }
 HTTPD__PRIVATE char *httpd__pool_get(httpd__pool *p) {
     if (p->free_list) {
         char *b = (char *)p->free_list;
         memcpy(&p->free_list, b, sizeof(void *));
-        p->nfree--;
+        if (--p->nfree < p->low) p->low = p->nfree;
         return b;
     }
     return (char *)HTTPD_MALLOC(p->alloc_ctx, p->block);
@@ -697,6 +706,18 @@ HTTPD__PRIVATE void httpd__pool_put(httpd__pool *p, char *b, uint32_t cap) {
     memcpy(b, &p->free_list, sizeof(void *));
     p->free_list = b;
     p->nfree++;
+}
+/* Frees the blocks no one needed since the last trim (after a burst, memory goes back). */
+HTTPD__PRIVATE uint32_t httpd__pool_trim(httpd__pool *p) {
+    uint32_t n = p->low;
+    for (uint32_t i = 0; i < n; i++) {
+        char *b = (char *)p->free_list;
+        memcpy(&p->free_list, b, sizeof(void *));
+        HTTPD_FREE(p->alloc_ctx, b);
+    }
+    p->nfree -= n;
+    p->low = p->nfree;
+    return n;
 }
 HTTPD__PRIVATE void httpd__pool_free(httpd__pool *p) {
     while (p->free_list) {
@@ -2020,7 +2041,7 @@ typedef struct httpd__worker {
     char         date[40];         /* "Date: <IMF-fixdate>\r\n", 37 bytes              */
     httpd__pool  pool;             /* input/output blocks                              */
     httpd__req  *free_reqs;
-    uint32_t     nfree_reqs;
+    uint32_t     nfree_reqs, low_reqs; /* low: fewest free since the last trim        */
     httpd_header *hdrs;            /* max_headers slots: heads are parsed here, then the
                                       fields used are copied into the request's arena */
     httpd__conn **chunks;          /* slab of connections, HTTPD__CONN_CHUNK each      */
@@ -2038,6 +2059,7 @@ typedef struct httpd__worker {
     httpd__timer accept_timer;     /* re-arms accepting after EMFILE                   */
     httpd__timer stop_timer;       /* graceful stop deadline                           */
     httpd__timer drain_timer;      /* end of the drain delay                           */
+    httpd__timer trim_timer;       /* every HTTPD__TRIM_MS: free what a burst left     */
     char         scratch[4096];    /* lingering reads land here                        */
     uint64_t     requests;         /* request heads completed on this worker           */
     pthread_t    thread;
@@ -2125,7 +2147,7 @@ HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
     httpd__req *r = w->free_reqs;
     if (r) {
         w->free_reqs = r->next_free;
-        w->nfree_reqs--;
+        if (--w->nfree_reqs < w->low_reqs) w->low_reqs = w->nfree_reqs;
     } else {
         r = (httpd__req *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
                                        sizeof(httpd__req) + HTTPD__ARENA_INLINE);
@@ -3580,6 +3602,21 @@ HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
                "shutdown timeout: force-closing %u connections", w->nconns);
     httpd__worker_begin_stop(w, 0);
 }
+/* Memory a burst left behind goes back (Playbook C): free blocks and requests that were
+   not needed during the whole last period, then let the C library return the pages. */
+#define HTTPD__TRIM_MS 10000u
+HTTPD__PRIVATE void httpd__worker_on_trim_timer(httpd__timer *t, void *ctx) {
+    httpd__worker *w = (httpd__worker *)ctx;
+    uint32_t freed = httpd__pool_trim(&w->pool);
+    for (; w->low_reqs; w->low_reqs--, w->nfree_reqs--, freed++) {
+        httpd__req *r = w->free_reqs;
+        w->free_reqs = r->next_free;
+        HTTPD_FREE(w->s->desc.alloc_ctx, r);
+    }
+    w->low_reqs = w->nfree_reqs;
+    if (freed) HTTPD__HEAP_TRIM();
+    if (!w->stopping) httpd__wheel_add(&w->wheel, t, w->now + HTTPD__TRIM_MS);
+}
 HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
     httpd__timer *t;
     while ((t = httpd__wheel_pop(&w->wheel, w->now)) != NULL) t->fire(t, w);
@@ -3598,6 +3635,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     w->now = httpd__now_ms();
     w->wheel.now = w->now;
     httpd__worker_tick_date(w);
+    httpd__wheel_add(&w->wheel, &w->trim_timer, w->now + HTTPD__TRIM_MS);
     httpd__worker_listen(w, 1);
     if (HTTPD__LOAD(&s->stop)) httpd__worker_begin_stop(w, HTTPD__LOAD(&s->stop) == 1);
     /* requests the application still holds keep the loop alive until forced */
@@ -3698,6 +3736,7 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->accept_timer.fire = httpd__worker_on_accept_timer;
     w->stop_timer.fire = httpd__worker_on_stop_timer;
     w->drain_timer.fire = httpd__worker_on_drain_timer;
+    w->trim_timer.fire = httpd__worker_on_trim_timer;
     httpd__pool_init(&w->pool, s->desc.read_buffer_bytes, 64, s->desc.alloc_ctx);
     w->hdrs = (httpd_header *)HTTPD_MALLOC(s->desc.alloc_ctx,
                                            s->lim.max_headers * sizeof(httpd_header));
