@@ -1524,9 +1524,11 @@ HTTPD__PRIVATE int httpd__router_find(const httpd__router *r, int mid, const cha
    occurs in delim after its first byte, so no match can start inside them). The preamble
    is scanned the same way as if a CRLF came before the body. A part's header block is
    copied into hbuf (its size is the cap), then parsed like request fields (token names,
-   no obs-fold, CRLF only). Content-Disposition parameters may be tokens or quoted strings
-   (\" and \\ unescaped in place; browsers percent-encode quotes in names instead). The
-   parser keeps no pointer into the caller's data between calls. */
+   no obs-fold, CRLF only). Content-Disposition parameters are tokens or quoted strings;
+   a quoted string ends at the next quote, with no backslash escapes: browsers (WHATWG
+   HTML, multipart/form-data encoding) and curl percent-encode '"' as %22 and send '\'
+   as is ("C:\dir\a.txt", a name ending in '\'), which RFC quoted-pairs would mangle or
+   refuse. The parser keeps no pointer into the caller's data between calls. */
 enum { HTTPD__MP_PREAMBLE, HTTPD__MP_AFTER, HTTPD__MP_DASH, HTTPD__MP_PAD, HTTPD__MP_LF,
        HTTPD__MP_HEADERS, HTTPD__MP_DATA, HTTPD__MP_EPILOGUE };
 
@@ -1628,10 +1630,8 @@ HTTPD__PRIVATE int httpd__mp_scan(httpd_multipart *m, const char **pp, const cha
     *pp = e;
     return 0;
 }
-/* The name and filename parameters of a Content-Disposition value. A quoted string with
-   quoted-pairs is unescaped into the free room after the header block (*room, *left). */
-HTTPD__PRIVATE int httpd__mp_disposition(const char *p, const char *e, httpd_part *pt,
-                                         char **room, size_t *left) {
+/* The name and filename parameters of a Content-Disposition value. */
+HTTPD__PRIVATE int httpd__mp_disposition(const char *p, const char *e, httpd_part *pt) {
     while (p < e && *p != ';') p++;          /* skip the disposition type */
     while (p < e) {
         p++;                                 /* ';' */
@@ -1644,21 +1644,11 @@ HTTPD__PRIVATE int httpd__mp_disposition(const char *p, const char *e, httpd_par
         if (!nl || p == e || *p++ != '=') return HTTPD_ERR_INVAL;
         while (p < e && (*p == ' ' || *p == '\t')) p++;
         httpd_str v = { p, 0 };
-        if (p < e && *p == '"') {
-            const char *q = ++p;
-            size_t esc = 0;
-            for (; p < e && *p != '"'; p++)
-                if (*p == '\\' && p + 1 < e) { p++; esc++; }
+        if (p < e && *p == '"') {        /* up to the next quote: see the banner */
+            v.ptr = ++p;
+            while (p < e && *p != '"') p++;
             if (p == e) return HTTPD_ERR_INVAL;          /* unterminated */
-            v.ptr = q;
-            v.len = (size_t)(p - q) - esc;
-            if (esc) {                                   /* unescape into the room */
-                if (v.len > *left) return HTTPD_ERR_TOOLARGE;
-                char *o = *room;
-                for (; q < p; q++) *o++ = *q == '\\' ? *++q : *q;
-                v.ptr = *room;
-                *room += v.len; *left -= v.len;
-            }
+            v.len = (size_t)(p - v.ptr);
             p++;
         } else {
             while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
@@ -1674,8 +1664,6 @@ HTTPD__PRIVATE int httpd__mp_disposition(const char *p, const char *e, httpd_par
 /* The header block hbuf[0..hlen) is complete: parse it, start the part. */
 HTTPD__PRIVATE int httpd__mp_headers(httpd_multipart *m) {
     char *p = m->hbuf, *e = m->hbuf + m->hlen - 2;       /* without the final CRLF */
-    char *room = m->hbuf + m->hlen;
-    size_t left = m->hcap - m->hlen;
     httpd_part *pt = &m->part;
     memset(pt, 0, sizeof *pt);
     pt->index = m->nparts - 1;
@@ -1701,7 +1689,7 @@ HTTPD__PRIVATE int httpd__mp_headers(httpd_multipart *m) {
         if (httpd__ieq2(n, nl, "content-type", 12)) {
             pt->content_type = h->value;
         } else if (httpd__ieq2(n, nl, "content-disposition", 19)) {
-            int rc = httpd__mp_disposition(v, ve, pt, &room, &left);
+            int rc = httpd__mp_disposition(v, ve, pt);
             if (rc < 0) return rc;
         }
         p = eol + 2;

@@ -5,8 +5,8 @@
        cc -std=c11 -O2 -o upload examples/upload.c -lpthread
        ./upload --dir /tmp/uploads --port 8080
    Names are reduced to [A-Za-z0-9._-] (a browser's filename is only a hint, never a path);
-   a file is written under a temporary name and renamed once complete, so a cut upload
-   never shows. Disk writes run on the blocking-task pool, not on the worker: body pieces
+   files are written under temporary names and renamed only once the whole request
+   succeeded, so a cut or refused upload leaves nothing behind. Disk writes run on the blocking-task pool, not on the worker: body pieces
    are copied into a 256 KiB buffer; when it fills, the body is paused (TCP flow control
    holds the client back) while a task writes it out, then resumed. Memory per upload: that
    buffer, whatever the size. Caps: --max-bytes per request (413 beyond), 64 parts. */
@@ -27,6 +27,7 @@ static const char *dir = ".";
 
 typedef struct file {                   /* one file being written */
     int  fd;                            /* -1 until the task creates it */
+    int  complete;                      /* all its content is written and it is closed */
     char tmp[600], name[256];
     uint64_t bytes;
     struct file *next;
@@ -118,21 +119,28 @@ static void write_out(void *arg, const httpd_task *task) {
             if ((f->fd = mkstemp(f->tmp)) < 0) { u->io_errno = errno; break; }
             fchmod(f->fd, 0644);                    /* mkstemp makes it 0600 */
         }
-        while (left && !httpd_task_cancelled(task)) {
-            ssize_t w = write(f->fd, p, left);
+        while (left && !u->io_errno) {
+            ssize_t w = httpd_task_cancelled(task) ? (errno = ECANCELED, -1)
+                                                   : write(f->fd, p, left);
             if (w < 0 && errno == EINTR) continue;
             if (w < 0) { u->io_errno = errno; break; }
             p += w;
             left -= (size_t)w;
         }
         p += left;
-        if (u->seg[i].last && !u->io_errno) {          /* complete: give it its name */
-            char final[600];
-            snprintf(final, sizeof final, "%s/%s", dir, f->name);
-            if (close(f->fd) < 0 || rename(f->tmp, final) < 0) u->io_errno = errno;
+        if (u->seg[i].last && !u->io_errno) {          /* complete, still unnamed */
+            if (close(f->fd) < 0) u->io_errno = errno;
             f->fd = -1;
-            f->tmp[0] = '\0';
+            f->complete = 1;
         }
+    }
+    /* all or nothing: the files get their names only once the whole request succeeded */
+    for (file *f = u->files; u->ended && !u->status && !u->io_errno && f; f = f->next) {
+        if (!f->tmp[0]) continue;
+        char final[600];
+        snprintf(final, sizeof final, "%s/%s", dir, f->name);
+        if (rename(f->tmp, final) < 0) u->io_errno = errno;
+        else f->tmp[0] = '\0';
     }
 }
 
@@ -148,7 +156,7 @@ static void finish(httpd_request *req, upload *u) {
                           ? "malformed upload\n" : "cannot store the upload\n";
         httpd_respond(req, u->status, "text/plain", why, strlen(why));
     } else {
-        httpd_respond(req, u->mp ? 200 : 201, "text/plain", u->report, u->rlen);
+        httpd_respond(req, u->mp ? 200 : 201, "text/plain; charset=utf-8", u->report, u->rlen);
     }
     free(u->buf);
     free(u);
@@ -161,7 +169,7 @@ static void written(httpd_request *req, void *arg, int status);
 static void step(httpd_request *req, upload *u) {
     int due = u->ended || u->len >= FLUSH_AT || u->nseg >= MAX_PARTS
               || (u->nseg && u->seg[u->nseg - 1].last);
-    if (!u->status && u->nseg && due) {
+    if (!u->status && (u->nseg || (u->ended && u->files)) && due) {
         httpd_body_pause(req);
         if (httpd_defer(req, write_out, written, u) == 0) { u->writing = 1; return; }
         u->status = 503;                                /* the pool is full: shed */
@@ -181,7 +189,7 @@ static void written(httpd_request *req, void *arg, int status) {
     } else {
         u->nseg = 0;
     }
-    if (u->status || u->ended) step(req, u);
+    if (u->status || u->ended) finish(req, u);         /* the last task named the files */
     else httpd_body_resume(req);
 }
 
