@@ -29,14 +29,14 @@ $(B)/demo-tsan: examples/demo.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
 
 # unit tests: one per module, each built with ASan+UBSan
-UNIT := parser wheel router conn
+UNIT := parser wheel router conn multipart
 $(B)/test_%: tests/test_%.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
 $(B)/test_server-tsan: tests/test_server.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 
 # fuzzing: libFuzzer harnesses (clang), replay binaries (any compiler) run by `make test`
-FUZZ         := parser chunked router conn
+FUZZ         := parser chunked router conn multipart
 FUZZ_SECONDS ?= 60
 $(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)
