@@ -1528,35 +1528,44 @@ HTTPD__PRIVATE int httpd__router_find(const httpd__router *r, int mid, const cha
    a quoted string ends at the next quote, with no backslash escapes: browsers (WHATWG
    HTML, multipart/form-data encoding) and curl percent-encode '"' as %22 and send '\'
    as is ("C:\dir\a.txt", a name ending in '\'), which RFC quoted-pairs would mangle or
-   refuse. The parser keeps no pointer into the caller's data between calls. */
+   refuse. Content starts after the blank line that ends a header block, so an empty part
+   is "headers CRLF CRLF" then the delimiter (what browsers, curl and Go send); a part
+   cut straight after its header block is not one. Content over max_part_bytes is handed
+   out up to the cap, then HTTPD_ERR_TOOLARGE, whatever the split. The parser keeps no
+   pointer into the caller's data between calls. */
 enum { HTTPD__MP_PREAMBLE, HTTPD__MP_AFTER, HTTPD__MP_DASH, HTTPD__MP_PAD, HTTPD__MP_LF,
        HTTPD__MP_HEADERS, HTTPD__MP_DATA, HTTPD__MP_EPILOGUE };
 
-/* The boundary parameter of a multipart Content-Type, or ptr NULL. */
+/* The boundary parameter of a multipart Content-Type, or ptr NULL. Every parameter is
+   checked (a value must end at OWS, ';' or the end), not only up to the boundary. */
 HTTPD__PRIVATE httpd_str httpd__mp_boundary(httpd_str ct) {
-    httpd_str none = { NULL, 0 };
+    httpd_str none = { NULL, 0 }, found = { NULL, 0 };
     const char *p = ct.ptr, *e = ct.ptr + ct.len;
     if (!p || ct.len < 10 || !httpd__ieq(p, "multipart/", 10)) return none;
     p += 10;
     while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;          /* subtype */
-    while (p < e) {                                            /* ; name=value ... */
+    for (;;) {                                                 /* ; name=value ... */
         while (p < e && (*p == ' ' || *p == '\t')) p++;
-        if (p == e || *p++ != ';') return none;
+        if (p == e) break;
+        if (*p++ != ';') return none;
         while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p == e) break;                                     /* a trailing ';' */
         const char *n = p;
         while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
         size_t nl = (size_t)(p - n);
         if (!nl || p == e || *p++ != '=') return none;
         const char *v = p;
+        httpd_str val;
         if (p < e && *p == '"') {
             v = ++p;
             while (p < e && *p != '"' && *p != '\\') p++;
             if (p == e || *p != '"') return none;           /* no escapes in a boundary */
+            val.ptr = v; val.len = (size_t)(p - v);
+            p++;
         } else {
             while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+            val.ptr = v; val.len = (size_t)(p - v);
         }
-        httpd_str val = { v, (size_t)(p - v) };
-        if (p < e && *p == '"') p++;
         if (nl == 8 && httpd__ieq(n, "boundary", 8)) {
             /* 1 to 70 bchars (RFC 2046 §5.1.1), not ending in a space */
             if (!val.len || val.len > 70 || val.ptr[val.len - 1] == ' ') return none;
@@ -1566,10 +1575,11 @@ HTTPD__PRIVATE httpd_str httpd__mp_boundary(httpd_str ct) {
                       || (ch >= 'A' && ch <= 'Z') || strchr("'()+_,-./:=? ", ch)))
                     return none;
             }
-            return val;
+            if (found.ptr) return none;                     /* two boundaries: ambiguous */
+            found = val;
         }
     }
-    return none;
+    return found;
 }
 HTTPD_API int httpd_multipart_init(httpd_multipart *m, httpd_str content_type,
                                    const httpd_multipart_limits *lim, char *header_buf,
@@ -1594,11 +1604,17 @@ HTTPD_API int httpd_multipart_init(httpd_multipart *m, httpd_str content_type,
 }
 /* Content of the current part: count it against the cap, hand it out. */
 HTTPD__PRIVATE int httpd__mp_emit(httpd_multipart *m, const char *p, size_t n) {
-    if (!n) return 0;
-    if (n > m->lim.max_part_bytes - m->part.size) return HTTPD_ERR_TOOLARGE;
-    m->part.size += n;
-    int rc = m->fn(m->arg, HTTPD_PART_DATA, &m->part, p, n);
-    return rc < 0 ? rc : 0;
+    /* over the cap: hand out the content up to it, then fail, so that what the callback
+       sees does not depend on how the body was split */
+    uint64_t room = m->lim.max_part_bytes - m->part.size;
+    int over = n > room;
+    if (over) n = (size_t)room;
+    if (n) {
+        m->part.size += n;
+        int rc = m->fn(m->arg, HTTPD_PART_DATA, &m->part, p, n);
+        if (rc < 0) return rc;
+    }
+    return over ? HTTPD_ERR_TOOLARGE : 0;
 }
 /* Scans for the delimiter from *pp, handing out content in DATA (the preamble is
    dropped). 1: found, *pp after it; 0: input used up; < 0: error. */
