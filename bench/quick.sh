@@ -33,98 +33,11 @@ case " $SERVERS " in *" demo "*)
     [ -x "$DEMO" ] || { echo "quick.sh: $DEMO not built (make build/demo), or set BENCH_SERVERS=nginx" >&2; exit 2; }
 esac
 
-T=$(mktemp -d /tmp/httpd-bench.XXXXXX)
-STARTED=()          # PIDs this script started and has not reaped yet
-NOTES=()            # anything that looks wrong
+. bench/lib.sh       # log note alive proc_tree reap cleanup stop_pid cpu_ticks status_kb others_* pick_port calc median
+bench_init httpd-bench  # T, STARTED, NOTES, traps
 declare -A R        # results, R[server.metric]
 declare -A SPID SPORT SLOG
-
-log() { printf '[%5ds] %s\n' "$SECONDS" "$*" >&2; }
-note() { NOTES+=("$*"); log "NOTE: $*"; }
-
-alive() {  # pid exists and is not a zombie
-    local s
-    [ -r "/proc/$1/stat" ] || return 1
-    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    s=${s##*) }
-    [ "${s%% *}" != Z ]
-}
-proc_tree() {  # a pid and all its descendants (one ps call; depth-bounded walk up the ppid chain)
-    ps -eo pid=,ppid= | awk -v root="$1" '{ par[$1] = $2 }
-        END { printf "%s", root
-              for (x in par) { y = x; n = 0
-                  while ((y in par) && y != root && n++ < 64) y = par[y]
-                  if (y == root && x != root) printf " %s", x }
-              print "" }'
-}
-forget() { local p keep=(); for p in "${STARTED[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done; STARTED=("${keep[@]}"); }
-reap() {  # wait for our child $1 at most $2 tenths of a second, then SIGKILL it
-    local i
-    for ((i = 0; i < $2; i++)); do alive "$1" || break; sleep 0.1; done
-    alive "$1" && { kill -KILL "$1" 2>/dev/null; sleep 0.1; }
-    wait "$1" 2>/dev/null
-    local rc=$?
-    forget "$1"
-    return $rc
-}
-cleanup() {
-    local p q
-    for p in "${STARTED[@]}"; do
-        for q in $(proc_tree "$p"); do alive "$q" && kill -KILL "$q" 2>/dev/null; done
-    done
-    wait 2>/dev/null
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "raw logs kept in $T" >&2; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cpu_ticks() {  # utime+stime (clock ticks) summed over the process tree of $1
-    local tot=0 p s
-    for p in $(proc_tree "$1"); do
-        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        s=${s##*) }
-        set -- $s
-        tot=$((tot + ${12} + ${13}))
-    done
-    echo $tot
-}
-rss_kb() {  # VmRSS (kB) summed over the process tree of $1
-    local tot=0 p v
-    for p in $(proc_tree "$1"); do
-        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)
-        tot=$((tot + ${v:-0}))
-    done
-    echo $tot
-}
-others_snapshot() {  # "pid ticks" for every user process outside this script's own tree
-    local mine f s p
-    mine=" $(proc_tree $$) "
-    for f in /proc/[0-9]*/stat; do
-        { read -r s <"$f"; } 2>/dev/null || continue
-        p=${f#/proc/}
-        p=${p%/stat}
-        case $mine in *" $p "*) continue ;; esac
-        s=${s##*) }
-        set -- $s
-        [ "$2" = 2 ] || [ "$p" = 2 ] && continue    # kernel threads
-        echo "$p $((${12} + ${13}))"
-    done
-}
-others_pct() {  # $1 before-file $2 after-file $3 seconds -> % of one CPU used by others
-    awk -v hz="$HZ" -v sec="$3" 'NR == FNR { b[$1] = $2; next }
-        { d = $2 - ($1 in b ? b[$1] : 0); if (d > 0) t += d }
-        END { printf "%.0f", (sec > 0 ? t / hz / sec * 100 : 0) }' "$1" "$2"
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-NEXT_PORT=$((20000 + ($$ % 200) * 50))
-pick_port() {  # sets PORT to a free loopback port below the ephemeral range
-    while :; do
-        NEXT_PORT=$((NEXT_PORT + 1))
-        port_open $NEXT_PORT || { PORT=$NEXT_PORT; return; }
-    done
-}
-calc() { awk "BEGIN { printf \"%s\", $* }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+NEXT_PORT=$((20000 + ($$ % 200) * 50))   # pick_port: free loopback ports below the ephemeral range
 
 # ---- nginx config: its own prefix in the temp dir, nothing from /etc/nginx ----
 NOFILE_HARD=$(ulimit -Hn)
@@ -199,19 +112,7 @@ start_server() {
     return 0
 }
 # stop_server NAME: SIGTERM, wait (30 s: callgrind writes its file), report an odd exit.
-stop_server() {
-    local name=$1 pid=${SPID[$1]} tree q rc
-    tree=$(proc_tree "$pid")
-    kill -TERM "$pid" 2>/dev/null
-    local i
-    for ((i = 0; i < 300; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then note "$name did not exit within 30 s of SIGTERM; killed"; fi
-    reap "$pid" 1
-    rc=$?
-    for q in $tree; do [ "$q" != "$pid" ] && alive "$q" && kill -KILL "$q" 2>/dev/null; done
-    [ $rc -ne 0 ] && note "$name exited with status $rc after SIGTERM"
-    return 0
-}
+stop_server() { stop_pid "$1" "${SPID[$1]}" 300; }
 server_ok() {  # $1 name, $2 what was being run
     alive "${SPID[$1]}" && return 0
     note "$1 DIED during/after $2"
@@ -241,7 +142,7 @@ while :; do
     others_snapshot >"$T/others.before"
     sleep 1
     others_snapshot >"$T/others.after"
-    pre=$(others_pct "$T/others.before" "$T/others.after" 1)
+    read -r pre _ < <(others_pct "$T/others.before" "$T/others.after" 1)
     [ "$pre" -le "$BUSY_PCT" ] || [ "$SECONDS" -ge "$WAIT_QUIET" ] && break
     log "machine busy (others ${pre}% of a CPU: $(top_others)); waiting (BENCH_WAIT_QUIET=$WAIT_QUIET)"
     sleep 4
@@ -281,7 +182,7 @@ wrk_run() {
     taskset -c "$LG_CPU" timeout -s KILL $((d + 30)) wrk "${args[@]}" >"$out" 2>&1
     t1=$(cpu_ticks "$pid")
     others_snapshot >"$T/others.after"
-    others=$(others_pct "$T/others.before" "$T/others.after" "$d")
+    read -r others _ < <(others_pct "$T/others.before" "$T/others.after" "$d")
     R[$k.others]=$others
     if [ "$tag" != warm ] && [ "$others" -gt "$BUSY_PCT" ]; then
         BUSY_RUNS=$((BUSY_RUNS + 1))
@@ -374,7 +275,7 @@ for s in $SERVERS; do
 
     # idle keep-alive connections
     sleep 0.5
-    before=$(rss_kb "${SPID[$s]}")
+    before=$(status_kb VmRSS "${SPID[$s]}")
     "$T/idle_conns" --port "$port" --conns "$IDLE_N" --timeout 40 >"$T/idle.$s.out" 2>"$T/idle.$s.err" &
     ip=$!
     STARTED+=("$ip")
@@ -384,7 +285,7 @@ for s in $SERVERS; do
         sleep 0.1
     done
     sleep 1
-    after=$(rss_kb "${SPID[$s]}")
+    after=$(status_kb VmRSS "${SPID[$s]}")
     kill -TERM "$ip" 2>/dev/null
     reap "$ip" 50
     ready=$(grep -E '^(ready|notready)' "$T/idle.$s.out")

@@ -1,11 +1,11 @@
 /* bench/sink.c - a diagnostic server for bench/streaming.sh: httpd.h with upload handlers
    that cost (almost) nothing, to separate the library's streaming path from the demo's
-   byte-at-a-time CRC-32.
+   handler (its CRC-32; byte-at-a-time until commit d83636d, slicing-by-8 since).
 
    sink [--port P] [--workers N]      (127.0.0.1; prints "httpd: listening on HOST:PORT")
      POST /discard -> streamed body (cap 1 GiB), only counted: "bytes=N"
-     POST /upload  -> streamed body (cap 1 GiB), CRC-32 by slicing-by-8 (the same answer as
-                      build/demo's /upload: "bytes=N crc32=XXXXXXXX")
+     POST /upload  -> streamed body (cap 1 GiB), CRC-32 by slicing-by-8 (bench/crc32.h; the
+                      same answer as build/demo's /upload: "bytes=N crc32=XXXXXXXX")
      GET  /        -> "Hello, World!" */
 #define HTTPD_IMPLEMENTATION
 #include "../httpd.h"
@@ -13,32 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t T8[8][256];
-static void crc_init(void) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        T8[0][i] = c;
-    }
-    for (int t = 1; t < 8; t++)
-        for (uint32_t i = 0; i < 256; i++) T8[t][i] = (T8[t - 1][i] >> 8) ^ T8[0][T8[t - 1][i] & 0xff];
-}
-static uint32_t crc_update(uint32_t crc, const uint8_t *p, size_t n) {
-    crc = ~crc;
-    while (n >= 8) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + 4, 4);
-        a ^= crc;
-        crc = T8[7][a & 0xff] ^ T8[6][(a >> 8) & 0xff] ^ T8[5][(a >> 16) & 0xff] ^ T8[4][a >> 24]
-            ^ T8[3][b & 0xff] ^ T8[2][(b >> 8) & 0xff] ^ T8[1][(b >> 16) & 0xff] ^ T8[0][b >> 24];
-        p += 8;
-        n -= 8;
-    }
-    while (n--) crc = T8[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
+#include "crc32.h"           /* crc_init, crc_update: CRC-32 by slicing-by-8 */
 
 typedef struct { uint64_t bytes; uint32_t crc; int crc_on; } sink_state;
 static void sink_body(httpd_request *req, void *arg, const void *data, size_t len, int status) {

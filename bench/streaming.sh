@@ -15,6 +15,7 @@
 #   STREAM_UP_BYTES=1073741824   STREAM_CONC_N=100  STREAM_CONC_BYTES=104857600
 #   STREAM_DL_BYTES=1073741824   STREAM_DL_RATE=90 (MB/s)  STREAM_DL_RCVBUF=65536
 #   STREAM_ROUNDS=3  STREAM_NGINX_BUF=16k (client_body_buffer_size)  STREAM_PERF=1
+#   STREAM_SETTLE=25 (s to wait after the concurrent burst before RSS is read again)
 #   BENCH_KEEP=1 (keep the temp dir)  BENCH_SRV_CPU=0  BENCH_LG_CPU=1  BENCH_BUSY_PCT=5
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -30,6 +31,7 @@ DL_BYTES=${STREAM_DL_BYTES:-1073741824}
 DL_RATE=${STREAM_DL_RATE:-90}
 DL_RCVBUF=${STREAM_DL_RCVBUF:-65536}
 ROUNDS=${STREAM_ROUNDS:-3}
+SETTLE=${STREAM_SETTLE:-25}
 NGINX_BUF=${STREAM_NGINX_BUF:-16k}
 SRV_CPU=${BENCH_SRV_CPU:-0}
 LG_CPU=${BENCH_LG_CPU:-1}
@@ -40,6 +42,7 @@ READ_BUF_KB=17          # read buffer in use: read_buffer_bytes 16 KiB raised to
 CONST_KB=1024           # the "small constant" of the concurrent-upload target
 FLAT_KB=1024            # a download is "flat" when the peak grows less than this
 UP_LIMIT_KB=4096        # 1 GiB upload: RSS growth below 4 MiB
+BACK_KB=1024            # SETTLE s after the burst, RSS within this of the pre-burst RSS (informative)
 GBPS_MIN=1.0            # one connection, GB/s (1e9 bytes/s)
 
 FILE_URL= FILE_PID=
@@ -56,103 +59,16 @@ for t in taskset gcc "$NGINX"; do
 done
 [ -x "$DEMO" ] || { echo "streaming.sh: $DEMO not built (make build/demo)" >&2; exit 2; }
 
-T=$(mktemp -d /tmp/httpd-stream.XXXXXX)
-STARTED=()          # PIDs this script started and has not reaped yet
-NOTES=()            # anything that looks wrong
+. bench/lib.sh       # log note alive proc_tree reap cleanup stop_pid cpu_ticks status_kb others_* pick_port calc median kv
+bench_init httpd-stream  # T, STARTED, NOTES, traps
 declare -A R        # results
-log() { printf '[%4ds] %s\n' "$SECONDS" "$*" >&2; }
-note() { NOTES+=("$*"); log "NOTE: $*"; }
+NEXT_PORT=$((30000 + ($$ % 200) * 50))   # pick_port: free loopback ports from here
 
-alive() {  # pid exists and is not a zombie
-    local s
-    [ -r "/proc/$1/stat" ] || return 1
-    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    s=${s##*) }
-    [ "${s%% *}" != Z ]
-}
-proc_tree() {  # a pid and its descendants
-    ps -eo pid=,ppid= | awk -v root="$1" '{ par[$1] = $2 }
-        END { printf "%s", root
-              for (x in par) { y = x; n = 0
-                  while ((y in par) && y != root && n++ < 64) y = par[y]
-                  if (y == root && x != root) printf " %s", x }
-              print "" }'
-}
-forget() { local p keep=(); for p in "${STARTED[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done; STARTED=("${keep[@]}"); }
-reap() {  # wait for our child $1 at most $2 tenths of a second, then SIGKILL it
-    local i
-    for ((i = 0; i < $2; i++)); do alive "$1" || break; sleep 0.1; done
-    alive "$1" && { kill -KILL "$1" 2>/dev/null; sleep 0.1; }
-    wait "$1" 2>/dev/null
-    local rc=$?
-    forget "$1"
-    return $rc
-}
-cleanup() {
-    local p q
-    for p in "${STARTED[@]}"; do
-        for q in $(proc_tree "$p"); do alive "$q" && kill -KILL "$q" 2>/dev/null; done
-    done
-    wait 2>/dev/null
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "raw logs kept in $T" >&2; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-status_kb() {  # field (VmRSS|VmHWM) summed over the process tree of $2, in kB
-    local tot=0 p v
-    for p in $(proc_tree "$2"); do
-        v=$(awk -v f="$1:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null)
-        tot=$((tot + ${v:-0}))
-    done
-    echo $tot
-}
 reset_hwm() {  # VmHWM := VmRSS now (clear_refs 5, Linux >= 4.0); fails if it cannot be written
     local p
     for p in $(proc_tree "$1"); do echo 5 2>/dev/null >"/proc/$p/clear_refs" || return 1; done
     return 0
 }
-cpu_ticks() {  # utime+stime summed over the process tree of $1
-    local tot=0 p s
-    for p in $(proc_tree "$1"); do
-        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        s=${s##*) }
-        set -- $s
-        tot=$((tot + ${12} + ${13}))
-    done
-    echo $tot
-}
-others_snapshot() {  # "pid ticks" for every process outside this script's tree (not kernel threads)
-    local mine f s p
-    mine=" $(proc_tree $$) "
-    for f in /proc/[0-9]*/stat; do
-        { read -r s <"$f"; } 2>/dev/null || continue
-        p=${f#/proc/}
-        p=${p%/stat}
-        case $mine in *" $p "*) continue ;; esac
-        s=${s##*) }
-        set -- $s
-        [ "$2" = 2 ] || [ "$p" = 2 ] && continue
-        echo "$p $((${12} + ${13}))"
-    done
-}
-others_pct() {  # before-file after-file seconds -> "% of one CPU used by other processes" "ticks"
-    awk -v hz="$HZ" -v sec="$3" 'NR == FNR { b[$1] = $2; next }
-        { d = $2 - ($1 in b ? b[$1] : 0); if (d > 0) t += d }
-        END { printf "%.0f %d", (sec > 0 ? t / hz / sec * 100 : 0), t }' "$1" "$2"
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-NEXT_PORT=$((30000 + ($$ % 200) * 50))
-pick_port() {
-    while :; do
-        NEXT_PORT=$((NEXT_PORT + 1))
-        port_open $NEXT_PORT || { PORT=$NEXT_PORT; return; }
-    done
-}
-calc() { awk "BEGIN { printf \"%s\", $* }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-kv() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<" $2"; }   # value of key=value in a line
-
 # start_srv NAME ARGV...: run on the server CPU, wait until it listens on $PORT (pick_port first)
 start_srv() {
     local name=$1 i
@@ -180,18 +96,7 @@ start_demo() {  # tag -> DPID, DPORT
     start_srv "demo.$1" "$DEMO" --host 127.0.0.1 --port "$PORT" --workers 1 || return 1
     DPID=$SPID DPORT=$PORT
 }
-stop_srv() {  # name pid: SIGTERM, 15 s, then SIGKILL; notes an odd exit
-    local name=$1 pid=$2 tree q rc i
-    tree=$(proc_tree "$pid")
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 150; i++)); do alive "$pid" || break; sleep 0.1; done
-    alive "$pid" && note "$name did not exit within 15 s of SIGTERM; killed"
-    reap "$pid" 1
-    rc=$?
-    for q in $tree; do [ "$q" != "$pid" ] && alive "$q" && kill -KILL "$q" 2>/dev/null; done
-    [ $rc -ne 0 ] && note "$name exited with status $rc after SIGTERM"
-    return 0
-}
+stop_srv() { stop_pid "$1" "$2" 150; }   # name pid: SIGTERM, 15 s, then SIGKILL; notes an odd exit
 srv_ok() { alive "$1" || { note "$2 DIED during $3"; return 1; }; }
 
 # watch SERVER CLIENT MAXSECONDS: sample the server's VmRSS every 0.5 s while the client
@@ -262,6 +167,20 @@ R[conc.limit]=$((CONC_N * READ_BUF_KB + CONST_KB))
 R[conc.detail]="RSS before ${before} kB, peak (VmHWM) ${W_HWM} kB, samples min/max ${W_MIN:-?}/${W_MAX:-?} kB over $W_N samples, after $(status_kb VmRSS "$DPID") kB; = $(calc "${R[conc.growth]} / $CONC_N") kB per connection; client: $out"
 R[conc.ok]=$([ $W_RC -eq 0 ] && echo 1 || echo 0)
 log "$CONC_N x $CONC_BYTES uploads: growth ${R[conc.growth]} kB; ${R[conc.detail]}"
+# the memory that comes back: the demo's workers free what the last 10 s period never
+# needed and trim the heap, so after the burst RSS should return to about where it was
+R[conc.before]=$before
+R[conc.settle]=
+for ((i = 5; i <= SETTLE; i += 5)); do
+    sleep 5
+    alive "$DPID" || break
+    v=$(status_kb VmRSS "$DPID")
+    R[conc.settle]+="${i}s=$v "
+done
+rest=$((SETTLE % 5))
+[ "$rest" -gt 0 ] && sleep "$rest"
+R[conc.back]=$(status_kb VmRSS "$DPID")
+log "RSS ${SETTLE} s after the burst: ${R[conc.back]} kB (before ${before} kB); every 5 s: ${R[conc.settle]}"
 srv_ok "$DPID" demo "the concurrent uploads"
 stop_srv demo "$DPID"
 
@@ -465,6 +384,7 @@ row() { printf '%-50s %16s   %-26s %s\n' "$@"; }
     v=${R[conc.growth]}; [ "${R[conc.ok]}" = 1 ] || v="$v(failed)"
     row "$CONC_N x $((CONC_BYTES >> 20)) MiB concurrent uploads: RSS growth" "$v kB" "<= $CONC_N x $READ_BUF_KB + $CONST_KB = ${R[conc.limit]} kB" "$( [ "${R[conc.ok]}" = 1 ] && ok "${R[conc.growth]}" le "${R[conc.limit]}" || echo MISS)"
     row "  per connection" "$(calc "${R[conc.growth]} / $CONC_N") kB" "" ""
+    row "  RSS $SETTLE s after the burst (informative)" "${R[conc.back]} kB" "<= before ${R[conc.before]} + $BACK_KB kB" "$(ok "${R[conc.back]}" le $((${R[conc.before]:-0} + BACK_KB)))"
     dl_row() {  # key label
         local k=$1
         if [ -z "${R[$k.growth]:-}" ]; then
@@ -494,6 +414,7 @@ row() { printf '%-50s %16s   %-26s %s\n' "$@"; }
     [ -n "${R[perf]:-}" ] && echo "perf, demo during one more 1 GiB upload (top symbols): ${R[perf]}"
     echo "1 GiB upload: ${R[up1.detail]}"
     echo "concurrent: ${R[conc.detail]}"
+    echo "  after the burst, RSS (kB) every 5 s: ${R[conc.settle]}"
     echo "download /bytes: ${R[dl.demo.detail]}; ${R[dl.demo.out]}"
     [ -n "${R[dl.demo.samples]:-}" ] && echo "  RSS samples (kB): ${R[dl.demo.samples]}"
     if [ -n "$FILE_ROW" ]; then
