@@ -317,8 +317,9 @@ HTTPD_API int  httpd_port(const httpd_server *s);
 HTTPD_API void httpd_stop(httpd_server *s, int graceful);
 /* Waits for the workers to end (after httpd_stop), then frees everything. */
 HTTPD_API int  httpd_wait(httpd_server *s);
-/* Blocks the calling thread until the server stops, handling SIGINT/SIGTERM there with
-   sigtimedwait (no signal handler, no global state): the first starts a graceful stop, a
+/* Blocks the calling thread until the server stops, handling SIGINT/SIGTERM there on a
+   signalfd (sigtimedwait if no descriptor is left; no signal handler, no global state):
+   the first starts a graceful stop, a
    second stops at once. Then frees the server like httpd_wait. Worker threads always run
    with signals blocked; block SIGINT/SIGTERM before httpd_start if one may arrive between
    the two calls (httpd_run does). */
@@ -3971,19 +3972,27 @@ HTTPD_API int httpd_serve(httpd_server *s) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
-    /* sleep in poll() on a signalfd and the server's exit eventfd: no periodic wake-up */
+    /* sleep in poll() on a signalfd and the server's exit eventfd: no periodic wake-up.
+       Without a descriptor for the signalfd (EMFILE: the workers may have taken the last
+       ones already), wait for the signals themselves, 100 ms at a time. */
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK), signals = 0;
     while (HTTPD__LOAD(&s->running) > 0) {
-        struct pollfd pf[2] = { { s->exit_fd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-        int n = poll(pf, sfd >= 0 ? 2 : 1, sfd >= 0 ? -1 : 100);
-        if (n <= 0 || !(pf[1].revents & POLLIN)) continue;
-        struct signalfd_siginfo si;
-        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-            signals++;
-            HTTPD__LOG(s, HTTPD_LOG_INFO, 0, "signal %u: %s stop", si.ssi_signo,
-                       signals == 1 ? "graceful" : "immediate");
-            httpd_stop(s, signals == 1);
+        int sig = 0;
+        if (sfd >= 0) {
+            struct pollfd pf[2] = { { s->exit_fd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+            struct signalfd_siginfo si;
+            if (poll(pf, 2, -1) > 0 && (pf[1].revents & POLLIN)
+                && read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                sig = (int)si.ssi_signo;
+        } else {
+            struct timespec ts = { 0, 100 * 1000 * 1000 };
+            sig = sigtimedwait(&set, NULL, &ts);
         }
+        if (sig <= 0) continue;
+        signals++;
+        HTTPD__LOG(s, HTTPD_LOG_INFO, 0, "signal %d: %s stop", sig,
+                   signals == 1 ? "graceful" : "immediate");
+        httpd_stop(s, signals == 1);
     }
     if (sfd >= 0) close(sfd);
     int rc = httpd_wait(s);

@@ -279,6 +279,19 @@ static long cpu_ticks(pid_t pid) {
     if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st);
     return ut + st;
 }
+/* SIGTERM to a child server; its exit status, or -1 (killed) if it is not gone in ms. */
+static int stop_child(pid_t pid, int ms) {
+    int st = 0;
+    kill(pid, SIGTERM);
+    for (int t = 0; t < ms; t += 10) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
 static void test_emfile_pauses_accepting(void) {
     int pfd[2];
     CHECK_EQ(pipe(pfd), 0);
@@ -325,10 +338,31 @@ static void test_emfile_pauses_accepting(void) {
     CHECK(poll(&p, 1, 3000) == 1);                     /* ... and the waiting one is served */
     CHECK_EQ(read_response(again, NULL, 0), 200);
     close(again);
-    kill(pid, SIGTERM);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(stop_child(pid, 5000), 0);
+}
+/* httpd_serve with every descriptor taken (no room for its signalfd, as when the workers
+   accepted up to the limit first) still hears SIGTERM and stops: it once hung there. */
+static void test_serve_without_descriptors(void) {
+    int pfd[2];
+    CHECK_EQ(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        struct rlimit rl = { 32, 32 };
+        setrlimit(RLIMIT_NOFILE, &rl);
+        httpd_server *s = start(1, 0, NULL);
+        if (!s) _exit(2);
+        while (dup(0) >= 0) {}                        /* take every descriptor left */
+        int port = httpd_port(s);
+        if (write(pfd[1], &port, sizeof port) != sizeof port) _exit(3);
+        _exit(httpd_serve(s) == 0 ? 0 : 1);
+    }
+    close(pfd[1]);
+    int port = -1;
+    CHECK_EQ(read(pfd[0], &port, sizeof port), (long)sizeof port);
+    close(pfd[0]);
+    usleep(200000);                                   /* inside httpd_serve by now */
+    CHECK_EQ(stop_child(pid, 5000), 0);
 }
 static int get_status(int fd, const char *path) {
     char req[128];
@@ -471,6 +505,7 @@ int main(void) {
     RUN(test_stop_timeout_force_closes);
     RUN(test_ipv6);
     RUN(test_emfile_pauses_accepting);
+    RUN(test_serve_without_descriptors);
     RUN(test_tasks_done_once_and_fast_fail);
     RUN(test_stop_while_tasks_run);
     RUN(test_drain_delay_survives_wakeups);
