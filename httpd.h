@@ -119,7 +119,9 @@
        (httpd_ready, httpd_stopping) fails at once; after desc.drain_delay_ms the listener
        stops (what the kernel queued is accepted first); idle connections close; in-flight
        requests finish with "Connection: close"; after shutdown_timeout_ms the rest are
-       closed (tasks cancelled, timers fired with HTTPD_ERR_CLOSED). A second signal, or
+       closed (tasks cancelled, timers fired with HTTPD_ERR_CLOSED). Streaming responses
+       waiting in httpd_after() are woken at once (status 0) to see httpd_stopping() and end
+       (SSE, long polls). A second signal, or
        httpd_stop(srv, 0), stops at once. httpd_wait/httpd_serve free everything.
 
    THREADS
@@ -3547,6 +3549,13 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     for (uint32_t i = 0; i < w->nslots; i++) {
         httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
         if (c->state == HTTPD__S_DEAD || c->fd < 0) continue;
+        httpd__req *r = c->req;
+        if (graceful && r && r->streaming && !r->responded && r->utimer.pprev) {
+            /* a stream sleeping between events (SSE ticks) wakes now, sees
+               httpd_stopping() and can end, instead of holding the stop until its tick */
+            httpd__wheel_del(&w->wheel, &r->utimer);
+            httpd__wheel_add(&w->wheel, &r->utimer, w->now);
+        }
         int idle = c->state == HTTPD__S_HEAD && !c->req
                    && !(c->flags & (HTTPD__F_HEADSTART | HTTPD__F_FILE))
                    && c->out.pos == c->out.len;

@@ -133,6 +133,21 @@ def test_events_end_on_graceful_stop():
 
 
 @test
+def test_sleeping_stream_woken_by_graceful_stop():
+    """A stream that sleeps a minute between events does not hold a graceful stop: its
+    httpd_after timer is brought forward, it sees httpd_stopping() and ends cleanly."""
+    d = Demo(workers=1).start()
+    s = socket.create_connection(d.addr(), timeout=10)
+    s.sendall(b"GET /events?every=60000&count=10 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)
+    t0 = time.time()
+    d.stop()
+    assert time.time() - t0 < 2, time.time() - t0      # not the 10 s shutdown timeout
+    data = read_to_close(s)
+    assert data.count(b"event: tick") == 1 and data.endswith(b"0\r\n\r\n"), data[-60:]
+
+
+@test
 def test_echo_streams_back_with_content_length():
     with Demo(workers=1) as d:
         body = os.urandom(1 << 20)
