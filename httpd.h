@@ -102,9 +102,11 @@
        HTTPD_ERR_CLOSED (client gone: the task saw httpd_task_cancelled()), or
        HTTPD_ERR_TIMEOUT (deadline passed, 504 sent). A full queue makes httpd_defer fail at
        once (answer 503). Per-route max_concurrent and desc.max_inflight shed load with 503
-       + Retry-After before the handler runs (Playbook E). A request the application holds
-       must be answered with httpd_respond exactly once; after a client left or a 504, that
-       call returns the reason and frees the request.
+       + Retry-After before the handler runs (Playbook E). A worker that stays out of its
+       event loop longer than desc.blocked_warn_ms (1 s) is named in a warning, once per
+       stall (a watchdog thread, started when there is a logger). A request the
+       application holds must be answered with httpd_respond exactly once; after a client
+       left or a 504, that call returns the reason and frees the request.
 
    TIMEOUTS (all in httpd_desc, ms; HTTPD_NO_TIMEOUT disables one)
        header_timeout_ms 30 s from the head's first byte (trickling cannot extend it) -> 408;
@@ -130,9 +132,9 @@
        callbacks run there. From other threads only httpd_stop() (also async-signal-safe),
        httpd_post() (run a function on a connection's worker), httpd_submit() and
        httpd_stopping() may be called. Work crosses threads only through the task queue and
-       each worker's mailbox (a mutex-protected list plus its eventfd). Worker and pool
-       threads run with all signals blocked. The logger may be called by several threads
-       at once.
+       each worker's mailbox (a mutex-protected list plus its eventfd). Worker, pool and
+       watchdog threads run with all signals blocked. The logger may be called by several
+       threads at once.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
@@ -147,7 +149,7 @@
        0.1  first release: worker pool, strict parser, router, keep-alive, pipelining,
             timer wheel and timeouts, graceful shutdown with drain, blocking-task pool,
             streaming responses and request bodies, chunked trailers, sendfile file
-            bodies, streamed multipart/form-data.
+            bodies, streamed multipart/form-data, blocked-worker warnings.
 */
 #if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
@@ -302,6 +304,9 @@ typedef struct httpd_desc {
                                           fails (answer 503)                              */
     uint32_t     max_inflight;         /* 0: no limit; requests in handlers at once over
                                           the server; more -> 503 + Retry-After at once  */
+    uint32_t     blocked_warn_ms;      /* 0 -> 1000: a worker away from its event loop
+                                          this long (a handler blocks) is logged as a
+                                          warning, once per stall; HTTPD_NO_TIMEOUT: off */
     httpd_route const *routes;         /* zero-terminated; may be NULL                    */
     httpd_handler_fn on_request;       /* requests no route matched (instead of 404)      */
     void        *user_data;            /* req->user_data when the route has none          */
@@ -2069,6 +2074,8 @@ typedef struct httpd__worker {
     httpd__timer trim_timer;       /* every HTTPD__TRIM_MS: free what a burst left     */
     char         scratch[4096];    /* lingering reads land here                        */
     uint64_t     requests;         /* request heads completed on this worker           */
+    HTTPD__ATOMIC(uint64_t) busy_since;  /* ms: out of epoll_wait since; 0 while waiting */
+    uint64_t     blocked_seen;     /* the watchdog's: the stall it reported already    */
     pthread_t    thread;
     int          started;
 } httpd__worker;
@@ -2089,6 +2096,8 @@ struct httpd_server {
     HTTPD__ATOMIC(int) running;    /* workers still in their loop                      */
     HTTPD__ATOMIC(int) listeners_left;
     int           exit_fd;         /* eventfd: written when the last worker ends       */
+    pthread_t     watchdog;        /* blocked-worker detection, when there is a logger */
+    int           watchdog_started;
 };
 
 HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status);
@@ -3635,6 +3644,29 @@ HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
     httpd__timer *t;
     while ((t = httpd__wheel_pop(&w->wheel, w->now)) != NULL) t->fire(t, w);
 }
+/* Blocked-worker detection (Playbook F): a worker that has not been back in epoll_wait for
+   blocked_warn_ms is running something that blocks (sleep, disk, a lock, a long loop)
+   and every connection it owns waits. Logged once per stall, naming the worker. */
+HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
+    httpd_server *s = (httpd_server *)arg;
+    uint32_t limit = s->desc.blocked_warn_ms;
+    int tick = (int)HTTPD__MIN(HTTPD__MAX(limit / 4, 10u), 250u);
+    struct pollfd pf = { s->exit_fd, POLLIN, 0 };
+    while (HTTPD__LOAD(&s->running) > 0 && poll(&pf, 1, tick) <= 0) {
+        uint64_t now = httpd__now_ms();
+        for (int i = 0; i < s->nworkers; i++) {
+            httpd__worker *w = &s->workers[i];
+            uint64_t since = HTTPD__LOAD(&w->busy_since);
+            if (!since || now < since + limit || since == w->blocked_seen) continue;
+            w->blocked_seen = since;
+            HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "worker %d blocked for %llu ms: a handler or "
+                       "callback does not return to the event loop (its connections wait); "
+                       "move blocking work to httpd_defer", i,
+                       (unsigned long long)(now - since));
+        }
+    }
+    return NULL;
+}
 HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker *w = (httpd__worker *)arg;
     httpd_server *s = w->s;
@@ -3658,12 +3690,14 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
         int ms = httpd__wheel_sleep_ms(&w->wheel);
         if (w->queue) ms = 0;
         if (w->forced && (ms < 0 || ms > 100)) ms = 100;     /* watch the held requests */
+        HTTPD__STORE(&w->busy_since, (uint64_t)0);
         int n = httpd__poll_wait(&w->poll, ev, HTTPD__EVENTS, ms);
         if (n < 0) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "epoll_wait: %s", strerror(errno));
             break;
         }
         w->now = httpd__now_ms();
+        HTTPD__STORE(&w->busy_since, w->now);
         httpd__worker_tick_date(w);
         for (int i = 0; i < n; i++) {
             void *ud = httpd__poll_ud(&ev[i]);
@@ -3807,6 +3841,7 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->request_timeout_ms = HTTPD__DEF(d->request_timeout_ms, 60000u);
     d->task_threads = HTTPD__DEF(d->task_threads, 4);
     d->task_queue = HTTPD__DEF(d->task_queue, 1024u);
+    d->blocked_warn_ms = HTTPD__DEF(d->blocked_warn_ms, 1000u);
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
@@ -3934,6 +3969,8 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
         }
         s->workers[i].started = 1;
     }
+    if (s->desc.logger.fn && s->desc.blocked_warn_ms != HTTPD_NO_TIMEOUT)
+        s->watchdog_started = !pthread_create(&s->watchdog, NULL, httpd__watchdog_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = s;
     return 0;
@@ -3972,6 +4009,7 @@ HTTPD_API int httpd_wait(httpd_server *s) {
     if (!s) return HTTPD_ERR_INVAL;
     for (int i = 0; i < s->nworkers; i++)
         if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
+    if (s->watchdog_started) pthread_join(s->watchdog, NULL);   /* exit_fd woke it */
     httpd__server_free(s);
     return 0;
 }

@@ -46,9 +46,14 @@ static void on_post(httpd_request *r) {
     httpd_respond(r, 200, "text/plain", "posted", 6);
 }
 static void bg_work(void *arg, const httpd_task *t) { (void)arg; (void)t; HTTPD__ADD(&bg_runs, 1); }
+static void on_block(httpd_request *r) {             /* what not to do: sleep on the worker */
+    usleep(400000);
+    httpd_respond(r, 200, NULL, "slept", 5);
+}
 static const httpd_route routes[] = {
     { .method = "GET", .pattern = "/task/:ms", .handler = on_task, .timeout_ms = 1500 },
     { .method = "GET", .pattern = "/post", .handler = on_post },
+    { .method = "GET", .pattern = "/block", .handler = on_block },
     { .method = "GET", .pattern = "/", .handler = on_hello },
     { .method = "POST", .pattern = "/echo", .handler = on_echo },
     { 0 },
@@ -483,6 +488,35 @@ static void test_drain_delay_survives_wakeups(void) {
     }
     CHECK_EQ(httpd_wait(s), 0);                        /* ... until the delay ends */
 }
+/* The watchdog names a worker that does not come back to its event loop (Playbook F). */
+static HTTPD__ATOMIC(int) blocked_logs, other_logs;
+static void count_logs(void *ud, int level, int code, const char *msg, const char *f, int l) {
+    (void)ud; (void)code; (void)f; (void)l;
+    if (level == HTTPD_LOG_WARN && strstr(msg, "worker 0 blocked for")) HTTPD__ADD(&blocked_logs, 1);
+    else if (level <= HTTPD_LOG_WARN) HTTPD__ADD(&other_logs, 1);
+}
+static void test_blocked_worker_logged(void) {
+    httpd_desc d;
+    memset(&d, 0, sizeof d);
+    d.workers = 1;
+    d.routes = routes;
+    d.blocked_warn_ms = 150;
+    d.logger.fn = count_logs;
+    httpd_server *s = NULL;
+    CHECK_EQ(httpd_start(&d, &s), 0);
+    if (!s) return;
+    int fd = dial(httpd_port(s), AF_INET);
+    for (int i = 0; i < 20; i++) CHECK_EQ(get_status(fd, "/"), 200);   /* quick: no warning */
+    usleep(300000);
+    CHECK_EQ(HTTPD__LOAD(&blocked_logs), 0);
+    CHECK_EQ(get_status(fd, "/block"), 200);                             /* 400 ms on the worker */
+    CHECK_EQ(get_status(fd, "/block"), 200);
+    CHECK_EQ(HTTPD__LOAD(&blocked_logs), 2);                             /* once per stall */
+    close(fd);
+    httpd_stop(s, 1);
+    CHECK_EQ(httpd_wait(s), 0);
+    CHECK_EQ(HTTPD__LOAD(&other_logs), 0);
+}
 static void test_bad_config(void) {
     httpd_desc d;
     memset(&d, 0, sizeof d);
@@ -509,6 +543,7 @@ int main(void) {
     RUN(test_tasks_done_once_and_fast_fail);
     RUN(test_stop_while_tasks_run);
     RUN(test_drain_delay_survives_wakeups);
+    RUN(test_blocked_worker_logged);
     RUN(test_bad_config);
     return REPORT();
 }
