@@ -29,6 +29,8 @@
          HTTPD_API          linkage of the public functions (default extern; HTTPD_STATIC
                             makes them static)
          HTTPD_ASSERT(c)    programmer errors (default assert())
+         HTTPD_NO_SENDFILE  file bodies with pread + write instead of sendfile(2)
+         HTTPD_NO_HEAP_TRIM never call malloc_trim (glibc) after a burst of freed buffers
        Everything else is runtime configuration in httpd_desc, where zero means the default;
        httpd_query_desc() returns the values in use. See the struct below for every field.
 
@@ -551,7 +553,7 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 #  define HTTPD_MALLOC(ctx, n)      ((void)(ctx), malloc(n))
 #  define HTTPD_REALLOC(ctx, p, n)  ((void)(ctx), realloc((p), (n)))
 #  define HTTPD_FREE(ctx, p)        ((void)(ctx), free(p))
-#  if defined(__GLIBC__)
+#  if defined(__GLIBC__) && !defined(HTTPD_NO_HEAP_TRIM)
 #    include <malloc.h>
 #    define HTTPD__HEAP_TRIM() malloc_trim(0)    /* give freed memory back to the OS */
 #  endif
@@ -1580,7 +1582,7 @@ HTTPD__PRIVATE httpd_str httpd__mp_boundary(httpd_str ct) {
             for (size_t i = 0; i < val.len; i++) {
                 char ch = val.ptr[i];
                 if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z')
-                      || (ch >= 'A' && ch <= 'Z') || strchr("'()+_,-./:=? ", ch)))
+                      || (ch >= 'A' && ch <= 'Z') || (ch && strchr("'()+_,-./:=? ", ch))))
                     return none;
             }
             if (found.ptr) return none;                     /* two boundaries: ambiguous */
@@ -2149,7 +2151,7 @@ HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
     }
     r->conn = NULL;
     if (r->task) HTTPD__STORE(&r->task->cancelled, 1);
-    if (r->bfn && !r->body_done && !r->utimer.pprev && !r->wwait) {
+    if (r->bfn && !r->body_done && !r->utimer.pprev && !r->wwait && !r->task) {
         r->ufn = httpd__req_body_gone;          /* the body callback is the one waiting */
         r->wwait = 1;
     }
@@ -2313,14 +2315,14 @@ HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char 
 HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char *value) {
     /* RFC 9110 §6.5.1: framing, routing, request modifiers, authentication, response
        control data and content metadata must not be sent as trailers */
-    static const char *const banned[] = {
-        "transfer-encoding", "content-length", "content-type", "content-encoding",
-        "content-range", "trailer", "host", "connection", "keep-alive", "te", "upgrade",
+    static const char *const banned[] = {   /* and every Content-* field (below) */
+        "transfer-encoding", "trailer", "host", "connection", "keep-alive", "te", "upgrade",
         "cache-control", "expires", "date", "age", "location", "retry-after", "vary",
         "authorization", "www-authenticate", "proxy-authenticate", "set-cookie", NULL };
     httpd__req *r = (httpd__req *)req;
     if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
     if (!httpd__is_ctl_free(name, 1) || !httpd__is_ctl_free(value, 0)) return HTTPD_ERR_INVAL;
+    if (strlen(name) > 8 && httpd__ieq(name, "content-", 8)) return HTTPD_ERR_INVAL;
     for (int i = 0; banned[i]; i++)
         if (httpd__ieq2(name, strlen(name), banned[i], strlen(banned[i]))) return HTTPD_ERR_INVAL;
     if (!r->streaming) return HTTPD_ERR_STATE;
@@ -2947,6 +2949,8 @@ HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
             : status == 400 ? HTTPD_ERR_INVAL : status ? HTTPD_ERR_NOMEM : HTTPD_ERR_CLOSED;
     httpd_body_fn fn = r->bfn;
     int started = r->streaming || r->responded;
+    /* exactly one callback hears why: a pending task's done or timer, else the body's */
+    if (r->task || r->utimer.pprev || r->wwait) fn = NULL;
     c->req = NULL;
     r->bfn = NULL;
     r->timed_out = status == 408;
@@ -3166,7 +3170,12 @@ HTTPD__PRIVATE void httpd__conn_out_done(httpd__conn *c) {
     if (c->state != HTTPD__S_HEAD || (c->flags & HTTPD__F_FILE)) return;
     if (!c->req && !(c->flags & HTTPD__F_HEADSTART)) {
         c->since = c->w->now;
-        if (HTTPD__LOAD(&c->w->s->stop)) { c->state = HTTPD__S_CLOSING; return; }
+        if (HTTPD__LOAD(&c->w->s->stop)) {          /* stopping: no next request */
+            if (c->in.len > c->in.pos || (c->flags & HTTPD__F_READABLE))
+                c->flags |= HTTPD__F_LINGER;         /* unread input: no RST on close */
+            c->state = HTTPD__S_CLOSING;
+            return;
+        }
     }
     httpd__conn_process(c);
 }
@@ -3197,7 +3206,8 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     switch (c->state) {
     case HTTPD__S_HEAD:
         t = (c->flags & HTTPD__F_HEADSTART) || c->req ? d->header_timeout_ms
-            : c->out.pos == c->out.len && !(c->flags & HTTPD__F_FILE) ? d->keepalive_timeout_ms
+            : (c->out.pos == c->out.len && !(c->flags & HTTPD__F_FILE))
+              || d->write_timeout_ms == HTTPD_NO_TIMEOUT ? d->keepalive_timeout_ms
             : HTTPD_NO_TIMEOUT;                /* still sending: the write timeout rules */
         break;
     case HTTPD__S_BODY:
@@ -3384,8 +3394,10 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
    page cache, or a pread into c->out where sendfile refuses the descriptor (or under
    HTTPD_NO_SENDFILE, or for TLS later). A file shorter than promised ends the connection:
    the Content-Length can no longer hold. 1: progress. */
+#define HTTPD__SENDFILE_MAX (2u << 20)     /* per call, as nginx's sendfile_max_chunk: a
+                                              cold page cache blocks the worker less */
 HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
-    size_t want = (size_t)HTTPD__MIN(c->file_left, (uint64_t)1 << 30);
+    size_t want = (size_t)HTTPD__MIN(c->file_left, (uint64_t)HTTPD__SENDFILE_MAX);
     ssize_t n;
 #ifndef HTTPD_NO_SENDFILE
     if (!(c->flags & HTTPD__F_FILEREAD)) {
@@ -3628,16 +3640,20 @@ HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
 /* Memory a burst left behind goes back (Playbook C): free blocks and requests that were
    not needed during the whole last period, then let the C library return the pages. */
 #define HTTPD__TRIM_MS 10000u
+#define HTTPD__TRIM_HEAP_MIN (1u << 20)
 HTTPD__PRIVATE void httpd__worker_on_trim_timer(httpd__timer *t, void *ctx) {
     httpd__worker *w = (httpd__worker *)ctx;
-    uint32_t freed = httpd__pool_trim(&w->pool);
-    for (; w->low_reqs; w->low_reqs--, w->nfree_reqs--, freed++) {
+    size_t freed = (size_t)httpd__pool_trim(&w->pool) * w->pool.block;
+    for (; w->low_reqs; w->low_reqs--, w->nfree_reqs--) {
         httpd__req *r = w->free_reqs;
         w->free_reqs = r->next_free;
         HTTPD_FREE(w->s->desc.alloc_ctx, r);
+        freed += sizeof *r + HTTPD__ARENA_INLINE;
     }
     w->low_reqs = w->nfree_reqs;
-    if (freed) HTTPD__HEAP_TRIM();
+    /* malloc_trim walks every arena of the process (milliseconds on a big heap): only
+       after a real burst; -DHTTPD_NO_HEAP_TRIM leaves the heap to the application */
+    if (freed >= HTTPD__TRIM_HEAP_MIN) HTTPD__HEAP_TRIM();
     if (!w->stopping) httpd__wheel_add(&w->wheel, t, w->now + HTTPD__TRIM_MS);
 }
 HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
@@ -3681,7 +3697,9 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     w->now = httpd__now_ms();
     w->wheel.now = w->now;
     httpd__worker_tick_date(w);
-    httpd__wheel_add(&w->wheel, &w->trim_timer, w->now + HTTPD__TRIM_MS);
+    /* staggered: the workers' trims (and malloc_trim's arena locks) do not coincide */
+    httpd__wheel_add(&w->wheel, &w->trim_timer,
+                     w->now + HTTPD__TRIM_MS + (uint64_t)w->index * HTTPD__TRIM_MS / s->nworkers);
     httpd__worker_listen(w, 1);
     if (HTTPD__LOAD(&s->stop)) httpd__worker_begin_stop(w, HTTPD__LOAD(&s->stop) == 1);
     /* requests the application still holds keep the loop alive until forced */

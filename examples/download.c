@@ -5,8 +5,9 @@
        cc -std=c11 -O2 -o download examples/download.c -lpthread
        ./download --root /var/lib/firmware --port 8080
        curl -O http://127.0.0.1:8080/files/image.bin
-   Paths are taken apart segment by segment: "..", "." and hidden names are refused, so
-   nothing outside the root is reachable (symbolic links inside it are followed). Opening
+   Paths are taken apart segment by segment: "..", "." and hidden names are refused, so a
+   request cannot climb out of the root; symbolic links inside the root are followed, so
+   do not put links there that point where clients must not read. Opening
    a file is a short blocking call made on the worker, as nginx does without a thread pool;
    put the root on local storage. */
 #define HTTPD_IMPLEMENTATION

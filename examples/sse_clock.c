@@ -54,7 +54,11 @@ static void on_clock(httpd_request *req) {
     httpd_str n = httpd_query_param(req, "ticks");    /* ?ticks=N ends it (tests) */
     c->limit = n.ptr ? (unsigned)strtoul(n.ptr, NULL, 10) : 0xffffffffu;
     httpd_add_header(req, "Access-Control-Allow-Origin", "*");
-    if (httpd_sse_begin(req) < 0) { free(c); httpd_end(req); return; }
+    if (httpd_sse_begin(req) < 0) {                    /* no stream started: answer */
+        free(c);
+        httpd_respond(req, 503, "text/plain", "busy\n", 5);
+        return;
+    }
     httpd_sse_comment(req, "clock");
     tick(req, c, 0);
 }

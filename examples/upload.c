@@ -46,7 +46,7 @@ typedef struct upload {
     char     field[256];                /* a text field's name=value (shown truncated) */
     size_t   flen;
     int      status;                    /* 0, or the error status to answer */
-    int      ended, writing, io_errno;
+    int      ended, writing, io_errno, skip;
 } upload;
 
 static void report(upload *u, const char *fmt, ...) {
@@ -167,6 +167,7 @@ static void written(httpd_request *req, void *arg, int status);
    complete, or the body ended, with the body paused while the task runs; answer once
    everything is written or something failed. */
 static void step(httpd_request *req, upload *u) {
+    if (u->writing) return;                             /* written() takes it from here */
     int due = u->ended || u->len >= FLUSH_AT || u->nseg >= MAX_PARTS
               || (u->nseg && u->seg[u->nseg - 1].last);
     if (!u->status && (u->nseg || (u->ended && u->files)) && due) {
@@ -222,9 +223,14 @@ static int on_part(void *arg, int event, const httpd_part *p, const void *data, 
     upload *u = (upload *)arg;
     if (event == HTTPD_PART_BEGIN) {
         u->cur = NULL;
+        u->skip = p->filename.ptr && !p->filename.len;   /* filename="": no file chosen */
+        if (u->skip) return 0;
         if (p->filename.ptr) return (u->cur = new_file(u, p->filename, p->index)) ? 0 : -1;
         u->flen = (size_t)snprintf(u->field, sizeof u->field, "%.*s=",
-                                   (int)(p->name.len < 100 ? p->name.len : 100), p->name.ptr ? p->name.ptr : "");
+                                   (int)(p->name.len < 100 ? p->name.len : 100),
+                                   p->name.ptr ? p->name.ptr : "");
+    } else if (u->skip) {
+        return 0;
     } else if (event == HTTPD_PART_DATA) {
         if (u->cur) return add(u, u->cur, data, len, 0);
         size_t n = len < sizeof u->field - 1 - u->flen ? len : sizeof u->field - 1 - u->flen;

@@ -114,6 +114,7 @@ static void on_trailer(httpd_request *r) {
     CHECK_EQ(httpd_write(r, "abc", 3), 0);
     CHECK_EQ(httpd_add_trailer(r, "Content-Length", "3"), HTTPD_ERR_INVAL);
     CHECK_EQ(httpd_add_trailer(r, "set-cookie", "a=b"), HTTPD_ERR_INVAL);
+    CHECK_EQ(httpd_add_trailer(r, "Content-Language", "en"), HTTPD_ERR_INVAL);
     CHECK_EQ(httpd_add_trailer(r, "X-Bad", "a\r\nb"), HTTPD_ERR_INVAL);
     int want = fixed || r->minor_version == 0 ? HTTPD_ERR_STATE : 0;
     if (!strcmp(r->method.ptr, "HEAD") || !strncmp(r->method.ptr, "HEAD", 4)) want = 0;
@@ -121,6 +122,23 @@ static void on_trailer(httpd_request *r) {
     CHECK_EQ(httpd_add_trailer(r, "X-Other", "x y"), want);
     CHECK_EQ(httpd_end(r), 0);
 }
+/* a streamed body paused behind a timer: when the client leaves, the timer (the one
+   callback waiting) hears it, the body callback does not */
+static int wait_body_errors, wait_timer_status = 99, wait_respond_rc = 99;
+static void wait_timer(httpd_request *r, void *arg, int status) {
+    (void)arg;
+    wait_timer_status = status;
+    wait_respond_rc = httpd_respond(r, 200, NULL, "late", 4);
+}
+static void wait_body(httpd_request *r, void *arg, const void *d, size_t n, int status) {
+    (void)arg; (void)d; (void)n;
+    if (status < 0) { wait_body_errors++; return; }
+    if (status == 0) {
+        httpd_body_pause(r);
+        CHECK_EQ(httpd_after(r, 60000, wait_timer, NULL), 0);
+    }
+}
+static void on_wait(httpd_request *r) { handled++; CHECK_EQ(httpd_body_read(r, wait_body, NULL), 0); }
 /* a file body: the test's file descriptor becomes the server's */
 static int file_fd = -1;
 static void on_file(httpd_request *r) {
@@ -154,6 +172,7 @@ static const httpd_route routes[] = {
     { .method = "POST", .pattern = "/form", .handler = on_form },
     { .method = "GET", .pattern = "/trailer", .handler = on_trailer },
     { .method = "GET", .pattern = "/file", .handler = on_file },
+    { .method = "POST", .pattern = "/wait", .handler = on_wait, .stream_body = 1 },
     { .method = "POST", .pattern = "/mp", .handler = on_multipart },
     { .method = "POST", .pattern = "/upload", .handler = on_upload, .stream_body = 1,
       .max_body_bytes = 1000 },
@@ -824,6 +843,19 @@ static void test_file_body(void) {
     CHECK_EQ(httpd_send_file(NULL, 200, NULL, fd = make_file("x"), 0, 1), HTTPD_ERR_INVAL);
     CHECK(!fd_open(fd));
 }
+static void test_body_error_heard_once(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "POST /wait HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789";
+    feed(c, s, strlen(s), 0);
+    CHECK(c->req && c->req->utimer.pprev);
+    httpd__conn_eof(c);                               /* the client leaves mid-body */
+    httpd__worker_timers(&wk);                        /* the timer is brought forward */
+    CHECK_EQ(wait_body_errors, 0);
+    CHECK_EQ(wait_timer_status, HTTPD_ERR_CLOSED);
+    CHECK_EQ(wait_respond_rc, HTTPD_ERR_CLOSED);      /* and that respond freed it */
+    CHECK_EQ(wk.held, 0);
+    done_conn(c);
+}
 static void test_multipart_request(void) {
     httpd__conn *c = open_conn();
     const char *body = "--b b\r\nContent-Disposition: form-data; name=a\r\n\r\nxy\r\n"
@@ -835,6 +867,10 @@ static void test_multipart_request(void) {
     feed(c, s, strlen(s), 0);
     drain(c, out, sizeof out);
     CHECK(strstr(out, "\r\n\r\n1 0 [a:2=2][c=0]") != NULL);
+    httpd_multipart m;                                 /* a NUL is no boundary byte */
+    char hb[64];
+    httpd_str nul = { "multipart/form-data; boundary=\"a\0b\"", 36 };
+    CHECK_EQ(httpd_multipart_init(&m, nul, NULL, hb, sizeof hb, mp_cb, NULL), HTTPD_ERR_INVAL);
     s = "POST /mp HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx";
     feed(c, s, strlen(s), 0);
     drain(c, out, sizeof out);
@@ -871,6 +907,7 @@ int main(void) {
     RUN(test_trailers);
     RUN(test_file_body);
     RUN(test_multipart_request);
+    RUN(test_body_error_heard_once);
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     HTTPD_FREE(NULL, (void *)srv.route_inflight);

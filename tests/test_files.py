@@ -221,6 +221,29 @@ def test_graceful_stop_finishes_download():
             d.stop()
 
 
+@test
+def test_graceful_stop_with_pipelined_input_no_reset():
+    """SIGTERM during a download that has more requests pipelined behind it (some read,
+    most still in the kernel): the file completes and the close is a lingering one, so no
+    RST destroys its tail; the pipelined requests are not served (the server is stopping)."""
+    with Files() as fs:
+        d = server(fs, BINARIES[0]).start()
+        try:
+            s = socket.create_connection(d.addr(), timeout=20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 262144)
+            more = b"GET /files/f1.bin HTTP/1.1\r\nHost: t\r\n\r\n" * 3000
+            s.sendall(b"GET /files/f20000000.bin HTTP/1.1\r\nHost: t\r\n\r\n" + more[:60000])
+            buf = s.recv(65536)
+            d.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            data = buf + read_to_close(s)
+            head, body = data.split(b"\r\n\r\n", 1)
+            assert body[:20000000] == fs.data["f20000000.bin"], len(body)
+            assert d.proc.wait(timeout=15) == 0
+        finally:
+            d.stop()
+
+
 # ---- chunked trailers (demo) ----
 @test
 def test_trailer_with_h11():

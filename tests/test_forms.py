@@ -331,6 +331,20 @@ def test_backslash_filenames_as_browsers_send_them():
     assert not problems, "\n".join(problems)
 
 
+@test
+@bounded(30)
+def test_no_file_chosen_stores_nothing():
+    """A file input left empty: browsers send the part with filename="" and no content.
+    Nothing is stored (no empty upload-N overwriting an earlier one); the rest goes on."""
+    B = b"emptyfile"
+    with TempDir() as d, Upload(d) as s:
+        body = multipart(B, [tpart(b"note", b"n"), fpart(b"file", b"", b""),
+                             fpart(b"file", b"real.txt", b"data")])
+        st, _, rb = one(s.addr(), form_head(B, length=len(body)) + body)
+        assert (st, rb) == (200, b"field note=n\nstored real.txt 4\n"), (st, rb)
+        assert listing(d) == ["real.txt"], listing(d)
+
+
 # ---------------------------------------------------------- 2. hand-built multipart, splits
 
 def tricky(boundary, rnd, size):
