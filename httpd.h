@@ -245,7 +245,9 @@ typedef void (*httpd_post_fn)(httpd_server *s, httpd_conn_id conn, void *arg, in
    once with HTTPD_BODY_END (len 0), or once with an error: HTTPD_ERR_TOOLARGE (over the
    cap: 413 sent), HTTPD_ERR_TIMEOUT (too slow: 408 sent), HTTPD_ERR_INVAL (malformed
    chunking: 400 sent), HTTPD_ERR_CLOSED (client gone). After an error, httpd_respond or
-   httpd_end still has to be called once: it returns the error and frees the request. */
+   httpd_end still has to be called once: it returns the error and frees the request.
+   Exactly one callback hears an error: while an httpd_after timer or httpd_defer task is
+   pending (the body paused behind it), that callback gets it instead of this one. */
 #define HTTPD_BODY_END 1
 typedef void (*httpd_body_fn)(httpd_request *req, void *arg, const void *data, size_t len,
                               int status);
