@@ -3664,11 +3664,12 @@ HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
 }
 /* Blocked-worker detection (Playbook F): a worker that has not been back in epoll_wait for
    blocked_warn_ms is running something that blocks (sleep, disk, a lock, a long loop)
-   and every connection it owns waits. Logged once per stall, naming the worker. */
+   and every connection it owns waits. Logged once per stall, naming the worker, within
+   1.5 x blocked_warn_ms of its start. */
 HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
     httpd_server *s = (httpd_server *)arg;
     uint32_t limit = s->desc.blocked_warn_ms;
-    int tick = (int)HTTPD__MIN(HTTPD__MAX(limit / 4, 10u), 250u);
+    int tick = (int)HTTPD__MIN(HTTPD__MAX(limit / 2, 10u), 1000u);  /* 2 polls/s at 1 s */
     struct pollfd pf = { s->exit_fd, POLLIN, 0 };
     while (HTTPD__LOAD(&s->running) > 0 && poll(&pf, 1, tick) <= 0) {
         uint64_t now = httpd__now_ms();
