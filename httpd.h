@@ -872,6 +872,25 @@ typedef struct httpd__head {
     httpd_header *headers;     /* room for limits->max_headers */
 } httpd__head;
 
+/* field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 §5), at *pp, into f.
+   The caller guarantees a CRLF ahead. 0 and *pp past the line, or -1: malformed (obs-fold,
+   SP before ':', bare CR, NUL, CTL). Request heads and multipart part heads share it. */
+HTTPD__PRIVATE int httpd__field_line(const char **pp, httpd_header *f) {
+    const char *p = *pp, *nm = p;
+    while (HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+    if (p == nm || *p != ':') return -1;
+    f->name.ptr = nm; f->name.len = (size_t)(p - nm);
+    p++;
+    while (*p == ' ' || *p == '\t') p++;
+    const char *v = p;
+    while (HTTPD__IS(*p, HTTPD__C_VCHAR)) p++;
+    if (p[0] != '\r' || p[1] != '\n') return -1;
+    const char *ve = p;
+    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+    f->value.ptr = v; f->value.len = (size_t)(ve - v);
+    *pp = p + 2;
+    return 0;
+}
 /* Content-Length value, possibly a list of identical values (RFC 9110 §8.6). */
 HTTPD__PRIVATE int httpd__parse_cl(httpd__head *h, const char *v, size_t n) {
     size_t i = 0;
@@ -987,25 +1006,13 @@ HTTPD__PRIVATE int httpd__parse_head(httpd__head *h, const char *b, size_t n,
         h->query.len = q ? (size_t)(te - q - 1) : 0;
     }
 
-    /* field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 §5) */
-    while (p[0] != '\r') {
-        const char *nm = p;
-        while (HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
-        if (p == nm || *p != ':') return 400;          /* obs-fold, SP before ':', ... */
-        size_t nl = (size_t)(p - nm);
-        p++;
-        while (*p == ' ' || *p == '\t') p++;
-        const char *v = p;
-        while (HTTPD__IS(*p, HTTPD__C_VCHAR)) p++;
-        if (p[0] != '\r' || p[1] != '\n') return 400;   /* bare CR, NUL, CTL */
-        const char *ve = p;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-        p += 2;
+    while (p[0] != '\r') {                              /* the field lines */
         if (h->nheaders >= lim->max_headers) return 431;
-        httpd_header *f = &h->headers[h->nheaders++];
-        f->name.ptr = nm; f->name.len = nl;
-        f->value.ptr = v; f->value.len = (size_t)(ve - v);
-        size_t vl = f->value.len;
+        httpd_header *f = &h->headers[h->nheaders];
+        if (httpd__field_line(&p, f) < 0) return 400;
+        h->nheaders++;
+        const char *nm = f->name.ptr, *v = f->value.ptr;
+        size_t nl = f->name.len, vl = f->value.len;
         int rc = 0;
         switch (nl) {
         case 4:
@@ -1548,50 +1555,59 @@ HTTPD__PRIVATE int httpd__router_find(const httpd__router *r, int mid, const cha
 enum { HTTPD__MP_PREAMBLE, HTTPD__MP_AFTER, HTTPD__MP_DASH, HTTPD__MP_PAD, HTTPD__MP_LF,
        HTTPD__MP_HEADERS, HTTPD__MP_DATA, HTTPD__MP_EPILOGUE };
 
+/* The next parameter of a header value at *pp (Content-Type, Content-Disposition):
+   OWS ";" OWS token BWS "=" BWS ( token / quoted-string ) OWS. A quoted string ends at
+   the next quote (backslashes are literal: see above). 1: *name and *val set, *pp after
+   it; 0: the end (a trailing ';' is fine); -1: malformed. */
+HTTPD__PRIVATE int httpd__param_next(const char **pp, const char *e, httpd_str *name,
+                                     httpd_str *val) {
+    const char *p = *pp;
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    if (p == e) return 0;
+    if (*p++ != ';') return -1;
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    if (p == e) return 0;
+    name->ptr = p;
+    while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+    name->len = (size_t)(p - name->ptr);
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    if (!name->len || p == e || *p++ != '=') return -1;
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    if (p < e && *p == '"') {
+        val->ptr = ++p;
+        while (p < e && *p != '"') p++;
+        if (p == e) return -1;                        /* unterminated */
+        val->len = (size_t)(p++ - val->ptr);
+    } else {
+        val->ptr = p;
+        while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+        val->len = (size_t)(p - val->ptr);
+    }
+    *pp = p;
+    return 1;
+}
 /* The boundary parameter of a multipart Content-Type, or ptr NULL. Every parameter is
-   checked (a value must end at OWS, ';' or the end), not only up to the boundary. */
+   checked, not only up to the boundary; two boundaries are ambiguous. */
 HTTPD__PRIVATE httpd_str httpd__mp_boundary(httpd_str ct) {
-    httpd_str none = { NULL, 0 }, found = { NULL, 0 };
+    httpd_str none = { NULL, 0 }, found = { NULL, 0 }, n, v;
     const char *p = ct.ptr, *e = ct.ptr + ct.len;
     if (!p || ct.len < 10 || !httpd__ieq(p, "multipart/", 10)) return none;
     p += 10;
     while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;          /* subtype */
-    for (;;) {                                                 /* ; name=value ... */
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        if (p == e) break;
-        if (*p++ != ';') return none;
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        if (p == e) break;                                     /* a trailing ';' */
-        const char *n = p;
-        while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
-        size_t nl = (size_t)(p - n);
-        if (!nl || p == e || *p++ != '=') return none;
-        const char *v = p;
-        httpd_str val;
-        if (p < e && *p == '"') {
-            v = ++p;
-            while (p < e && *p != '"' && *p != '\\') p++;
-            if (p == e || *p != '"') return none;           /* no escapes in a boundary */
-            val.ptr = v; val.len = (size_t)(p - v);
-            p++;
-        } else {
-            while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
-            val.ptr = v; val.len = (size_t)(p - v);
+    int rc;
+    while ((rc = httpd__param_next(&p, e, &n, &v)) > 0) {
+        if (!httpd__ieq2(n.ptr, n.len, "boundary", 8)) continue;
+        /* 1 to 70 bchars (RFC 2046 §5.1.1), not ending in a space */
+        if (found.ptr || !v.len || v.len > 70 || v.ptr[v.len - 1] == ' ') return none;
+        for (size_t i = 0; i < v.len; i++) {
+            char ch = v.ptr[i];
+            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z')
+                  || (ch >= 'A' && ch <= 'Z') || (ch && strchr("'()+_,-./:=? ", ch))))
+                return none;
         }
-        if (nl == 8 && httpd__ieq(n, "boundary", 8)) {
-            /* 1 to 70 bchars (RFC 2046 §5.1.1), not ending in a space */
-            if (!val.len || val.len > 70 || val.ptr[val.len - 1] == ' ') return none;
-            for (size_t i = 0; i < val.len; i++) {
-                char ch = val.ptr[i];
-                if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z')
-                      || (ch >= 'A' && ch <= 'Z') || (ch && strchr("'()+_,-./:=? ", ch))))
-                    return none;
-            }
-            if (found.ptr) return none;                     /* two boundaries: ambiguous */
-            found = val;
-        }
+        found = v;
     }
-    return found;
+    return rc < 0 ? none : found;
 }
 HTTPD_API int httpd_multipart_init(httpd_multipart *m, httpd_str content_type,
                                    const httpd_multipart_limits *lim, char *header_buf,
@@ -1660,67 +1676,33 @@ HTTPD__PRIVATE int httpd__mp_scan(httpd_multipart *m, const char **pp, const cha
 }
 /* The name and filename parameters of a Content-Disposition value. */
 HTTPD__PRIVATE int httpd__mp_disposition(const char *p, const char *e, httpd_part *pt) {
+    httpd_str n, v;
+    int rc;
     while (p < e && *p != ';') p++;          /* skip the disposition type */
-    while (p < e) {
-        p++;                                 /* ';' */
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        if (p == e) break;                   /* a trailing ';' */
-        const char *n = p;
-        while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
-        size_t nl = (size_t)(p - n);
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        if (!nl || p == e || *p++ != '=') return HTTPD_ERR_INVAL;
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        httpd_str v = { p, 0 };
-        if (p < e && *p == '"') {        /* up to the next quote: see the banner */
-            v.ptr = ++p;
-            while (p < e && *p != '"') p++;
-            if (p == e) return HTTPD_ERR_INVAL;          /* unterminated */
-            v.len = (size_t)(p - v.ptr);
-            p++;
-        } else {
-            while (p < e && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
-            v.len = (size_t)(p - v.ptr);
-        }
-        if (httpd__ieq2(n, nl, "name", 4)) pt->name = v;
-        else if (httpd__ieq2(n, nl, "filename", 8)) pt->filename = v;
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        if (p < e && *p != ';') return HTTPD_ERR_INVAL;
+    while ((rc = httpd__param_next(&p, e, &n, &v)) > 0) {
+        if (httpd__ieq2(n.ptr, n.len, "name", 4)) pt->name = v;
+        else if (httpd__ieq2(n.ptr, n.len, "filename", 8)) pt->filename = v;
     }
-    return 0;
+    return rc < 0 ? HTTPD_ERR_INVAL : 0;
 }
 /* The header block hbuf[0..hlen) is complete: parse it, start the part. */
 HTTPD__PRIVATE int httpd__mp_headers(httpd_multipart *m) {
-    char *p = m->hbuf, *e = m->hbuf + m->hlen - 2;       /* without the final CRLF */
+    const char *p = m->hbuf, *e = m->hbuf + m->hlen - 2;  /* without the final CRLF */
     httpd_part *pt = &m->part;
     memset(pt, 0, sizeof *pt);
     pt->index = m->nparts - 1;
     pt->headers = m->hdrs;
-    while (p < e) {
-        char *eol = p;
-        while (*eol != '\r' && *eol != '\n') eol++;          /* the block ends in CRLF */
-        if (*eol != '\r' || eol[1] != '\n') return HTTPD_ERR_INVAL;   /* bare CR or LF */
-        char *n = p;
-        while (p < eol && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
-        if (p == n || p == eol || *p != ':') return HTTPD_ERR_INVAL; /* also obs-fold */
-        size_t nl = (size_t)(p - n);
-        p++;
-        while (p < eol && (*p == ' ' || *p == '\t')) p++;
-        char *v = p, *ve = eol;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-        for (char *q = v; q < ve; q++)
-            if (!HTTPD__IS(*q, HTTPD__C_VCHAR)) return HTTPD_ERR_INVAL;
+    while (p < e) {                          /* the block ends in CRLF CRLF (or is CRLF) */
         if (pt->header_count == HTTPD_MULTIPART_MAX_HEADERS) return HTTPD_ERR_TOOLARGE;
-        httpd_header *h = &m->hdrs[pt->header_count++];
-        h->name.ptr = n; h->name.len = nl;
-        h->value.ptr = v; h->value.len = (size_t)(ve - v);
-        if (httpd__ieq2(n, nl, "content-type", 12)) {
+        httpd_header *h = &m->hdrs[pt->header_count];
+        if (httpd__field_line(&p, h) < 0) return HTTPD_ERR_INVAL;
+        pt->header_count++;
+        if (httpd__ieq2(h->name.ptr, h->name.len, "content-type", 12)) {
             pt->content_type = h->value;
-        } else if (httpd__ieq2(n, nl, "content-disposition", 19)) {
-            int rc = httpd__mp_disposition(v, ve, pt);
+        } else if (httpd__ieq2(h->name.ptr, h->name.len, "content-disposition", 19)) {
+            int rc = httpd__mp_disposition(h->value.ptr, h->value.ptr + h->value.len, pt);
             if (rc < 0) return rc;
         }
-        p = eol + 2;
     }
     return 0;
 }
@@ -2324,9 +2306,10 @@ HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char
     httpd__req *r = (httpd__req *)req;
     if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
     if (!httpd__is_ctl_free(name, 1) || !httpd__is_ctl_free(value, 0)) return HTTPD_ERR_INVAL;
-    if (strlen(name) > 8 && httpd__ieq(name, "content-", 8)) return HTTPD_ERR_INVAL;
+    size_t nl = strlen(name);
+    if (nl > 8 && httpd__ieq(name, "content-", 8)) return HTTPD_ERR_INVAL;
     for (int i = 0; banned[i]; i++)
-        if (httpd__ieq2(name, strlen(name), banned[i], strlen(banned[i]))) return HTTPD_ERR_INVAL;
+        if (httpd__ieq2(name, nl, banned[i], strlen(banned[i]))) return HTTPD_ERR_INVAL;
     if (!r->streaming) return HTTPD_ERR_STATE;
     if (r->no_body) return 0;                     /* HEAD: dropped like the body */
     if (r->streaming - 1 != HTTPD__FR_CHUNKED) return HTTPD_ERR_STATE;
@@ -4146,21 +4129,23 @@ HTTPD__PRIVATE httpd_str httpd__urlencoded_find(httpd__req *r, httpd_str list, c
 HTTPD_API httpd_str httpd_query_param(httpd_request *req, const char *name) {
     return httpd__urlencoded_find((httpd__req *)req, req->query, name);
 }
+/* The request's Content-Type is the media type `type` (lower case), parameters aside. */
+HTTPD__PRIVATE int httpd__content_type_is(const httpd_request *req, const char *type) {
+    httpd_str ct = httpd_get_header(req, "Content-Type");
+    size_t l = strlen(type);
+    return ct.ptr && ct.len >= l && httpd__ieq(ct.ptr, type, l)
+        && (ct.len == l || ct.ptr[l] == ';' || ct.ptr[l] == ' ' || ct.ptr[l] == '\t');
+}
 HTTPD_API httpd_str httpd_form_param(httpd_request *req, const char *name) {
     httpd_str none = { NULL, 0 };
-    httpd_str ct = httpd_get_header(req, "Content-Type");
-    size_t l = 33;                                   /* "application/x-www-form-urlencoded" */
-    if (!ct.ptr || ct.len < l || !httpd__ieq(ct.ptr, "application/x-www-form-urlencoded", l)
-        || (ct.len > l && ct.ptr[l] != ';' && ct.ptr[l] != ' '))
-        return none;
+    if (!httpd__content_type_is(req, "application/x-www-form-urlencoded")) return none;
     return httpd__urlencoded_find((httpd__req *)req, req->body, name);
 }
 HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
                                                  const httpd_multipart_limits *lim,
                                                  httpd_part_fn fn, void *arg) {
-    if (!req || !fn) return NULL;
+    if (!req || !fn || !httpd__content_type_is(req, "multipart/form-data")) return NULL;
     httpd_str ct = httpd_get_header(req, "Content-Type");
-    if (!ct.ptr || ct.len < 19 || !httpd__ieq(ct.ptr, "multipart/form-data", 19)) return NULL;
     size_t hcap = lim && lim->max_header_bytes ? lim->max_header_bytes : 4096;
     httpd_multipart *m = (httpd_multipart *)httpd__arena_alloc((httpd__req *)req,
                                                                sizeof *m + hcap);
