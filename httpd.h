@@ -572,10 +572,12 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 #endif
 #if defined(__GNUC__) || defined(__clang__)
 #  define HTTPD__PRIVATE static __attribute__((unused))
+#  define HTTPD__HOT static inline __attribute__((always_inline, unused))  /* per request */
 #  define HTTPD__LIKELY(c)   __builtin_expect(!!(c), 1)
 #  define HTTPD__UNLIKELY(c) __builtin_expect(!!(c), 0)
 #else
 #  define HTTPD__PRIVATE static
+#  define HTTPD__HOT static inline
 #  define HTTPD__LIKELY(c)   (c)
 #  define HTTPD__UNLIKELY(c) (c)
 #endif
@@ -875,7 +877,7 @@ typedef struct httpd__head {
 /* field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 §5), at *pp, into f.
    The caller guarantees a CRLF ahead. 0 and *pp past the line, or -1: malformed (obs-fold,
    SP before ':', bare CR, NUL, CTL). Request heads and multipart part heads share it. */
-HTTPD__PRIVATE int httpd__field_line(const char **pp, httpd_header *f) {
+HTTPD__HOT int httpd__field_line(const char **pp, httpd_header *f) {
     const char *p = *pp, *nm = p;
     while (HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
     if (p == nm || *p != ':') return -1;
