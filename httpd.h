@@ -8,7 +8,8 @@
    CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES, FORMS,
              ASYNC AND BLOCKING WORK, TIMEOUTS, SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
-             >>multipart >>pool >>poll_epoll >>conn >>worker >>public
+             >>multipart >>pool >>poll_epoll >>conn >>response >>stream >>file >>async
+             >>machine >>worker >>public
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -97,14 +98,15 @@
        uploading a firmware image to disk: examples/upload.c.
 
    ASYNC AND BLOCKING WORK
-       Never block a worker (Playbook F). httpd_after(req, ms, fn, arg) calls fn on the
-       worker after ms without blocking it. httpd_defer(req, work, done, arg) runs work(arg)
+       Never block a worker: every connection it owns would wait. httpd_after(req, ms, fn,
+       arg) calls fn on the worker after ms without blocking it. httpd_defer(req, work, done, arg) runs work(arg)
        on the blocking-task pool (desc.task_threads, bounded queue desc.task_queue) and then
        done(req, arg, status) back on the request's worker, exactly once: status 0, or
        HTTPD_ERR_CLOSED (client gone: the task saw httpd_task_cancelled()), or
        HTTPD_ERR_TIMEOUT (deadline passed, 504 sent). A full queue makes httpd_defer fail at
        once (answer 503). Per-route max_concurrent and desc.max_inflight shed load with 503
-       + Retry-After before the handler runs (Playbook E). A worker that stays out of its
+       + Retry-After before the handler runs: a saturated server fails fast instead of
+       queueing work it cannot finish in time. A worker that stays out of its
        event loop longer than desc.blocked_warn_ms (1 s) is named in a warning, once per
        stall (a watchdog thread, started when there is a logger). A request the
        application holds must be answered with httpd_respond exactly once; after a client
@@ -684,7 +686,7 @@ static void httpd__log(const httpd_server *s, int lvl, int code, const char *fil
 /* ======================================================================= >>buf
    Per-worker pool of fixed-size blocks (the read buffer size) used for connection input
    and output. A connection takes blocks only while a request is in flight and gives them
-   back when it goes idle, so an idle connection holds no buffer (Playbook C). The pool
+   back when it goes idle, so an idle connection holds no buffer and memory follows the load. The pool
    keeps at most `keep` free blocks and frees the rest. Bigger output (a large response)
    grows a block with realloc; such a buffer is freed, not pooled, when released.
    Owner: one worker thread; no locks. Cost: O(1) get/put. */
@@ -1809,23 +1811,26 @@ typedef struct httpd__taskpool {
 HTTPD_API int httpd_task_cancelled(const httpd_task *t) {
     return t ? HTTPD__LOAD(&((httpd_task *)(uintptr_t)t)->cancelled) != 0 : 1;
 }
+/* Takes one task off the queue (waiting for one if `wait`), runs it and completes it.
+   0: nothing to run (not waiting, or stopping with the queue drained). */
+HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
+    pthread_mutex_lock(&p->mu);
+    while (wait && !p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
+    httpd_task *t = p->head;
+    if (!t) { pthread_mutex_unlock(&p->mu); return 0; }
+    p->head = t->next;
+    if (!p->head) p->tail = NULL;
+    p->queued--;
+    pthread_mutex_unlock(&p->mu);
+    t->next = NULL;
+    /* a request task cancelled while queued is skipped; background work runs (with the
+       flag set) so that it can release what it holds */
+    if (t->kind != HTTPD__TASK_REQ || !HTTPD__LOAD(&t->cancelled)) t->work(t->arg, t);
+    t->complete(t);
+    return 1;
+}
 HTTPD__PRIVATE void *httpd__taskpool_main(void *arg) {
-    httpd__taskpool *p = (httpd__taskpool *)arg;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (!p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
-        httpd_task *t = p->head;
-        if (!t) { pthread_mutex_unlock(&p->mu); break; }        /* stopping, drained */
-        p->head = t->next;
-        if (!p->head) p->tail = NULL;
-        p->queued--;
-        pthread_mutex_unlock(&p->mu);
-        t->next = NULL;
-        /* a request task cancelled while queued is skipped; background work runs
-           (with the flag set) so that it can release what it holds */
-        if (t->kind != HTTPD__TASK_REQ || !HTTPD__LOAD(&t->cancelled)) t->work(t->arg, t);
-        t->complete(t);
-    }
+    while (httpd__taskpool_step((httpd__taskpool *)arg, 1)) {}
     return NULL;
 }
 HTTPD__PRIVATE int httpd__taskpool_push(httpd__taskpool *p, httpd_task *t) {
@@ -1833,7 +1838,7 @@ HTTPD__PRIVATE int httpd__taskpool_push(httpd__taskpool *p, httpd_task *t) {
     if (!p->inited) return HTTPD_ERR_STATE;
     pthread_mutex_lock(&p->mu);
     if (p->stopping) rc = HTTPD_ERR_STATE;
-    else if (p->queued >= p->cap) rc = HTTPD_ERR_TOOLARGE;      /* fail fast (E) */
+    else if (p->queued >= p->cap) rc = HTTPD_ERR_TOOLARGE;      /* full: fail fast */
     else {
         if (p->tail) p->tail->next = t; else p->head = t;
         p->tail = t;
@@ -1925,19 +1930,30 @@ HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
 }
 
 /* ====================================================================== >>conn
-   The connection core, sans-I/O: bytes in (httpd__conn_rbuf/httpd__conn_recv), bytes out
-   (httpd__conn_obuf/httpd__conn_sent), time in (w->now, httpd__conn_timeout), and it never
-   makes a system call, so tests and fuzzers drive whole connections in memory and TLS can
-   sit between it and the socket. The worker (>>worker) does the real reads and writes.
+   Connections and requests: the objects, their memory, and the worker and server structs
+   they live in. A connection (~120 bytes, in a per-worker slab) holds its socket, input
+   and output blocks (only while a request is in flight), one timer and its state; a
+   request (pooled per worker) holds the parsed head, the body, the response's extra
+   header lines and a bump arena freed with it. Owner: the connection's worker thread.
+
+   The connection core that follows is sans-I/O and split by concern, each section
+   calling only into the ones before it (plus the few forward declarations below):
+     >>response  response heads and whole responses, server-generated errors
+     >>stream    streaming responses, SSE, streamed request bodies
+     >>file      file bodies (sendfile / pread)
+     >>async     timers, blocking tasks and cross-thread posts of requests
+     >>machine   the per-connection state machine and its sans-I/O surface
+   Bytes in (httpd__conn_rbuf/httpd__conn_recv), bytes out (httpd__conn_obuf/
+   httpd__conn_sent), time in (w->now, httpd__conn_timeout): no section but >>file's pump
+   makes a system call, so tests and fuzzers drive whole connections in memory and TLS
+   can sit between the core and the socket. The worker (>>worker) does the real I/O.
 
    States: HEAD (waiting for or reading a head; idle when nothing is buffered) -> BODY ->
    HANDLER (the application has the request) -> back to HEAD, or CLOSING (flush, then close
    or linger) -> DEAD. One request is served at a time; pipelined bytes wait in the input
    buffer and responses are appended to the output buffer in order, so they go out in one
    write when several are ready. Parsing of further requests stops while output is above
-   HTTPD__OUT_HIGH (backpressure). Owner: the connection's worker thread.
-   Memory: the conn itself (~120 bytes, in a slab); input/output blocks and the request
-   object only while a request is in flight. */
+   HTTPD__OUT_HIGH (backpressure). */
 #define HTTPD__OUT_HIGH (64u * 1024u)        /* stop parsing pipelined requests above it;
                                                 httpd_write says HTTPD_WRITE_FULL above it */
 #define HTTPD__OUT_LOW (16u * 1024u)         /* httpd_on_writable fires below it */
@@ -2088,9 +2104,9 @@ struct httpd_server {
     int           watchdog_started;
 };
 
-HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status);
+/* implemented by >>machine and >>worker, called from the sections in between */
 HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c);
-HTTPD__PRIVATE void httpd__conn_queue(httpd__conn *c);
+HTTPD__PRIVATE void httpd__conn_out_done(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c);
 
 /* ---- per-request memory ---- */
@@ -2186,7 +2202,21 @@ HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
     w->nfree_reqs++;
 }
 
-/* ---- responses ---- */
+/* The connection has work for the worker at the end of this loop turn (it was answered
+   from a timer or a task, its output grew, a body was resumed). */
+HTTPD__PRIVATE void httpd__conn_queue(httpd__conn *c) {
+    if (c->flags & HTTPD__F_QUEUED) return;
+    c->flags |= HTTPD__F_QUEUED;
+    c->next = c->w->queue;
+    c->w->queue = c;
+}
+
+/* ================================================================== >>response
+   Response heads and whole responses, appended to the connection's output in request
+   order: httpd_respond, header and trailer fields, the answers the server generates
+   itself (errors, 404/405/OPTIONS, load shedding). A complete answer hands the
+   connection back to the state machine (httpd__req_answered -> httpd__conn_process).
+   Calls: >>conn. Owner: the connection's worker thread. */
 HTTPD_API const char *httpd_reason(int status) {
     switch (status) {
     case 100: return "Continue";              case 101: return "Switching Protocols";
@@ -2370,7 +2400,96 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
     return 0;
 }
 
-/* ---- streaming responses ---- */
+/* An error status generated by the server: always "Connection: close", then a lingering
+   close so that the client can read it even if it is still sending. */
+HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
+    httpd__req *r = c->req;
+    if (!r || !r->responded) {
+        char body[64];
+        const char *reason = httpd_reason(status);
+        size_t n = httpd__utoa(body, (uint64_t)status);
+        body[n++] = ' ';
+        size_t rl = HTTPD__MIN(strlen(reason), sizeof body - n - 2);
+        memcpy(body + n, reason, rl); n += rl;
+        body[n++] = '\n';
+        int head = r && r->head.method_id == HTTPD__M_HEAD;
+        if (httpd__write_response(c, status, "text/plain", NULL, 0, body, n, 0, 1, head) < 0)
+            c->out.pos = c->out.len;                     /* cannot even say why: just close */
+    }
+    if (r) {
+        HTTPD_ASSERT(!(c->flags & HTTPD__F_IN_HANDLER));
+        httpd__req_put(r);
+        c->req = NULL;
+    }
+    c->state = HTTPD__S_CLOSING;
+    c->flags |= HTTPD__F_LINGER;
+    HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, status, "request rejected with %d", status);
+}
+/* Load shedding: over max_inflight or the route's max_concurrent, answer
+   503 + Retry-After at once instead of queueing without bound. Returns 1 if shed. */
+HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
+    httpd_server *s = c->w->s;
+    uint32_t lim = s->desc.max_inflight;
+    if (lim) {
+        if (HTTPD__ADD(&s->inflight, 1u) >= lim) HTTPD__ADD(&s->inflight, (uint32_t)-1);
+        else r->counted |= 1;
+    }
+    if (r->route && r->route->pub->max_concurrent && (!lim || (r->counted & 1))) {
+        size_t i = (size_t)(r->route - s->router.routes);
+        if (HTTPD__ADD(&s->route_inflight[i], 1u) >= r->route->pub->max_concurrent)
+            HTTPD__ADD(&s->route_inflight[i], (uint32_t)-1);
+        else r->counted |= 2;
+    }
+    int want = (lim ? 1 : 0) | (r->route && r->route->pub->max_concurrent ? 2 : 0);
+    if ((r->counted & want) == want) return 0;
+    httpd__req_uncount(r);
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    static const char retry[] = "Retry-After: 1\r\n";
+    if (httpd__write_response(c, 503, "text/plain", retry, sizeof retry - 1,
+                              "503 Service Unavailable\n", 24, r->keepalive,
+                              r->head.minor_version, r->head.method_id == HTTPD__M_HEAD) < 0)
+        c->out.pos = c->out.len;
+    r->responded = 1;
+    c->state = HTTPD__S_HANDLER;
+    return 1;
+}
+/* Answers a request the router settled itself: 404, 405 or OPTIONS, with Allow. */
+HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow) {
+    httpd__req *r = c->req;
+    char extra[128];
+    size_t n = 0;
+    if (status != 404) {
+        if (allow & (1u << HTTPD__M_GET)) allow |= 1u << HTTPD__M_HEAD;
+        allow |= 1u << HTTPD__M_OPTIONS;
+        memcpy(extra, "Allow: ", 7); n = 7;
+        for (int m = 1; m < HTTPD__M_COUNT; m++) {
+            if (!(allow & (1u << m))) continue;
+            size_t l = strlen(httpd__method_names[m]);
+            if (n > 7) { extra[n++] = ','; extra[n++] = ' '; }
+            memcpy(extra + n, httpd__method_names[m], l); n += l;
+        }
+        extra[n++] = '\r'; extra[n++] = '\n';
+    }
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    const char *body = status == 404 ? "404 Not Found\n" : status == 405
+                     ? "405 Method Not Allowed\n" : "";
+    if (httpd__write_response(c, status, status == 200 ? NULL : "text/plain", extra, n, body,
+                              strlen(body), r->keepalive, r->head.minor_version,
+                              r->head.method_id == HTTPD__M_HEAD) < 0) {
+        httpd__conn_error(c, 503);
+        return;
+    }
+    r->responded = 1;
+    c->state = HTTPD__S_HANDLER;
+}
+
+/* ==================================================================== >>stream
+   Streaming both ways. Responses: httpd_begin sends the head, httpd_write appends (chunk
+   framing for HTTP/1.1 without a length), HTTPD_WRITE_FULL above HTTPD__OUT_HIGH and
+   httpd_on_writable below HTTPD__OUT_LOW keep memory flat; Server-Sent Events on top.
+   Request bodies: httpd_body_read hands the body to a callback piece by piece (the
+   pieces are cut by >>machine), pause/resume stop and restart reading the socket.
+   Calls: >>conn, >>response. Owner: the connection's worker thread. */
 HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_type,
                           int64_t content_length) {
     httpd__req *r = (httpd__req *)req;
@@ -2473,52 +2592,6 @@ HTTPD_API int httpd_end(httpd_request *req) {
     httpd__req_answered(r, c);
     return rc;
 }
-/* httpd_send_file without the fd's ownership: the caller closes fd when this fails. */
-HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *content_type,
-                                    int fd, uint64_t offset, uint64_t len) {
-    if (r->responded || r->streaming || status < 200 || status > 999
-        || (content_type && !httpd__is_ctl_free(content_type, 0)))
-        return HTTPD_ERR_INVAL;
-    if (len == HTTPD_FILE_REST) {
-        struct stat st;
-        if (fstat(fd, &st) < 0) return HTTPD_ERR_SYS;
-        if (st.st_size < 0 || offset > (uint64_t)st.st_size) return HTTPD_ERR_INVAL;
-        len = (uint64_t)st.st_size - offset;
-    }
-    if (offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset) return HTTPD_ERR_INVAL;
-    if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;
-    httpd__conn *c = r->conn;
-    if (!c) {                                      /* the client left meanwhile */
-        close(fd);
-        return httpd__req_drop_orphan(r);
-    }
-    r->keepalive = (uint8_t)httpd__keepalive(c, r);
-    int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive,
-                               r->head.minor_version, HTTPD__FR_LENGTH, len, 0);
-    if (rc < 0) return rc;
-    if (r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304 || !len) {
-        close(fd);                                 /* the head says it all */
-    } else {
-        c->file_fd = fd;                           /* the worker pumps it (>>worker) */
-        c->file_off = offset;
-        c->file_left = len;
-        c->flags |= HTTPD__F_FILE;
-#ifdef HTTPD_NO_SENDFILE
-        c->flags |= HTTPD__F_FILEREAD;
-#endif
-    }
-    httpd__req_answered(r, c);
-    return 0;
-}
-HTTPD_API int httpd_send_file(httpd_request *req, int status, const char *content_type,
-                              int fd, uint64_t offset, uint64_t len) {
-    int rc = req && fd >= 0 ? httpd__send_file((httpd__req *)req, status, content_type, fd,
-                                               offset, len)
-                            : HTTPD_ERR_INVAL;
-    if (rc < 0 && rc != HTTPD_ERR_CLOSED && rc != HTTPD_ERR_TIMEOUT && fd >= 0) close(fd);
-    return rc;
-}
-
 /* ---- streamed request bodies ---- */
 HTTPD_API int httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
@@ -2602,7 +2675,115 @@ HTTPD_API int httpd_sse_comment(httpd_request *req, const char *text) {
     return httpd_write(req, b, (size_t)n);
 }
 
-/* ---- the state machine ---- */
+
+/* ====================================================================== >>file
+   File bodies: httpd_send_file queues a head and leaves the body to the pump, which the
+   worker calls once the buffered output is out: sendfile(2) from the page cache, or
+   pread into the output block where sendfile cannot be used (HTTPD_NO_SENDFILE, a
+   descriptor sendfile refuses, TLS). The only system calls of the core are here.
+   Calls: >>conn, >>response. Owner: the connection's worker thread. */
+/* httpd_send_file without the fd's ownership: the caller closes fd when this fails. */
+HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *content_type,
+                                    int fd, uint64_t offset, uint64_t len) {
+    if (r->responded || r->streaming || status < 200 || status > 999
+        || (content_type && !httpd__is_ctl_free(content_type, 0)))
+        return HTTPD_ERR_INVAL;
+    if (len == HTTPD_FILE_REST) {
+        struct stat st;
+        if (fstat(fd, &st) < 0) return HTTPD_ERR_SYS;
+        if (st.st_size < 0 || offset > (uint64_t)st.st_size) return HTTPD_ERR_INVAL;
+        len = (uint64_t)st.st_size - offset;
+    }
+    if (offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset) return HTTPD_ERR_INVAL;
+    if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;
+    httpd__conn *c = r->conn;
+    if (!c) {                                      /* the client left meanwhile */
+        close(fd);
+        return httpd__req_drop_orphan(r);
+    }
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive,
+                               r->head.minor_version, HTTPD__FR_LENGTH, len, 0);
+    if (rc < 0) return rc;
+    if (r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304 || !len) {
+        close(fd);                                 /* the head says it all */
+    } else {
+        c->file_fd = fd;                           /* the worker pumps it (>>worker) */
+        c->file_off = offset;
+        c->file_left = len;
+        c->flags |= HTTPD__F_FILE;
+#ifdef HTTPD_NO_SENDFILE
+        c->flags |= HTTPD__F_FILEREAD;
+#endif
+    }
+    httpd__req_answered(r, c);
+    return 0;
+}
+HTTPD_API int httpd_send_file(httpd_request *req, int status, const char *content_type,
+                              int fd, uint64_t offset, uint64_t len) {
+    int rc = req && fd >= 0 ? httpd__send_file((httpd__req *)req, status, content_type, fd,
+                                               offset, len)
+                            : HTTPD_ERR_INVAL;
+    if (rc < 0 && rc != HTTPD_ERR_CLOSED && rc != HTTPD_ERR_TIMEOUT && fd >= 0) close(fd);
+    return rc;
+}
+
+/* n bytes of the file body went out (sendfile), or were read into c->out (pread). */
+HTTPD__PRIVATE void httpd__conn_file_sent(httpd__conn *c, size_t n) {
+    c->file_off += n;
+    c->file_left -= n;
+    c->wsince = c->w->now;
+    if (c->file_left) return;
+    close(c->file_fd);
+    c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD);
+    if (c->out.pos == c->out.len) httpd__conn_out_done(c);
+}
+/* The next piece of a file body, once the buffered output is out: sendfile(2) from the
+   page cache, or a pread into c->out where sendfile refuses the descriptor (or under
+   HTTPD_NO_SENDFILE, or for TLS later). A file shorter than promised ends the connection:
+   the Content-Length can no longer hold. 1: progress. */
+#define HTTPD__SENDFILE_MAX (2u << 20)     /* per call, as nginx's sendfile_max_chunk: a
+                                              cold page cache blocks the worker less */
+HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
+    size_t want = (size_t)HTTPD__MIN(c->file_left, (uint64_t)HTTPD__SENDFILE_MAX);
+    ssize_t n;
+#ifndef HTTPD_NO_SENDFILE
+    if (!(c->flags & HTTPD__F_FILEREAD)) {
+        off_t off = (off_t)c->file_off;
+        n = sendfile(c->fd, c->file_fd, &off, want);
+        if (n > 0) { httpd__conn_file_sent(c, (size_t)n); return 1; }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->flags |= HTTPD__F_WBLOCKED;
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) return 1;
+        if (n == 0 || (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)) {
+            c->state = HTTPD__S_ABORT;            /* shrunk file, EPIPE, ECONNRESET, EIO */
+            return 0;
+        }
+        c->flags |= HTTPD__F_FILEREAD;            /* not spliceable: read it instead */
+    }
+#endif
+    if (httpd__buf_reserve(&c->w->pool, &c->out, 1) < 0) { c->state = HTTPD__S_ABORT; return 0; }
+    n = pread(c->file_fd, c->out.data + c->out.len,
+              HTTPD__MIN(want, (size_t)(c->out.cap - c->out.len)), (off_t)c->file_off);
+    if (n > 0) {
+        c->out.len += (uint32_t)n;
+        httpd__conn_file_sent(c, (size_t)n);
+        return 1;
+    }
+    if (n < 0 && errno == EINTR) return 1;
+    c->state = HTTPD__S_ABORT;
+    return 0;
+}
+
+/* ===================================================================== >>async
+   Work that outlives the handler call: httpd_after (a timer on the worker's wheel),
+   httpd_defer (work on the task pool, `done` back on the worker through its mailbox),
+   httpd_submit (background work) and httpd_post (a function run on a connection's worker
+   from any thread). The mailbox is a mutex-protected list plus the worker's eventfd; it
+   is drained by >>worker. Calls: >>conn, >>pool. Owner: the worker, except the mailbox
+   push, which any thread may call. */
 HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !fn) return HTTPD_ERR_INVAL;
@@ -2672,65 +2853,14 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
     httpd__mbox_push(t->w, t);
     return 0;
 }
-HTTPD__PRIVATE void httpd__conn_queue(httpd__conn *c) {
-    if (c->flags & HTTPD__F_QUEUED) return;
-    c->flags |= HTTPD__F_QUEUED;
-    c->next = c->w->queue;
-    c->w->queue = c;
-}
-/* An error status generated by the server: always "Connection: close", then a lingering
-   close so that the client can read it even if it is still sending. */
-HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
-    httpd__req *r = c->req;
-    if (!r || !r->responded) {
-        char body[64];
-        const char *reason = httpd_reason(status);
-        size_t n = httpd__utoa(body, (uint64_t)status);
-        body[n++] = ' ';
-        size_t rl = HTTPD__MIN(strlen(reason), sizeof body - n - 2);
-        memcpy(body + n, reason, rl); n += rl;
-        body[n++] = '\n';
-        int head = r && r->head.method_id == HTTPD__M_HEAD;
-        if (httpd__write_response(c, status, "text/plain", NULL, 0, body, n, 0, 1, head) < 0)
-            c->out.pos = c->out.len;                     /* cannot even say why: just close */
-    }
-    if (r) {
-        HTTPD_ASSERT(!(c->flags & HTTPD__F_IN_HANDLER));
-        httpd__req_put(r);
-        c->req = NULL;
-    }
-    c->state = HTTPD__S_CLOSING;
-    c->flags |= HTTPD__F_LINGER;
-    HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, status, "request rejected with %d", status);
-}
-/* Load shedding (Playbook E): over max_inflight or the route's max_concurrent, answer
-   503 + Retry-After at once instead of queueing without bound. Returns 1 if shed. */
-HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
-    httpd_server *s = c->w->s;
-    uint32_t lim = s->desc.max_inflight;
-    if (lim) {
-        if (HTTPD__ADD(&s->inflight, 1u) >= lim) HTTPD__ADD(&s->inflight, (uint32_t)-1);
-        else r->counted |= 1;
-    }
-    if (r->route && r->route->pub->max_concurrent && (!lim || (r->counted & 1))) {
-        size_t i = (size_t)(r->route - s->router.routes);
-        if (HTTPD__ADD(&s->route_inflight[i], 1u) >= r->route->pub->max_concurrent)
-            HTTPD__ADD(&s->route_inflight[i], (uint32_t)-1);
-        else r->counted |= 2;
-    }
-    int want = (lim ? 1 : 0) | (r->route && r->route->pub->max_concurrent ? 2 : 0);
-    if ((r->counted & want) == want) return 0;
-    httpd__req_uncount(r);
-    r->keepalive = (uint8_t)httpd__keepalive(c, r);
-    static const char retry[] = "Retry-After: 1\r\n";
-    if (httpd__write_response(c, 503, "text/plain", retry, sizeof retry - 1,
-                              "503 Service Unavailable\n", 24, r->keepalive,
-                              r->head.minor_version, r->head.method_id == HTTPD__M_HEAD) < 0)
-        c->out.pos = c->out.len;
-    r->responded = 1;
-    c->state = HTTPD__S_HANDLER;
-    return 1;
-}
+
+/* =================================================================== >>machine
+   The per-connection state machine (HEAD -> BODY -> HANDLER -> HEAD | CLOSING, see
+   >>conn): find and parse a head, route it, refuse what must be refused before the body
+   is read, collect or hand out the body, run the handler, release the request when it is
+   answered; deadlines for every state. Its sans-I/O surface is what the worker (or a
+   test, or a fuzzer) drives: rbuf/recv/eof for input, obuf/sent for output, deadline/
+   timeout for time. Calls: every section above. Owner: the connection's worker thread. */
 HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     httpd__req *r = c->req;
     if (!r->stream_body) r->body_done = 1;
@@ -2745,35 +2875,6 @@ HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     c->w->held++;
     r->handler(&r->pub);
     c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
-}
-/* Answers a request the router settled itself: 404, 405 or OPTIONS, with Allow. */
-HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow) {
-    httpd__req *r = c->req;
-    char extra[128];
-    size_t n = 0;
-    if (status != 404) {
-        if (allow & (1u << HTTPD__M_GET)) allow |= 1u << HTTPD__M_HEAD;
-        allow |= 1u << HTTPD__M_OPTIONS;
-        memcpy(extra, "Allow: ", 7); n = 7;
-        for (int m = 1; m < HTTPD__M_COUNT; m++) {
-            if (!(allow & (1u << m))) continue;
-            size_t l = strlen(httpd__method_names[m]);
-            if (n > 7) { extra[n++] = ','; extra[n++] = ' '; }
-            memcpy(extra + n, httpd__method_names[m], l); n += l;
-        }
-        extra[n++] = '\r'; extra[n++] = '\n';
-    }
-    r->keepalive = (uint8_t)httpd__keepalive(c, r);
-    const char *body = status == 404 ? "404 Not Found\n" : status == 405
-                     ? "405 Method Not Allowed\n" : "";
-    if (httpd__write_response(c, status, status == 200 ? NULL : "text/plain", extra, n, body,
-                              strlen(body), r->keepalive, r->head.minor_version,
-                              r->head.method_id == HTTPD__M_HEAD) < 0) {
-        httpd__conn_error(c, 503);
-        return;
-    }
-    r->responded = 1;
-    c->state = HTTPD__S_HANDLER;
 }
 HTTPD__PRIVATE int httpd__custom_method_used(const httpd_server *s, httpd_str m) {
     for (uint32_t i = 0; i < s->router.nroutes; i++) {
@@ -3150,7 +3251,6 @@ HTTPD__PRIVATE size_t httpd__conn_obuf(const httpd__conn *c, const char **p) {
     *p = c->out.data ? c->out.data + c->out.pos : "";
     return c->out.len - c->out.pos;
 }
-HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c);
 /* All output is out: an idle connection's keep-alive time starts now, and pipelined
    requests held back by the output may be parsed. */
 HTTPD__PRIVATE void httpd__conn_out_done(httpd__conn *c) {
@@ -3174,16 +3274,6 @@ HTTPD__PRIVATE void httpd__conn_sent(httpd__conn *c, size_t n) {
         httpd__buf_release(&c->w->pool, &c->out);
         httpd__conn_out_done(c);
     }
-}
-/* n bytes of the file body went out (sendfile), or were read into c->out (pread). */
-HTTPD__PRIVATE void httpd__conn_file_sent(httpd__conn *c, size_t n) {
-    c->file_off += n;
-    c->file_left -= n;
-    c->wsince = c->w->now;
-    if (c->file_left) return;
-    close(c->file_fd);
-    c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD);
-    if (c->out.pos == c->out.len) httpd__conn_out_done(c);
 }
 /* The absolute time (ms) at which this connection times out in its current state. */
 HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
@@ -3281,6 +3371,7 @@ HTTPD__PRIVATE void httpd__conn_on_timer(httpd__timer *t, void *ctx) {
 /* Sets up a fresh connection (fd -1 for in-memory use). */
 HTTPD__PRIVATE void httpd__conn_init(httpd__conn *c, httpd__worker *w, int fd) {
     uint32_t slot = c->slot, gen = c->gen;
+    HTTPD_ASSERT(!(c->flags & HTTPD__F_QUEUED) && !c->timer.pprev);   /* nothing reaches it */
     memset(c, 0, sizeof *c);
     c->slot = slot; c->gen = gen;
     c->w = w;
@@ -3317,7 +3408,8 @@ HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
    request. Connections closed during an event batch are recycled after it. */
 #define HTTPD__EVENTS 256
 #define HTTPD__ACCEPT_BURST 64
-#define HTTPD__DRIVE_ROUNDS 16         /* read/write rounds per connection per turn (K) */
+#define HTTPD__DRIVE_ROUNDS 16         /* read/write rounds per connection per turn, so
+                                          one busy connection cannot starve the others */
 
 static char httpd__tag_listen, httpd__tag_wake;   /* epoll user data for non-connections */
 
@@ -3333,8 +3425,9 @@ HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     }
     uint32_t slot = w->nslots++;
     c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+    memset(c, 0, sizeof *c);
     c->slot = slot;
-    c->gen = 0;
+    c->state = HTTPD__S_DEAD;
     return c;
 }
 HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c) {
@@ -3376,44 +3469,6 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     w->dead = c;
     w->nconns--;
     HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
-}
-/* The next piece of a file body, once the buffered output is out: sendfile(2) from the
-   page cache, or a pread into c->out where sendfile refuses the descriptor (or under
-   HTTPD_NO_SENDFILE, or for TLS later). A file shorter than promised ends the connection:
-   the Content-Length can no longer hold. 1: progress. */
-#define HTTPD__SENDFILE_MAX (2u << 20)     /* per call, as nginx's sendfile_max_chunk: a
-                                              cold page cache blocks the worker less */
-HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
-    size_t want = (size_t)HTTPD__MIN(c->file_left, (uint64_t)HTTPD__SENDFILE_MAX);
-    ssize_t n;
-#ifndef HTTPD_NO_SENDFILE
-    if (!(c->flags & HTTPD__F_FILEREAD)) {
-        off_t off = (off_t)c->file_off;
-        n = sendfile(c->fd, c->file_fd, &off, want);
-        if (n > 0) { httpd__conn_file_sent(c, (size_t)n); return 1; }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            c->flags |= HTTPD__F_WBLOCKED;
-            return 0;
-        }
-        if (n < 0 && errno == EINTR) return 1;
-        if (n == 0 || (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)) {
-            c->state = HTTPD__S_ABORT;            /* shrunk file, EPIPE, ECONNRESET, EIO */
-            return 0;
-        }
-        c->flags |= HTTPD__F_FILEREAD;            /* not spliceable: read it instead */
-    }
-#endif
-    if (httpd__buf_reserve(&c->w->pool, &c->out, 1) < 0) { c->state = HTTPD__S_ABORT; return 0; }
-    n = pread(c->file_fd, c->out.data + c->out.len,
-              HTTPD__MIN(want, (size_t)(c->out.cap - c->out.len)), (off_t)c->file_off);
-    if (n > 0) {
-        c->out.len += (uint32_t)n;
-        httpd__conn_file_sent(c, (size_t)n);
-        return 1;
-    }
-    if (n < 0 && errno == EINTR) return 1;
-    c->state = HTTPD__S_ABORT;
-    return 0;
 }
 /* Reads, runs the state machine, writes, until nothing moves (bounded, for fairness). */
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
@@ -3480,11 +3535,31 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
     else if (c->req && c->req->wwait) httpd__conn_writable(c);
     httpd__conn_arm(c);
 }
+/* A new connection on fd (non-blocking) joins this worker: it is driven at once (with
+   deferred accept the request is likely there already), then registered with the poller.
+   NULL when no slot is left (fd closed). */
+HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd) {
+    httpd__conn *c = httpd__conn_new(w);
+    if (!c) { close(fd); return NULL; }
+    httpd__conn_init(c, w, fd);
+    w->nconns++;
+    HTTPD__ADD(&w->s->nconns, 1u);
+    c->flags = HTTPD__F_READABLE;
+    httpd__conn_drive(c);
+    if (c->state == HTTPD__S_DEAD) return c;
+    if (httpd__poll_add(&w->poll, fd, c, 0) < 0) {
+        c->state = HTTPD__S_ABORT;
+        httpd__conn_close(c);
+        return c;
+    }
+    c->flags |= HTTPD__F_POLLED;
+    return c;
+}
 HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w) {
     httpd_server *s = w->s;
     for (int i = 0; i < HTTPD__ACCEPT_BURST; i++) {
         if (HTTPD__LOAD(&s->nconns) >= s->desc.max_connections) {
-            httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest (B) */
+            httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
             return;
         }
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -3502,20 +3577,7 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "accept: %s", strerror(errno));
             return;
         }
-        httpd__conn *c = httpd__conn_new(w);
-        if (!c) { close(fd); continue; }
-        httpd__conn_init(c, w, fd);
-        w->nconns++;
-        HTTPD__ADD(&s->nconns, 1u);
-        c->flags = HTTPD__F_READABLE;   /* deferred accept: the request is likely there */
-        httpd__conn_drive(c);
-        if (c->state == HTTPD__S_DEAD) continue;
-        if (httpd__poll_add(&w->poll, fd, c, 0) < 0) {
-            c->state = HTTPD__S_ABORT;
-            httpd__conn_close(c);
-            continue;
-        }
-        c->flags |= HTTPD__F_POLLED;
+        httpd__worker_adopt(w, fd);
     }
 }
 HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
@@ -3624,7 +3686,7 @@ HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
                "shutdown timeout: force-closing %u connections", w->nconns);
     httpd__worker_begin_stop(w, 0);
 }
-/* Memory a burst left behind goes back (Playbook C): free blocks and requests that were
+/* Memory a burst left behind goes back to the system: free blocks and requests that were
    not needed during the whole last period, then let the C library return the pages. */
 #define HTTPD__TRIM_MS 10000u
 #define HTTPD__TRIM_HEAP_MIN (1u << 20)
@@ -3647,7 +3709,64 @@ HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
     httpd__timer *t;
     while ((t = httpd__wheel_pop(&w->wheel, w->now)) != NULL) t->fire(t, w);
 }
-/* Blocked-worker detection (Playbook F): a worker that has not been back in epoll_wait for
+/* One batch of poller events: accepts, wake-ups (mailbox, stop), connection I/O. */
+HTTPD__PRIVATE void httpd__worker_events(httpd__worker *w, const httpd__io_event *ev, int n) {
+    for (int i = 0; i < n; i++) {
+        void *ud = httpd__poll_ud(&ev[i]);
+        if (ud == &httpd__tag_listen) { if (w->accepting) httpd__worker_accept(w); continue; }
+        if (ud == &httpd__tag_wake) { httpd__worker_wake(w); continue; }
+        httpd__conn *c = (httpd__conn *)ud;
+        if (c->state == HTTPD__S_DEAD) continue;           /* closed earlier in the batch */
+        unsigned bits = httpd__poll_bits(&ev[i]);
+        if (bits & (HTTPD__IO_R | HTTPD__IO_HUP | HTTPD__IO_ERR)) c->flags |= HTTPD__F_READABLE;
+        if (bits & (HTTPD__IO_HUP | HTTPD__IO_ERR)) c->flags |= HTTPD__F_RDHUP;
+        if (bits & (HTTPD__IO_W | HTTPD__IO_ERR)) c->flags &= (uint16_t)~HTTPD__F_WBLOCKED;
+        httpd__conn_drive(c);
+    }
+}
+/* The end of a loop turn, after the events: fire the due timers, drive the connections
+   queued for work, then recycle the slots closed during the turn. A slot is reused only
+   when nothing reaches it any more: a connection can queue itself again while it is
+   driven (an on_writable callback that writes) and close in that same drive (the end of
+   a Connection: close response), so dead connections are swept off the queue first;
+   otherwise the next accept would zero a slot still linked in the queue, losing the
+   connections behind it or turning the queue into a cycle that spins the worker. */
+HTTPD__PRIVATE void httpd__worker_recycle(httpd__worker *w);
+HTTPD__PRIVATE void httpd__worker_end_turn(httpd__worker *w) {
+    httpd__worker_timers(w);
+    httpd__conn *q = w->queue;
+    w->queue = NULL;
+    while (q) {
+        httpd__conn *next = q->next;
+        q->next = NULL;
+        q->flags &= (uint16_t)~HTTPD__F_QUEUED;
+        if (q->state != HTTPD__S_DEAD) httpd__conn_drive(q);
+        q = next;
+    }
+    httpd__worker_recycle(w);
+}
+HTTPD__PRIVATE void httpd__worker_recycle(httpd__worker *w) {
+    if (!w->dead) return;
+    for (httpd__conn **pp = &w->queue; *pp;) {
+        httpd__conn *c = *pp;
+        if (c->state == HTTPD__S_DEAD) {
+            *pp = c->next;
+            c->next = NULL;
+            c->flags &= (uint16_t)~HTTPD__F_QUEUED;
+        } else {
+            pp = &c->next;
+        }
+    }
+    while (w->dead) {
+        httpd__conn *c = w->dead;
+        w->dead = c->dnext;
+        HTTPD_ASSERT(c->state == HTTPD__S_DEAD && !(c->flags & HTTPD__F_QUEUED));
+        HTTPD_ASSERT(!c->timer.pprev);
+        c->dnext = w->free_conns;
+        w->free_conns = c;
+    }
+}
+/* Blocked-worker detection: a worker that has not been back in epoll_wait for
    blocked_warn_ms is running something that blocks (sleep, disk, a lock, a long loop)
    and every connection it owns waits. Logged once per stall, naming the worker, within
    1.5 x blocked_warn_ms of its start. */
@@ -3705,33 +3824,8 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
         w->now = httpd__now_ms();
         HTTPD__STORE(&w->busy_since, w->now);
         httpd__worker_tick_date(w);
-        for (int i = 0; i < n; i++) {
-            void *ud = httpd__poll_ud(&ev[i]);
-            if (ud == &httpd__tag_listen) { if (w->accepting) httpd__worker_accept(w); continue; }
-            if (ud == &httpd__tag_wake) { httpd__worker_wake(w); continue; }
-            httpd__conn *c = (httpd__conn *)ud;
-            if (c->state == HTTPD__S_DEAD) continue;           /* closed earlier in batch */
-            unsigned bits = httpd__poll_bits(&ev[i]);
-            if (bits & (HTTPD__IO_R | HTTPD__IO_HUP | HTTPD__IO_ERR)) c->flags |= HTTPD__F_READABLE;
-            if (bits & (HTTPD__IO_HUP | HTTPD__IO_ERR)) c->flags |= HTTPD__F_RDHUP;
-            if (bits & (HTTPD__IO_W | HTTPD__IO_ERR)) c->flags &= (uint16_t)~HTTPD__F_WBLOCKED;
-            httpd__conn_drive(c);
-        }
-        httpd__worker_timers(w);
-        httpd__conn *q = w->queue;
-        w->queue = NULL;
-        while (q) {
-            httpd__conn *next = q->next;
-            q->flags &= (uint16_t)~HTTPD__F_QUEUED;
-            if (q->state != HTTPD__S_DEAD) httpd__conn_drive(q);
-            q = next;
-        }
-        while (w->dead) {                                      /* recycle after the batch */
-            httpd__conn *c = w->dead;
-            w->dead = c->dnext;
-            c->dnext = w->free_conns;
-            w->free_conns = c;
-        }
+        httpd__worker_events(w, ev, n);
+        httpd__worker_end_turn(w);
         if (!w->stopping && !w->accepting && !w->accept_timer.pprev
             && HTTPD__LOAD(&s->nconns) < s->desc.max_connections)
             httpd__worker_listen(w, 1);                        /* room again */
@@ -3911,7 +4005,8 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
     s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                              : ((struct sockaddr_in *)&ss)->sin_port);
     s->listen_fd = fd;
-    /* Playbook B: say so when the kernel will cap the backlog or descriptors run short */
+    /* say so when the kernel will cap the listen backlog (connections beyond it are
+       refused or reset during bursts) or descriptors run short */
     FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
     int somax = 0;
     if (f) { if (fscanf(f, "%d", &somax) != 1) somax = 0; fclose(f); }

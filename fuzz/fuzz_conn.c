@@ -114,6 +114,11 @@ static void drain(httpd__conn *c, size_t max) {
     outlen += n;
     httpd__conn_sent(c, n);
 }
+/* in memory nothing drives the worker's run queue: empty it (and the flags) */
+static void unqueue_all(void) {
+    for (httpd__conn *q = wk.queue; q; q = q->next) q->flags &= (uint16_t)~HTTPD__F_QUEUED;
+    wk.queue = NULL;
+}
 static int closed(const httpd__conn *c) { return c->state >= HTTPD__S_CLOSING; }
 static size_t queued(const httpd__conn *c) {
     const char *p;
@@ -273,7 +278,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (closed(c) && closed_at == (size_t)-1) closed_at = outlen + queued(c);
         if (closed_at != (size_t)-1)
             HTTPD_ASSERT(outlen + queued(c) == closed_at);  /* no output after close */
-        wk.queue = NULL;
+        unqueue_all();
     }
     for (int k = 0; k < 64; k++) {                  /* everything queued, files too */
         drain(c, (size_t)-1);
@@ -284,7 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     httpd__conn_release(c);
     paused_req = NULL;
     httpd__worker_timers(&wk);                      /* orphans hear why (and are freed) */
-    wk.queue = NULL;
+    unqueue_all();
     if (parked) {                                   /* orphaned: respond must free it */
         int rc = httpd_respond(parked, 200, NULL, "x", 1);
         HTTPD_ASSERT(rc == HTTPD_ERR_CLOSED || rc == HTTPD_ERR_TIMEOUT);   /* 504 sent */

@@ -488,7 +488,8 @@ static void test_drain_delay_survives_wakeups(void) {
     }
     CHECK_EQ(httpd_wait(s), 0);                        /* ... until the delay ends */
 }
-/* The watchdog names a worker that does not come back to its event loop (Playbook F). */
+/* The watchdog names a worker that does not come back to its event loop: a handler
+   that blocks is found in production, not guessed at. */
 static HTTPD__ATOMIC(int) blocked_logs, other_logs;
 static void count_logs(void *ud, int level, int code, const char *msg, const char *f, int l) {
     (void)ud; (void)code; (void)f; (void)l;

@@ -1,0 +1,401 @@
+/* fuzz/fuzz_worker.c - a whole worker: up to 6 connections over socketpairs, driven by the
+   worker's own event code (its epoll, httpd__worker_events, httpd__worker_end_turn) on a
+   virtual clock. The task pool has no threads here: a task runs when the program says so,
+   and its completion comes back through the real mailbox and eventfd. So accepts, closes,
+   timers, task completions, posts and writable callbacks interleave in any order the
+   fuzzer finds, which the one-connection harness (fuzz_conn.c) cannot see.
+   The input is a program; each operation is an opcode byte and one argument byte:
+     connect | send a canned request | send raw bytes | read | half-close | close |
+     advance the clock (then a turn) | a turn | run a queued task | post to a connection |
+     answer a parked request
+   Invariants checked after every turn (besides "no crash, no leak" under ASan+UBSan):
+   - the run queue is finite, every entry is flagged queued and alive;
+   - the free list holds only dead, unqueued connections with no timer armed;
+   - the dead list is empty between turns; live slots == nconns == the server's count;
+   - a live connection's request points back at it; the timer wheel is consistent;
+   - what each client receives is a sequence of well-formed responses, no more final
+     responses than requests it sent (+1 for an error on a broken one).
+   At the end every client closes and the clock runs until the worker holds nothing; then
+   the server is freed the way httpd_wait frees it. */
+#define HTTPD_IMPLEMENTATION
+#include "../httpd.h"
+#include <sys/socket.h>
+
+#define MAXC 6
+typedef struct client {
+    int fd;                        /* our end; -1: closed                            */
+    int shut;                      /* we half-closed                                  */
+    httpd_conn_id id;
+    unsigned sent;                 /* request heads sent (canned or raw, roughly)     */
+    char *in;                      /* what we received                                */
+    size_t inlen, incap;
+} client;
+static client cl[MAXC];
+static httpd_server *srv;
+static httpd__worker *wk;
+static int file_fd = -1;
+static unsigned posts_run;
+
+/* ---- the application ---- */
+#define MAXPARK 8
+static httpd_request *parked[MAXPARK];
+static int nparked;
+static void park(httpd_request *r) {
+    if (nparked == MAXPARK) { httpd_respond(r, 503, "text/plain", "full", 4); return; }
+    parked[nparked++] = r;
+}
+static void on_hello(httpd_request *r) { httpd_respond(r, 200, "text/plain", "hello", 5); }
+static void after_done(httpd_request *r, void *arg, int status) {
+    (void)arg; (void)status;
+    httpd_respond(r, 200, "text/plain", "after", 5);   /* frees it when orphaned */
+}
+static void on_after(httpd_request *r) {
+    httpd_str ms = httpd_param(r, "ms");
+    HTTPD_ASSERT(httpd_after(r, ms.ptr ? (uint32_t)atoi(ms.ptr) : 0, after_done, NULL) == 0);
+}
+/* a chunked stream of n bytes, waiting for writability when the output is full */
+static void more(httpd_request *r, void *arg, int status) {
+    uintptr_t left = (uintptr_t)arg;
+    static const char blk[4096] = { 'x' };
+    if (status != 0) { HTTPD_ASSERT(httpd_end(r) < 0); return; }
+    while (left) {
+        size_t k = left < sizeof blk ? (size_t)left : sizeof blk;
+        int rc = httpd_write(r, blk, k);
+        if (rc < 0) { httpd_end(r); return; }
+        left -= k;
+        if (rc == HTTPD_WRITE_FULL && left) {
+            HTTPD_ASSERT(httpd_on_writable(r, more, (void *)left) == 0);
+            return;
+        }
+    }
+    httpd_end(r);
+}
+static void on_stream(httpd_request *r) {
+    httpd_str n = httpd_query_param(r, "n");
+    uintptr_t len = n.ptr ? (uintptr_t)strtoul(n.ptr, NULL, 10) % 400000 : 100;
+    HTTPD_ASSERT(httpd_begin(r, 200, "text/plain", -1) == 0);
+    more(r, (void *)len, 0);
+}
+static void task_work(void *arg, const httpd_task *t) { (void)arg; (void)t; }
+static void task_done(httpd_request *r, void *arg, int status) {
+    (void)arg; (void)status;
+    httpd_respond(r, 200, "text/plain", "task", 4);
+}
+static void on_task(httpd_request *r) {
+    if (httpd_defer(r, task_work, task_done, NULL) < 0)
+        httpd_respond(r, 503, "text/plain", "busy", 4);
+}
+/* SSE: a few ticks on a timer, as the demo's /events */
+static void sse_tick(httpd_request *r, void *arg, int status) {
+    uintptr_t left = (uintptr_t)arg;
+    if (status == 0 && left && !httpd_stopping(r->server)
+        && httpd_sse_send(r, "tick", NULL, "t") >= 0
+        && httpd_after(r, 10, sse_tick, (void *)(left - 1)) == 0)
+        return;
+    httpd_end(r);
+}
+static void on_sse(httpd_request *r) {
+    HTTPD_ASSERT(httpd_sse_begin(r) == 0);
+    sse_tick(r, (void *)(uintptr_t)5, 0);
+}
+/* a streamed body, paused behind a timer after each piece */
+static void up_resume(httpd_request *r, void *arg, int status) {
+    (void)arg;
+    if (status == 0) httpd_body_resume(r);
+    else httpd_respond(r, 500, "text/plain", "gone", 4);          /* frees it */
+}
+static void up_body(httpd_request *r, void *arg, const void *d, size_t n, int status) {
+    (void)arg; (void)d; (void)n;
+    if (status == 0) {
+        httpd_body_pause(r);
+        HTTPD_ASSERT(httpd_after(r, 5, up_resume, NULL) == 0);
+        return;
+    }
+    int rc = httpd_respond(r, 200, "text/plain", "up", 2);
+    if (status != HTTPD_BODY_END) HTTPD_ASSERT(rc < 0);          /* error: freed */
+}
+static void on_up(httpd_request *r) { HTTPD_ASSERT(httpd_body_read(r, up_body, NULL) == 0); }
+static void on_file(httpd_request *r) {
+    int fd = dup(file_fd);
+    HTTPD_ASSERT(fd >= 0);
+    httpd_send_file(r, 200, "text/plain", fd, 0, HTTPD_FILE_REST);
+}
+static const httpd_route routes[] = {
+    { .method = "GET", .pattern = "/", .handler = on_hello },
+    { .method = "GET", .pattern = "/after/:ms", .handler = on_after },
+    { .method = "GET", .pattern = "/s", .handler = on_stream },
+    { .method = "GET", .pattern = "/task", .handler = on_task },
+    { .method = "GET", .pattern = "/park", .handler = park },
+    { .method = "GET", .pattern = "/never", .handler = park, .timeout_ms = 300 },
+    { .method = "GET", .pattern = "/sse", .handler = on_sse },
+    { .method = "GET", .pattern = "/f", .handler = on_file },
+    { .method = "POST", .pattern = "/up", .handler = on_up, .stream_body = 1,
+      .max_body_bytes = 4096 },
+    { 0 },
+};
+static const char *const canned[] = {
+    "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /s?n=200000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "GET /s?n=30000 HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /after/0 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "GET /after/50 HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /task HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /task HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "GET /park HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /never HTTP/1.1\r\nHost: a\r\n\r\n",
+    "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789",
+    "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 9999\r\n\r\nxx",
+    "GET /sse HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /f HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET / HTTP/1.0\r\n\r\n",
+    "GET /s?n=70000 HTTP/1.0\r\n\r\n",
+    "BAD\r\n\r\n",
+    "GET /after/5 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+};
+#define NCANNED (sizeof canned / sizeof canned[0])
+static void posted(httpd_server *s, httpd_conn_id id, void *arg, int status) {
+    (void)s; (void)id; (void)arg; (void)status;
+    posts_run++;
+}
+
+/* ---- the worker's invariants ---- */
+static void check_worker(void) {
+    httpd__worker *w = wk;
+    uint32_t live = 0, nq = 0, nfree = 0;
+    for (httpd__conn *q = w->queue; q; q = q->next) {
+        HTTPD_ASSERT(++nq <= w->nslots);                       /* no cycle */
+        HTTPD_ASSERT((q->flags & HTTPD__F_QUEUED) && q->state != HTTPD__S_DEAD);
+    }
+    for (httpd__conn *f = w->free_conns; f; f = f->dnext) {
+        HTTPD_ASSERT(++nfree <= w->nslots);
+        HTTPD_ASSERT(f->state == HTTPD__S_DEAD && !(f->flags & HTTPD__F_QUEUED));
+        HTTPD_ASSERT(!f->timer.pprev);
+    }
+    HTTPD_ASSERT(w->dead == NULL);
+    for (uint32_t i = 0; i < w->nslots; i++) {
+        httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
+        if (c->state == HTTPD__S_DEAD) continue;
+        live++;
+        HTTPD_ASSERT(c->w == w && c->fd >= 0);
+        HTTPD_ASSERT(!c->req || c->req->conn == c);
+        HTTPD_ASSERT(c->out.pos <= c->out.len && c->out.len <= c->out.cap);
+        HTTPD_ASSERT(c->in.pos <= c->in.len && c->in.len <= c->in.cap);
+    }
+    HTTPD_ASSERT(live == w->nconns && live + nfree == w->nslots);
+    HTTPD_ASSERT(HTTPD__LOAD(&srv->nconns) == w->nconns);
+    HTTPD_ASSERT(httpd__wheel_check(&w->wheel));
+}
+static void turn(void) {
+    httpd__io_event ev[64];
+    int n = httpd__poll_wait(&wk->poll, ev, 64, 0);
+    HTTPD_ASSERT(n >= 0);
+    httpd__worker_events(wk, ev, n);
+    httpd__worker_end_turn(wk);
+    check_worker();
+}
+static void advance(uint64_t ms) {
+    wk->now += ms;
+    turn();
+}
+
+/* ---- the clients ---- */
+static void client_read(client *c, size_t max) {
+    while (c->fd >= 0 && max) {
+        if (c->incap - c->inlen < 4096) {
+            size_t cap = c->incap ? c->incap * 2 : 65536;
+            if (cap > (8u << 20)) return;                          /* enough seen */
+            c->in = (char *)realloc(c->in, cap + 1);
+            HTTPD_ASSERT(c->in);
+            c->incap = cap;
+        }
+        size_t want = HTTPD__MIN(max, c->incap - c->inlen);
+        ssize_t r = recv(c->fd, c->in + c->inlen, want, MSG_DONTWAIT);
+        if (r <= 0) return;
+        c->inlen += (size_t)r;
+        max -= (size_t)r;
+    }
+}
+/* Walks what a client received: well-formed responses only; returns the final ones. */
+static unsigned check_responses(const client *c) {
+    const char *b = c->in;
+    size_t i = 0, n = c->inlen;
+    unsigned finals = 0;
+    while (i < n) {
+        if (n - i < 12) break;
+        HTTPD_ASSERT(!memcmp(b + i, "HTTP/1.1 ", 9));
+        int status = atoi(b + i + 9);
+        HTTPD_ASSERT(status >= 100 && status <= 599);
+        size_t e = i;
+        while (e + 3 < n && memcmp(b + e, "\r\n\r\n", 4)) e++;
+        if (e + 3 >= n) break;                                      /* head cut */
+        size_t head_end = e + 4;
+        if (status < 200) { i = head_end; continue; }
+        finals++;
+        const char *h = b + i;
+        size_t hl = head_end - i;
+        const char *cl = NULL;
+        int chunked = 0, closes = 0;
+        for (size_t k = 0; k + 18 < hl; k++) {
+            if (!memcmp(h + k, "\r\nContent-Length: ", 18)) cl = h + k + 18;
+            if (k + 28 < hl && !memcmp(h + k, "\r\nTransfer-Encoding: chunked", 28)) chunked = 1;
+            if (k + 19 < hl && !memcmp(h + k, "\r\nConnection: close", 19)) closes = 1;
+        }
+        if (chunked) {
+            size_t p = head_end;
+            int complete = 0;
+            while (p < n) {
+                char *end;
+                unsigned long len = strtoul(b + p, &end, 16);
+                if ((size_t)(end - b) + 2 > n) break;
+                HTTPD_ASSERT(end > b + p && end[0] == '\r' && end[1] == '\n');
+                p = (size_t)(end - b) + 2 + len + 2;
+                if (len == 0) { complete = 1; break; }
+            }
+            if (!complete) break;
+            i = p;
+        } else if (cl) {
+            i = head_end + (size_t)strtoull(cl, NULL, 10);
+        } else {
+            HTTPD_ASSERT(closes || status == 204 || status == 304);  /* until close */
+            break;
+        }
+    }
+    return finals;
+}
+static void client_close(client *c) {
+    if (c->fd < 0) return;
+    client_read(c, (size_t)-1);
+    close(c->fd);
+    c->fd = -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (file_fd < 0) {
+        /* sendfile(2) has no MSG_NOSIGNAL: the server's worker threads run with every
+           signal blocked (httpd_start), this harness is the worker thread */
+        signal(SIGPIPE, SIG_IGN);
+        char name[] = "/tmp/fuzz_worker-XXXXXX", blk[4096];
+        if ((file_fd = mkstemp(name)) < 0) abort();
+        unlink(name);
+        memset(blk, 'f', sizeof blk);
+        for (int i = 0; i < 24; i++)
+            if (write(file_fd, blk, sizeof blk) != (ssize_t)sizeof blk) abort();
+    }
+    httpd_desc d;
+    memset(&d, 0, sizeof d);
+    d.routes = routes;
+    d.workers = 1;
+    d.max_connections = 16;
+    d.read_buffer_bytes = 2048;
+    d.max_header_bytes = 1024;
+    d.max_request_line = 512;
+    d.header_timeout_ms = 1000;
+    d.body_timeout_ms = 1000;
+    d.keepalive_timeout_ms = 3000;
+    d.write_timeout_ms = 2000;
+    d.request_timeout_ms = 2000;
+    d.shutdown_timeout_ms = 1000;
+    srv = (httpd_server *)malloc(sizeof *srv);
+    if (!srv || httpd__server_init(srv, &d) < 0) abort();
+    srv->workers = (httpd__worker *)calloc(1, sizeof *srv->workers);
+    if (!srv->workers) abort();
+    srv->nworkers = 1;
+    wk = &srv->workers[0];
+    if (httpd__worker_init(wk, srv, 0) < 0) abort();
+    /* a pool with no threads: tasks run when the program says so */
+    if (httpd__taskpool_start(&srv->pool, 0, 4, NULL) < 0) abort();
+    HTTPD__STORE(&srv->running, 1);
+    memset(cl, 0, sizeof cl);
+    for (int k = 0; k < MAXC; k++) cl[k].fd = -1;
+    nparked = 0;
+    posts_run = 0;
+
+    size_t i = 0;
+    while (i + 1 < size) {
+        uint8_t op = data[i], arg = data[i + 1];
+        i += 2;
+        client *c = &cl[arg % MAXC];
+        switch (op % 11) {
+        case 0: {                                       /* a client connects */
+            int k = 0;
+            while (k < MAXC && cl[k].fd >= 0) k++;
+            if (k == MAXC || srv->desc.max_connections <= wk->nconns) break;
+            int sv[2];
+            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+                abort();
+            int small = 4096;                           /* backpressure comes quickly */
+            setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+            free(cl[k].in);
+            memset(&cl[k], 0, sizeof cl[k]);
+            cl[k].fd = sv[1];
+            httpd__conn *sc = httpd__worker_adopt(wk, sv[0]);
+            if (sc) cl[k].id.id = ((uint64_t)sc->slot << 32) | sc->gen;
+            check_worker();
+            break;
+        }
+        case 1: {                                       /* a canned request */
+            if (c->fd < 0 || c->shut) break;
+            const char *rq = canned[(arg / MAXC) % NCANNED];
+            if (send(c->fd, rq, strlen(rq), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) c->sent += 2;
+            break;
+        }
+        case 2: {                                       /* raw bytes from the input */
+            if (c->fd < 0 || c->shut || i >= size) break;
+            size_t n = HTTPD__MIN((size_t)data[i] % 64 + 1, size - i - 1);
+            i++;
+            if (send(c->fd, data + i, n, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) c->sent += 2;
+            i += n;
+            break;
+        }
+        case 3:                                         /* read some */
+            client_read(c, (size_t)(arg / MAXC + 1) * 1024);
+            break;
+        case 4:                                         /* half-close */
+            if (c->fd >= 0 && !c->shut) { shutdown(c->fd, SHUT_WR); c->shut = 1; }
+            break;
+        case 5:                                         /* close */
+            if (c->fd >= 0) {
+                HTTPD_ASSERT(check_responses(c) <= c->sent + 1);
+                client_close(c);
+            }
+            break;
+        case 6:                                         /* time passes */
+            advance((uint64_t)arg * arg / 8);
+            break;
+        case 7:
+            turn();
+            break;
+        case 8:                                         /* a pool thread takes a task */
+            httpd__taskpool_step(&srv->pool, 0);
+            break;
+        case 9:                                         /* another thread posts */
+            if (c->id.id) HTTPD_ASSERT(httpd_post(srv, c->id, posted, NULL) == 0);
+            break;
+        case 10:                                        /* the application answers */
+            if (nparked) {
+                httpd_request *r = parked[0];
+                memmove(parked, parked + 1, (size_t)--nparked * sizeof *parked);
+                httpd_respond(r, 200, "text/plain", "parked", 6);
+            }
+            break;
+        }
+    }
+    for (int k = 0; k < MAXC; k++)
+        if (cl[k].fd >= 0) HTTPD_ASSERT(check_responses(&cl[k]) <= cl[k].sent + 1);
+
+    /* the end: every client leaves, the application answers what it holds, tasks run,
+       time passes until the worker holds nothing */
+    for (int k = 0; k < MAXC; k++) client_close(&cl[k]);
+    for (int round = 0; round < 200; round++) {
+        while (httpd__taskpool_step(&srv->pool, 0)) {}
+        while (nparked) httpd_respond(parked[--nparked], 200, "text/plain", "late", 4);
+        advance(1000);
+        if (wk->nconns == 0 && wk->held == 0 && !srv->pool.head && !wk->mbox) break;
+    }
+    HTTPD_ASSERT(wk->nconns == 0 && wk->held == 0);
+    HTTPD__STORE(&srv->running, 0);
+    httpd__server_free(srv);                            /* as httpd_wait does */
+    for (int k = 0; k < MAXC; k++) { free(cl[k].in); cl[k].in = NULL; }
+    return 0;
+}
