@@ -136,6 +136,34 @@ def test_unsafe_paths_refused():
 
 
 @each_binary
+def test_symlinks_inside_root_refused(binary):
+    """A link planted in the root (to a file or a directory outside it) is never followed."""
+    with Files() as fs:
+        outside = tempfile.mkdtemp(prefix="httpd-outside-")
+        try:
+            with open(os.path.join(outside, "secret.txt"), "wb") as f:
+                f.write(b"outside-secret")
+            os.symlink(os.path.join(outside, "secret.txt"), os.path.join(fs.root, "link.txt"))
+            os.symlink(outside, os.path.join(fs.root, "linkdir"))
+            os.symlink("/etc/passwd", os.path.join(fs.root, "sub", "passwd"))
+            with server(fs, binary) as d:
+                for path in ("/files/link.txt", "/files/linkdir/secret.txt", "/files/sub/passwd"):
+                    c = http.client.HTTPConnection(*d.addr(), timeout=5)
+                    c.request("GET", path)
+                    r = c.getresponse()
+                    body = r.read()
+                    assert r.status == 404, (path, r.status)
+                    assert b"outside-secret" not in body and b"root:" not in body
+                    c.close()
+                c = http.client.HTTPConnection(*d.addr(), timeout=5)
+                c.request("GET", "/files/sub/page.html")             # real files still served
+                r = c.getresponse()
+                assert r.status == 200 and r.read() == b"<p>hi</p>"
+        finally:
+            shutil.rmtree(outside, ignore_errors=True)
+
+
+@each_binary
 def test_slow_reader_and_fd_released(binary):
     """A reader that pauses gets every byte (windows well under the MSS make any Linux
     sender crawl on loopback, nginx too, so the receive buffer stays moderate); the file descriptor is closed
