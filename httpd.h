@@ -583,6 +583,22 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 #  define HTTPD__LIKELY(c)   (c)
 #  define HTTPD__UNLIKELY(c) (c)
 #endif
+/* Vector scans of request heads: SSE2 on x86-64 and NEON on 64-bit ARM are part of the
+   base instruction set, so no run-time detection is needed; elsewhere (or under
+   HTTPD_NO_SIMD) plain loops do the same work. */
+#if !defined(HTTPD_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64))
+#  include <emmintrin.h>
+#  define HTTPD__SSE2 1
+#elif !defined(HTTPD_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#  include <arm_neon.h>
+#  define HTTPD__NEON 1
+#endif
+#ifdef HTTPD_TEST_HOOKS                    /* tests compare the vector and scalar paths */
+static int httpd__test_scalar;
+#  define HTTPD__VECTOR (!httpd__test_scalar)
+#else
+#  define HTTPD__VECTOR 1
+#endif
 #define HTTPD__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HTTPD__MAX(a, b) ((a) > (b) ? (a) : (b))
 #define HTTPD__DEF(v, d) ((v) ? (v) : (d))
@@ -620,6 +636,109 @@ static const unsigned char httpd__ctype[256] = {
 
 HTTPD__PRIVATE int httpd__lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
+/* Index of the lowest / highest set bit of a non-zero word; the compiler builtins where
+   they exist, a portable loop elsewhere. */
+HTTPD__PRIVATE int httpd__ctz64(uint64_t x) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    while (!(x & 1)) { x >>= 1; n++; }
+    return n;
+#endif
+}
+HTTPD__PRIVATE int httpd__log2_64(uint64_t x) {
+#if defined(__GNUC__) || defined(__clang__)
+    return 63 - __builtin_clzll(x);
+#else
+    int n = 0;
+    while (x >>= 1) n++;
+    return n;
+#endif
+}
+/* The first byte of [p, end) that cannot be in a field value (RFC 9110 §5.5: a control
+   other than HTAB, or DEL), or end. 16 bytes a step: values are most of a head. */
+HTTPD__HOT const char *httpd__skip_vchar(const char *p, const char *end) {
+#if HTTPD__SSE2
+    const __m128i flip = _mm_set1_epi8((char)0x80), lim = _mm_set1_epi8((char)(0x20 ^ 0x80));
+    const __m128i tab = _mm_set1_epi8(9), del = _mm_set1_epi8(0x7f);
+    for (; HTTPD__VECTOR && end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(v, flip), lim);      /* unsigned < 0x20 */
+        __m128i bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl),
+                                   _mm_cmpeq_epi8(v, del));
+        int m = _mm_movemask_epi8(bad);
+        if (m) return p + httpd__ctz64((uint64_t)(unsigned)m);
+    }
+#elif HTTPD__NEON
+    for (; HTTPD__VECTOR && end - p >= 16; p += 16) {
+        uint8x16_t v = vld1q_u8((const uint8_t *)p);
+        uint8x16_t bad = vorrq_u8(vbicq_u8(vcltq_u8(v, vdupq_n_u8(0x20)), vceqq_u8(v, vdupq_n_u8(9))),
+                                  vceqq_u8(v, vdupq_n_u8(0x7f)));
+        uint64_t m = vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(bad), 4)), 0);
+        if (m) return p + (httpd__ctz64(m) >> 2);
+    }
+#endif
+    while (p < end && HTTPD__IS(*p, HTTPD__C_VCHAR)) p++;
+    return p;
+}
+/* The first byte of [p, end) that is not a letter, a digit or one of the two extra bytes
+   a and b, or end. A fast first pass over field names (a = b = '-') and Host values
+   (a = '.', b = ':'); the exact class check continues from where it stops. */
+HTTPD__HOT const char *httpd__skip_alnum(const char *p, const char *end, char a, char b) {
+#if HTTPD__SSE2
+    const __m128i c20 = _mm_set1_epi8(0x20), ca = _mm_set1_epi8(a), cb = _mm_set1_epi8(b);
+    const __m128i a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
+    const __m128i d1 = _mm_set1_epi8('0' - 1), d2 = _mm_set1_epi8('9' + 1);
+    for (; HTTPD__VECTOR && end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i lo = _mm_or_si128(v, c20);                 /* 8-bit bytes stay negative */
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(lo, a1), _mm_cmplt_epi8(lo, z1));
+        ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(v, d1), _mm_cmplt_epi8(v, d2)));
+        ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(v, ca), _mm_cmpeq_epi8(v, cb)));
+        int m = ~_mm_movemask_epi8(ok) & 0xffff;
+        if (m) return p + httpd__ctz64((uint64_t)(unsigned)m);
+    }
+#elif HTTPD__NEON
+    for (; HTTPD__VECTOR && end - p >= 16; p += 16) {
+        uint8x16_t v = vld1q_u8((const uint8_t *)p), lo = vorrq_u8(v, vdupq_n_u8(0x20));
+        uint8x16_t ok = vcleq_u8(vsubq_u8(lo, vdupq_n_u8('a')), vdupq_n_u8('z' - 'a'));
+        ok = vorrq_u8(ok, vcleq_u8(vsubq_u8(v, vdupq_n_u8('0')), vdupq_n_u8(9)));
+        ok = vorrq_u8(ok, vorrq_u8(vceqq_u8(v, vdupq_n_u8((uint8_t)a)),
+                                   vceqq_u8(v, vdupq_n_u8((uint8_t)b))));
+        uint64_t m = ~vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(ok), 4)), 0);
+        if (m) return p + (httpd__ctz64(m) >> 2);
+    }
+#else
+    (void)end; (void)a; (void)b;
+#endif
+    return p;
+}
+/* a[0..n) equals the lower-case b[0..n) (letters, digits and '-' only), for a that holds
+   token bytes only: there, OR 0x20 lower-cases letters and changes nothing that could
+   then match b. Eight bytes a step. */
+HTTPD__HOT int httpd__token_eq(const char *a, const char *b, size_t n) {
+    uint64_t x, y;
+    uint32_t u, v;
+    if (n >= 8) {                        /* whole words, the last one overlapping */
+        for (size_t i = 0;; i += 8) {
+            if (i + 8 > n) i = n - 8;
+            memcpy(&x, a + i, 8); memcpy(&y, b + i, 8);
+            if ((x | 0x2020202020202020ull) != y) return 0;
+            if (i + 8 == n) return 1;
+        }
+    }
+    if (n >= 4) {
+        memcpy(&u, a, 4); memcpy(&v, b, 4);
+        if ((u | 0x20202020u) != v) return 0;
+        memcpy(&u, a + n - 4, 4); memcpy(&v, b + n - 4, 4);
+        return (u | 0x20202020u) == v;
+    }
+    for (; n; a++, b++, n--)
+        if ((*a | 0x20) != *b) return 0;
+    return 1;
+}
+
 /* a[0..n) equals the lower-case literal b[0..n), ignoring ASCII case */
 HTTPD__PRIVATE int httpd__ieq(const char *a, const char *b, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -637,13 +756,23 @@ HTTPD__PRIVATE int httpd__hexval(int c) {
     c = httpd__lower(c);
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
-/* Writes v in decimal at p, returns the length (at most 20). */
+/* Writes v in decimal at p, returns the length (at most 20). Two digits a step: a
+   Content-Length is written for nearly every response. */
 HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+        "25262728293031323334353637383940414243444546474849505152535455565758596061626364"
+        "656667686970717273747576777879808182838485868788899091929394959697989900";
     char tmp[20];
-    size_t n = 0;
-    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
-    return n;
+    size_t n = sizeof tmp;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d];
+    }
+    if (v >= 10) { unsigned d = (unsigned)v * 2; tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d]; }
+    else tmp[--n] = (char)('0' + v);
+    for (size_t i = n; i < sizeof tmp; i++) *p++ = tmp[i];   /* a few bytes: no memcpy call */
+    return sizeof tmp - n;
 }
 HTTPD__PRIVATE uint64_t httpd__now_ms(void) {
     struct timespec ts;
@@ -876,18 +1005,24 @@ typedef struct httpd__head {
     httpd_header *headers;     /* room for limits->max_headers */
 } httpd__head;
 
-/* field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 §5), at *pp, into f.
-   The caller guarantees a CRLF ahead. 0 and *pp past the line, or -1: malformed (obs-fold,
-   SP before ':', bare CR, NUL, CTL). Request heads and multipart part heads share it. */
-HTTPD__HOT int httpd__field_line(const char **pp, httpd_header *f) {
+/* field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 §5), at *pp, into f,
+   reading nothing at or past end. 0 and *pp past the line; 1: the bytes end before the
+   line does; -1: malformed (obs-fold, SP before ':', bare CR or LF, NUL, CTL). Request
+   heads and multipart part heads share it. */
+HTTPD__HOT int httpd__field_line(const char **pp, const char *end, httpd_header *f) {
     const char *p = *pp, *nm = p;
-    while (HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+    p = httpd__skip_alnum(p, end, '-', '-');         /* most names: letters, digits, '-' */
+    if (p < end && *p != ':')
+        while (p < end && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+    if (p == end) return 1;
     if (p == nm || *p != ':') return -1;
     f->name.ptr = nm; f->name.len = (size_t)(p - nm);
     p++;
-    while (*p == ' ' || *p == '\t') p++;
+    if (p < end && *p == ' ') p++;                   /* the usual single space */
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
     const char *v = p;
-    while (HTTPD__IS(*p, HTTPD__C_VCHAR)) p++;
+    p = httpd__skip_vchar(p, end);
+    if (end - p < 2) return 1;
     if (p[0] != '\r' || p[1] != '\n') return -1;
     const char *ve = p;
     while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
@@ -936,130 +1071,162 @@ HTTPD__PRIVATE int httpd__parse_te(httpd__head *h, const char *v, size_t n) {
     }
     return any ? 0 : 400;
 }
+/* Connection options (RFC 9110 §7.6.1); values hold no control bytes, so the token
+   compare is exact. */
 HTTPD__PRIVATE void httpd__parse_connection(httpd__head *h, const char *v, size_t n) {
+    if (n == 10 && httpd__token_eq(v, "keep-alive", 10)) { h->flags |= HTTPD__H_KEEPALIVE; return; }
+    if (n == 5 && httpd__token_eq(v, "close", 5)) { h->flags |= HTTPD__H_CLOSE; return; }
     size_t i = 0;
     while (i < n) {
         while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
         size_t s = i;
         while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
         size_t len = i - s;
-        if (len == 5 && httpd__ieq(v + s, "close", 5)) h->flags |= HTTPD__H_CLOSE;
-        else if (len == 10 && httpd__ieq(v + s, "keep-alive", 10)) h->flags |= HTTPD__H_KEEPALIVE;
-        else if (len == 7 && httpd__ieq(v + s, "upgrade", 7)) h->flags |= HTTPD__H_UPGRADE;
+        if (len == 5 && httpd__token_eq(v + s, "close", 5)) h->flags |= HTTPD__H_CLOSE;
+        else if (len == 10 && httpd__token_eq(v + s, "keep-alive", 10)) h->flags |= HTTPD__H_KEEPALIVE;
+        else if (len == 7 && httpd__token_eq(v + s, "upgrade", 7)) h->flags |= HTTPD__H_UPGRADE;
     }
 }
 
-/* Parses the complete head b[0..n) (ending in CRLF CRLF, as found by httpd__scan_head).
-   Returns 0 or an HTTP status. h->headers must have room for lim->max_headers fields. */
+/* Parses the head at b, reading nothing at or past b[n]. Returns the head's length (up to
+   and including the empty line's CRLF), -status, or 0 when the bytes end first.
+   It is one pass over the head and also enforces httpd__scan_head's limits and line
+   rules, so a head it accepts is a head the scanner accepts, with the same length: the
+   connection tries it first on whatever the first read brought (nearly always the whole
+   head) and falls back to scan-then-parse only when it does not say yes, so that the
+   verdict on a bad or split head is always the scanner's, whatever the split.
+   h->headers must have room for lim->max_headers fields. */
 HTTPD__PRIVATE int httpd__parse_head(httpd__head *h, const char *b, size_t n,
                                      const httpd__limits *lim) {
-    const char *p = b, *end = b + n;
-    HTTPD_ASSERT(n >= 4 && !memcmp(end - 4, "\r\n\r\n", 4));
+    const char *p = b, *end = b + HTTPD__MIN(n, (size_t)lim->max_header_bytes);
     h->flags = 0; h->nheaders = 0; h->host_count = 0; h->content_length = 0;
     h->host.ptr = NULL; h->host.len = 0;
 
     /* request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3) */
     const char *m = p;
-    while (HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
-    if (p == m || *p != ' ') return 400;
+    while (p < end && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+    if (p == end) return 0;
+    if (p == m || *p != ' ') return -400;
     h->method.ptr = m; h->method.len = (size_t)(p - m);
     h->method_id = httpd__method_id(m, h->method.len);
     const char *t = ++p;
-    while (HTTPD__IS(*p, HTTPD__C_TARGET)) p++;        /* stops at SP, CR, '#', CTL, 8-bit */
-    if (p == t || *p != ' ') return 400;
+    while (p < end && HTTPD__IS(*p, HTTPD__C_TARGET)) p++;  /* stops at SP, CR, '#', CTL, 8-bit */
+    if (p == end) return 0;
+    if (p == t || *p != ' ') return -400;
     h->target.ptr = t; h->target.len = (size_t)(p - t);
     p++;
-    if (end - p < 10 || memcmp(p, "HTTP/", 5) != 0 || p[5] < '0' || p[5] > '9' || p[6] != '.'
+    if (end - p < 10) return 0;
+    if (memcmp(p, "HTTP/", 5) != 0 || p[5] < '0' || p[5] > '9' || p[6] != '.'
         || p[7] < '0' || p[7] > '9' || p[8] != '\r' || p[9] != '\n')
-        return 400;
-    if (p[5] != '1') return 505;                        /* HTTP/0.9, HTTP/2.0, ... */
+        return -400;
+    if (p[5] != '1') return -505;                       /* HTTP/0.9, HTTP/2.0, ... */
     h->minor_version = p[7] == '0' ? 0 : 1;             /* 1.2+ is served as 1.1 (§2.5) */
     p += 10;
+    if ((size_t)(p - b) > (size_t)lim->max_request_line + 2) return 0;   /* the scanner's 414 */
 
     /* request-target forms (RFC 9112 §3.2) */
     const char *tp = t, *te = t + h->target.len;
     if (*tp == '/') {
         /* origin-form */
     } else if (h->target.len == 1 && *tp == '*') {
-        if (h->method_id != HTTPD__M_OPTIONS) return 400;
+        if (h->method_id != HTTPD__M_OPTIONS) return -400;
         h->flags |= HTTPD__H_ASTERISK;
     } else if (h->method_id == HTTPD__M_CONNECT) {
-        return 501;                                     /* authority-form: no tunnels */
+        return -501;                                     /* authority-form: no tunnels */
     } else {
         /* absolute-form: scheme "://" authority path-abempty [ "?" query ] */
         size_t sl = (size_t)(te - tp) > 7 && httpd__ieq(tp, "http://", 7) ? 7
                   : (size_t)(te - tp) > 8 && httpd__ieq(tp, "https://", 8) ? 8 : 0;
-        if (!sl) return 400;
+        if (!sl) return -400;
         tp += sl;
         const char *a = tp;
         while (tp < te && *tp != '/' && *tp != '?') {
-            if (!HTTPD__IS(*tp, HTTPD__C_HOST)) return 400;    /* userinfo '@' too (§4.2.4) */
+            if (!HTTPD__IS(*tp, HTTPD__C_HOST)) return -400;    /* userinfo '@' too (§4.2.4) */
             tp++;
         }
-        if (tp == a) return 400;
+        if (tp == a) return -400;
     }
     if (h->flags & HTTPD__H_ASTERISK) {
         h->path.ptr = tp; h->path.len = 1; h->query.ptr = te; h->query.len = 0;
     } else {
-        const char *q = (const char *)memchr(tp, '?', (size_t)(te - tp));
+        const char *q = tp;                             /* targets are short: no memchr */
+        while (q < te && *q != '?') q++;
+        if (q == te) q = NULL;
         const char *pe = q ? q : te;
         if (tp == pe) { h->path.ptr = "/"; h->path.len = 1; }      /* "http://h?x" */
         else { h->path.ptr = tp; h->path.len = (size_t)(pe - tp); }
-        if (h->path.ptr[0] != '/') return 400;
+        if (h->path.ptr[0] != '/') return -400;
         h->query.ptr = q ? q + 1 : te;
         h->query.len = q ? (size_t)(te - q - 1) : 0;
     }
 
-    while (p[0] != '\r') {                              /* the field lines */
-        if (h->nheaders >= lim->max_headers) return 431;
+    for (;;) {                                          /* the field lines */
+        if (end - p < 2) return 0;
+        if (p[0] == '\r') {                             /* the empty line ends the head */
+            if (p[1] != '\n') return -400;               /* "\r\r\n": a bare CR */
+            p += 2;
+            break;
+        }
+        if (h->nheaders >= lim->max_headers) return -431;
         httpd_header *f = &h->headers[h->nheaders];
-        if (httpd__field_line(&p, f) < 0) return 400;
+        int fl = httpd__field_line(&p, end, f);
+        if (fl) return fl > 0 ? 0 : -400;
         h->nheaders++;
         const char *nm = f->name.ptr, *v = f->value.ptr;
         size_t nl = f->name.len, vl = f->value.len;
         int rc = 0;
-        switch (nl) {
+        switch (nl) {                   /* names are tokens: httpd__token_eq is exact */
         case 4:
-            if (httpd__ieq(nm, "host", 4)) {
+            if (httpd__token_eq(nm, "host", 4)) {
                 h->host_count++;
                 h->host = f->value;
-                for (size_t i = 0; i < vl; i++)
-                    if (!HTTPD__IS(v[i], HTTPD__C_HOST)) return 400;
+                /* the value is followed by OWS or CR, which stop the fast pass */
+                const char *q = httpd__skip_alnum(v, end, '.', ':');
+                for (; q < v + vl; q++)
+                    if (!HTTPD__IS(*q, HTTPD__C_HOST)) return -400;
             }
             break;
         case 6:
-            if (httpd__ieq(nm, "expect", 6)) {
-                if (vl == 12 && httpd__ieq(v, "100-continue", 12)) h->flags |= HTTPD__H_EXPECT;
-                else return 417;
+            if (httpd__token_eq(nm, "expect", 6)) {
+                if (vl == 12 && httpd__token_eq(v, "100-continue", 12)) h->flags |= HTTPD__H_EXPECT;
+                else return -417;
             }
             break;
         case 10:
-            if (httpd__ieq(nm, "connection", 10)) httpd__parse_connection(h, v, vl);
+            if (httpd__token_eq(nm, "connection", 10)) httpd__parse_connection(h, v, vl);
             break;
         case 14:
-            if (httpd__ieq(nm, "content-length", 14)) rc = httpd__parse_cl(h, v, vl);
+            if (httpd__token_eq(nm, "content-length", 14)) rc = httpd__parse_cl(h, v, vl);
             break;
         case 17:
-            if (httpd__ieq(nm, "transfer-encoding", 17)) rc = httpd__parse_te(h, v, vl);
+            if (httpd__token_eq(nm, "transfer-encoding", 17)) rc = httpd__parse_te(h, v, vl);
             break;
         default:
             break;
         }
-        if (rc) return rc;
+        if (rc) return -rc;
     }
-    if (p + 2 != end) return 400;                       /* "\r\r\n": a bare CR */
 
     /* framing and Host (RFC 9112 §3.2, §6.1, §6.3) */
-    if (h->minor_version == 1 && h->host_count != 1) return 400;
-    if (h->host_count > 1) return 400;
+    if (h->minor_version == 1 && h->host_count != 1) return -400;
+    if (h->host_count > 1) return -400;
     if (h->flags & HTTPD__H_TE) {
-        if (h->flags & HTTPD__H_CL) return 400;        /* TE + CL: smuggling vector */
-        if (h->minor_version == 0) return 400;         /* TE in HTTP/1.0: faulty framing */
-        if (h->flags & HTTPD__H_TE_UNKNOWN) return 501;
-        if (!(h->flags & HTTPD__H_CHUNKED)) return 400;
+        if (h->flags & HTTPD__H_CL) return -400;        /* TE + CL: smuggling vector */
+        if (h->minor_version == 0) return -400;         /* TE in HTTP/1.0: faulty framing */
+        if (h->flags & HTTPD__H_TE_UNKNOWN) return -501;
+        if (!(h->flags & HTTPD__H_CHUNKED)) return -400;
     }
     if (h->minor_version == 0) h->flags &= ~(unsigned)HTTPD__H_EXPECT;  /* RFC 9110 §10.1.1 */
-    return 0;
+    return (int)(p - b);
+}
+
+/* The head the scanner found (b[0..n), complete): 0, or the status to answer. Running out
+   of bytes inside a complete head means it is malformed. */
+HTTPD__PRIVATE int httpd__parse_exact(httpd__head *h, const char *b, size_t n,
+                                      const httpd__limits *lim) {
+    int st = httpd__parse_head(h, b, n, lim);
+    HTTPD_ASSERT(st <= 0 || (size_t)st == n);          /* the scanner found this head */
+    return st > 0 ? 0 : st == 0 ? 400 : -st;
 }
 
 /* Decodes a path (percent-decoding except %2F and %25, then dot-segment removal, RFC 3986
@@ -1280,7 +1447,7 @@ HTTPD__PRIVATE void httpd__timer_link(httpd__timer **head, httpd__timer *t) {
 HTTPD__PRIVATE void httpd__wheel_file(httpd__wheel *w, httpd__timer *t) {
     if (t->due <= w->now) { httpd__timer_link(&w->expired, t); return; }
     uint64_t diff = t->due ^ w->now;
-    int level = (63 - __builtin_clzll(diff)) / HTTPD__WHEEL_BITS;
+    int level = httpd__log2_64(diff) / HTTPD__WHEEL_BITS;
     if (level >= HTTPD__WHEEL_LEVELS) level = HTTPD__WHEEL_LEVELS - 1;
     unsigned s = (unsigned)(t->due >> (level * HTTPD__WHEEL_BITS)) & (HTTPD__WHEEL_SLOTS - 1);
     httpd__timer_link(&w->slot[level][s], t);
@@ -1318,7 +1485,7 @@ HTTPD__PRIVATE void httpd__wheel_advance(httpd__wheel *w, uint64_t now) {
         }
         mask &= w->pending[l];
         while (mask) {
-            unsigned s = (unsigned)__builtin_ctzll(mask);
+            unsigned s = (unsigned)httpd__ctz64(mask);
             mask &= mask - 1;
             w->pending[l] &= ~((uint64_t)1 << s);
             httpd__timer *t = w->slot[l][s];
@@ -1352,7 +1519,7 @@ HTTPD__PRIVATE int httpd__wheel_sleep_ms(const httpd__wheel *w) {
         unsigned c = (unsigned)cur & 63;
         uint64_t rot = (w->pending[l] >> c) | (c ? w->pending[l] << (64 - c) : 0);
         rot &= ~(uint64_t)1;                    /* slot c itself comes round in 64 ticks */
-        uint64_t ticks = rot ? (uint64_t)__builtin_ctzll(rot) : 64;
+        uint64_t ticks = rot ? (uint64_t)httpd__ctz64(rot) : 64;
         uint64_t at = (cur + ticks) << sh;
         if (at - w->now < best) best = at - w->now;
     }
@@ -1370,7 +1537,7 @@ HTTPD__PRIVATE int httpd__wheel_check(const httpd__wheel *w) {
                 if (*t->pprev != t || !(w->pending[l] >> s & 1)) return 0;
                 if (t->due <= w->now) return 0;
                 uint64_t diff = t->due ^ w->now;
-                int lv = (63 - __builtin_clzll(diff)) / HTTPD__WHEEL_BITS;
+                int lv = httpd__log2_64(diff) / HTTPD__WHEEL_BITS;
                 if (lv >= HTTPD__WHEEL_LEVELS) lv = HTTPD__WHEEL_LEVELS - 1;
                 if (lv != l) return 0;
             }
@@ -1488,11 +1655,12 @@ HTTPD__PRIVATE int httpd__route_match(const httpd__router *r, const httpd__route
             return np + 1;
         }
         if (done) return -1;
-        const char *q = (const char *)memchr(p, '/', (size_t)(end - p));
-        if (!q) { q = end; done = 1; }
+        const char *q = p;                           /* segments are short: no memchr */
+        while (q < end && *q != '/') q++;
+        if (q == end) done = 1;
         size_t len = (size_t)(q - p);
         if (sg->kind == HTTPD__SEG_LIT) {
-            if (len != sg->len || memcmp(p, sg->s, len) != 0) return -1;
+            if (len != sg->len || (len && memcmp(p, sg->s, len) != 0)) return -1;
         } else {
             if (len == 0) return -1;
             params[np].name = sg->s; params[np].name_len = sg->len;
@@ -1699,7 +1867,7 @@ HTTPD__PRIVATE int httpd__mp_headers(httpd_multipart *m) {
     while (p < e) {                          /* the block ends in CRLF CRLF (or is CRLF) */
         if (pt->header_count == HTTPD_MULTIPART_MAX_HEADERS) return HTTPD_ERR_TOOLARGE;
         httpd_header *h = &m->hdrs[pt->header_count];
-        if (httpd__field_line(&p, h) < 0) return HTTPD_ERR_INVAL;
+        if (httpd__field_line(&p, m->hbuf + m->hlen, h) != 0) return HTTPD_ERR_INVAL;
         pt->header_count++;
         if (httpd__ieq2(h->name.ptr, h->name.len, "content-type", 12)) {
             pt->content_type = h->value;
@@ -1920,6 +2088,24 @@ HTTPD__PRIVATE int httpd__poll_wait(httpd__poll *p, httpd__io_event *ev, int cap
     return n < 0 ? (errno == EINTR ? 0 : HTTPD_ERR_SYS) : n;
 }
 HTTPD__PRIVATE void *httpd__poll_ud(const httpd__io_event *e) { return e->data.ptr; }
+/* Socket reads and writes of connections. The libc wrappers are thread cancellation
+   points, which in a threaded process costs two atomic read-modify-writes per call; the
+   workers are never cancelled, so on Linux the system calls are made directly. */
+#include <sys/syscall.h>
+HTTPD__PRIVATE ssize_t httpd__io_read(int fd, void *p, size_t n) {
+#ifdef SYS_read
+    return (ssize_t)syscall(SYS_read, fd, p, n);
+#else
+    return read(fd, p, n);
+#endif
+}
+HTTPD__PRIVATE ssize_t httpd__io_send(int fd, const void *p, size_t n, int flags) {
+#ifdef SYS_sendto
+    return (ssize_t)syscall(SYS_sendto, fd, p, n, flags, NULL, 0);
+#else
+    return send(fd, p, n, flags);
+#endif
+}
 HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
     unsigned b = 0;
     if (e->events & EPOLLIN) b |= HTTPD__IO_R;
@@ -2046,6 +2232,12 @@ typedef struct httpd__req {
     httpd__arena_chunk  *chunks;
 } httpd__req;
 
+typedef struct httpd__prefix {   /* see httpd__head_prefix */
+    char     text[120];
+    uint16_t len, ct_off, ct_len;  /* ct_len UINT16_MAX: no Content-Type line         */
+    int      status;               /* 0: nothing cached                               */
+    time_t   sec;
+} httpd__prefix;
 typedef struct httpd__worker {
     struct httpd_server *s;
     int          index;
@@ -2055,11 +2247,13 @@ typedef struct httpd__worker {
     uint64_t     now;              /* ms, monotonic, updated once per loop turn        */
     time_t       date_sec;
     char         date[40];         /* "Date: <IMF-fixdate>\r\n", 37 bytes              */
+    httpd__prefix prefix;          /* the last response head's first lines            */
     httpd__pool  pool;             /* input/output blocks                              */
     httpd__req  *free_reqs;
     uint32_t     nfree_reqs, low_reqs; /* low: fewest free since the last trim        */
     httpd_header *hdrs;            /* max_headers slots: heads are parsed here, then the
                                       fields used are copied into the request's arena */
+    httpd__head  head;             /* a head parsed before its request object exists    */
     httpd__conn **chunks;          /* slab of connections, HTTPD__CONN_CHUNK each      */
     uint32_t     nchunks, max_chunks, nslots;
     httpd__conn *free_conns;
@@ -2173,7 +2367,12 @@ HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
                                        sizeof(httpd__req) + HTTPD__ARENA_INLINE);
         if (!r) return NULL;
     }
-    memset(r, 0, offsetof(httpd__req, params));
+    /* the head is written whole by the parser (or copied), the rest starts at zero */
+    memset(&r->pub, 0, sizeof r->pub);
+    memset((char *)&r->head + sizeof r->head, 0,
+           offsetof(httpd__req, params) - offsetof(httpd__req, head) - sizeof r->head);
+    r->head.flags = 0;
+    r->head.method_id = HTTPD__M_OTHER;          /* an error before the method is known */
     r->rh = NULL; r->rh_len = r->rh_cap = 0;
     r->chunks = NULL;
     r->head.headers = w->hdrs;
@@ -2247,27 +2446,83 @@ HTTPD_API const char *httpd_reason(int status) {
    HTTPD__FR_LENGTH (Content-Length: len), _CHUNKED, _CLOSE (body until close). keepalive 0
    adds "Connection: close"; an HTTP/1.0 client that asked for keep-alive gets
    "Connection: keep-alive". */
-HTTPD__PRIVATE int httpd__write_head(httpd__conn *c, int status, const char *ctype,
-                                     const char *extra, size_t extra_len, int keepalive,
-                                     int minor, int framing, uint64_t len, size_t more) {
+/* s is a token (token 1) or a field value (0): no CR, LF, NUL or other control. */
+HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
+    if (!*s && token) return 0;
+    for (; *s; s++) {
+        if (!HTTPD__IS(*s, token ? HTTPD__C_TCHAR : HTTPD__C_VCHAR)) return 0;
+    }
+    return 1;
+}
+/* The status line, Date and Content-Type of the last head this worker wrote, kept ready:
+   most responses repeat them, so a head is then one copy and a compare of the type
+   (a type that matches was checked when the prefix was built). Rebuilt when the status,
+   the type or the second changes. 0, or HTTPD_ERR_INVAL for a type with CR, LF or NUL. */
+HTTPD__PRIVATE int httpd__head_prefix(httpd__worker *w, int status, const char *ctype) {
+    httpd__prefix *x = &w->prefix;
+    if (x->status == status && x->sec == w->date_sec
+        && (ctype ? x->ct_len != UINT16_MAX && !strncmp(ctype, x->text + x->ct_off, x->ct_len)
+                    && ctype[x->ct_len] == '\0'
+                  : x->ct_len == UINT16_MAX))
+        return 0;
     const char *reason = httpd_reason(status);
     size_t rl = strlen(reason), cl = ctype ? strlen(ctype) : 0;
-    int bodyless = status < 200 || status == 204 || status == 304;
-    size_t need = 16 + rl + 37 + (cl ? 16 + cl : 0) + 40 + extra_len + 28 + 2 + more;
-    int rc = httpd__buf_reserve(&c->w->pool, &c->out, need);
-    if (rc < 0) return rc;
-    char *p = c->out.data + c->out.len;
+    if (ctype && !httpd__is_ctl_free(ctype, 0)) return HTTPD_ERR_INVAL;
+    x->status = 0;                               /* invalid until complete */
+    if (13 + rl + 2 + 37 + (ctype ? 16 + cl : 0) > sizeof x->text) {
+        x->len = 0;                              /* too long to keep: built in place */
+        return 0;
+    }
+    char *p = x->text;
     memcpy(p, "HTTP/1.1 ", 9);
     p[9] = (char)('0' + status / 100 % 10); p[10] = (char)('0' + status / 10 % 10);
     p[11] = (char)('0' + status % 10); p[12] = ' ';
     p += 13;
     memcpy(p, reason, rl); p += rl;
     *p++ = '\r'; *p++ = '\n';
-    memcpy(p, c->w->date, 37); p += 37;
-    if (cl) {
+    memcpy(p, w->date, 37); p += 37;
+    x->ct_len = UINT16_MAX;
+    if (ctype) {
         memcpy(p, "Content-Type: ", 14); p += 14;
+        x->ct_off = (uint16_t)(p - x->text);
+        x->ct_len = (uint16_t)cl;
         memcpy(p, ctype, cl); p += cl;
         *p++ = '\r'; *p++ = '\n';
+    }
+    x->len = (uint16_t)(p - x->text);
+    x->sec = w->date_sec;
+    x->status = status;
+    return 0;
+}
+HTTPD__PRIVATE int httpd__write_head(httpd__conn *c, int status, const char *ctype,
+                                     const char *extra, size_t extra_len, int keepalive,
+                                     int minor, int framing, uint64_t len, size_t more) {
+    httpd__worker *w = c->w;
+    int rc = httpd__head_prefix(w, status, ctype);
+    if (rc < 0) return rc;
+    const char *reason = NULL;
+    size_t rl = 0, cl = 0, pre = w->prefix.len;
+    if (!pre) { reason = httpd_reason(status); rl = strlen(reason); cl = ctype ? strlen(ctype) : 0; }
+    int bodyless = status < 200 || status == 204 || status == 304;
+    size_t need = pre + (pre ? 0 : 13 + rl + 2 + 37 + 16 + cl) + 40 + extra_len + 28 + 2 + more;
+    if ((rc = httpd__buf_reserve(&w->pool, &c->out, need)) < 0) return rc;
+    char *p = c->out.data + c->out.len;
+    if (pre) {
+        memcpy(p, w->prefix.text, pre);
+        p += pre;
+    } else {                                     /* a type too long for the cache */
+        memcpy(p, "HTTP/1.1 ", 9);
+        p[9] = (char)('0' + status / 100 % 10); p[10] = (char)('0' + status / 10 % 10);
+        p[11] = (char)('0' + status % 10); p[12] = ' ';
+        p += 13;
+        memcpy(p, reason, rl); p += rl;
+        *p++ = '\r'; *p++ = '\n';
+        memcpy(p, w->date, 37); p += 37;
+        if (ctype) {
+            memcpy(p, "Content-Type: ", 14); p += 14;
+            memcpy(p, ctype, cl); p += cl;
+            *p++ = '\r'; *p++ = '\n';
+        }
     }
     if (!bodyless && framing == HTTPD__FR_LENGTH) {
         memcpy(p, "Content-Length: ", 16); p += 16;
@@ -2284,10 +2539,10 @@ HTTPD__PRIVATE int httpd__write_head(httpd__conn *c, int status, const char *cty
     return 0;
 }
 /* Appends a complete response (head and body; no body for HEAD) to c->out. */
-HTTPD__PRIVATE int httpd__write_response(httpd__conn *c, int status, const char *ctype,
-                                         const char *extra, size_t extra_len,
-                                         const void *body, size_t len, int keepalive,
-                                         int minor, int no_body) {
+HTTPD__HOT int httpd__write_response(httpd__conn *c, int status, const char *ctype,
+                                     const char *extra, size_t extra_len,
+                                     const void *body, size_t len, int keepalive,
+                                     int minor, int no_body) {
     if (status < 200 || status == 204 || status == 304) len = 0;
     int rc = httpd__write_head(c, status, ctype, extra, extra_len, keepalive, minor,
                                HTTPD__FR_LENGTH, len, no_body ? 0 : len);
@@ -2295,13 +2550,6 @@ HTTPD__PRIVATE int httpd__write_response(httpd__conn *c, int status, const char 
     memcpy(c->out.data + c->out.len, body, len);
     c->out.len += (uint32_t)len;
     return 0;
-}
-HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
-    if (!*s && token) return 0;
-    for (; *s; s++) {
-        if (!HTTPD__IS(*s, token ? HTTPD__C_TCHAR : HTTPD__C_VCHAR)) return 0;
-    }
-    return 1;
 }
 /* Appends "name: value" CRLF to the request's extra lines: response header fields until
    httpd_begin sends them, then trailer fields for httpd_end. */
@@ -2384,7 +2632,6 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
                             const void *body, size_t len) {
     httpd__req *r = (httpd__req *)req;
     if (!req || r->responded || status < 200 || status > 999) return HTTPD_ERR_INVAL;
-    if (content_type && !httpd__is_ctl_free(content_type, 0)) return HTTPD_ERR_INVAL;
     if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;  /* still pending */
     if (r->streaming) return HTTPD_ERR_STATE;                /* httpd_end finishes those */
     httpd__conn *c = r->conn;
@@ -2884,6 +3131,13 @@ HTTPD__PRIVATE int httpd__custom_method_used(const httpd_server *s, httpd_str m)
     }
     return 0;
 }
+/* No '%' and no '.' in the path: nothing to decode (a loop for the usual short path). */
+HTTPD__PRIVATE int httpd__path_plain(const char *p, size_t n) {
+    if (n >= 32) return !memchr(p, '%', n) && !memchr(p, '.', n);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '%' || p[i] == '.') return 0;
+    return 1;
+}
 /* HEAD state: find, parse and route the next request. Returns 1 to go on, 0 to stop. */
 HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     httpd__worker *w = c->w;
@@ -2904,18 +3158,26 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
         c->since = w->now;
         memset(&c->scan, 0, sizeof c->scan);
     }
-    int hl = httpd__scan_head(&c->scan, in->data + in->pos, in->len - in->pos, &s->lim);
-    if (hl == 0) {
-        if (c->flags & HTTPD__F_EOF) c->state = HTTPD__S_CLOSING;  /* truncated head */
-        return 0;
+    /* one pass when the whole head came in the first read (nearly always); otherwise, and
+       for every bad head, the incremental scanner decides, then the parser runs once */
+    const char *hb = in->data + in->pos;
+    size_t avail = in->len - in->pos;
+    int hl = 0, parsed = c->scan.pos == 0 && (hl = httpd__parse_head(&w->head, hb, avail, &s->lim)) > 0;
+    if (!parsed) {
+        hl = httpd__scan_head(&c->scan, hb, avail, &s->lim);
+        if (hl == 0) {
+            if (c->flags & HTTPD__F_EOF) c->state = HTTPD__S_CLOSING;  /* truncated head */
+            return 0;
+        }
+        if (hl < 0) { httpd__conn_error(c, -hl); return 0; }
     }
-    if (hl < 0) { httpd__conn_error(c, -hl); return 0; }
     c->flags &= (uint16_t)~HTTPD__F_HEADSTART;
     if (in->pos && in->cap - (in->pos + (uint32_t)hl) < HTTPD__BODY_ROOM) {
         /* the head is about to be pinned: leave room after it for body bytes */
         memmove(in->data, in->data + in->pos, in->len - in->pos);
         in->len -= in->pos;
         in->pos = 0;
+        parsed = 0;                                  /* its pointers moved: parse again */
     }
     w->requests++;
 
@@ -2924,8 +3186,12 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     c->req = r;
     r->conn = c;
     r->head_len = r->in_used = (uint32_t)hl;
-    int st = httpd__parse_head(&r->head, in->data + in->pos, (size_t)hl, &s->lim);
-    if (st) { httpd__conn_error(c, st); return 0; }
+    if (parsed) {
+        r->head = w->head;
+    } else {
+        int st = httpd__parse_exact(&r->head, in->data + in->pos, (size_t)hl, &s->lim);
+        if (st) { httpd__conn_error(c, st); return 0; }
+    }
     if (r->head.nheaders) {            /* from the worker's scratch into the request */
         size_t n = r->head.nheaders * sizeof(httpd_header);
         httpd_header *hs = (httpd_header *)httpd__arena_alloc(r, n);
@@ -2943,7 +3209,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     p->conn.id = ((uint64_t)(uint32_t)w->index << 56) | ((uint64_t)c->slot << 32) | c->gen;
     p->path = h->path;
     if (!(h->flags & HTTPD__H_ASTERISK)
-        && (memchr(h->path.ptr, '%', h->path.len) || memchr(h->path.ptr, '.', h->path.len))) {
+        && !httpd__path_plain(h->path.ptr, h->path.len)) {
         char *d = (char *)httpd__arena_alloc(r, h->path.len);
         if (!d) { httpd__conn_error(c, 503); return 0; }
         long n = httpd__path_decode(h->path.ptr, h->path.len, d);
@@ -3479,7 +3745,7 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
             size_t n;
             char *p = httpd__conn_rbuf(c, &n);
             if (p) {
-                ssize_t r = read(c->fd, p, n);
+                ssize_t r = httpd__io_read(c->fd, p, n);
                 if (r > 0) {
                     /* short read: drained, and the next edge will say when there is more;
                        but a FIN that came with this data raises no new edge: read on */
@@ -3508,7 +3774,7 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
                likewise a head that a sendfile body follows */
             int more = (c->state == HTTPD__S_CLOSING && !(c->flags & HTTPD__F_LINGER))
                        || (c->flags & (HTTPD__F_FILE | HTTPD__F_FILEREAD)) == HTTPD__F_FILE;
-            ssize_t r = send(c->fd, out, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+            ssize_t r = httpd__io_send(c->fd, out, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
             if (r > 0) {
                 if ((size_t)r < n) c->flags |= HTTPD__F_WBLOCKED;
                 httpd__conn_sent(c, (size_t)r);
@@ -3889,6 +4155,7 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->hdrs = (httpd_header *)HTTPD_MALLOC(s->desc.alloc_ctx,
                                            s->lim.max_headers * sizeof(httpd_header));
     if (!w->hdrs) return HTTPD_ERR_NOMEM;
+    w->head.headers = w->hdrs;
     w->max_chunks = s->desc.max_connections / HTTPD__CONN_CHUNK + 1;
     w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
     if (!w->chunks) return HTTPD_ERR_NOMEM;

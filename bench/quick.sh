@@ -26,7 +26,7 @@ SRV_CPU=${BENCH_SRV_CPU:-0}
 LG_CPU=${BENCH_LG_CPU:-1}
 HZ=$(getconf CLK_TCK)
 
-for t in wrk taskset valgrind strace cc ps "$NGINX"; do
+for t in wrk taskset valgrind strace cc ps "$NGINX"; do   # h2load and ab: optional
     command -v "$t" >/dev/null 2>&1 || { echo "quick.sh: missing tool: $t" >&2; exit 2; }
 done
 case " $SERVERS " in *" demo "*)
@@ -323,6 +323,31 @@ for s in $SERVERS; do
         R[$s.ipr]=$(calc "(${R[$s.ir$CG_N]} - ${R[$s.ir0]}) / ${R[$s.cg.done]}")
     else R[$s.ipr]=nan; fi
 done
+# ==== part 3b: the whole server process under callgrind, divided by the requests, with
+# two standard clients: h2load --h1 (HTTP/1.1 keep-alive) and ab -k (HTTP/1.0 keep-alive)
+for tool in h2load ab; do
+    command -v "$tool" >/dev/null 2>&1 || { note "$tool not installed (nghttp2-client, apache2-utils): no $tool figure"; continue; }
+    for s in $SERVERS; do
+        tag=cg.$tool.$s
+        start_server "$s" cg "$tag" || continue
+        url=http://127.0.0.1:${SPORT[$s]}/
+        if [ "$tool" = h2load ]; then
+            out=$(taskset -c "$LG_CPU" h2load --h1 -n "$CG_N" -c $LOAD_CONNS "$url" 2>&1)
+            done_n=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+        else
+            out=$(taskset -c "$LG_CPU" ab -k -n "$CG_N" -c $LOAD_CONNS "$url" 2>&1)
+            done_n=$(sed -n 's/^Complete requests: *\([0-9]*\).*/\1/p' <<<"$out")
+            fails=$(sed -n 's/^Failed requests: *\([0-9]*\).*/\1/p' <<<"$out")
+            [ "${fails:-0}" != 0 ] && note "$s ab -k: $fails failed requests"
+        fi
+        [ "${done_n:-0}" = "$CG_N" ] || note "$s $tool: ${done_n:-0} of $CG_N requests succeeded"
+        stop_server "$s"
+        ir=$(awk '/^totals:/ { print $2; exit }' "$T/cg.$tag.out" 2>/dev/null)
+        [ -z "$ir" ] && ir=$(awk '/^summary:/ { print $2; exit }' "$T/cg.$tag.out" 2>/dev/null)
+        if [ -n "$ir" ] && [ "${done_n:-0}" -gt 0 ]; then R[$s.ipr_$tool]=$(calc "$ir / $done_n"); else R[$s.ipr_$tool]=nan; fi
+        log "$s: callgrind, whole process, $tool: Ir ${ir:-?} / ${done_n:-?} requests"
+    done
+done
 
 # ==== the table ====
 A=${SERVERS%% *}
@@ -364,6 +389,8 @@ row() {  # label format key target-kind limit
     row "pipelined x$PIPE req/s (64 conns)" "%.0f" pipe.rps none 0
     row "conn-per-request req/s (64 conns)" "%.0f" close.rps none 0
     row "userspace instructions/req" "%.0f" ipr abs 3000
+    row "instr/req whole process, h2load --h1" "%.0f" ipr_h2load abs 2000
+    row "instr/req whole process, ab -k (1.0)" "%.0f" ipr_ab abs 2300
     row "syscalls/req (strace -c)" "%.3f" sys ratio 1.0
     row "bytes per idle keep-alive conn" "%.0f" idle abs 256
     echo

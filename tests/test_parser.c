@@ -2,6 +2,7 @@
    Every input sits just before a PROT_NONE guard page, and is fed whole and split at every
    byte (the prefix re-copied to the guard each time, so the buffer also "moves"). */
 #define HTTPD_IMPLEMENTATION
+#define HTTPD_TEST_HOOKS
 #include "../httpd.h"
 #include "harness.h"
 #include <sys/mman.h>
@@ -13,25 +14,26 @@ static char *at_guard(const char *s, size_t n) {      /* copy so that s ends at 
     memcpy(p, s, n);
     return p;
 }
-static const httpd__limits lim = { 8192, 16384, 100 };
+static httpd__limits lim = { 8192, 16384, 100 };
 static httpd_header hdrs[100];
 
+/* The reference: scan the whole input, then parse the head it found. 0 ok, -1 incomplete,
+   else the status; *hl the head length. */
+static int slow_whole(const char *s, size_t n, httpd__head *h, int *hl) {
+    httpd__scan sc = { 0, 0, 0 };
+    int r = httpd__scan_head(&sc, at_guard(s, n), n, &lim);
+    *hl = r;
+    if (r < 0) return -r;
+    if (r == 0) return -1;
+    h->headers = hdrs;
+    return httpd__parse_exact(h, at_guard(s, (size_t)r), (size_t)r, &lim);
+}
 /* Feeds the whole input, then every prefix; returns the status (0 ok) and checks that the
-   result does not depend on the split. */
-static int parse(const char *s, httpd__head *h) {
+   result does not depend on the split, and that the one-pass parse (what the connection
+   tries first) accepts exactly what scan-then-parse accepts, at every prefix. */
+static int parse_once(const char *s, httpd__head *h) {
     size_t n = strlen(s);
-    int final = 0;
-    {
-        httpd__scan sc = { 0, 0, 0 };
-        int r = httpd__scan_head(&sc, at_guard(s, n), n, &lim);
-        if (r < 0) final = -r;
-        else if (r == 0) final = -1;              /* incomplete */
-        else {
-            h->headers = hdrs;
-            char *b = at_guard(s, (size_t)r);
-            final = httpd__parse_head(h, b, (size_t)r, &lim);
-        }
-    }
+    int hl, final = slow_whole(s, n, h, &hl);
     httpd__scan sc = { 0, 0, 0 };
     int split = -1;
     for (size_t k = 1; k <= n; k++) {
@@ -40,7 +42,7 @@ static int parse(const char *s, httpd__head *h) {
         if (r > 0) {
             httpd__head h2;
             h2.headers = hdrs;
-            split = httpd__parse_head(&h2, at_guard(s, (size_t)r), (size_t)r, &lim);
+            split = httpd__parse_exact(&h2, at_guard(s, (size_t)r), (size_t)r, &lim);
             break;
         }
     }
@@ -52,13 +54,38 @@ static int parse(const char *s, httpd__head *h) {
         fprintf(stderr, "  split %d vs whole %d for %.60s\n", split, final, s);
         th_bad++;
     }
+    for (size_t k = 1; k <= n; k++) {              /* the one-pass path, on every prefix */
+        httpd__head h2;
+        h2.headers = hdrs;
+        int r = httpd__parse_head(&h2, at_guard(s, k), k, &lim);
+        if (r > 0 && (final != 0 || r != hl || (size_t)r > k)) {
+            fprintf(stderr, "  one-pass accepts %d bytes of %zu, reference %d/%d: %.60s\n",
+                    r, k, final, hl, s);
+            th_bad++;
+        }
+        if (k == n && final == 0 && r <= 0) {     /* and takes every good head whole */
+            fprintf(stderr, "  one-pass refuses (%d) a good head: %.60s\n", r, s);
+            th_bad++;
+        }
+    }
     if (final == 0) {   /* re-parse at the guard so pointers in h are valid for the caller */
-        httpd__scan s2 = { 0, 0, 0 };
-        int r = httpd__scan_head(&s2, at_guard(s, n), n, &lim);
         h->headers = hdrs;
-        httpd__parse_head(h, at_guard(s, (size_t)r), (size_t)r, &lim);
+        httpd__parse_head(h, at_guard(s, (size_t)hl), (size_t)hl, &lim);
     }
     return final;
+}
+/* The same with the vector scans and with the scalar loops: the results must agree. */
+static int parse(const char *s, httpd__head *h) {
+    httpd__test_scalar = 1;
+    httpd__head hs;
+    int scalar = parse_once(s, &hs);
+    httpd__test_scalar = 0;
+    int vec = parse_once(s, h);
+    if (scalar != vec || (vec == 0 && (hs.nheaders != h->nheaders || hs.flags != h->flags))) {
+        fprintf(stderr, "  scalar %d vs vector %d: %.60s\n", scalar, vec, s);
+        th_bad++;
+    }
+    return vec;
 }
 static int status_of(const char *s) { httpd__head h; return parse(s, &h); }
 
@@ -119,7 +146,7 @@ static void test_line_endings(void) {
     CHECK(r > 0);
     httpd__head h;
     h.headers = hdrs;
-    CHECK_EQ(httpd__parse_head(&h, at_guard(nul, (size_t)r), (size_t)r, &lim), 400);
+    CHECK_EQ(httpd__parse_exact(&h, at_guard(nul, (size_t)r), (size_t)r, &lim), 400);
 }
 static void test_fields(void) {
     CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400);
@@ -217,6 +244,56 @@ static void test_limits(void) {
     memset(big, 'a', 9000);
     memcpy(big, "GET /", 5);
     CHECK_EQ(httpd__scan_head(&sc, big, 9000, &lim), -414);
+}
+/* Every byte value at every offset of a long name, value and Host: the 16-byte vector
+   steps and the scalar tail must agree with the class table (parse() also compares the
+   vector and scalar builds of the same input). */
+static void test_vector_boundaries(void) {
+    static const unsigned char probes[] = { 0, 1, 9, 10, 13, 0x1f, ' ', '"', '(', ',', '/', ':',
+                                            '@', '[', '\\', '_', '.', '~', 0x7f, 0x80, 0xff };
+    char buf[256];
+    for (size_t pi = 0; pi < sizeof probes; pi++) {
+        unsigned char c = probes[pi];
+        for (int pos = 0; pos < 40; pos++) {
+            char v[48], nm[48];
+            memset(v, 'v', 40); v[pos] = (char)c; v[40] = 0;
+            memset(nm, 'N', 40); nm[pos] = (char)c; nm[40] = 0;
+            int value_ok = c == 9 || (c >= 0x20 && c != 0x7f);
+            int name_ok = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+                          || (c && strchr("!#$%&'*+-.^_`|~", c));
+            int host_ok = HTTPD__IS(c, HTTPD__C_HOST) != 0;
+            if (c == 0) continue;                     /* NUL ends a C string: tested apart */
+            snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nX-A-Rather-Long-Name: %s\r\n\r\n", v);
+            int want = value_ok ? 0 : 400;
+            if (c == ' ' && pos == 39) want = 0;     /* trailing OWS is trimmed */
+            CHECK_EQ(status_of(buf), want);
+            snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\n%s: x\r\n\r\n", nm);
+            if (c == ':' && pos > 0) name_ok = 1;     /* the name just ends there */
+            CHECK_EQ(status_of(buf), name_ok ? 0 : 400);
+            snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", nm);
+            want = host_ok ? 0 : 400;
+            if (!value_ok) want = 400;
+            if ((c == ' ' || c == 9) && (pos == 0 || pos == 39)) want = 0;   /* OWS */
+            CHECK_EQ(status_of(buf), want);
+        }
+    }
+    /* obs-text and HTAB inside long values are fine; the value keeps them */
+    httpd__head h;
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nX: \xff\xfe\t0123456789abcdef\x80zz\r\n\r\n", &h), 0);
+    CHECK_EQ(h.headers[1].value.len, 22);
+}
+/* The one-pass parse honours the scanner's limits exactly at their edges. */
+static void test_limits_one_pass(void) {
+    httpd__limits saved = lim;
+    lim.max_request_line = 20; lim.max_header_bytes = 64; lim.max_headers = 2;
+    CHECK_EQ(status_of("GET /123456 HTTP/1.1\r\nHost: a\r\n\r\n"), 0);          /* 20 */
+    CHECK_EQ(status_of("GET /1234567 HTTP/1.1\r\nHost: a\r\n\r\n"), 414);       /* 21 */
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n"), 0);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\n\r\n"), 431);
+    /* a head of exactly 64 bytes, then 65 */
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: 01234567890123456789012345678901\r\n\r\n"), 0);
+    CHECK_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: 012345678901234567890123456789012\r\n\r\n"), 431);
+    lim = saved;
 }
 static void test_ctype_table(void) {
     const char *tchar = "!#$%&'*+-.^_`|~";
@@ -318,6 +395,8 @@ int main(void) {
     RUN(test_transfer_encoding);
     RUN(test_connection_expect);
     RUN(test_limits);
+    RUN(test_vector_boundaries);
+    RUN(test_limits_one_pass);
     RUN(test_ctype_table);
     RUN(test_chunked);
     RUN(test_path_decode);

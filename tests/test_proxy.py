@@ -11,11 +11,21 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A free port below the kernel's ephemeral range: the demos are stopped and started
+    again on these ports, and an ephemeral port can be taken meanwhile as the source
+    port of any outgoing connection on the machine."""
+    import random
+    for _ in range(200):
+        p = random.randint(10000, 30000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free port")
 
 
 CFG = """
