@@ -12,8 +12,8 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8080
 WORKERS ?= 0
 
-.PHONY: all run test clean bench-quick fuzz
-EXAMPLES := demo hello download upload sse_clock
+.PHONY: all run test test-run clean bench-quick fuzz
+EXAMPLES := demo hello download upload sse_clock store
 all: $(addprefix $(B)/,$(EXAMPLES))
 
 $(B):
@@ -52,10 +52,15 @@ fuzz: $(addprefix $(B)/fuzz_,$(FUZZ))
 run: $(B)/demo
 	$(B)/demo --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-# `make test`: every suite prints "N passed, N failed"; tests/run.sh sums them.
-test: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
+# `make test`: first what the suites need (tests/deps.sh installs missing Debian packages
+# or says how), then every suite prints "N passed, N failed"; tests/run.sh sums them.
+test:
+	@tests/deps.sh
+	@$(MAKE) --no-print-directory test-run
+test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
-      $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan
+      $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
+      $(B)/store-asan
 	@tests/run.sh
 
 bench-quick: $(B)/demo

@@ -171,6 +171,15 @@
 #  endif
 #endif
 
+/* HTTPD__0: in C++14 and later every member of the configuration structs defaults to
+   zero, so that a C++ user's { 0 }, { } or designated initializer compiles clean under
+   -Wextra (missing-field-initializers), as it does in C. Same layout either way. */
+#if defined(__cplusplus) && __cplusplus >= 201402L
+#  define HTTPD__0 = {}
+#else
+#  define HTTPD__0
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -255,15 +264,15 @@ typedef void (*httpd_body_fn)(httpd_request *req, void *arg, const void *data, s
                               int status);
 
 typedef struct httpd_route {
-    const char      *method;       /* "GET", ...; NULL or "*" matches any method    */
-    const char      *pattern;      /* "/", "/users/:id", "/files/" "*"; NULL: end */
-    httpd_handler_fn handler;
-    void            *user_data;    /* -> req->user_data                             */
-    uint64_t         max_body_bytes; /* 0 -> desc.max_body_bytes; HTTPD_UNLIMITED   */
-    uint32_t         timeout_ms;   /* 0 -> desc.request_timeout_ms                  */
-    int              stream_body;  /* 1: the handler runs when the head is complete and
+    const char      *method HTTPD__0;       /* "GET", ...; NULL or "*" matches any method    */
+    const char      *pattern HTTPD__0;      /* "/", "/users/:id", "/files/" "*"; NULL: end */
+    httpd_handler_fn handler HTTPD__0;
+    void            *user_data HTTPD__0;    /* -> req->user_data                             */
+    uint64_t         max_body_bytes HTTPD__0; /* 0 -> desc.max_body_bytes; HTTPD_UNLIMITED   */
+    uint32_t         timeout_ms HTTPD__0;   /* 0 -> desc.request_timeout_ms                  */
+    int              stream_body HTTPD__0;  /* 1: the handler runs when the head is complete and
                                       reads the body with httpd_body_read (below)   */
-    uint32_t         max_concurrent; /* 0: no limit; requests of this route in their
+    uint32_t         max_concurrent HTTPD__0; /* 0: no limit; requests of this route in their
                                         handler at once, over all workers; more -> 503
                                         with Retry-After at once (load shedding)        */
 } httpd_route;
@@ -272,74 +281,99 @@ typedef struct httpd_logger {
     /* level: HTTPD_LOG_*; code: an httpd_err or an HTTP status, 0 if none;
        file/line: where, under HTTPD_DEBUG, else NULL/0. Must be thread-safe. */
     void (*fn)(void *user_data, int level, int code, const char *msg,
-               const char *file, int line);
-    void *user_data;
+               const char *file, int line) HTTPD__0;
+    void *user_data HTTPD__0;
 } httpd_logger;
 
+/* The default logger: errors and warnings as one line each on stderr. */
+HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char *msg,
+                                const char *file, int line);
+
 typedef struct httpd_desc {
-    const char  *addr;                 /* 0 -> "127.0.0.1"; IPv4 or IPv6 literal or name  */
-    uint16_t     port;                 /* 0 -> ephemeral port, see httpd_port()           */
-    int          workers;              /* 0 -> online CPUs                                */
-    int          backlog;              /* 0 -> 4096 (warns when above net.core.somaxconn) */
-    uint32_t     max_connections;      /* 0 -> 10000, over all workers; past it the
+    const char  *addr HTTPD__0; /* 0 -> "127.0.0.1"; IPv4 or IPv6 literal or name  */
+    uint16_t     port HTTPD__0; /* 0 -> ephemeral port, see httpd_port()           */
+    int          workers HTTPD__0; /* 0 -> online CPUs                                */
+    int          backlog HTTPD__0; /* 0 -> 4096 (warns when above net.core.somaxconn) */
+    uint32_t     max_connections HTTPD__0;      /* 0 -> 10000, over all workers; past it the
                                           server stops accepting, the backlog holds more */
-    uint32_t     max_request_line;     /* 0 -> 8 KiB; over -> 414                         */
-    uint32_t     max_header_bytes;     /* 0 -> 16 KiB (request line included); -> 431     */
-    uint32_t     max_headers;          /* 0 -> 100 fields; over -> 431                    */
-    uint64_t     max_body_bytes;       /* 0 -> 1 MiB; per-route override; over -> 413     */
-    uint32_t     read_buffer_bytes;    /* 0 -> 16 KiB, raised to max_header_bytes + 1 KiB
+    uint32_t     max_request_line HTTPD__0; /* 0 -> 8 KiB; over -> 414                         */
+    uint32_t     max_header_bytes HTTPD__0; /* 0 -> 16 KiB (request line included); -> 431     */
+    uint32_t     max_headers HTTPD__0; /* 0 -> 100 fields; over -> 431                    */
+    uint64_t     max_body_bytes HTTPD__0; /* 0 -> 1 MiB; per-route override; over -> 413     */
+    uint32_t     read_buffer_bytes HTTPD__0;    /* 0 -> 16 KiB, raised to max_header_bytes + 1 KiB
                                           (17 KiB with the defaults); taken
                                           only while a request is being read              */
-    uint32_t     keepalive_timeout_ms; /* 0 -> 60000: idle between requests, then close   */
-    uint32_t     header_timeout_ms;    /* 0 -> 30000: head complete after its first byte,
+    uint32_t     keepalive_timeout_ms HTTPD__0; /* 0 -> 60000: idle between requests, then close */
+    uint32_t     header_timeout_ms HTTPD__0;    /* 0 -> 30000: head complete after its first byte,
                                           else 408                                        */
-    uint32_t     body_timeout_ms;      /* 0 -> 30000: longest pause between body bytes    */
-    uint32_t     body_min_rate;        /* 0 -> 240 bytes/s averaged over each 5 s window
-                                          of a body upload, else 408 (slow drip);
+    uint32_t     body_timeout_ms HTTPD__0; /* 0 -> 30000: longest pause between body bytes    */
+    uint32_t     body_min_rate HTTPD__0;        /* 0 -> 240 bytes/s averaged over each 5 s window
+                                          of a body upload, else 408 (slow drip) HTTPD__0;
                                           HTTPD_NO_TIMEOUT disables                       */
-    uint32_t     write_timeout_ms;     /* 0 -> 30000: longest stall of a client not
+    uint32_t     write_timeout_ms HTTPD__0;     /* 0 -> 30000: longest stall of a client not
                                           reading its response, then drop                 */
-    uint32_t     request_timeout_ms;   /* 0 -> 60000: the handler has not answered by then
+    uint32_t     request_timeout_ms HTTPD__0;   /* 0 -> 60000: the handler has not answered by then
                                           (after the body is read) -> 504; per route too  */
-    uint32_t     shutdown_timeout_ms;  /* 0 -> 10000: graceful stop, then force-close     */
-    uint32_t     drain_delay_ms;       /* 0: on a graceful stop /ready answers 503 at once
+    uint32_t     shutdown_timeout_ms HTTPD__0; /* 0 -> 10000: graceful stop, then force-close     */
+    uint32_t     drain_delay_ms HTTPD__0;       /* 0: on a graceful stop /ready answers 503 at once
                                           but accepting goes on this long (preStop)       */
-    int          pin_workers;          /* 1: worker i runs on CPU i mod online CPUs       */
-    int          task_threads;         /* 0 -> 4: threads of the blocking-task pool       */
-    uint32_t     task_queue;           /* 0 -> 1024: tasks waiting; full -> httpd_defer
+    int          pin_workers HTTPD__0; /* 1: worker i runs on CPU i mod online CPUs       */
+    int          task_threads HTTPD__0; /* 0 -> 4: threads of the blocking-task pool       */
+    uint32_t     task_queue HTTPD__0;           /* 0 -> 1024: tasks waiting; full -> httpd_defer
                                           fails (answer 503)                              */
-    uint32_t     max_inflight;         /* 0: no limit; requests in handlers at once over
+    uint32_t     max_inflight HTTPD__0;         /* 0: no limit; requests in handlers at once over
                                           the server; more -> 503 + Retry-After at once  */
-    uint32_t     blocked_warn_ms;      /* 0 -> 1000: a worker away from its event loop
+    uint32_t     blocked_warn_ms HTTPD__0;      /* 0 -> 1000: a worker away from its event loop
                                           this long (a handler blocks) is logged as a
                                           warning, once per stall; HTTPD_NO_TIMEOUT: off */
-    httpd_route const *routes;         /* zero-terminated; may be NULL                    */
-    httpd_handler_fn on_request;       /* requests no route matched (instead of 404)      */
-    void        *user_data;            /* req->user_data when the route has none          */
-    void        *alloc_ctx;            /* first argument of HTTPD_MALLOC and co.          */
-    httpd_logger logger;               /* 0 -> silent                                     */
+    httpd_route const *routes HTTPD__0; /* zero-terminated; may be NULL                    */
+    httpd_handler_fn on_request HTTPD__0; /* requests no route matched (instead of 404)      */
+    void        *user_data HTTPD__0; /* req->user_data when the route has none          */
+    void        *alloc_ctx HTTPD__0; /* first argument of HTTPD_MALLOC and co.          */
+    httpd_logger logger HTTPD__0;               /* 0 -> httpd_log_stderr: errors and warnings on
+                                          stderr (to silence: a function that does nothing) */
 } httpd_desc;
 
-/* Binds, starts the workers and returns at once. On error nothing is left running. */
+/* Binds, starts the workers and returns at once. On error nothing is left running and
+   the error was logged (desc.logger, stderr by default). The server's lifetime:
+   httpd_start -> (serving) -> httpd_stop -> httpd_wait -> httpd_destroy. */
 HTTPD_API int  httpd_start(const httpd_desc *desc, httpd_server **out);
 /* The bound port (useful with port 0). */
 HTTPD_API int  httpd_port(const httpd_server *s);
 /* Any thread, and async-signal-safe. graceful: stop accepting, close idle connections,
    finish in-flight requests (their responses say Connection: close), force-close what is
-   left after shutdown_timeout_ms. Not graceful: close everything now. */
+   left after shutdown_timeout_ms. Not graceful: close everything now. Does nothing once
+   httpd_wait has returned. */
 HTTPD_API void httpd_stop(httpd_server *s, int graceful);
-/* Waits for the workers to end (after httpd_stop), then frees everything. */
+/* Waits for the workers to end (after httpd_stop) and releases connections, buffers,
+   threads and sockets. From then on httpd_post, httpd_submit and httpd_stop, from any
+   thread, fail with HTTPD_ERR_STATE (or do nothing): s stays a valid handle until
+   httpd_destroy. 0, or HTTPD_ERR_STATE if it was called already. */
 HTTPD_API int  httpd_wait(httpd_server *s);
+/* Frees the server object (stopping at once and waiting first if that was not done).
+   Call it once no other thread will use s again. */
+HTTPD_API void httpd_destroy(httpd_server *s);
 /* Blocks the calling thread until the server stops, handling SIGINT/SIGTERM there on a
    signalfd (sigtimedwait if no descriptor is left; no signal handler, no global state):
-   the first starts a graceful stop, a
-   second stops at once. Then frees the server like httpd_wait. Worker threads always run
-   with signals blocked; block SIGINT/SIGTERM before httpd_start if one may arrive between
-   the two calls (httpd_run does). */
+   the first starts a graceful stop, a second stops at once. Then waits like httpd_wait
+   (httpd_destroy is still the caller's). Worker threads always run with signals blocked;
+   block SIGINT/SIGTERM before httpd_start if one may arrive between the two calls
+   (httpd_run does). */
 HTTPD_API int  httpd_serve(httpd_server *s);
-/* httpd_start + httpd_serve. */
+/* httpd_start + httpd_serve + httpd_destroy: 0 after a clean stop, or the negative
+   httpd_err that kept the server from starting (logged; HTTPD_ERR_ADDR: the address
+   cannot be resolved or bound, e.g. the port is taken). For main(): return
+   httpd_run(&d) < 0 ? 1 : 0;  */
 HTTPD_API int  httpd_run(const httpd_desc *desc);
+#if defined(__clang__) && defined(__cplusplus)    /* C++ defaults (HTTPD__0) make clang call */
+#  pragma clang diagnostic push                  /* it a C++ type; it is copied as in C     */
+#  pragma clang diagnostic ignored "-Wreturn-type-c-linkage"
+#endif
+/* The configuration in use, with every default filled in. */
 HTTPD_API httpd_desc httpd_query_desc(const httpd_server *s);
+#if defined(__clang__) && defined(__cplusplus)
+#  pragma clang diagnostic pop
+#endif
 /* 1 once a stop was asked for (readiness should fail), else 0. Any thread. */
 HTTPD_API int  httpd_stopping(const httpd_server *s);
 /* A ready-made readiness handler: 200 "ready", or 503 "stopping" once a stop began. */
@@ -440,9 +474,9 @@ enum { HTTPD_PART_BEGIN = 1, HTTPD_PART_DATA = 2, HTTPD_PART_END = 3 };
 typedef int (*httpd_part_fn)(void *arg, int event, const httpd_part *part,
                              const void *data, size_t len);
 typedef struct httpd_multipart_limits {
-    uint32_t max_parts;            /* 0 -> 128; more -> HTTPD_ERR_TOOLARGE              */
-    uint32_t max_header_bytes;     /* 0 -> 4 KiB: one part's header block (begin only)  */
-    uint64_t max_part_bytes;       /* 0 -> no cap but the body's; more -> TOOLARGE      */
+    uint32_t max_parts HTTPD__0;            /* 0 -> 128; more -> HTTPD_ERR_TOOLARGE              */
+    uint32_t max_header_bytes HTTPD__0;     /* 0 -> 4 KiB: one part's header block (begin only)  */
+    uint64_t max_part_bytes HTTPD__0;       /* 0 -> no cap but the body's; more -> TOOLARGE      */
 } httpd_multipart_limits;
 typedef struct httpd_multipart {   /* the parser's state: treat every field as private */
     char         delim[76];        /* CRLF "--" boundary                                */
@@ -531,23 +565,41 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #ifndef HTTPD_NO_SENDFILE
 #  include <sys/sendfile.h>
 #endif
+#if defined(__GLIBC__) && !defined(__USE_MISC)
+/* strict -std=c11 hides POSIX from every header once one is included without it */
+#  error "httpd.h: the implementation needs POSIX: include httpd.h before any system header in the file that defines HTTPD_IMPLEMENTATION, or compile with -std=gnu11 (or -D_DEFAULT_SOURCE)"
+#else                                 /* (the rest of the implementation: one error only) */
 #if defined(__GLIBC__) && !defined(__USE_GNU)
-#  error "httpd.h: include it with HTTPD_IMPLEMENTATION before any system header, or build with -D_GNU_SOURCE"
+/* a system header came first (default, not GNU, mode): the one GNU call we make */
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+#endif
+#ifndef TCP_DEFER_ACCEPT
+#  define TCP_DEFER_ACCEPT 9
+#endif
+#ifndef CLOCK_REALTIME_COARSE
+#  define CLOCK_REALTIME_COARSE CLOCK_REALTIME
 #endif
 #ifdef __cplusplus                /* C++ has no _Atomic: the gcc/clang builtins instead */
 #  define HTTPD__ATOMIC(T) T
 #  define HTTPD__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #  define HTTPD__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #  define HTTPD__ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
+#  define HTTPD__LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#  define HTTPD__STORE_SC(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#  define HTTPD__ADD_SC(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #else
 #  include <stdatomic.h>
 #  define HTTPD__ATOMIC(T) _Atomic(T)
 #  define HTTPD__LOAD(p) atomic_load_explicit((p), memory_order_acquire)
 #  define HTTPD__STORE(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #  define HTTPD__ADD(p, v) atomic_fetch_add_explicit((p), (v), memory_order_acq_rel)
+#  define HTTPD__LOAD_SC(p) atomic_load(p)
+#  define HTTPD__STORE_SC(p, v) atomic_store((p), (v))
+#  define HTTPD__ADD_SC(p, v) atomic_fetch_add((p), (v))
 #endif
 
 #if (defined(HTTPD_MALLOC) + defined(HTTPD_REALLOC) + defined(HTTPD_FREE)) % 3 != 0
@@ -1299,7 +1351,9 @@ typedef struct httpd__chunked {
     uint64_t remaining;        /* data bytes left in this chunk (or size being read) */
     uint32_t meta;             /* extension + trailer bytes so far                   */
     uint8_t  state;
+    uint8_t  digits;           /* of the chunk size being read, leading zeros too    */
 } httpd__chunked;
+#define HTTPD__CHUNK_DIGITS 16     /* a longer chunk-size line (zeros) is refused     */
 
 /* Decodes b[0..n). Returns the bytes consumed (stops right after the end of the body, so
    the rest is the next request) and sets *out to the data bytes now at b[0..*out);
@@ -1321,10 +1375,12 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
         case HTTPD__CH_SIZE0:
             if ((hex = httpd__hexval(c)) < 0) return -400;
             d->remaining = (uint64_t)hex; d->state = HTTPD__CH_SIZE;
+            d->digits = 1;
             break;
         case HTTPD__CH_SIZE:
             if ((hex = httpd__hexval(c)) >= 0) {
                 if (d->remaining >> 56) return -400;          /* would pass 2^60 */
+                if (++d->digits > HTTPD__CHUNK_DIGITS) return -400;  /* endless zeros */
                 d->remaining = d->remaining * 16 + (uint64_t)hex;
             } else if (c == ';') d->state = HTTPD__CH_EXT_NAME0;
             else if (c == ' ' || c == '\t') d->state = HTTPD__CH_SIZE_WS;
@@ -1787,7 +1843,7 @@ HTTPD_API int httpd_multipart_init(httpd_multipart *m, httpd_str content_type,
     if (!m || !fn || !header_buf || header_cap < 2) return HTTPD_ERR_INVAL;
     httpd_str b = httpd__mp_boundary(content_type);
     if (!b.ptr) return HTTPD_ERR_INVAL;
-    memset(m, 0, sizeof *m);
+    memset((void *)m, 0, sizeof *m);
     memcpy(m->delim, "\r\n--", 4);
     memcpy(m->delim + 4, b.ptr, b.len);
     m->dlen = (uint8_t)(4 + b.len);
@@ -2091,7 +2147,6 @@ HTTPD__PRIVATE void *httpd__poll_ud(const httpd__io_event *e) { return e->data.p
 /* Socket reads and writes of connections. The libc wrappers are thread cancellation
    points, which in a threaded process costs two atomic read-modify-writes per call; the
    workers are never cancelled, so on Linux the system calls are made directly. */
-#include <sys/syscall.h>
 HTTPD__PRIVATE ssize_t httpd__io_read(int fd, void *p, size_t n) {
 #ifdef SYS_read
     return (ssize_t)syscall(SYS_read, fd, p, n);
@@ -2165,7 +2220,11 @@ enum {
     HTTPD__F_RDIRECT = 256,    /* rbuf handed out body-buffer space, not input space  */
     HTTPD__F_RDHUP = 512,      /* the poller saw the peer's FIN: read until 0          */
     HTTPD__F_FILE = 1024,      /* a file body follows the buffered output (file_*)     */
-    HTTPD__F_FILEREAD = 2048   /* sendfile refused that file: pread it into out        */
+    HTTPD__F_FILEREAD = 2048,  /* sendfile refused that file: pread it into out        */
+    HTTPD__F_FIRST = 4096,     /* no head completed yet: the header deadline counts from
+                                  the connection's arrival, not from its first byte      */
+    HTTPD__F_RESUME = 8192     /* a paused body resumed: run the state machine when the
+                                  worker drives the connection (httpd__body_release)     */
 };
 
 struct httpd__worker;
@@ -2215,7 +2274,12 @@ typedef struct httpd__req {
     uint8_t              no_body;      /* HEAD: the body is counted, not sent         */
     uint8_t              wwait;        /* ufn waits for writability, not for time     */
     uint8_t              stream_body;  /* the body goes to bfn, piece by piece        */
-    uint8_t              paused;       /* httpd_body_pause                            */
+    uint8_t              paused;       /* 1: httpd_body_pause; 2: a timer, task or
+                                          writable wait is pending (httpd__body_hold)  */
+    uint32_t             held;         /* input bytes of the last piece, kept while
+                                          the body is paused after it                 */
+    uint64_t             paused_at;    /* ms: when the body was paused                 */
+    int                  err;          /* the body error the application was told     */
     httpd_body_fn        bfn;
     void                *barg;
     uint64_t             stream_left;  /* HTTPD__FR_LENGTH: bytes still due           */
@@ -2294,6 +2358,8 @@ struct httpd_server {
     HTTPD__ATOMIC(int) running;    /* workers still in their loop                      */
     HTTPD__ATOMIC(int) listeners_left;
     int           exit_fd;         /* eventfd: written when the last worker ends       */
+    HTTPD__ATOMIC(int) gate_users; /* other threads inside httpd_post/submit/stop      */
+    HTTPD__ATOMIC(int) gate_closed;/* httpd_wait began releasing: those calls fail     */
     pthread_t     watchdog;        /* blocked-worker detection, when there is a logger */
     int           watchdog_started;
 };
@@ -2320,11 +2386,13 @@ HTTPD__PRIVATE void *httpd__arena_alloc(httpd__req *r, size_t n) {
     return ch + 1;
 }
 /* The httpd_after() timer of a request fired (or was brought forward by an error). */
+HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily);
 HTTPD__PRIVATE void httpd__req_on_timer(httpd__timer *t, void *ctx) {
     httpd__req *r = HTTPD__CONTAINER(t, httpd__req, utimer);
     httpd_timer_fn fn = r->ufn;
     (void)ctx;
     r->ufn = NULL;
+    httpd__body_release(r, 2, 1);
     if (fn) fn(&r->pub, r->uarg, r->ustatus);
 }
 /* A streamed body that will never finish: its body callback hears why (via the timer). */
@@ -2408,6 +2476,35 @@ HTTPD__PRIVATE void httpd__conn_queue(httpd__conn *c) {
     c->flags |= HTTPD__F_QUEUED;
     c->next = c->w->queue;
     c->w->queue = c;
+}
+
+/* A streamed body stops being read while the application pauses it (why 1) or while a
+   timer, task or writable wait of the request is pending (why 2), so that a piece handed
+   out stays valid until then and the work it started can finish first. Time spent paused
+   is the application's, not the client's: on resume the body's deadlines (the minimum
+   rate window, the body timeout) move forward by the pause. */
+HTTPD__PRIVATE void httpd__body_hold(httpd__req *r, uint8_t why) {
+    if (!r->paused) r->paused_at = r->w->now;
+    r->paused |= why;
+}
+/* Drops one reason to pause; with none left, reading goes on: at once, or, `lazily`, at
+   the end of the loop turn (the callback about to run may pause it again). */
+HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily) {
+    if (!(r->paused & why)) return;
+    r->paused = (uint8_t)(r->paused & ~why);
+    if (r->paused) return;
+    uint64_t d = r->w->now - r->paused_at;
+    r->rate_start += d;
+    httpd__conn *c = r->conn;
+    if (!c) return;
+    if (c->state == HTTPD__S_BODY) c->since += d;
+    if (!lazily && !(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_process(c);
+    else c->flags |= HTTPD__F_RESUME;          /* what is buffered goes on when driven */
+    httpd__conn_queue(c);                      /* the worker reads the socket again */
+}
+/* A timer, task or writable wait was set up for r: hold its body (if one is streaming). */
+HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
+    if (r->stream_body && !r->body_done) httpd__body_hold(r, 2);
 }
 
 /* ================================================================== >>response
@@ -2599,8 +2696,11 @@ HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char
    close, except for a streaming response to a streamed body, which is expected to read it
    all before it ends (httpd_end closes if it did not). */
 HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
+    /* a client that half-closed still gets answers to the requests it sent before: the
+       last one buffered says Connection: close */
     return r->keepalive && (r->body_done || (r->stream_body && r->streaming))
-        && !(c->flags & HTTPD__F_EOF) && HTTPD__LOAD(&c->w->s->stop) == 0;
+        && (!(c->flags & HTTPD__F_EOF) || c->in.len > c->in.pos + r->in_used)
+        && HTTPD__LOAD(&c->w->s->stop) == 0;
 }
 /* The application answered: the request no longer counts against the limits. */
 HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
@@ -2612,7 +2712,7 @@ HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
 }
 /* The application answers an orphaned request: free it and say why it went nowhere. */
 HTTPD__PRIVATE int httpd__req_drop_orphan(httpd__req *r) {
-    int rc = r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+    int rc = r->err ? r->err : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
     httpd__req_uncount(r);
     r->w->held--;
     httpd__req_put(r);
@@ -2770,6 +2870,7 @@ HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
         if (n > r->stream_left) return HTTPD_ERR_INVAL;
         r->stream_left -= n;
     }
+    if (n > (size_t)0x7fffffff - 20) return HTTPD_ERR_TOOLARGE;   /* an output block's cap */
     if (n && !r->no_body) {
         int rc = httpd__buf_reserve(&c->w->pool, &c->out, n + 20);
         if (rc < 0) return rc;
@@ -2796,6 +2897,7 @@ HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c) {
     httpd_timer_fn fn = r->ufn;
     r->wwait = 0;
     r->ufn = NULL;
+    httpd__body_release(r, 2, 1);
     fn(&r->pub, r->uarg, 0);
 }
 HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg) {
@@ -2806,6 +2908,7 @@ HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg
     r->ufn = fn;
     r->uarg = arg;
     r->wwait = 1;
+    httpd__req_wait_body(r);
     if (!r->conn) httpd__req_orphan(r, r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED);
     else httpd__conn_queue(r->conn);        /* checked when the worker drives it */
     return 0;
@@ -2866,17 +2969,10 @@ HTTPD_API int httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg) {
     return 0;
 }
 HTTPD_API void httpd_body_pause(httpd_request *req) {
-    if (req) ((httpd__req *)req)->paused = 1;
+    if (req) httpd__body_hold((httpd__req *)req, 1);
 }
 HTTPD_API void httpd_body_resume(httpd_request *req) {
-    httpd__req *r = (httpd__req *)req;
-    if (!req || !r->paused) return;
-    r->paused = 0;
-    httpd__conn *c = r->conn;
-    if (c && !(c->flags & HTTPD__F_IN_HANDLER)) {
-        httpd__conn_process(c);
-        httpd__conn_queue(c);                 /* the worker reads the socket again */
-    }
+    if (req) httpd__body_release((httpd__req *)req, 1, 0);
 }
 
 /* ---- Server-Sent Events (WHATWG HTML §9.2) ---- */
@@ -3031,6 +3127,23 @@ HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
    from any thread). The mailbox is a mutex-protected list plus the worker's eventfd; it
    is drained by >>worker. Calls: >>conn, >>pool. Owner: the worker, except the mailbox
    push, which any thread may call. */
+/* The gate that calls from other threads (httpd_post, httpd_submit, httpd_stop) pass:
+   once httpd_wait closed it they fail with HTTPD_ERR_STATE (httpd_stop does nothing),
+   and httpd_wait releases workers, mailboxes and pool only when no such call is still
+   inside. Two counters with sequentially consistent order (each side writes its own,
+   then reads the other's), no lock: httpd_stop stays async-signal-safe. The server
+   object itself lives until httpd_destroy, so a late call is safe and says so. */
+HTTPD__PRIVATE int httpd__gate_enter(httpd_server *s) {
+    HTTPD__ADD_SC(&s->gate_users, 1);
+    if (!HTTPD__LOAD_SC(&s->gate_closed)) return 1;
+    HTTPD__ADD_SC(&s->gate_users, -1);
+    return 0;
+}
+HTTPD__PRIVATE void httpd__gate_leave(httpd_server *s) { HTTPD__ADD_SC(&s->gate_users, -1); }
+HTTPD__PRIVATE void httpd__gate_close(httpd_server *s) {
+    HTTPD__STORE_SC(&s->gate_closed, 1);
+    while (HTTPD__LOAD_SC(&s->gate_users)) sched_yield();    /* calls are short */
+}
 HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !fn) return HTTPD_ERR_INVAL;
@@ -3040,6 +3153,7 @@ HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, vo
     r->uarg = arg;
     r->ustatus = r->conn ? 0 : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
     httpd__wheel_add(&r->w->wheel, &r->utimer, r->w->now + (r->conn ? ms : 0));
+    httpd__req_wait_body(r);
     return 0;
 }
 /* Pool thread: hand a finished task back to its worker's mailbox and wake the worker. */
@@ -3076,29 +3190,38 @@ HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn 
     int rc = httpd__taskpool_push(&s->pool, t);
     if (rc < 0) { httpd__task_free(t); return rc; }
     r->task = t;
+    httpd__req_wait_body(r);
     return 0;
 }
 HTTPD_API int httpd_submit(httpd_server *s, httpd_work_fn work, void *arg) {
     if (!s || !work) return HTTPD_ERR_INVAL;
+    if (!httpd__gate_enter(s)) return HTTPD_ERR_STATE;
+    int rc = HTTPD_ERR_NOMEM;
     httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_BACKGROUND);
-    if (!t) return HTTPD_ERR_NOMEM;
-    t->work = work; t->arg = arg;
-    t->complete = httpd__task_free;
-    if (HTTPD__LOAD(&s->stop)) HTTPD__STORE(&t->cancelled, 1);
-    int rc = httpd__taskpool_push(&s->pool, t);
-    if (rc < 0) httpd__task_free(t);
+    if (t) {
+        t->work = work; t->arg = arg;
+        t->complete = httpd__task_free;
+        if (HTTPD__LOAD(&s->stop)) HTTPD__STORE(&t->cancelled, 1);
+        if ((rc = httpd__taskpool_push(&s->pool, t)) < 0) httpd__task_free(t);
+    }
+    httpd__gate_leave(s);
     return rc;
 }
 HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, void *arg) {
     if (!s || !fn) return HTTPD_ERR_INVAL;
     uint32_t wi = (uint32_t)(conn.id >> 56);
-    if ((int)wi >= s->nworkers) return HTTPD_ERR_INVAL;
-    if (HTTPD__LOAD(&s->running) == 0) return HTTPD_ERR_STATE;     /* workers gone */
-    httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_POST);
-    if (!t) return HTTPD_ERR_NOMEM;
-    t->post = fn; t->arg = arg; t->conn = conn; t->w = &s->workers[wi];
-    httpd__mbox_push(t->w, t);
-    return 0;
+    if (!httpd__gate_enter(s)) return HTTPD_ERR_STATE;
+    int rc = 0;
+    httpd_task *t = NULL;
+    if ((int)wi >= s->nworkers) rc = HTTPD_ERR_INVAL;
+    else if (HTTPD__LOAD(&s->running) == 0) rc = HTTPD_ERR_STATE;      /* workers gone */
+    else if (!(t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_POST))) rc = HTTPD_ERR_NOMEM;
+    if (t) {
+        t->post = fn; t->arg = arg; t->conn = conn; t->w = &s->workers[wi];
+        httpd__mbox_push(t->w, t);             /* a late one is told CLOSED by httpd_wait */
+    }
+    httpd__gate_leave(s);
+    return rc;
 }
 
 /* =================================================================== >>machine
@@ -3155,7 +3278,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
             return 0;
         }
         c->flags |= HTTPD__F_HEADSTART;
-        c->since = w->now;
+        if (!(c->flags & HTTPD__F_FIRST)) c->since = w->now;   /* first: since arrival */
         memset(&c->scan, 0, sizeof c->scan);
     }
     /* one pass when the whole head came in the first read (nearly always); otherwise, and
@@ -3171,7 +3294,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
         }
         if (hl < 0) { httpd__conn_error(c, -hl); return 0; }
     }
-    c->flags &= (uint16_t)~HTTPD__F_HEADSTART;
+    c->flags &= (uint16_t)~(HTTPD__F_HEADSTART | HTTPD__F_FIRST);
     if (in->pos && in->cap - (in->pos + (uint32_t)hl) < HTTPD__BODY_ROOM) {
         /* the head is about to be pinned: leave room after it for body bytes */
         memmove(in->data, in->data + in->pos, in->len - in->pos);
@@ -3303,6 +3426,10 @@ HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
             : status == 400 ? HTTPD_ERR_INVAL : status ? HTTPD_ERR_NOMEM : HTTPD_ERR_CLOSED;
     httpd_body_fn fn = r->bfn;
     int started = r->streaming || r->responded;
+    r->err = err;
+    if (status && started)                /* the status cannot be sent any more */
+        HTTPD__LOG(c->w->s, HTTPD_LOG_INFO, status, "request body failed (%d) after the "
+                   "response began: connection closed", status);
     /* exactly one callback hears why: a pending task's done or timer, else the body's */
     if (r->task || r->utimer.pprev || r->wwait) fn = NULL;
     c->req = NULL;
@@ -3335,6 +3462,11 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
         }
     }
     uint32_t start = in->pos + r->in_used;
+    if (r->held) {                        /* the last piece was kept while paused */
+        memmove(in->data + start, in->data + start + r->held, in->len - start - r->held);
+        in->len -= r->held;
+        r->held = 0;
+    }
     size_t have = in->len - start, got = 0, used = 0;
     int done = 0;
     if (!(r->head.flags & HTTPD__H_CHUNKED)) {
@@ -3377,7 +3509,9 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
         memcpy(r->body + r->body_len, in->data + start, got);
         r->body_len += got;
     }
-    if (used) {                                              /* drop what was consumed */
+    if (used && stream && r->paused && c->req == r) {
+        r->held = (uint32_t)used;          /* paused: the piece stays valid until resume */
+    } else if (used) {                                       /* drop what was consumed */
         memmove(in->data + start, in->data + start + used, have - used);
         in->len -= (uint32_t)used;
     }
@@ -3497,19 +3631,13 @@ HTTPD__PRIVATE void httpd__conn_recv(httpd__conn *c, size_t n) {
     }
     httpd__conn_process(c);
 }
-/* The peer closed its sending side (read returned 0). */
+/* The peer closed its sending side (read returned 0). That is a half-close, which a
+   client may do once its request is sent (RFC 9112 §9.6): a request the application
+   holds is still answered (then the connection closes). A client that is really gone
+   is noticed when the answer is written, or at once when it reset the connection. */
 HTTPD__PRIVATE void httpd__conn_eof(httpd__conn *c) {
     c->flags |= HTTPD__F_EOF;
     if (c->state == HTTPD__S_LINGER) { c->state = HTTPD__S_ABORT; return; }
-    if (c->state == HTTPD__S_HANDLER && c->req->dispatched && !c->req->responded
-        && !(c->flags & HTTPD__F_IN_HANDLER)) {
-        /* the client went away while the application works for it (as nginx's 499):
-           cancel its task and timers, send what is queued, close */
-        httpd__req_orphan(c->req, HTTPD_ERR_CLOSED);
-        c->req = NULL;
-        c->state = HTTPD__S_CLOSING;
-        return;
-    }
     httpd__conn_process(c);
 }
 /* Output waiting to be sent. */
@@ -3548,7 +3676,7 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     uint64_t dl = UINT64_MAX;
     switch (c->state) {
     case HTTPD__S_HEAD:
-        t = (c->flags & HTTPD__F_HEADSTART) || c->req ? d->header_timeout_ms
+        t = (c->flags & (HTTPD__F_HEADSTART | HTTPD__F_FIRST)) || c->req ? d->header_timeout_ms
             : (c->out.pos == c->out.len && !(c->flags & HTTPD__F_FILE))
               || d->write_timeout_ms == HTTPD_NO_TIMEOUT ? d->keepalive_timeout_ms
             : HTTPD_NO_TIMEOUT;                /* still sending: the write timeout rules */
@@ -3644,6 +3772,7 @@ HTTPD__PRIVATE void httpd__conn_init(httpd__conn *c, httpd__worker *w, int fd) {
     c->fd = fd;
     c->timer.fire = httpd__conn_on_timer;
     c->state = HTTPD__S_HEAD;
+    c->flags = HTTPD__F_FIRST;
     c->since = c->wsince = w->now;
 }
 /* Frees what the connection holds; a request in the handler's hands is orphaned (its
@@ -3739,6 +3868,10 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
 /* Reads, runs the state machine, writes, until nothing moves (bounded, for fairness). */
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
     int round;
+    if ((c->flags & HTTPD__F_RESUME) && !(c->flags & HTTPD__F_IN_HANDLER)) {
+        c->flags &= (uint16_t)~HTTPD__F_RESUME;     /* a body resumed: buffered bytes first */
+        if (c->state <= HTTPD__S_HANDLER) httpd__conn_process(c);
+    }
     for (round = 0; round < HTTPD__DRIVE_ROUNDS; round++) {
         int moved = 0;
         if ((c->flags & HTTPD__F_READABLE) && c->state <= HTTPD__S_LINGER) {
@@ -3803,14 +3936,13 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
 }
 /* A new connection on fd (non-blocking) joins this worker: it is driven at once (with
    deferred accept the request is likely there already), then registered with the poller.
-   NULL when no slot is left (fd closed). */
+   The caller counted it in s->nconns. NULL when no slot is left (fd closed). */
 HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd) {
     httpd__conn *c = httpd__conn_new(w);
-    if (!c) { close(fd); return NULL; }
+    if (!c) { close(fd); HTTPD__ADD(&w->s->nconns, (uint32_t)-1); return NULL; }
     httpd__conn_init(c, w, fd);
     w->nconns++;
-    HTTPD__ADD(&w->s->nconns, 1u);
-    c->flags = HTTPD__F_READABLE;
+    c->flags |= HTTPD__F_READABLE;
     httpd__conn_drive(c);
     if (c->state == HTTPD__S_DEAD) return c;
     if (httpd__poll_add(&w->poll, fd, c, 0) < 0) {
@@ -3824,11 +3956,15 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd) {
 HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w) {
     httpd_server *s = w->s;
     for (int i = 0; i < HTTPD__ACCEPT_BURST; i++) {
-        if (HTTPD__LOAD(&s->nconns) >= s->desc.max_connections) {
+        /* a place is reserved before the accept, so that workers accepting at once never
+           pass max_connections together */
+        if (HTTPD__ADD(&s->nconns, 1u) >= s->desc.max_connections) {
+            HTTPD__ADD(&s->nconns, (uint32_t)-1);
             httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
             return;
         }
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) HTTPD__ADD(&s->nconns, (uint32_t)-1);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
@@ -3914,6 +4050,7 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
             httpd__req *r = t->req;
             r->task = NULL;
             int st = r->conn ? 0 : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
+            httpd__body_release(r, 2, 1);
             t->done(&r->pub, t->arg, st);
         } else {
             uint32_t slot = (uint32_t)(t->conn.id >> 32) & 0xffffffu;
@@ -4056,17 +4193,25 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
     }
     return NULL;
 }
+/* Pins the calling thread to CPU i mod the online CPUs (a mask of its own, through the
+   system call, so that no GNU-only type is needed). */
+HTTPD__PRIVATE void httpd__pin_thread(int i) {
+#ifdef SYS_sched_setaffinity
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned long mask[1024 / (8 * sizeof(unsigned long))];
+    unsigned cpu = (unsigned)i % (unsigned)(ncpu > 0 ? (ncpu < 1024 ? ncpu : 1024) : 1);
+    memset(mask, 0, sizeof mask);
+    mask[cpu / (8 * sizeof(unsigned long))] |= 1ul << (cpu % (8 * sizeof(unsigned long)));
+    syscall(SYS_sched_setaffinity, 0, sizeof mask, mask);    /* 0: this thread */
+#else
+    (void)i;
+#endif
+}
 HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker *w = (httpd__worker *)arg;
     httpd_server *s = w->s;
     httpd__io_event ev[HTTPD__EVENTS];
-    if (s->desc.pin_workers) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET((int)(w->index % (ncpu > 0 ? ncpu : 1)), &set);
-        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-    }
+    if (s->desc.pin_workers) httpd__pin_thread(w->index);
     w->now = httpd__now_ms();
     w->wheel.now = w->now;
     httpd__worker_tick_date(w);
@@ -4170,6 +4315,16 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
 
 /* ==================================================================== >>public
    Start, stop, configuration defaults, request helpers. */
+HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char *msg,
+                                const char *file, int line) {
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    (void)user_data;
+    if (level > HTTPD_LOG_WARN) return;
+    /* one call per line: stdio locks the stream, so lines from workers do not mix */
+    if (file) fprintf(stderr, "httpd: %s: %s (code %d) [%s:%d]\n", names[level & 3], msg, code,
+                      file, line);
+    else fprintf(stderr, "httpd: %s: %s (code %d)\n", names[level & 3], msg, code);
+}
 static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
                        const char *fmt, ...) {
     if (!s || !s->desc.logger.fn) return;
@@ -4190,6 +4345,7 @@ HTTPD_API const char *httpd_strerror(int err) {
 }
 HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!d->logger.fn) d->logger.fn = httpd_log_stderr;     /* errors are never silent */
     d->addr = HTTPD__DEF(d->addr, "127.0.0.1");
     d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
     d->backlog = HTTPD__DEF(d->backlog, 4096);
@@ -4212,7 +4368,7 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
-    memset(s, 0, sizeof *s);
+    memset((void *)s, 0, sizeof *s);
     s->listen_fd = -1;
     s->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->desc = *desc;
@@ -4254,7 +4410,11 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
     if (getaddrinfo(d->addr, port, &hints, &res) != 0 || !res) return HTTPD_ERR_ADDR;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) { freeaddrinfo(res); return HTTPD_ERR_SYS; }
-    int one = 1, defer = 10;
+    /* deferred accept: the kernel hands a connection over when its first bytes arrive
+       (the request is then read at once), but holds a silent one only for about a second
+       or two of SYN-ACK retransmits, so the header timeout that counts from the accept
+       closes it within header_timeout_ms + ~3 s of the TCP handshake */
+    int one = 1, defer = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* inherited by accept */
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
@@ -4287,18 +4447,26 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
                    "+ 64: raise ulimit -n", (unsigned long)rl.rlim_cur, d->max_connections);
     return 0;
 }
-HTTPD__PRIVATE void httpd__server_free(httpd_server *s) {
+/* Everything the server holds but the object itself (which httpd_destroy frees). */
+HTTPD__PRIVATE void httpd__server_release(httpd_server *s) {
     void *ctx = s->desc.alloc_ctx;
     httpd__taskpool_free(&s->pool);          /* first: completions land in the mailboxes */
     if (s->workers) {
         for (int i = 0; i < s->nworkers; i++) httpd__worker_free(&s->workers[i]);
         HTTPD_FREE(ctx, s->workers);
+        s->workers = NULL;
     }
+    s->nworkers = 0;
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->exit_fd >= 0) close(s->exit_fd);
+    s->listen_fd = s->exit_fd = -1;
     httpd__router_free(&s->router, ctx);
     HTTPD_FREE(ctx, (void *)s->route_inflight);
-    HTTPD_FREE(ctx, s);
+    s->route_inflight = NULL;
+}
+HTTPD__PRIVATE void httpd__server_free(httpd_server *s) {
+    httpd__server_release(s);
+    HTTPD_FREE(s->desc.alloc_ctx, s);
 }
 HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     if (!desc || !out) return HTTPD_ERR_INVAL;
@@ -4331,8 +4499,7 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
         if (pthread_create(&s->workers[i].thread, NULL, httpd__worker_main, &s->workers[i])) {
             HTTPD__ADD(&s->running, -1);
             pthread_sigmask(SIG_SETMASK, &old, NULL);
-            httpd_stop(s, 0);
-            httpd_wait(s);
+            httpd_destroy(s);                        /* stops and waits for the others */
             return HTTPD_ERR_SYS;
         }
         s->workers[i].started = 1;
@@ -4369,17 +4536,30 @@ HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
         if (atomic_compare_exchange_weak(&s->stop, &cur, want)) break;
 #endif
     }
+    if (!httpd__gate_enter(s)) return;             /* httpd_wait: the workers are gone */
     uint64_t one = 1;
     for (int i = 0; i < s->nworkers; i++)          /* write(2): async-signal-safe */
         if (write(s->workers[i].wake_fd, &one, sizeof one) < 0) { /* counter full: awake */ }
+    httpd__gate_leave(s);
 }
 HTTPD_API int httpd_wait(httpd_server *s) {
     if (!s) return HTTPD_ERR_INVAL;
+    if (HTTPD__LOAD_SC(&s->gate_closed)) return HTTPD_ERR_STATE;       /* waited already */
     for (int i = 0; i < s->nworkers; i++)
         if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
     if (s->watchdog_started) pthread_join(s->watchdog, NULL);   /* exit_fd woke it */
-    httpd__server_free(s);
+    s->watchdog_started = 0;
+    httpd__gate_close(s);                   /* from here other threads' calls fail */
+    httpd__server_release(s);
     return 0;
+}
+HTTPD_API void httpd_destroy(httpd_server *s) {
+    if (!s) return;
+    if (!HTTPD__LOAD_SC(&s->gate_closed)) {
+        httpd_stop(s, 0);
+        httpd_wait(s);
+    }
+    HTTPD_FREE(s->desc.alloc_ctx, s);
 }
 HTTPD_API int httpd_serve(httpd_server *s) {
     sigset_t set, old;
@@ -4422,7 +4602,10 @@ HTTPD_API int httpd_run(const httpd_desc *desc) {
     pthread_sigmask(SIG_BLOCK, &set, &old);
     httpd_server *s;
     int rc = httpd_start(desc, &s);
-    if (rc >= 0) rc = httpd_serve(s);
+    if (rc >= 0) {
+        rc = httpd_serve(s);
+        httpd_destroy(s);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
@@ -4516,6 +4699,7 @@ HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
     if (!m || httpd_multipart_init(m, ct, lim, (char *)(m + 1), hcap, fn, arg) < 0) return NULL;
     return m;
 }
+#endif /* POSIX available */
 #endif /* HTTPD_IMPLEMENTATION */
 
 /*

@@ -324,9 +324,11 @@ static void on_bytes(httpd_request *req) {
 /* ---- a streamed upload: CRC-32 as the body arrives, nothing buffered ---- */
 typedef struct { uint64_t bytes, since_pause; uint32_t crc, hold_ms; int paced; } upload;
 static void upload_resume(httpd_request *req, void *arg, int status) {
-    (void)arg;
-    if (status == 0) httpd_body_resume(req);
-    else httpd_respond(req, 500, "text/plain", "gone\n", 5);   /* frees it */
+    if (status == 0) { httpd_body_resume(req); return; }
+    /* the body failed while paused behind this timer: this callback is the one that hears
+       it (the body callback is not called again), so it frees the upload's state */
+    free(arg);
+    httpd_respond(req, 500, "text/plain", "gone\n", 5);            /* frees the request */
 }
 static void upload_body(httpd_request *req, void *arg, const void *data, size_t len,
                         int status) {
@@ -338,7 +340,7 @@ static void upload_body(httpd_request *req, void *arg, const void *data, size_t 
         if (u->paced && u->since_pause >= 256 * 1024) {      /* backpressure: stop reading */
             u->since_pause = 0;
             httpd_body_pause(req);
-            httpd_after(req, u->hold_ms ? u->hold_ms : 20, upload_resume, NULL);
+            httpd_after(req, u->hold_ms ? u->hold_ms : 20, upload_resume, u);
             u->hold_ms = 0;                             /* ?hold=ms: the first pause */
         }
         return;
@@ -462,5 +464,7 @@ int main(int argc, char **argv) {
     }
     printf("httpd: listening on %s:%d\n", d.addr, httpd_port(srv));
     fflush(stdout);
-    return httpd_serve(srv) < 0;     /* SIGINT/SIGTERM: graceful stop, twice: immediate */
+    rc = httpd_serve(srv);           /* SIGINT/SIGTERM: graceful stop, twice: immediate */
+    httpd_destroy(srv);
+    return rc < 0;
 }

@@ -121,6 +121,7 @@ int main(int argc, char **argv) {
            httpd_port(srv), root);
     fflush(stdout);
     rc = httpd_serve(srv);
+    httpd_destroy(srv);
     close(root_fd);
     return rc < 0;
 }

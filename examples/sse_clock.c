@@ -89,5 +89,7 @@ int main(int argc, char **argv) {
     if (rc < 0) { fprintf(stderr, "sse_clock: %s\n", httpd_strerror(rc)); return 1; }
     printf("httpd: listening on %s:%d\n", d.addr ? d.addr : "127.0.0.1", httpd_port(srv));
     fflush(stdout);
-    return httpd_serve(srv) < 0;
+    rc = httpd_serve(srv);
+    httpd_destroy(srv);
+    return rc < 0;
 }

@@ -312,5 +312,7 @@ int main(int argc, char **argv) {
     printf("httpd: listening on %s:%d, storing in %s\n", d.addr ? d.addr : "127.0.0.1",
            httpd_port(srv), dir);
     fflush(stdout);
-    return httpd_serve(srv) < 0;
+    rc = httpd_serve(srv);
+    httpd_destroy(srv);
+    return rc < 0;
 }

@@ -180,6 +180,7 @@ def test_slow_reader_and_fd_released(binary):
     sender crawl on loopback, nginx too, so the receive buffer stays moderate); the file descriptor is closed
     once the body is out, and when a client leaves mid-body."""
     with Files() as fs, server(fs, binary) as d:
+        time.sleep(0.3)               # the port is printed before httpd_serve opens its signalfd
         base = open_fds(d.proc.pid)
         s = socket.create_connection(d.addr(), timeout=20)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 262144)
@@ -199,7 +200,12 @@ def test_slow_reader_and_fd_released(binary):
             got += len(b)
         assert h.digest() == hashlib.sha256(fs.data["f20000000.bin"]).digest()
         s.sendall(b"GET /files/f1.bin HTTP/1.1\r\nHost: t\r\n\r\n")   # still in sync
-        assert s.recv(4096).endswith(b"\r\n\r\n" + fs.data["f1.bin"])
+        resp = b""
+        while not resp.endswith(b"\r\n\r\n" + fs.data["f1.bin"]) and len(resp) < 4096:
+            b = s.recv(4096)
+            assert b, resp
+            resp += b
+        assert resp.startswith(b"HTTP/1.1 200 ") and resp.endswith(b"\r\n\r\n" + fs.data["f1.bin"])
         time.sleep(0.1)
         assert fds_settle(d.proc.pid, base + 1) == base + 1  # the file is closed, the socket open
         # a client that leaves mid-body: the file is closed with the connection

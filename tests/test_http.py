@@ -739,6 +739,33 @@ def test_half_close_after_request_still_answered():
 
 
 @test
+def test_half_close_answered_by_async_routes():
+    """The same half-close in front of routes answered later (a timer, the task pool, a
+    pipelined mix): every response still comes back, then the server closes."""
+    for path, want in (("/sleep/200", b"slept 200 ms"), ("/block/200", b"blocked 200 ms")):
+        s = conn()
+        try:
+            s.sendall(req("GET", path))
+            s.shutdown(socket.SHUT_WR)
+            buf, closed = recv_until(s, None, 5)
+            rs, used, k = parse_stream(buf, ["GET"], closed)
+            assert [r.status for r in rs] == [200] and want in rs[0].body, (path, buf[:300])
+            assert closed and "close" in rs[0].conn_tokens(), (path, rs[0].headers)
+        finally:
+            s.close()
+    s = conn()
+    try:
+        s.sendall(req("GET", "/") + req("GET", "/sleep/100") + req("GET", "/block/50"))
+        s.shutdown(socket.SHUT_WR)
+        buf, closed = recv_until(s, None, 5)
+        rs, used, k = parse_stream(buf, ["GET", "GET", "GET"], closed)
+        assert [r.status for r in rs] == [200, 200, 200], buf[:400]
+        assert closed
+    finally:
+        s.close()
+
+
+@test
 def test_pipelining_bad_request_in_middle():
     data = (req("GET", "/") + req("POST", "/echo", b"ok") +
             b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello" +

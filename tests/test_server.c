@@ -164,6 +164,7 @@ static void test_load_from_threads(void) {
     for (int i = 0; i < 8; i++) { pthread_join(th[i], NULL); CHECK_EQ(args[i].ok, args[i].requests); }
     httpd_stop(s, 1);
     CHECK_EQ(httpd_wait(s), 0);
+    httpd_destroy(s);
 }
 static void test_echo_large_body(void) {
     httpd_server *s = start(1, 0, NULL);
@@ -180,6 +181,7 @@ static void test_echo_large_body(void) {
     close(fd);
     httpd_stop(s, 1);
     httpd_wait(s);
+    httpd_destroy(s);
 }
 static void test_max_connections(void) {
     httpd_server *s = start(1, 3, NULL);
@@ -206,6 +208,34 @@ static void test_max_connections(void) {
     }
     httpd_stop(s, 1);
     httpd_wait(s);
+    httpd_destroy(s);
+}
+/* With several workers accepting at once, the cap still holds exactly: a place is
+   reserved before each accept. */
+static void test_max_connections_many_workers(void) {
+    httpd_server *s = start(4, 3, NULL);
+    if (!s) { CHECK(0); return; }
+    int port = httpd_port(s), over = 0;
+    const char *req = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int round = 0; round < 15; round++) {
+        int fds[8], answered = 0;
+        for (int i = 0; i < 8; i++) fds[i] = dial(port, AF_INET);
+        for (int i = 0; i < 8; i++) if (fds[i] >= 0) send_all(fds[i], req, strlen(req));
+        usleep(150000);
+        for (int i = 0; i < 8; i++) {
+            struct pollfd p = { fds[i], POLLIN, 0 };
+            if (fds[i] >= 0 && poll(&p, 1, 0) == 1 && read_response(fds[i], NULL, 0) == 200)
+                answered++;
+        }
+        if (answered > 3) over++;
+        CHECK(HTTPD__LOAD(&s->nconns) <= 3);
+        for (int i = 0; i < 8; i++) if (fds[i] >= 0) close(fds[i]);
+        usleep(50000);
+    }
+    CHECK_EQ(over, 0);
+    httpd_stop(s, 1);
+    httpd_wait(s);
+    httpd_destroy(s);
 }
 static void test_graceful_stop_closes_idle(void) {
     httpd_server *s = start(2, 0, NULL);
@@ -234,6 +264,7 @@ static void test_graceful_stop_closes_idle(void) {
     CHECK_EQ(read(half, &c, 1), 0);
     close(half);
     CHECK_EQ(httpd_wait(s), 0);
+    httpd_destroy(s);
     CHECK(httpd__now_ms() - t0 < 2000);
     CHECK(dial(port, AF_INET) < 0);                   /* the listener is gone */
 }
@@ -246,6 +277,7 @@ static void test_stop_timeout_force_closes(void) {
     uint64_t t0 = httpd__now_ms();
     httpd_stop(s, 1);
     CHECK_EQ(httpd_wait(s), 0);
+    httpd_destroy(s);
     uint64_t took = httpd__now_ms() - t0;
     CHECK(took >= 2900 && took < 6000);               /* shutdown_timeout_ms = 3000 */
     close(fd);
@@ -267,6 +299,7 @@ static void test_ipv6(void) {
     close(fd);
     httpd_stop(s, 0);
     httpd_wait(s);
+    httpd_destroy(s);
 }
 /* Out of descriptors: the server must pause accepting (no busy loop), keep serving the
    connections it has, and accept the waiting ones once descriptors free up. The server runs
@@ -408,17 +441,28 @@ static void test_tasks_done_once_and_fast_fail(void) {
     CHECK_EQ(get_status(fd, "/"), 200);
     CHECK(httpd__now_ms() - t0 < 50);
     for (int i = 0; i < 2; i++) { CHECK_EQ(read_response(fds[i], NULL, 0), 200); close(fds[i]); }
-    /* the client leaves mid-task: the work sees the cancellation, done runs once */
+    /* the client leaves mid-task (a reset): the work sees the cancellation, done runs once */
     reset_counts();
     int gone = dial(port, AF_INET);
     send_all(gone, "GET /task/300 HTTP/1.1\r\nHost: t\r\n\r\n", 36);
     wait_for(&work_started, 1);
+    struct linger rst = { 1, 0 };
+    setsockopt(gone, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
     close(gone);
     wait_for(&done_calls, 1);
     usleep(50000);
     CHECK_EQ(HTTPD__LOAD(&work_cancelled), 1);
     CHECK_EQ(HTTPD__LOAD(&done_calls), 1);
     CHECK_EQ(HTTPD__LOAD(&done_closed), 1);
+    /* a half-close is not leaving (RFC 9112 §9.6): the task runs and the answer comes */
+    reset_counts();
+    int half = dial(port, AF_INET);
+    send_all(half, "GET /task/100 HTTP/1.1\r\nHost: t\r\n\r\n", 36);
+    shutdown(half, SHUT_WR);
+    CHECK_EQ(read_response(half, NULL, 0), 200);
+    close(half);
+    CHECK_EQ(HTTPD__LOAD(&work_cancelled), 0);
+    CHECK_EQ(HTTPD__LOAD(&done_closed), 0);
     /* the deadline passes (route timeout 1.5 s): 504 once, done once with TIMEOUT */
     reset_counts();
     int late = dial(port, AF_INET);
@@ -445,6 +489,7 @@ static void test_tasks_done_once_and_fast_fail(void) {
     close(fd);
     httpd_stop(s, 1);
     CHECK_EQ(httpd_wait(s), 0);
+    httpd_destroy(s);
 }
 static void test_stop_while_tasks_run(void) {
     httpd_server *s = start(2, 0, NULL);
@@ -460,6 +505,7 @@ static void test_stop_while_tasks_run(void) {
     uint64_t t0 = httpd__now_ms();
     httpd_stop(s, 0);                                     /* immediate: cancel them */
     CHECK_EQ(httpd_wait(s), 0);
+    httpd_destroy(s);
     CHECK(httpd__now_ms() - t0 < 1000);
     CHECK_EQ(HTTPD__LOAD(&done_calls), N);                /* every done ran once ... */
     CHECK_EQ(HTTPD__LOAD(&done_closed), N);               /* ... told the client is gone */
@@ -487,6 +533,62 @@ static void test_drain_delay_survives_wakeups(void) {
         close(fd);
     }
     CHECK_EQ(httpd_wait(s), 0);                        /* ... until the delay ends */
+    httpd_destroy(s);
+}
+/* The server's lifetime across threads: threads keep posting and submitting while the
+   server stops and httpd_wait releases it; every call either succeeds (and its callback
+   runs exactly once) or fails with HTTPD_ERR_STATE, and the handle stays valid until
+   httpd_destroy. Under ASan a call reaching freed memory fails the run; under TSan,
+   a race. */
+static HTTPD__ATOMIC(int) life_posted, life_post_cb, life_submitted, life_work_ran;
+static void life_cb(httpd_server *s, httpd_conn_id id, void *arg, int status) {
+    (void)s; (void)id; (void)arg; (void)status;
+    HTTPD__ADD(&life_post_cb, 1);
+}
+static void life_work(void *arg, const httpd_task *t) { (void)arg; (void)t; HTTPD__ADD(&life_work_ran, 1); }
+static void *life_poster(void *arg) {
+    httpd_server *s = (httpd_server *)arg;
+    httpd_conn_id any = { 0 };
+    int post_gone = 0, submit_gone = 0, other = 0;
+    for (long i = 0; i < 2000000 && !(post_gone && submit_gone); i++) {
+        int rc = httpd_post(s, any, life_cb, NULL);
+        if (rc == 0) HTTPD__ADD(&life_posted, 1);
+        else if (rc == HTTPD_ERR_STATE) post_gone = 1;
+        else other++;
+        rc = httpd_submit(s, life_work, NULL);
+        if (rc == 0) HTTPD__ADD(&life_submitted, 1);
+        else if (rc == HTTPD_ERR_STATE) submit_gone = 1;
+        else if (rc != HTTPD_ERR_TOOLARGE) other++;           /* a full queue is fine */
+        if (i % 64 == 0) httpd_stop(s, 1);                    /* harmless, even late */
+        if (i % 16 == 0) sched_yield();
+    }
+    return (void *)(intptr_t)(post_gone && submit_gone && !other);
+}
+static void test_lifetime_across_threads(void) {
+    for (int round = 0; round < 3; round++) {
+        HTTPD__STORE(&life_posted, 0); HTTPD__STORE(&life_post_cb, 0);
+        HTTPD__STORE(&life_submitted, 0); HTTPD__STORE(&life_work_ran, 0);
+        httpd_server *s = start(2, 0, NULL);
+        if (!s) { CHECK(0); return; }
+        pthread_t th[3];
+        for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, life_poster, s);
+        usleep(20000 + round * 20000);
+        httpd_stop(s, round == 1);
+        CHECK_EQ(httpd_wait(s), 0);
+        CHECK_EQ(httpd_wait(s), HTTPD_ERR_STATE);             /* once only */
+        int ok = 1;
+        for (int i = 0; i < 3; i++) {
+            void *r;
+            pthread_join(th[i], &r);
+            ok &= r != NULL;
+        }
+        CHECK(ok);                                            /* all saw STATE, nothing else */
+        CHECK_EQ(HTTPD__LOAD(&life_post_cb), HTTPD__LOAD(&life_posted));   /* exactly once */
+        CHECK_EQ(HTTPD__LOAD(&life_work_ran), HTTPD__LOAD(&life_submitted));
+        CHECK(httpd_stopping(s));                             /* still a valid handle */
+        CHECK_EQ(httpd_post(s, (httpd_conn_id){ 0 }, life_cb, NULL), HTTPD_ERR_STATE);
+        httpd_destroy(s);
+    }
 }
 /* The watchdog names a worker that does not come back to its event loop: a handler
    that blocks is found in production, not guessed at. */
@@ -516,6 +618,7 @@ static void test_blocked_worker_logged(void) {
     close(fd);
     httpd_stop(s, 1);
     CHECK_EQ(httpd_wait(s), 0);
+    httpd_destroy(s);
     CHECK_EQ(HTTPD__LOAD(&other_logs), 0);
 }
 static void test_bad_config(void) {
@@ -536,6 +639,7 @@ int main(void) {
     RUN(test_load_from_threads);
     RUN(test_echo_large_body);
     RUN(test_max_connections);
+    RUN(test_max_connections_many_workers);
     RUN(test_graceful_stop_closes_idle);
     RUN(test_stop_timeout_force_closes);
     RUN(test_ipv6);
@@ -545,6 +649,7 @@ int main(void) {
     RUN(test_stop_while_tasks_run);
     RUN(test_drain_delay_survives_wakeups);
     RUN(test_blocked_worker_logged);
+    RUN(test_lifetime_across_threads);
     RUN(test_bad_config);
     return REPORT();
 }

@@ -206,5 +206,156 @@ def test_graceful_shutdown_under_load():
     assert not errors, errors[:5]
 
 
+
+def silent_close_times(addr, n, limit):
+    """Open n connections that never send a byte; return (seconds until each was closed
+    by the server, bytes each received)."""
+    socks = [socket.create_connection(addr, timeout=limit) for _ in range(n)]
+    t0 = time.time()
+    res = [None] * n
+
+    def wait(i):
+        got = b""
+        try:
+            while True:
+                b = socks[i].recv(4096)
+                if not b:
+                    break
+                got += b
+        except (ConnectionResetError, socket.timeout):
+            pass
+        res[i] = (time.time() - t0, got)
+        socks[i].close()
+
+    ts = [threading.Thread(target=wait, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(limit + 5)
+    return res
+
+
+@test
+def test_silent_connections_closed_by_header_timeout():
+    """A connection that never sends a byte is closed by the header timeout counted from
+    its arrival (plus the kernel's short deferred-accept hold), silently, even though the
+    keep-alive timeout is much longer; CRLFs trickled before a request do not extend it."""
+    with Demo(args=["--header-timeout", "2", "--keepalive-timeout", "60"]) as d:
+        res = silent_close_times(d.addr(), 5, 20)
+        for took, got in res:
+            assert 1.9 <= took <= 6.5, res
+            assert got == b"", res
+        s = d.connect(20)
+        t0 = time.time()
+        try:
+            for _ in range(8):                       # CRLFs only: no head ever starts
+                s.sendall(b"\r\n")
+                time.sleep(0.5)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data = recv_all(s, 10)
+        took = time.time() - t0
+        s.close()
+        assert took < 6.5, took
+
+
+@test
+def test_silent_connection_default_deadline():
+    """With every default: gone within 35 s of the TCP handshake."""
+    with Demo() as d:
+        res = silent_close_times(d.addr(), 2, 45)
+        for took, got in res:
+            assert 29 <= took <= 35, res
+
+
+def drip(addr, path, read, chunked=False, limit=40):
+    """Send a request head, then 2 body bytes a second, reading the response (or not).
+    Returns (seconds until the server ended it, what came back)."""
+    s = socket.create_connection(addr, timeout=limit)
+    if chunked:
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" % path.encode())
+    else:
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" % path.encode())
+    t0, got = time.time(), b""
+    s.setblocking(False)
+    while time.time() - t0 < limit:
+        try:
+            s.send(b"2\r\nab\r\n" if chunked else b"ab")
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        time.sleep(1.0)
+        if not read and time.time() - t0 < limit - 1:
+            try:                                    # only look whether it was closed
+                b = s.recv(1, socket.MSG_PEEK)
+                if b == b"":
+                    break
+                if b"HTTP/1.1 408" in s.recv(65536, socket.MSG_PEEK):
+                    got = s.recv(65536)
+                    break
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                break
+            continue
+        try:
+            b = s.recv(65536)
+            if b == b"":
+                break
+            got += b
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            break
+    took = time.time() - t0
+    s.close()
+    return took, got
+
+
+@test
+def test_min_rate_on_every_body_path():
+    """A client dripping 2 bytes a second (the minimum is 240 B/s per 5 s window) is cut
+    on every route that consumes a body: buffered (/hash), streamed (/upload), streamed
+    with pauses (/upload-paced), streamed while the handler writes the response (/echo),
+    with and without reading what comes back. 408 where no response began; otherwise
+    the connection is closed (and the server says so in its log)."""
+    with Demo(workers=2, args=["--verbose"]) as d:
+        cases = [(p, rd, ch) for p in ("/hash", "/upload", "/upload-paced", "/echo")
+                 for rd in (True, False) for ch in (False, True)]
+        out = [None] * len(cases)
+
+        def run(i):
+            p, rd, ch = cases[i]
+            out[i] = drip(d.addr(), p, rd, ch)
+
+        ts = [threading.Thread(target=run, args=(i,)) for i in range(len(cases))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        for (p, rd, ch), (took, got) in zip(cases, out):
+            assert took < 12, (p, rd, ch, took, got[:80])
+            started = p == "/echo" and not ch     # /echo answers a Content-Length body at once
+            if not started:
+                assert got.startswith(b"HTTP/1.1 408 ") or not rd, (p, rd, ch, got[:80])
+        time.sleep(0.2)
+        assert "after the response began: connection closed" in d.stderr(), d.stderr()[-2000:]
+
+
+@test
+def test_paused_time_is_not_the_clients():
+    """/upload-paced?hold=7000 pauses the body for 7 s after 256 KiB (longer than the 5 s
+    rate window): a fast client is not cut for the application's pause."""
+    with Demo(args=["--body-timeout", "4"]) as d:
+        body = os.urandom(400 * 1024)
+        s = socket.create_connection(d.addr(), timeout=30)
+        s.sendall(b"POST /upload-paced?hold=7000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        t0 = time.time()
+        data = recv_all(s, 25)
+        s.close()
+        rs = parse_responses(data)
+        assert rs and rs[0][0] == 200 and b"bytes=%d" % len(body) in rs[0][2], data[:200]
+        assert time.time() - t0 >= 6.5
+
 if __name__ == "__main__":
     sys.exit(run_all())

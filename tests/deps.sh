@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# tests/deps.sh - what `make test` needs, checked before anything is built. Missing Debian
+# packages are installed here when that is possible without asking (root, or sudo without
+# a password); otherwise it stops at once and prints the one command to run.
+# A new suite that needs a tool adds its package to PKGS (and nowhere else).
+set -u
+PKGS=(
+    gcc g++ make libc6-dev          # the library, examples and C suites
+    clang libclang-rt-14-dev        # clang compile checks, sanitizer runtimes
+    libfuzzer-14-dev                # the CI fuzzing pass (libFuzzer)
+    curl                            # real clients
+    python3 python3-h11             # the Python suites (Debian's /usr/bin/python3, no PyPI)
+    haproxy                         # the reverse proxy in front (rolling restart)
+    chromium                        # the browser as a client (forms, pages)
+    procps iproute2                 # ps, ss
+)
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+else                                # not Debian: check the commands, cannot install
+    for c in gcc g++ make clang curl python3 haproxy chromium ps ss; do
+        command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "tests/deps.sh: missing: ${missing[*]} (this check knows Debian package names only)" >&2
+        exit 1
+    fi
+    exit 0
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" = 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo=(sudo)
+else
+    echo "make test needs these Debian packages: ${missing[*]}" >&2
+    echo "install them with:   sudo sh -c '$cmd'" >&2
+    exit 1
+fi
+echo "tests/deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq >/dev/null &&
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
+    echo "tests/deps.sh: apt-get failed; run: sudo sh -c '$cmd'" >&2
+    exit 1
+}
