@@ -49,7 +49,9 @@ fuzz: $(addprefix $(B)/fuzz_,$(FUZZ))
 	    -artifact_prefix=$(B)/ $(B)/corpus/$$h fuzz/corpus/$$h 2>&1 | grep -E "^(stat::|Done|==|SUMMARY|.*ERROR)" || exit 1; \
 	done
 
-run: $(B)/demo
+run:
+	@tests/deps.sh gcc make libc6-dev
+	@$(MAKE) --no-print-directory $(B)/demo
 	$(B)/demo --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # `make test`: first what the suites need (tests/deps.sh installs missing Debian packages

@@ -32,8 +32,14 @@
          HTTPD_ASSERT(c)    programmer errors (default assert())
          HTTPD_NO_SENDFILE  file bodies with pread + write instead of sendfile(2)
          HTTPD_NO_HEAP_TRIM never call malloc_trim (glibc) after a burst of freed buffers
+         HTTPD_NO_SIMD      plain loops instead of the SSE2/NEON scans of request heads
        Everything else is runtime configuration in httpd_desc, where zero means the default;
        httpd_query_desc() returns the values in use. See the struct below for every field.
+       Include order: in the file with HTTPD_IMPLEMENTATION, httpd.h may come after system
+       headers in the compilers' default (GNU) modes; under strict -std=c11 it must come
+       first (else one clear #error says so). In C++14 and later the configuration structs
+       default every member to zero, so { 0 } and designated initializers build clean.
+       Errors and warnings go to stderr unless desc.logger says otherwise.
 
    ROUTES
        A zero-terminated array of httpd_route { method, pattern, handler, user_data, ... }.
@@ -72,10 +78,15 @@
        httpd_add_trailer() before httpd_end (declare them first: "Trailer" header).
        Request bodies: a route with .stream_body = 1 runs its handler as soon as the head is
        complete; httpd_body_read(req, fn, arg) then hands the body to fn piece by piece
-       (Content-Length and chunked alike, data valid during the call only), then
-       HTTPD_BODY_END, or an error status (cap crossed, too slow, malformed, client gone).
-       httpd_body_pause/resume stop and restart reading the socket (TCP flow control holds
-       the client). A handler that answers without reading never triggers 100 Continue and
+       (Content-Length and chunked alike), then HTTPD_BODY_END, or an error status (cap
+       crossed, too slow, malformed, client gone). A piece is at most read_buffer_bytes
+       minus the head (17 KiB by default). httpd_body_pause/resume stop and restart reading
+       the socket (TCP flow control holds the client); while the body is paused, and while
+       a timer (httpd_after), task (httpd_defer) or writable wait (httpd_on_writable) of the
+       request is pending (they pause it until their callback runs), the last piece stays
+       valid: a task may consume it in place. Otherwise a piece is valid during the call
+       only. Time paused by the application does not count against the client's minimum
+       rate. A handler that answers without reading never triggers 100 Continue and
        the connection closes after its response (demo: /upload, /upload-paced). A body
        over the cap gets 413 and the connection closes (lingering, so the client reads the
        413); bytes after a refused body are never parsed as a request.
@@ -99,23 +110,31 @@
 
    ASYNC AND BLOCKING WORK
        Never block a worker: every connection it owns would wait. httpd_after(req, ms, fn,
-       arg) calls fn on the worker after ms without blocking it. httpd_defer(req, work, done, arg) runs work(arg)
-       on the blocking-task pool (desc.task_threads, bounded queue desc.task_queue) and then
-       done(req, arg, status) back on the request's worker, exactly once: status 0, or
-       HTTPD_ERR_CLOSED (client gone: the task saw httpd_task_cancelled()), or
-       HTTPD_ERR_TIMEOUT (deadline passed, 504 sent). A full queue makes httpd_defer fail at
-       once (answer 503). Per-route max_concurrent and desc.max_inflight shed load with 503
-       + Retry-After before the handler runs: a saturated server fails fast instead of
-       queueing work it cannot finish in time. A worker that stays out of its
-       event loop longer than desc.blocked_warn_ms (1 s) is named in a warning, once per
-       stall (a watchdog thread, started when there is a logger). A request the
-       application holds must be answered with httpd_respond exactly once; after a client
-       left or a 504, that call returns the reason and frees the request.
+       arg) calls fn on the worker after ms without blocking it. httpd_defer(req, work,
+       done, arg) runs work(arg) on the blocking-task pool (desc.task_threads, bounded queue
+       desc.task_queue) and then done(req, arg, status) back on the request's worker,
+       exactly once: status 0, or HTTPD_ERR_CLOSED (client gone: the task saw
+       httpd_task_cancelled()), or HTTPD_ERR_TIMEOUT (deadline passed, 504 sent). A full
+       queue makes httpd_defer fail at once (answer 503). Per-route max_concurrent and
+       desc.max_inflight shed load with 503 + Retry-After before the handler runs: a
+       saturated server fails fast instead of queueing work it cannot finish in time. A
+       worker that stays out of its event loop longer than desc.blocked_warn_ms (1 s) is
+       named in a warning, once per stall (a watchdog thread). A request the application
+       holds must be answered with httpd_respond exactly once; after a client left, a 504,
+       or a body error, that call returns the reason and frees the request.
+       A client that half-closes after its request (RFC 9112 §9.6) is still answered,
+       pipelined requests included, then the connection closes: a FIN is not a cancel.
+       A client that resets the connection is gone at once (tasks cancelled); one that
+       closed completely is noticed when its answer is written.
 
    TIMEOUTS (all in httpd_desc, ms; HTTPD_NO_TIMEOUT disables one)
        header_timeout_ms 30 s from the head's first byte (trickling cannot extend it) -> 408;
+       for a connection's first request from its arrival, so one that never sends a byte
+       is closed (silently) within header_timeout_ms plus the kernel's deferred-accept hold
+       (TCP_DEFER_ACCEPT 1 s: a few seconds of SYN-ACK retries at most);
        body_timeout_ms 30 s between body bytes, and body_min_rate 240 B/s per 5 s window
-       -> 408; keepalive_timeout_ms 60 s idle -> silent close; write_timeout_ms 30 s without
+       -> 408 (or a close once the response began), on every body path;
+       keepalive_timeout_ms 60 s idle -> silent close; write_timeout_ms 30 s without
        write progress -> drop; request_timeout_ms 60 s (per route: timeout_ms) for the
        application to answer -> 504. One timer per connection in a per-worker wheel, re-armed
        lazily, so a request costs no timer operation.
@@ -127,8 +146,11 @@
        requests finish with "Connection: close"; after shutdown_timeout_ms the rest are
        closed (tasks cancelled, timers fired with HTTPD_ERR_CLOSED). Streaming responses
        waiting in httpd_after() are woken at once (status 0) to see httpd_stopping() and end
-       (SSE, long polls). A second signal, or
-       httpd_stop(srv, 0), stops at once. httpd_wait/httpd_serve free everything.
+       (SSE, long polls). A second signal, or httpd_stop(srv, 0), stops at once.
+       Lifetime: httpd_start -> httpd_stop (any thread) -> httpd_wait (releases connections,
+       threads, sockets; httpd_serve and httpd_run do it) -> httpd_destroy (frees the handle;
+       httpd_run does it). Between wait and destroy, calls from other threads (httpd_post,
+       httpd_submit, httpd_stop) are safe and fail with HTTPD_ERR_STATE.
 
    THREADS
        Each worker thread owns an epoll loop, its timer wheel and its connections; a
@@ -153,7 +175,9 @@
        0.1  first release: worker pool, strict parser, router, keep-alive, pipelining,
             timer wheel and timeouts, graceful shutdown with drain, blocking-task pool,
             streaming responses and request bodies, chunked trailers, sendfile file
-            bodies, streamed multipart/form-data, blocked-worker warnings.
+            bodies, streamed multipart/form-data, blocked-worker warnings; one-pass SIMD head
+            parsing, the header deadline from arrival, httpd_destroy (the handle outlives
+            httpd_wait), bodies paused behind pending callbacks, half-close answered.
 */
 #if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
@@ -518,7 +542,9 @@ HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, vo
 /* Runs work(arg, task) on the task pool, then done(req, arg, status) on the request's
    worker, exactly once. work must not touch req; arg belongs to the caller throughout.
    When the client leaves or the deadline passes, the task is marked cancelled (a task not
-   started yet is skipped) and done still runs. Do not respond while it is pending.
+   started yet is skipped) and done still runs. Do not respond while it is pending. A
+   streamed request body is paused until done has run, and the last piece handed to the
+   body callback stays valid until then, so work may consume it in place.
    Returns 0 (done will run), HTTPD_ERR_TOOLARGE (queue full: answer 503 yourself),
    HTTPD_ERR_STATE (answered already, or a timer or task is pending). */
 HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn done, void *arg);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/deps.sh - what `make test` needs, checked before anything is built. Missing Debian
+# tests/deps.sh [PACKAGE...] - what `make test` (or, with arguments, `make run`) needs,
+# checked before anything is built. Missing Debian
 # packages are installed here when that is possible without asking (root, or sudo without
 # a password); otherwise it stops at once and prints the one command to run.
 # A new suite that needs a tool adds its package to PKGS (and nowhere else).
@@ -14,13 +15,16 @@ PKGS=(
     chromium                        # the browser as a client (forms, pages)
     procps iproute2                 # ps, ss
 )
+[ $# -gt 0 ] && PKGS=("$@")          # `make run` asks only for a compiler
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in "${PKGS[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
 else                                # not Debian: check the commands, cannot install
-    for c in gcc g++ make clang curl python3 haproxy chromium ps ss; do
+    cmds=(gcc g++ make clang curl python3 haproxy chromium ps ss)
+    [ $# -gt 0 ] && cmds=(cc)
+    for c in "${cmds[@]}"; do
         command -v "$c" >/dev/null 2>&1 || missing+=("$c")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -37,7 +41,7 @@ if [ "$(id -u)" = 0 ]; then
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     sudo=(sudo)
 else
-    echo "make test needs these Debian packages: ${missing[*]}" >&2
+    echo "make needs these Debian packages: ${missing[*]}" >&2
     echo "install them with:   sudo sh -c '$cmd'" >&2
     exit 1
 fi
