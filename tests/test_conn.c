@@ -44,6 +44,7 @@ static void on_sleep(httpd_request *r) {
 static void on_stream(httpd_request *r) {
     handled++;
     CHECK_EQ(httpd_begin(r, 200, "text/plain", -1), 0);
+    CHECK_EQ(httpd_write(r, "x", (size_t)-1), HTTPD_ERR_TOOLARGE);   /* no size overflow */
     CHECK_EQ(httpd_respond(r, 200, NULL, "x", 1), HTTPD_ERR_STATE);
     CHECK_EQ(httpd_write(r, "hello ", 6), 0);
     CHECK_EQ(httpd_write(r, "world", 5), 0);
@@ -76,7 +77,7 @@ static void on_big(httpd_request *r) {
 }
 /* a streamed body: counted, paused after every piece, resumed by the test */
 static size_t up_bytes;
-static int up_end = 99, up_pieces;
+static int up_end = 99, up_pieces, up_respond_rc = 99;
 static httpd_request *up_req;
 static void up_body(httpd_request *r, void *arg, const void *data, size_t len, int status) {
     (void)arg; (void)data;
@@ -85,7 +86,8 @@ static void up_body(httpd_request *r, void *arg, const void *data, size_t len, i
     char msg[32];
     int n = snprintf(msg, sizeof msg, "got %zu", up_bytes);
     int rc = httpd_respond(r, 200, NULL, msg, (size_t)n);
-    if (status != HTTPD_BODY_END) CHECK(rc < 0);
+    up_respond_rc = rc;
+    if (status != HTTPD_BODY_END) CHECK_EQ(rc, status);     /* the error, and freed */
 }
 static void on_upload(httpd_request *r) {
     handled++;
@@ -168,7 +170,31 @@ static void on_multipart(httpd_request *r) {
     int n = snprintf(buf, sizeof buf, "%d %d %s", rc, httpd_multipart_end(m), mp_seen);
     httpd_respond(r, 200, NULL, buf, (size_t)n);
 }
+/* a piece handed out stays valid while a timer of the request is pending (the body is
+   paused behind it) */
+static const char *held_ptr;
+static char held_copy[64];
+static size_t held_len;
+static int held_checked, held_end = 99;
+static void held_timer(httpd_request *r, void *arg, int status) {
+    (void)r; (void)arg;
+    if (status == 0 && !memcmp(held_ptr, held_copy, held_len)) held_checked++;
+}
+static void held_body(httpd_request *r, void *arg, const void *d, size_t n, int status) {
+    (void)arg;
+    if (status != 0) {
+        held_end = status;
+        httpd_respond(r, 200, NULL, "held", 4);
+        return;
+    }
+    held_ptr = (const char *)d;
+    held_len = n < sizeof held_copy ? n : sizeof held_copy;
+    memcpy(held_copy, d, held_len);
+    CHECK_EQ(httpd_after(r, 50, held_timer, NULL), 0);
+}
+static void on_held(httpd_request *r) { handled++; httpd_body_read(r, held_body, NULL); }
 static const httpd_route routes[] = {
+    { .method = "POST", .pattern = "/held", .handler = on_held, .stream_body = 1 },
     { .method = "POST", .pattern = "/form", .handler = on_form },
     { .method = "GET", .pattern = "/trailer", .handler = on_trailer },
     { .method = "GET", .pattern = "/file", .handler = on_file },
@@ -720,6 +746,36 @@ static void test_streamed_body_pause_resume(void) {
     CHECK_EQ(c->state, HTTPD__S_HEAD);
     done_conn(c);
 }
+static void test_piece_valid_while_timer_pending(void) {
+    httpd__conn *c = open_conn();
+    const char *s = "POST /held HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\n0123456789";
+    held_checked = 0; held_end = 99;
+    feed(c, s, strlen(s), 0);
+    CHECK_EQ(held_len, 10);
+    size_t cap;
+    CHECK(httpd__conn_rbuf(c, &cap) == NULL);          /* paused behind the timer */
+    CHECK(httpd__conn_deadline(c) > wk.now + 1000);    /* no rate or body clock meanwhile */
+    wk.now += 50;
+    httpd__worker_timers(&wk);                         /* the piece is still there */
+    CHECK_EQ(held_checked, 1);
+    CHECK((c->flags & HTTPD__F_RESUME) && (c->flags & HTTPD__F_QUEUED));
+    c->flags &= (uint16_t)~(HTTPD__F_RESUME | HTTPD__F_QUEUED);   /* what a drive does */
+    wk.queue = NULL;
+    httpd__conn_process(c);
+    CHECK(httpd__conn_rbuf(c, &cap) != NULL);          /* reading again */
+    feed(c, "abcdefghij", 10, 0);
+    CHECK_EQ(held_checked, 1);
+    wk.now += 50;
+    httpd__worker_timers(&wk);
+    CHECK_EQ(held_checked, 2);
+    c->flags &= (uint16_t)~(HTTPD__F_RESUME | HTTPD__F_QUEUED);
+    wk.queue = NULL;
+    httpd__conn_process(c);
+    CHECK_EQ(held_end, HTTPD_BODY_END);
+    drain(c, out, sizeof out);
+    CHECK(strstr(out, "held") != NULL);
+    done_conn(c);
+}
 static void test_streamed_body_refused_and_capped(void) {
     httpd__conn *c = open_conn();                       /* refused: no 100, no reading */
     const char *s = "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n"
@@ -740,6 +796,7 @@ static void test_streamed_body_refused_and_capped(void) {
     drain(c, out, sizeof out);
     CHECK(!strncmp(out, "HTTP/1.1 413 ", 13));
     CHECK_EQ(up_end, HTTPD_ERR_TOOLARGE);               /* the handler heard why */
+    CHECK_EQ(up_respond_rc, HTTPD_ERR_TOOLARGE);        /* and httpd_respond says so */
     CHECK(closing(c));
     done_conn(c);
     c = open_conn();                                    /* found by fuzz_conn: the connection */
@@ -921,6 +978,7 @@ int main(void) {
     RUN(test_streaming_backpressure);
     RUN(test_streamed_body_pause_resume);
     RUN(test_streamed_body_refused_and_capped);
+    RUN(test_piece_valid_while_timer_pending);
     RUN(test_urlencoded_form);
     RUN(test_trailers);
     RUN(test_file_body);

@@ -346,7 +346,8 @@ static void test_chunked(void) {
                           "fffffffffffffffff\r\n", "5\nhello\r\n", "0\r\n folded\r\n\r\n",
                           "0\r\nT: \x01\r\n\r\n", "5;\x01\r\n", "5;\r\nhello\r\n0\r\n\r\n",
                           "5;a b\r\n", "5;a=\r\n", "5;a=\"x\r\n", "0\r\nT : v\r\n\r\n",
-                          "0\r\n: v\r\n\r\n", "5;a=b c\r\n" };
+                          "0\r\n: v\r\n\r\n", "5;a=b c\r\n",
+                          "00000000000000005\r\nhello\r\n0\r\n\r\n" /* 17 digits */ };
     for (size_t i = 0; i < HTTPD__COUNTOF(bad); i++) {
         char out[256];
         size_t n = 0;
@@ -355,6 +356,7 @@ static void test_chunked(void) {
     }
     char out[256]; size_t n; int st;
     CHECK(chunked_all("5 ;x\r\nhello\r\n0\r\n\r\n", out, &n, &st, 3) > 0);   /* BWS */
+    CHECK(chunked_all("0000000000000005\r\nhello\r\n0\r\n\r\n", out, &n, &st, 1) > 0);  /* 16 */
     CHECK(chunked_all("5 ; a = \"q \\\" ;\" ; b=c\r\nhello\r\n0\r\n\r\n", out, &n, &st, 2) > 0);
     CHECK_EQ(st, HTTPD__CH_DONE);
     CHECK_EQ(st, HTTPD__CH_DONE);

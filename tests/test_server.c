@@ -590,6 +590,43 @@ static void test_lifetime_across_threads(void) {
         httpd_destroy(s);
     }
 }
+/* With no logger configured, a start-up failure is not silent: the reason goes to
+   stderr and httpd_run returns the error (main returns 1 with `httpd_run(&d) < 0`). */
+static void test_default_logger_on_bind_failure(void) {
+    int taken = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(taken, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    CHECK(bind(taken, (struct sockaddr *)&a, sizeof a) == 0 && listen(taken, 1) == 0);
+    socklen_t al = sizeof a;
+    getsockname(taken, (struct sockaddr *)&a, &al);
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 2);
+        httpd_desc d;
+        memset(&d, 0, sizeof d);
+        d.port = ntohs(a.sin_port);
+        d.workers = 1;
+        d.routes = routes;
+        _exit(httpd_run(&d) == HTTPD_ERR_ADDR ? 7 : 1);
+    }
+    close(pfd[1]);
+    char buf[2048];
+    ssize_t n = 0, k;
+    while (n < (ssize_t)sizeof buf - 1 && (k = read(pfd[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0) n += k;
+    buf[n > 0 ? n : 0] = 0;
+    close(pfd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    CHECK(strstr(buf, "httpd: error: bind/listen") != NULL);
+    CHECK(strstr(buf, "Address already in use") != NULL);
+    close(taken);
+}
 /* The watchdog names a worker that does not come back to its event loop: a handler
    that blocks is found in production, not guessed at. */
 static HTTPD__ATOMIC(int) blocked_logs, other_logs;
@@ -650,6 +687,7 @@ int main(void) {
     RUN(test_drain_delay_survives_wakeups);
     RUN(test_blocked_worker_logged);
     RUN(test_lifetime_across_threads);
+    RUN(test_default_logger_on_bind_failure);
     RUN(test_bad_config);
     return REPORT();
 }

@@ -203,6 +203,25 @@ def test_pause_seen_in_receive_queue():
 
 
 
+
+@test
+def test_paced_upload_cut_while_paused_frees_its_state():
+    """The body fails while /upload-paced has it paused behind its timer: the timer's
+    callback is the one that hears it and frees the upload's state (LeakSanitizer at the
+    demo's exit would report it otherwise)."""
+    with Demo(workers=1) as d:
+        for how in ("reset", "fin"):
+            s = socket.create_connection(d.addr(), timeout=10)
+            s.sendall(b"POST /upload-paced?hold=3000 HTTP/1.1\r\nHost: t\r\n"
+                      b"Content-Length: 1048576\r\n\r\n" + b"p" * (300 * 1024))
+            time.sleep(0.5)                            # paused behind its 3 s timer now
+            if how == "reset":
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            else:
+                s.shutdown(socket.SHUT_WR)             # the rest of the body never comes
+            s.close()
+        time.sleep(3.5)
+
 # ---- examples/store.c: every piece written by the task pool, no copy ----
 STORE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "store-asan")
 
