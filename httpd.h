@@ -5,11 +5,12 @@
    Everywhere else:   #include "httpd.h"
    Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed.
 
-   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES, FORMS,
-             ASYNC AND BLOCKING WORK, TIMEOUTS, SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
+   CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES,
+             STATIC FILES, FORMS, ASYNC AND BLOCKING WORK, TIMEOUTS, SHUTDOWN, THREADS,
+             LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
              >>multipart >>pool >>poll_epoll >>conn >>response >>stream >>file >>async
-             >>machine >>worker >>public
+             >>machine >>worker >>public >>static_path >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -97,6 +98,31 @@
        under -DHTTPD_NO_SENDFILE or where sendfile refuses the descriptor), so a slow client
        on a 10 GiB file costs no memory. The server owns fd from the call on and closes it.
        Pipelined requests wait until the file is out (examples/download.c).
+
+   STATIC FILES
+       A directory at a route prefix, in one route:
+           static httpd_static www = { .root = "/srv/www", .cache_control = "no-cache" };
+           httpd_static_open(&www);            // opens the root; 0 or an error
+           routes: { HTTPD_STATIC_ROUTE("/static/", &www) }     // GET, HEAD; others 405
+       Paths are resolved beneath the root's descriptor (openat2 RESOLVE_BENEATH, else a
+       walk one name at a time with O_NOFOLLOW): "..", encoded '/', '\', NUL, control
+       bytes, invalid or overlong UTF-8 and empty segments -> 400; hidden names (".x"),
+       symbolic links (unless .follow_symlinks, and then only if they stay inside) and
+       anything but regular files -> 404. A directory gets its index.html (no trailing
+       slash: 301 to the slash form), a listing if .listings, else 404. Responses carry a
+       strong ETag (inode, size, mtime in ns), Last-Modified, Accept-Ranges and the mount's
+       Cache-Control; conditionals follow RFC 9110 §13.2.2 (If-Match, If-Unmodified-Since
+       -> 412; If-None-Match, If-Modified-Since -> 304); one Range (or several that merge
+       into one) -> 206, unsatisfiable -> 416, several disjoint -> the whole 200; If-Range
+       with an ETag or a date. With .precompressed, name.br / name.gz (not older than name)
+       are served when Accept-Encoding allows (q-values; no zlib in the server), with
+       Content-Encoding, their own ETag and Vary. A file edited while it is being sent
+       closes the connection instead of mixing versions. Opening a file is a short
+       blocking call on the worker, as nginx does without aio: serve local storage.
+       Packed assets: tools/httpd_pack DIR > assets.c turns a directory into an httpd_asset
+       array (types, ETags, gzip/brotli variants made at pack time); a mount with .assets
+       serves it the same way, from read-only memory, with no allocation
+       (examples/firmware.c).
 
    FORMS
        application/x-www-form-urlencoded: httpd_form_param(req, name) on a buffered body.
@@ -559,6 +585,53 @@ HTTPD_API int httpd_submit(httpd_server *s, httpd_work_fn work, void *arg);
    httpd_wait began). */
 HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, void *arg);
 
+/* Static files and packed assets (see STATIC FILES above). A file packed into the program
+   by tools/httpd_pack: every field is computed at pack time. */
+typedef struct httpd_asset {
+    const char *path;              /* relative, "css/site.css"; the array is sorted by
+                                      strcmp of path                                     */
+    const char *type;              /* Content-Type                                       */
+    const char *etag;              /* strong ETag, quotes included                       */
+    int64_t     mtime;             /* Last-Modified, Unix seconds; 0: none               */
+    const unsigned char *data;     /* the bytes, len of them                             */
+    uint64_t    len;
+    const unsigned char *gz, *br;  /* precompressed variants; NULL: none                 */
+    uint64_t    gz_len, br_len;
+    const char *gz_etag, *br_etag;
+} httpd_asset;
+typedef struct httpd_mime {        /* { ".ext", "type" }; a zero entry ends the list     */
+    const char *ext, *type;
+} httpd_mime;
+typedef struct httpd_static {      /* one mount: zero means the default for every field  */
+    const char *root;              /* the directory served (or: assets below)            */
+    const httpd_asset *assets;     /* packed assets instead of a directory               */
+    size_t      nassets;
+    const char *index;             /* 0 -> "index.html"; "" -> none                      */
+    const char *cache_control;     /* Cache-Control of every file response; 0 -> none    */
+    const httpd_mime *mime;        /* extensions looked up before the built-in table     */
+    int         listings;          /* 1: a directory without an index is listed (HTML)   */
+    int         hidden;            /* 1: names starting with '.' are served              */
+    int         follow_symlinks;   /* 1: follow links whose target stays beneath root    */
+    int         precompressed;     /* 1: serve name.br / name.gz when accepted           */
+    int         root_fd;           /* set by httpd_static_open                           */
+    int         is_open;
+} httpd_static;
+/* Checks the mount and opens its root directory (kept open until httpd_static_close).
+   Call before httpd_start; the mount must outlive the server and is read-only after.
+   0; HTTPD_ERR_SYS (errno says why the root cannot be opened); HTTPD_ERR_INVAL (no root
+   and no assets, CR/LF in cache_control or a MIME type, assets not sorted). */
+HTTPD_API int  httpd_static_open(httpd_static *m);
+HTTPD_API void httpd_static_close(httpd_static *m);
+/* A route handler: req->user_data is the httpd_static, the route's "*" is the path. */
+HTTPD_API void httpd_static_handler(httpd_request *req);
+/* The same from a handler of yours (add headers first): answers req from mount m with the
+   route's "*" parameter (the whole path if the route has none). Returns like
+   httpd_respond. */
+HTTPD_API int  httpd_static_serve(httpd_request *req, const httpd_static *m);
+/* A route entry: { HTTPD_STATIC_ROUTE("/static/", &mount) } */
+#define HTTPD_STATIC_ROUTE(prefix, mount) \
+    { "GET", prefix "*", httpd_static_handler, (void *)(mount), 0, 0, 0, 0 }
+
 #ifdef __cplusplus
 }
 #endif
@@ -592,6 +665,7 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <ctype.h>
 #ifndef HTTPD_NO_SENDFILE
 #  include <sys/sendfile.h>
 #endif
@@ -2249,8 +2323,10 @@ enum {
     HTTPD__F_FILEREAD = 2048,  /* sendfile refused that file: pread it into out        */
     HTTPD__F_FIRST = 4096,     /* no head completed yet: the header deadline counts from
                                   the connection's arrival, not from its first byte      */
-    HTTPD__F_RESUME = 8192     /* a paused body resumed: run the state machine when the
+    HTTPD__F_RESUME = 8192,    /* a paused body resumed: run the state machine when the
                                   worker drives the connection (httpd__body_release)     */
+    HTTPD__F_FILEMEM = 16384,  /* the body is file_mem (read-only memory), not file_fd */
+    HTTPD__F_FILECHECK = 32768 /* the body paused: recheck file_tag before going on    */
 };
 
 struct httpd__worker;
@@ -2270,6 +2346,10 @@ typedef struct httpd__conn {
     uint32_t    linger_bytes;
     int         file_fd;           /* with HTTPD__F_FILE: httpd_send_file's body       */
     uint64_t    file_off, file_left;
+    union {                        /* with HTTPD__F_FILEMEM: the body's bytes; else the */
+        const char *file_mem;      /* file's httpd__file_tag when it was opened (0: do  */
+        uint64_t    file_tag;      /* not check), so a file edited mid-body is caught   */
+    } fb;
     uint16_t    flags;
     uint8_t     state;
 } httpd__conn;
@@ -3051,15 +3131,30 @@ HTTPD_API int httpd_sse_comment(httpd_request *req, const char *text) {
    pread into the output block where sendfile cannot be used (HTTPD_NO_SENDFILE, a
    descriptor sendfile refuses, TLS). The only system calls of the core are here.
    Calls: >>conn, >>response. Owner: the connection's worker thread. */
-/* httpd_send_file without the fd's ownership: the caller closes fd when this fails. */
+/* What identifies a file's content as far as its metadata can tell: size, mtime (ns) and
+   inode, mixed into 64 bits; never 0. A change while its body is being sent means the
+   bytes still to come may belong to another version. */
+HTTPD__PRIVATE uint64_t httpd__file_tag(const struct stat *st) {
+    uint64_t h = (uint64_t)st->st_size * 0x9e3779b97f4a7c15u;
+    h ^= ((uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec)
+         * 0xc2b2ae3d27d4eb4fu;
+    h ^= (uint64_t)st->st_ino * 0x165667b19e3779f9u;
+    return h ? h : 1;
+}
+/* httpd_send_file without the fd's ownership: the caller closes fd when this fails.
+   mem != NULL: the body is mem[offset, offset + len) instead (fd -1; read-only memory that
+   outlives the response). tag != 0: the file's httpd__file_tag; whenever the body pauses
+   (the client's window is full), the pump compares it with the file's again and closes
+   the connection on a change, so a response never mixes two versions of a file. */
 HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *content_type,
-                                    int fd, uint64_t offset, uint64_t len) {
+                                    int fd, const void *mem, uint64_t tag, uint64_t offset,
+                                    uint64_t len) {
     if (r->responded || r->streaming || status < 200 || status > 999
         || (content_type && !httpd__is_ctl_free(content_type, 0)))
         return HTTPD_ERR_INVAL;
     if (len == HTTPD_FILE_REST) {
         struct stat st;
-        if (fstat(fd, &st) < 0) return HTTPD_ERR_SYS;
+        if (mem || fstat(fd, &st) < 0) return HTTPD_ERR_SYS;
         if (st.st_size < 0 || offset > (uint64_t)st.st_size) return HTTPD_ERR_INVAL;
         len = (uint64_t)st.st_size - offset;
     }
@@ -3067,7 +3162,7 @@ HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *conte
     if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;
     httpd__conn *c = r->conn;
     if (!c) {                                      /* the client left meanwhile */
-        close(fd);
+        if (fd >= 0) close(fd);
         return httpd__req_drop_orphan(r);
     }
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
@@ -3075,12 +3170,14 @@ HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *conte
                                r->head.minor_version, HTTPD__FR_LENGTH, len, 0);
     if (rc < 0) return rc;
     if (r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304 || !len) {
-        close(fd);                                 /* the head says it all */
+        if (fd >= 0) close(fd);                    /* the head says it all */
     } else {
         c->file_fd = fd;                           /* the worker pumps it (>>worker) */
         c->file_off = offset;
         c->file_left = len;
         c->flags |= HTTPD__F_FILE;
+        if (mem) { c->flags |= HTTPD__F_FILEMEM; c->fb.file_mem = (const char *)mem; }
+        else c->fb.file_tag = tag;
 #ifdef HTTPD_NO_SENDFILE
         c->flags |= HTTPD__F_FILEREAD;
 #endif
@@ -3091,7 +3188,7 @@ HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *conte
 HTTPD_API int httpd_send_file(httpd_request *req, int status, const char *content_type,
                               int fd, uint64_t offset, uint64_t len) {
     int rc = req && fd >= 0 ? httpd__send_file((httpd__req *)req, status, content_type, fd,
-                                               offset, len)
+                                               NULL, 0, offset, len)
                             : HTTPD_ERR_INVAL;
     if (rc < 0 && rc != HTTPD_ERR_CLOSED && rc != HTTPD_ERR_TIMEOUT && fd >= 0) close(fd);
     return rc;
@@ -3102,9 +3199,13 @@ HTTPD__PRIVATE void httpd__conn_file_sent(httpd__conn *c, size_t n) {
     c->file_off += n;
     c->file_left -= n;
     c->wsince = c->w->now;
-    if (c->file_left) return;
-    close(c->file_fd);
-    c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD);
+    if (c->file_left) {
+        c->flags |= HTTPD__F_FILECHECK;         /* more later: check the file then */
+        return;
+    }
+    if (!(c->flags & HTTPD__F_FILEMEM)) close(c->file_fd);
+    c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD | HTTPD__F_FILEMEM
+                            | HTTPD__F_FILECHECK);
     if (c->out.pos == c->out.len) httpd__conn_out_done(c);
 }
 /* The next piece of a file body, once the buffered output is out: sendfile(2) from the
@@ -3116,6 +3217,25 @@ HTTPD__PRIVATE void httpd__conn_file_sent(httpd__conn *c, size_t n) {
 HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
     size_t want = (size_t)HTTPD__MIN(c->file_left, (uint64_t)HTTPD__SENDFILE_MAX);
     ssize_t n;
+    if (c->flags & HTTPD__F_FILEMEM) {            /* read-only memory: straight out */
+        n = send(c->fd, c->fb.file_mem + c->file_off, want, MSG_NOSIGNAL);
+        if (n > 0) { httpd__conn_file_sent(c, (size_t)n); return 1; }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->flags |= HTTPD__F_WBLOCKED;
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) return 1;
+        c->state = HTTPD__S_ABORT;
+        return 0;
+    }
+    if ((c->flags & HTTPD__F_FILECHECK) && c->fb.file_tag) {
+        struct stat st;               /* one fstat per pause, none for a body sent at once */
+        c->flags &= (uint16_t)~HTTPD__F_FILECHECK;
+        if (fstat(c->file_fd, &st) < 0 || httpd__file_tag(&st) != c->fb.file_tag) {
+            c->state = HTTPD__S_ABORT;            /* edited mid-body: cut, never mix */
+            return 0;
+        }
+    }
 #ifndef HTTPD_NO_SENDFILE
     if (!(c->flags & HTTPD__F_FILEREAD)) {
         off_t off = (off_t)c->file_off;
@@ -3812,8 +3932,9 @@ HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
     }
     httpd__buf_release(&w->pool, &c->in);
     httpd__buf_release(&w->pool, &c->out);
-    if (c->flags & HTTPD__F_FILE) close(c->file_fd);
-    c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD);
+    if ((c->flags & (HTTPD__F_FILE | HTTPD__F_FILEMEM)) == HTTPD__F_FILE) close(c->file_fd);
+    c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD | HTTPD__F_FILEMEM
+                            | HTTPD__F_FILECHECK);
     httpd__wheel_del(&w->wheel, &c->timer);
     c->state = HTTPD__S_DEAD;
 }
@@ -4724,6 +4845,904 @@ HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
                                                                sizeof *m + hcap);
     if (!m || httpd_multipart_init(m, ct, lim, (char *)(m + 1), hcap, fn, arg) < 0) return NULL;
     return m;
+}
+/* =============================================================== >>static_path
+   Safe paths for >>static: the request path checked and decoded once, then opened beneath
+   the mount's root descriptor, and the MIME type table. Built on >>public; no state but
+   a process-wide note that openat2 is missing (any thread; a benign race).
+   Invariant: nothing outside the root is ever opened. The kernel enforces it with
+   openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS [| RESOLVE_NO_SYMLINKS]) (Linux 5.6+);
+   elsewhere (ENOSYS, or a seccomp filter answering EPERM) a walk opens one name at a
+   time with O_NOFOLLOW beneath the directory before it, holding each directory's
+   descriptor, and follows a link (when allowed) by splicing its target into the rest of
+   the path: an absolute target or a ".." above the root stops the walk (EXDEV), like the
+   kernel's RESOLVE_BENEATH. Files are opened O_NONBLOCK (a FIFO never blocks the worker)
+   and checked to be regular by the caller. Cost: one openat2 per request, or one openat
+   per path segment. Tests wrap HTTPD__SYS_OPENAT/HTTPD__SYS_OPENAT2 to record every
+   descriptor opened (fuzz/fuzz_static.c). */
+#define HTTPD__STATIC_PATH_MAX 4096    /* bytes of a decoded relative path              */
+#define HTTPD__STATIC_DEPTH 32         /* directories held open by the walk             */
+#define HTTPD__STATIC_LINKS 40         /* links followed per path (the kernel's limit)  */
+#ifndef HTTPD__SYS_OPENAT
+#  define HTTPD__SYS_OPENAT(dir, path, flags) openat((dir), (path), (flags))
+#endif
+#if !defined(SYS_openat2) && defined(__NR_openat2)
+#  define SYS_openat2 __NR_openat2
+#endif
+typedef struct httpd__open_how { uint64_t flags, mode, resolve; } httpd__open_how;
+#ifndef HTTPD__SYS_OPENAT2
+#  ifdef SYS_openat2
+#    define HTTPD__SYS_OPENAT2(dir, path, how) \
+         ((int)syscall(SYS_openat2, (dir), (path), (how), sizeof(httpd__open_how)))
+#  else
+#    define HTTPD__SYS_OPENAT2(dir, path, how) ((void)(dir), (void)(path), (void)(how), \
+                                                errno = ENOSYS, -1)
+#  endif
+#endif
+static HTTPD__ATOMIC(int) httpd__openat2_missing;   /* 1: use the walk */
+
+/* One path segment (s[0..n), n > 0) is a name we serve: not "." or "..", no control byte,
+   backslash or invalid UTF-8 (RFC 3629: no overlong forms, surrogates or > U+10FFFF), not
+   hidden unless allowed. 0, -400 (refused as malformed), -404 (hidden). */
+HTTPD__PRIVATE int httpd__static_seg(const unsigned char *s, size_t n, int hidden) {
+    if (n > 255) return -404;                                   /* NAME_MAX */
+    if (s[0] == '.' && (n == 1 || (n == 2 && s[1] == '.'))) return -400;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i], k, lo = 0x80, hi = 0xbf;
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f || c == '\\') return -400;
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) k = 1;
+        else if (c >= 0xe0 && c <= 0xef) { k = 2; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }
+        else if (c >= 0xf0 && c <= 0xf4) { k = 3; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }
+        else return -400;                         /* C0, C1 (overlong), F5+, a lone tail */
+        if (n - i <= k || s[i + 1] < lo || s[i + 1] > hi) return -400;
+        for (unsigned j = 2; j <= k; j++)
+            if ((s[i + j] & 0xc0) != 0x80) return -400;
+        i += k + 1;
+    }
+    return s[0] == '.' && !hidden ? -404 : 0;
+}
+/* The route's "*" as the router left it (percent-decoded except %2F and %25, dot segments
+   removed) -> a relative path in out[0..cap), NUL-terminated: %25 and any escape still
+   there decoded exactly once (never twice: "%252e" stays the name "%2e"), every segment
+   checked, an encoded '/' or NUL, a leading '/' (absolute) and an empty segment refused.
+   *dir: it ends in '/' or is empty (a directory is asked for). Returns the length, or
+   -400 / -404. */
+HTTPD__PRIVATE long httpd__static_clean(const char *in, size_t n, char *out, size_t cap,
+                                        int hidden, int *dir) {
+    size_t o = 0, seg = 0;
+    *dir = 1;
+    if (n && in[0] == '/') return -400;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)in[i];
+        if (c == '/') {
+            if (o == seg) return -400;                          /* "a//b" */
+            int rc = httpd__static_seg((const unsigned char *)out + seg, o - seg, hidden);
+            if (rc) return rc;
+            if (o + 1 >= cap) return -404;
+            out[o++] = '/';
+            seg = o;
+            continue;
+        }
+        if (c == '%') {
+            int hi = n - i > 2 ? httpd__hexval((unsigned char)in[i + 1]) : -1;
+            int lo = hi < 0 ? -1 : httpd__hexval((unsigned char)in[i + 2]);
+            if (lo < 0) return -400;
+            c = hi * 16 + lo;
+            if (c == '/' || c == 0) return -400;                /* encoded slash, NUL */
+            i += 2;
+        }
+        if (o + 1 >= cap) return -404;
+        out[o++] = (char)c;
+    }
+    if (o > seg) {
+        int rc = httpd__static_seg((const unsigned char *)out + seg, o - seg, hidden);
+        if (rc) return rc;
+        *dir = 0;
+    }
+    out[o] = 0;
+    return (long)o;
+}
+/* The walk for kernels without openat2: see the banner. A descriptor or -errno. */
+HTTPD__PRIVATE int httpd__static_walk(int root, const char *path, int follow, int flags) {
+    char buf[HTTPD__STATIC_PATH_MAX], tmp[HTTPD__STATIC_PATH_MAX];
+    int stack[HTTPD__STATIC_DEPTH], depth = 0, links = 0, fd = -1, err = ENOENT;
+    size_t n = strlen(path);
+    if (n >= sizeof buf) return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    char *p = buf;
+    for (;;) {
+        int cur = depth ? stack[depth - 1] : root;
+        while (*p == '/') p++;
+        if (!*p) {                                 /* no name left: the directory itself */
+            fd = HTTPD__SYS_OPENAT(cur, ".", flags);
+            err = errno;
+            break;
+        }
+        char *e = p;
+        while (*e && *e != '/') e++;
+        char *rest = e;
+        while (*rest == '/') rest++;
+        size_t len = (size_t)(e - p);
+        if (len == 1 && p[0] == '.') { p = rest; continue; }
+        if (len == 2 && p[0] == '.' && p[1] == '.') {     /* only from a link's target */
+            if (!depth) { err = EXDEV; break; }           /* above the root */
+            close(stack[--depth]);
+            p = rest;
+            continue;
+        }
+        *e = 0;
+        if (!*rest) {                              /* the last name */
+            fd = HTTPD__SYS_OPENAT(cur, p, flags | O_NOFOLLOW);
+            if (fd >= 0) break;
+            err = errno;
+            if (!follow || err != ELOOP) break;
+        } else {
+            fd = HTTPD__SYS_OPENAT(cur, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0) {
+                if (depth == HTTPD__STATIC_DEPTH) { close(fd); fd = -1; err = ENAMETOOLONG; break; }
+                stack[depth++] = fd;
+                fd = -1;
+                p = rest;
+                continue;
+            }
+            err = errno;
+            if (!follow || (err != ENOTDIR && err != ELOOP)) break;
+        }
+        /* a symbolic link (readlinkat fails on anything else): target + "/" + rest */
+        ssize_t tl = readlinkat(cur, p, tmp, sizeof tmp - 1);
+        if (tl <= 0) break;                                   /* not a link: err stands */
+        if (tmp[0] == '/') { err = EXDEV; break; }            /* absolute: never beneath */
+        if (++links > HTTPD__STATIC_LINKS) { err = ELOOP; break; }
+        size_t rl = strlen(rest);
+        if ((size_t)tl + 1 + rl >= sizeof buf) { err = ENAMETOOLONG; break; }
+        tmp[tl] = '/';
+        memcpy(tmp + tl + 1, rest, rl + 1);
+        memcpy(buf, tmp, (size_t)tl + 2 + rl);
+        p = buf;
+    }
+    while (depth) close(stack[--depth]);
+    return fd >= 0 ? fd : -err;
+}
+/* Opens path ("" or "." for the root itself) beneath root for reading: a descriptor
+   (O_NONBLOCK, O_CLOEXEC) or -errno. Symbolic links: refused, or followed while they stay
+   beneath root. */
+HTTPD__PRIVATE int httpd__static_openat(int root, const char *path, int follow) {
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (!path[0]) path = ".";
+    if (!HTTPD__LOAD(&httpd__openat2_missing)) {
+        httpd__open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = (uint64_t)flags;
+        how.resolve = 0x08 | 0x02 | (follow ? 0 : 0x04);  /* BENEATH, NO_MAGICLINKS, NO_SYMLINKS */
+        for (int tries = 0; tries < 4; tries++) {   /* EAGAIN: a rename raced the lookup */
+            int fd = HTTPD__SYS_OPENAT2(root, path, &how);
+            if (fd >= 0) return fd;
+            if (errno != EAGAIN) break;
+        }
+        if (errno != ENOSYS && errno != EPERM) return -errno;
+        HTTPD__STORE(&httpd__openat2_missing, 1);   /* old kernel or a seccomp filter */
+    }
+    return httpd__static_walk(root, path, follow, flags);
+}
+
+/* MIME types by extension (the last segment's, after its last '.', any case). Text types
+   say UTF-8 so that a browser never guesses the charset. */
+static const char *const httpd__mime_table[][2] = {
+    { "html", "text/html; charset=utf-8" },     { "htm", "text/html; charset=utf-8" },
+    { "css", "text/css; charset=utf-8" },       { "js", "text/javascript; charset=utf-8" },
+    { "mjs", "text/javascript; charset=utf-8" }, { "json", "application/json" },
+    { "map", "application/json" },              { "txt", "text/plain; charset=utf-8" },
+    { "webmanifest", "application/manifest+json" }, { "xml", "application/xml" },
+    { "csv", "text/csv; charset=utf-8" },       { "md", "text/markdown; charset=utf-8" },
+    { "svg", "image/svg+xml" },                 { "png", "image/png" },
+    { "jpg", "image/jpeg" },                    { "jpeg", "image/jpeg" },
+    { "gif", "image/gif" },                     { "webp", "image/webp" },
+    { "avif", "image/avif" },                   { "ico", "image/x-icon" },
+    { "bmp", "image/bmp" },                     { "woff", "font/woff" },
+    { "woff2", "font/woff2" },                  { "ttf", "font/ttf" },
+    { "otf", "font/otf" },                      { "wasm", "application/wasm" },
+    { "pdf", "application/pdf" },               { "zip", "application/zip" },
+    { "gz", "application/gzip" },               { "tar", "application/x-tar" },
+    { "mp4", "video/mp4" },                     { "webm", "video/webm" },
+    { "mp3", "audio/mpeg" },                    { "ogg", "audio/ogg" },
+    { "wav", "audio/wav" },
+};
+HTTPD__PRIVATE const char *httpd__static_mime(const httpd_mime *user, const char *path,
+                                              size_t n) {
+    size_t i = n;
+    while (i > 0 && path[i - 1] != '.' && path[i - 1] != '/') i--;
+    if (i == 0 || path[i - 1] != '.') return "application/octet-stream";
+    const char *ext = path + i;
+    size_t el = n - i;
+    for (const httpd_mime *u = user; u && u->ext; u++) {
+        const char *x = u->ext + (u->ext[0] == '.');
+        if (httpd__ieq2(ext, el, x, strlen(x))) return u->type;
+    }
+    for (size_t k = 0; k < HTTPD__COUNTOF(httpd__mime_table); k++)
+        if (httpd__ieq2(ext, el, httpd__mime_table[k][0], strlen(httpd__mime_table[k][0])))
+            return httpd__mime_table[k][1];
+    return "application/octet-stream";
+}
+/* Worth a precompressed variant: text and the text-like formats (not images, fonts in
+   WOFF, archives: they are compressed already). */
+HTTPD__PRIVATE int httpd__static_compressible(const char *type) {
+    static const char *const t[] = { "text/", "application/json", "application/javascript",
+        "application/xml", "application/manifest+json", "application/wasm", "image/svg+xml",
+        "font/ttf", "font/otf", "image/x-icon", "image/bmp" };
+    for (size_t k = 0; k < HTTPD__COUNTOF(t); k++)
+        if (!strncmp(type, t[k], strlen(t[k]))) return 1;
+    return 0;
+}
+
+/* ==================================================================== >>static
+   Serving a mount (a directory, or packed assets) at a route prefix: validators and
+   conditional requests (RFC 9110 §8.8, §13), byte ranges (§14), content-coding
+   negotiation for precompressed variants (§12.5.3), redirects and listings for
+   directories. Comes after >>public because it is built on the public API (httpd_respond,
+   httpd_add_header's list, httpd_get_header); it reaches into three internals only: the
+   raw "*" parameter (httpd_param would decode %2F into a '/'), the request arena, and
+   >>file's httpd__send_file for guarded file bodies and memory bodies.
+   Several ranges: merged when they overlap or touch (§14.6 allows it), then one range is
+   a 206, and several disjoint ones get the whole 200 (§14.2 allows ignoring Range).
+   Browsers, media players and download managers ask for one range; multipart/byteranges
+   could not go out as one sendfile, would need a copying path for a case nobody uses,
+   and many small ranges are an amplification attack (CVE-2011-3192); a 200 is correct.
+   Owner: the request's worker thread; the mount is read-only after httpd_static_open.
+   Cost per file: one openat2 and one fstat (plus one per variant tried), headers
+   formatted on the stack, no allocation; the body is sendfile'd, or sent from the
+   asset's read-only memory (bodies up to HTTPD__STATIC_COPY go out with the head, in one
+   write). Listings (opt-in) use the request arena, at most HTTPD__STATIC_LIST_MAX bytes. */
+#define HTTPD__STATIC_COPY 8192u          /* memory bodies up to this are copied      */
+#define HTTPD__STATIC_RANGES 16           /* more ranges than this: Range is ignored  */
+#define HTTPD__STATIC_LIST_MAX (1u << 20) /* listing HTML; entries past it are left out */
+#define HTTPD__STATIC_CC_MAX 256          /* Cache-Control value length               */
+enum { HTTPD__ENC_ID, HTTPD__ENC_GZ, HTTPD__ENC_BR };
+
+HTTPD__PRIVATE int64_t httpd__days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;                                      /* H. Hinnant's days_from_civil */
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+/* Pieces of an HTTP-date at s[*i..n): w digits, one exact byte, a month name. -1: no. */
+HTTPD__PRIVATE int httpd__date_num(const char *s, size_t n, size_t *i, int w) {
+    int v = 0;
+    for (int k = 0; k < w; k++, (*i)++) {
+        if (*i >= n || s[*i] < '0' || s[*i] > '9') return -1;
+        v = v * 10 + s[*i] - '0';
+    }
+    return v;
+}
+HTTPD__PRIVATE int httpd__date_ch(const char *s, size_t n, size_t *i, const char *lit) {
+    for (; *lit; lit++, (*i)++)
+        if (*i >= n || s[*i] != *lit) return -1;
+    return 0;
+}
+HTTPD__PRIVATE int httpd__date_mon(const char *s, size_t n, size_t *i) {
+    static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    for (int m = 0; m < 12 && n - *i >= 3; m++)
+        if (httpd__ieq2(s + *i, 3, months + 3 * m, 3)) { *i += 3; return m; }
+    return -1;
+}
+/* HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, and the obsolete RFC 850 and asctime forms a
+   recipient must accept. Unix seconds, or -1. */
+HTTPD__PRIVATE int64_t httpd__parse_http_date(const char *s, size_t n) {
+    size_t i = 0;
+    int day, mon, year, hh, mm, ss, bad = 0;
+    while (i < n && ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z')) i++;      /* day name */
+    if (i < 3) return -1;
+    if (i < n && s[i] == ',') {
+        bad |= httpd__date_ch(s, n, &i, ", ");
+        day = httpd__date_num(s, n, &i, 2);
+        if (i < n && s[i] == '-') {                          /* Sunday, 06-Nov-94 08:49:37 GMT */
+            i++;
+            mon = httpd__date_mon(s, n, &i);
+            bad |= httpd__date_ch(s, n, &i, "-");
+            year = httpd__date_num(s, n, &i, 2);
+            year += year < 0 ? 0 : year < 70 ? 2000 : 1900;
+        } else {                                             /* Sun, 06 Nov 1994 08:49:37 GMT */
+            bad |= httpd__date_ch(s, n, &i, " ");
+            mon = httpd__date_mon(s, n, &i);
+            bad |= httpd__date_ch(s, n, &i, " ");
+            year = httpd__date_num(s, n, &i, 4);
+        }
+        bad |= httpd__date_ch(s, n, &i, " ");
+        hh = httpd__date_num(s, n, &i, 2);
+        bad |= httpd__date_ch(s, n, &i, ":");
+        mm = httpd__date_num(s, n, &i, 2);
+        bad |= httpd__date_ch(s, n, &i, ":");
+        ss = httpd__date_num(s, n, &i, 2);
+        bad |= httpd__date_ch(s, n, &i, " GMT");
+    } else {                                                 /* Sun Nov  6 08:49:37 1994 */
+        bad |= httpd__date_ch(s, n, &i, " ");
+        mon = httpd__date_mon(s, n, &i);
+        bad |= httpd__date_ch(s, n, &i, " ");
+        day = i < n && s[i] == ' ' ? (i++, httpd__date_num(s, n, &i, 1))
+                                   : httpd__date_num(s, n, &i, 2);
+        bad |= httpd__date_ch(s, n, &i, " ");
+        hh = httpd__date_num(s, n, &i, 2);
+        bad |= httpd__date_ch(s, n, &i, ":");
+        mm = httpd__date_num(s, n, &i, 2);
+        bad |= httpd__date_ch(s, n, &i, ":");
+        ss = httpd__date_num(s, n, &i, 2);
+        bad |= httpd__date_ch(s, n, &i, " ");
+        year = httpd__date_num(s, n, &i, 4);
+    }
+    if (bad || i != n || mon < 0 || year < 0 || day < 1 || day > 31 || hh < 0 || hh > 23
+        || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+        return -1;
+    return httpd__days_from_civil(year, (unsigned)mon + 1, (unsigned)day) * 86400
+         + hh * 3600 + mm * 60 + HTTPD__MIN(ss, 59);        /* a leap second: :59 */
+}
+/* Is etag (quotes included) in the list v: "*" or 1#entity-tag (RFC 9110 §8.8.3)? weak:
+   the weak comparison (W/ ignored), else the strong one (a weak tag never matches).
+   1, 0, or -1 when the list is malformed. */
+HTTPD__PRIVATE int httpd__etag_in(const char *v, size_t n, const char *etag, size_t el,
+                                  int weak) {
+    for (size_t i = 0;;) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+        if (i == n) return 0;
+        if (v[i] == '*') return 1;
+        int w = n - i >= 2 && v[i] == 'W' && v[i + 1] == '/';
+        i += w ? 2 : 0;
+        if (i == n || v[i] != '"') return -1;
+        size_t s = i++;
+        while (i < n && v[i] != '"') i++;
+        if (i++ == n) return -1;
+        if (i - s == el && !memcmp(v + s, etag, el) && (weak || !w)) return 1;
+        if (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') return -1;
+    }
+}
+/* RFC 9110 §13.2.2, steps 1-4, for GET/HEAD on a representation that exists: 0 (go on),
+   412 or 304. A date condition is ignored when the date is invalid, when the field
+   appears more than once, or when the representation has no Last-Modified. */
+HTTPD__PRIVATE int httpd__static_cond(const httpd_request *req, const char *etag, size_t el,
+                                      int64_t mtime) {
+    int im = -2, inm = -2, nius = 0, nims = 0;       /* -2: absent; 1 match; 0 none */
+    httpd_str ius = { NULL, 0 }, ims = { NULL, 0 };
+    for (int i = 0; i < req->header_count; i++) {
+        const httpd_header *h = &req->headers[i];
+        const char *nm = h->name.ptr;
+        size_t nl = h->name.len;
+        if (nl == 8 && httpd__ieq(nm, "if-match", 8)) {
+            int m = httpd__etag_in(h->value.ptr, h->value.len, etag, el, 0);
+            im = im == 1 || m == 1 ? 1 : 0;          /* malformed: no match -> 412 */
+        } else if (nl == 13 && httpd__ieq(nm, "if-none-match", 13)) {
+            int m = httpd__etag_in(h->value.ptr, h->value.len, etag, el, 1);
+            inm = inm == 1 || m == 1 ? 1 : 0;        /* malformed: no match -> 200 */
+        } else if (nl == 19 && httpd__ieq(nm, "if-unmodified-since", 19)) {
+            ius = h->value; nius++;
+        } else if (nl == 17 && httpd__ieq(nm, "if-modified-since", 17)) {
+            ims = h->value; nims++;
+        }
+    }
+    if (im != -2) {                                             /* 1: If-Match */
+        if (im != 1) return 412;
+    } else if (nius == 1 && mtime > 0) {                        /* 2: If-Unmodified-Since */
+        int64_t d = httpd__parse_http_date(ius.ptr, ius.len);
+        if (d >= 0 && mtime > d) return 412;
+    }
+    if (inm != -2) {                                            /* 3: If-None-Match */
+        if (inm == 1) return 304;
+    } else if (nims == 1 && mtime > 0) {                        /* 4: If-Modified-Since */
+        int64_t d = httpd__parse_http_date(ims.ptr, ims.len);
+        if (d >= 0 && mtime <= d) return 304;
+    }
+    return 0;
+}
+/* If-Range (RFC 9110 §13.1.5): may the Range be applied? An entity-tag must match
+   strongly; a date must equal Last-Modified exactly, and only counts as a strong
+   validator once that second is over (§8.8.2.2: two changes within it look alike). */
+HTTPD__PRIVATE int httpd__static_if_range(httpd_str v, const char *etag, size_t el,
+                                          int64_t mtime, int64_t now) {
+    if (!v.ptr) return 1;
+    if (v.len && (v.ptr[0] == '"' || v.ptr[0] == 'W'))
+        return v.len == el && !memcmp(v.ptr, etag, el);
+    int64_t d = httpd__parse_http_date(v.ptr, v.len);
+    return d >= 0 && mtime > 0 && d == mtime && mtime < now;
+}
+/* Digits at v[*i..n) (at least one), saturating at UINT64_MAX. */
+HTTPD__PRIVATE int httpd__static_u64(const char *v, size_t n, size_t *i, uint64_t *out) {
+    size_t s = *i;
+    uint64_t x = 0;
+    for (; *i < n && v[*i] >= '0' && v[*i] <= '9'; (*i)++) {
+        unsigned d = (unsigned)(v[*i] - '0');
+        x = x > (UINT64_MAX - d) / 10 ? UINT64_MAX : x * 10 + d;
+    }
+    *out = x;
+    return *i > s;
+}
+/* Range: bytes=... (RFC 9110 §14.1.2) on a representation of len bytes: 1 and
+   [*off, *off + *cnt) for one range (after merging, see the banner); 0: send the whole
+   representation (not bytes, malformed, too many ranges, several disjoint ranges, an
+   empty representation asked for a suffix); -416: no range is satisfiable (§14.1.1). */
+HTTPD__PRIVATE int httpd__static_range(const char *v, size_t n, uint64_t len, uint64_t *off,
+                                       uint64_t *cnt) {
+    uint64_t a[HTTPD__STATIC_RANGES], b[HTTPD__STATIC_RANGES];   /* satisfiable, inclusive */
+    int k = 0, total = 0, empty = 0;
+    size_t i = 6;
+    if (n < 6 || !httpd__ieq(v, "bytes=", 6)) return 0;
+    for (;;) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+        if (i == n) break;
+        uint64_t x, y = UINT64_MAX;
+        if (++total > HTTPD__STATIC_RANGES) return 0;
+        if (v[i] == '-') {                                        /* suffix-range */
+            i++;
+            if (!httpd__static_u64(v, n, &i, &x)) return 0;
+            if (x && !len) empty = 1;
+            else if (x) { a[k] = x >= len ? 0 : len - x; b[k++] = len - 1; }
+        } else {                                                  /* int-range */
+            if (!httpd__static_u64(v, n, &i, &x) || i == n || v[i++] != '-') return 0;
+            if (i < n && v[i] >= '0' && v[i] <= '9') {
+                httpd__static_u64(v, n, &i, &y);
+                if (y < x) return 0;                              /* invalid: ignored */
+            }
+            if (x < len) { a[k] = x; b[k++] = y >= len ? len - 1 : y; }
+        }
+        while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+        if (i < n && v[i] != ',') return 0;
+    }
+    if (!total) return 0;
+    if (!k) return empty ? 0 : -416;
+    for (int p = 1; p < k; p++)                    /* sort by start (k <= 16), merge */
+        for (int q = p; q > 0 && a[q - 1] > a[q]; q--) {
+            uint64_t t = a[q]; a[q] = a[q - 1]; a[q - 1] = t;
+            t = b[q]; b[q] = b[q - 1]; b[q - 1] = t;
+        }
+    uint64_t lo = a[0], hi = b[0];
+    for (int p = 1; p < k; p++) {
+        if (a[p] > hi + 1) return 0;               /* a gap: several parts -> whole 200 */
+        if (b[p] > hi) hi = b[p];
+    }
+    *off = lo;
+    *cnt = hi - lo + 1;
+    return 1;
+}
+/* A qvalue (RFC 9110 §12.4.2) in thousandths, or -1 if malformed. */
+HTTPD__PRIVATE int httpd__static_qvalue(const char *v, size_t n) {
+    if (!n || (v[0] != '0' && v[0] != '1') || (n > 1 && v[1] != '.') || n > 5) return -1;
+    int q = (v[0] - '0') * 1000, scale = 100;
+    for (size_t i = 2; i < n; i++, scale /= 10) {
+        if (v[i] < '0' || v[i] > '9') return -1;
+        q += (v[i] - '0') * scale;
+    }
+    return q > 1000 ? -1 : q;
+}
+/* The content coding to send (RFC 9110 §12.5.3) among identity and the variants in avail
+   (1 << HTTPD__ENC_GZ | 1 << HTTPD__ENC_BR): the highest q wins, ties go to the smaller
+   (br, then gzip, then identity); q=0 refuses. identity is acceptable unless refused
+   ("identity;q=0", or "*;q=0" without an identity entry). No Accept-Encoding: identity.
+   -1: nothing acceptable (406). */
+HTTPD__PRIVATE int httpd__static_coding(const httpd_request *req, unsigned avail) {
+    int q[3] = { -1, -1, -1 }, star = -1;
+    for (int h = 0; h < req->header_count; h++) {
+        const httpd_header *f = &req->headers[h];
+        if (f->name.len != 15 || !httpd__ieq(f->name.ptr, "accept-encoding", 15)) continue;
+        const char *v = f->value.ptr;
+        size_t n = f->value.len, i = 0;
+        while (i < n) {
+            while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+            size_t s = i;
+            while (i < n && HTTPD__IS(v[i], HTTPD__C_TCHAR)) i++;
+            size_t cl = i - s;
+            int qv = 1000;
+            for (;;) {                                   /* parameters: only q counts */
+                while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+                if (i >= n || v[i] != ';') break;
+                i++;
+                while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+                size_t ps = i;
+                while (i < n && v[i] != ',' && v[i] != ';' && v[i] != ' ' && v[i] != '\t') i++;
+                if (i - ps >= 2 && (v[ps] | 32) == 'q' && v[ps + 1] == '=')
+                    qv = httpd__static_qvalue(v + ps + 2, i - ps - 2);
+            }
+            while (i < n && v[i] != ',') i++;            /* junk: skip to the next member */
+            if (!cl || qv < 0) continue;                 /* malformed member: ignored */
+            const char *c = v + s;
+            if (cl == 2 && httpd__ieq(c, "br", 2)) q[HTTPD__ENC_BR] = qv;
+            else if ((cl == 4 && httpd__ieq(c, "gzip", 4)) || (cl == 6 && httpd__ieq(c, "x-gzip", 6)))
+                q[HTTPD__ENC_GZ] = qv;
+            else if (cl == 8 && httpd__ieq(c, "identity", 8)) q[HTTPD__ENC_ID] = qv;
+            else if (cl == 1 && c[0] == '*') star = qv;
+        }
+        if (q[HTTPD__ENC_ID] < 0 && star < 0) q[HTTPD__ENC_ID] = 1;   /* lowest, not refused */
+    }
+    if (q[HTTPD__ENC_ID] == -1 && star == -1) return HTTPD__ENC_ID;   /* no Accept-Encoding */
+    int best = -1, bq = 0;
+    for (int c = HTTPD__ENC_BR; c >= HTTPD__ENC_ID; c--) {
+        int qc = q[c] >= 0 ? q[c] : star >= 0 ? star : 0;
+        if ((c == HTTPD__ENC_ID || (avail >> c & 1)) && qc > bq) { best = c; bq = qc; }
+    }
+    return best;
+}
+
+/* What one response is made of: a file (fd) or memory, its validators and metadata. */
+typedef struct httpd__static_rep {
+    int         fd;                /* -1: mem                                          */
+    const unsigned char *mem;
+    uint64_t    len, tag;          /* tag: httpd__file_tag, checked while sending      */
+    int64_t     mtime;             /* Last-Modified (s); <= 0: none                    */
+    const char *etag, *type, *coding;   /* coding NULL: identity                      */
+    int         vary;              /* Vary: Accept-Encoding (variants exist)           */
+    char        etag_buf[64];
+} httpd__static_rep;
+HTTPD__PRIVATE void httpd__static_file_rep(httpd__static_rep *p, int fd, const struct stat *st) {
+    p->fd = fd;
+    p->mem = NULL;
+    p->len = (uint64_t)st->st_size;
+    p->tag = httpd__file_tag(st);
+    p->mtime = (int64_t)st->st_mtim.tv_sec;
+    snprintf(p->etag_buf, sizeof p->etag_buf, "\"%llx-%llx-%llx\"",   /* strong: exact */
+             (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
+             (unsigned long long)st->st_mtim.tv_sec * 1000000000ull
+                 + (unsigned long long)st->st_mtim.tv_nsec);
+    p->etag = p->etag_buf;
+}
+HTTPD__PRIVATE int httpd__static_fail(httpd_request *req, int status, int fd) {
+    char body[48];
+    const char *reason = httpd_reason(status);
+    if (fd >= 0) close(fd);
+    int n = snprintf(body, sizeof body, "%d %s\n", status, reason);
+    return httpd_respond(req, status, "text/plain", body, (size_t)n);
+}
+/* Appends raw header lines we formatted ourselves (values checked at httpd_static_open). */
+HTTPD__PRIVATE int httpd__static_headers(httpd__req *r, const char *s, size_t n) {
+    if (r->rh_len + n > r->rh_cap) {
+        size_t cap = HTTPD__MAX((size_t)r->rh_cap * 2, r->rh_len + n + 128);
+        char *b = (char *)httpd__arena_alloc(r, cap);
+        if (!b) return HTTPD_ERR_NOMEM;
+        if (r->rh_len) memcpy(b, r->rh, r->rh_len);
+        r->rh = b; r->rh_cap = (uint32_t)cap;
+    }
+    memcpy(r->rh + r->rh_len, s, n);
+    r->rh_len += (uint32_t)n;
+    return 0;
+}
+/* Answers with representation p: 304/412 (§13.2.2), 416, 206 or 200. Owns p->fd. */
+HTTPD__PRIVATE int httpd__static_send(httpd__req *r, const httpd_static *m,
+                                      httpd__static_rep *p) {
+    httpd_request *req = &r->pub;
+    char h[640];
+    size_t el = strlen(p->etag), k = 0;
+    int status = 200, get = r->head.method_id == HTTPD__M_GET;
+    uint64_t off = 0, cnt = p->len;
+#define HTTPD__PUT(s, n) do { memcpy(h + k, (s), (n)); k += (n); } while (0)
+    HTTPD__PUT("ETag: ", 6); HTTPD__PUT(p->etag, HTTPD__MIN(el, 64)); HTTPD__PUT("\r\n", 2);
+    if (p->mtime > 0) {
+        HTTPD__PUT("Last-Modified: ", 15);
+        httpd__http_date(h + k, (time_t)p->mtime);
+        k += 29;
+        HTTPD__PUT("\r\n", 2);
+    }
+    if (m->cache_control) {
+        HTTPD__PUT("Cache-Control: ", 15);
+        HTTPD__PUT(m->cache_control, strlen(m->cache_control));   /* <= 256, checked */
+        HTTPD__PUT("\r\n", 2);
+    }
+    if (p->vary) HTTPD__PUT("Vary: Accept-Encoding\r\n", 23);
+    int cond = httpd__static_cond(req, p->etag, el, p->mtime);
+    if (cond == 304) {                   /* §15.4.5: the validators and cache fields only */
+        if (p->fd >= 0) close(p->fd);
+        if (httpd__static_headers(r, h, k) < 0) return httpd__static_fail(req, 503, -1);
+        return httpd_respond(req, 304, NULL, NULL, 0);
+    }
+    if (cond == 412) return httpd__static_fail(req, 412, p->fd);
+    HTTPD__PUT("Accept-Ranges: bytes\r\n", 22);
+    if (p->coding) {
+        HTTPD__PUT("Content-Encoding: ", 18);
+        HTTPD__PUT(p->coding, strlen(p->coding));
+        HTTPD__PUT("\r\n", 2);
+    }
+    httpd_str range = get ? httpd_get_header(req, "Range") : httpd_get_header(req, "\n");
+    if (range.ptr && httpd__static_if_range(httpd_get_header(req, "If-Range"), p->etag, el,
+                                            p->mtime, (int64_t)time(NULL))) {
+        int rc = httpd__static_range(range.ptr, range.len, p->len, &off, &cnt);
+        if (rc == -416) {
+            k += (size_t)snprintf(h + k, sizeof h - k, "Content-Range: bytes */%llu\r\n",
+                                  (unsigned long long)p->len);
+            if (httpd__static_headers(r, h, k) < 0) return httpd__static_fail(req, 503, p->fd);
+            return httpd__static_fail(req, 416, p->fd);
+        }
+        if (rc == 1) {
+            status = 206;
+            k += (size_t)snprintf(h + k, sizeof h - k, "Content-Range: bytes %llu-%llu/%llu\r\n",
+                                  (unsigned long long)off, (unsigned long long)(off + cnt - 1),
+                                  (unsigned long long)p->len);
+        }
+    }
+#undef HTTPD__PUT
+    if (httpd__static_headers(r, h, k) < 0) return httpd__static_fail(req, 503, p->fd);
+    if (p->fd < 0 && cnt <= HTTPD__STATIC_COPY)
+        return httpd_respond(req, status, p->type, p->mem + off, (size_t)cnt);
+    int rc = httpd__send_file(r, status, p->type, p->fd, p->mem, p->tag, off, cnt);
+    if (rc < 0 && rc != HTTPD_ERR_CLOSED && rc != HTTPD_ERR_TIMEOUT && p->fd >= 0) close(p->fd);
+    return rc;
+}
+/* 301 to the directory's slash form: the request path, re-encoded, + "/" + the query.
+   The path starts with one '/' and a name (never "//host": no open redirect). */
+HTTPD__PRIVATE int httpd__static_redirect(httpd__req *r) {
+    httpd_request *req = &r->pub;
+    size_t n = req->path.len, need = 10 + 3 * n + 2 + req->query.len + 3;
+    char *loc = (char *)httpd__arena_alloc(r, need);
+    if (!loc || n < 2 || req->path.ptr[1] == '/') return httpd__static_fail(req, 404, -1);
+    size_t k = 0;
+    memcpy(loc, "Location: ", 10); k = 10;
+    for (size_t i = 0; i < n; i++) {                 /* RFC 3986 pchar, '/' and '%' kept */
+        unsigned char c = (unsigned char)req->path.ptr[i];
+        if (HTTPD__IS(c, HTTPD__C_TARGET) && c != '?' && c != '"' && c != '<' && c != '>'
+            && c != '\\' && c != '^' && c != '`' && c != '{' && c != '|' && c != '}') {
+            loc[k++] = (char)c;
+        } else {
+            loc[k++] = '%'; loc[k++] = "0123456789ABCDEF"[c >> 4];
+            loc[k++] = "0123456789ABCDEF"[c & 15];
+        }
+    }
+    loc[k++] = '/';
+    if (req->query.len) {
+        loc[k++] = '?';
+        memcpy(loc + k, req->query.ptr, req->query.len);
+        k += req->query.len;
+    }
+    loc[k++] = '\r'; loc[k++] = '\n';
+    if (httpd__static_headers(r, loc, k) < 0) return httpd__static_fail(req, 503, -1);
+    return httpd_respond(req, 301, "text/plain", "301 Moved Permanently\n", 22);
+}
+/* errno of a failed open -> status: missing, a link refused, outside -> 404; no
+   permission -> 403; out of descriptors -> 503. */
+HTTPD__PRIVATE int httpd__static_errno_status(int e) {
+    switch (e) {
+    case EACCES: case EPERM: return 403;
+    case EMFILE: case ENFILE: case ENOMEM: return 503;
+    case ENOENT: case ENOTDIR: case ELOOP: case EXDEV: case ENAMETOOLONG: case ENXIO:
+    case EISDIR: return 404;
+    default: return 500;
+    }
+}
+/* A directory listing (opt-in): names checked like request segments, sorted, escaped. */
+HTTPD__PRIVATE int httpd__static_list(httpd__req *r, const httpd_static *m, const char *path) {
+    httpd_request *req = &r->pub;
+    int fd = httpd__static_openat(m->root_fd, path, m->follow_symlinks);
+    struct stat st;
+    if (fd < 0) return httpd__static_fail(req, httpd__static_errno_status(-fd), -1);
+    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) return httpd__static_fail(req, 404, fd);
+    size_t cap = 16384, len = 0, nn = 0, ncap = 256, total = 0;
+    char *names = (char *)httpd__arena_alloc(r, cap);
+    char **v = (char **)httpd__arena_alloc(r, ncap * sizeof *v);
+    char dents[8192];
+    long got;
+    while (names && v && (got = syscall(SYS_getdents64, fd, dents, sizeof dents)) > 0) {
+        for (long o = 0; o < got;) {
+            const char *d = dents + o;                 /* struct linux_dirent64 */
+            unsigned short reclen;
+            memcpy(&reclen, d + 16, 2);
+            unsigned char type = (unsigned char)d[18];
+            const char *nm = d + 19;
+            size_t nl = strlen(nm);
+            o += reclen;
+            if (type == 0 && fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)   /* DT_UNKNOWN */
+                type = S_ISDIR(st.st_mode) ? 4 : S_ISREG(st.st_mode) ? 8 : S_ISLNK(st.st_mode) ? 10 : 1;
+            if ((type != 4 && type != 8 && !(type == 10 && m->follow_symlinks))
+                || httpd__static_seg((const unsigned char *)nm, nl, m->hidden)) continue;
+            if ((total += 9 * nl + 40) > HTTPD__STATIC_LIST_MAX) break;
+            if (len + nl + 2 > cap || nn == ncap) {
+                size_t c2 = len + nl + 2 > cap ? cap * 2 : cap, n2 = nn == ncap ? ncap * 2 : ncap;
+                char *b = (char *)httpd__arena_alloc(r, c2);
+                char **w = (char **)httpd__arena_alloc(r, n2 * sizeof *w);
+                if (!b || !w) { names = NULL; break; }
+                memcpy(b, names, len);
+                for (size_t i = 0; i < nn; i++) w[i] = b + (v[i] - names);
+                names = b; v = w; cap = c2; ncap = n2;
+            }
+            v[nn++] = names + len;
+            memcpy(names + len, nm, nl);
+            len += nl;
+            names[len++] = type == 4 ? '/' : 0;      /* a directory keeps its slash */
+            if (type == 4) names[len++] = 0;
+        }
+        if (total > HTTPD__STATIC_LIST_MAX) break;
+    }
+    close(fd);
+    if (!names || !v) return httpd__static_fail(req, 503, -1);
+    for (size_t gap = nn / 2; gap > 0; gap /= 2)      /* shell sort: no allocation */
+        for (size_t i = gap; i < nn; i++)
+            for (size_t j = i; j >= gap && strcmp(v[j - gap], v[j]) > 0; j -= gap) {
+                char *t = v[j]; v[j] = v[j - gap]; v[j - gap] = t;
+            }
+    size_t plen = req->path.len, hcap = 256 + 12 * plen + total;
+    char *html = (char *)httpd__arena_alloc(r, hcap), *o = html;
+    if (!html) return httpd__static_fail(req, 503, -1);
+#define HTTPD__ESC(s, n, href) do { for (size_t i_ = 0; i_ < (n); i_++) { \
+        unsigned char c_ = (unsigned char)(s)[i_]; \
+        if ((href) && !(isalnum(c_) || strchr("-._~/", c_) || c_ == 0)) { \
+            o += sprintf(o, "%%%02X", c_); \
+        } else if (c_ == '<') { memcpy(o, "&lt;", 4); o += 4; } \
+        else if (c_ == '>') { memcpy(o, "&gt;", 4); o += 4; } \
+        else if (c_ == '&') { memcpy(o, "&amp;", 5); o += 5; } \
+        else if (c_ == '"') { memcpy(o, "&quot;", 6); o += 6; } \
+        else if (c_ == '\'') { memcpy(o, "&#39;", 5); o += 5; } \
+        else *o++ = (char)c_; } } while (0)
+    o += sprintf(o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+    HTTPD__ESC(req->path.ptr, plen, 0);
+    o += sprintf(o, "</title></head>\n<body><h1>Index of ");
+    HTTPD__ESC(req->path.ptr, plen, 0);
+    o += sprintf(o, "</h1>\n<ul>\n<li><a href=\"../\">../</a></li>\n");
+    for (size_t i = 0; i < nn; i++) {
+        size_t nl = strlen(v[i]);
+        o += sprintf(o, "<li><a href=\"");
+        HTTPD__ESC(v[i], nl, 1);
+        o += sprintf(o, "\">");
+        HTTPD__ESC(v[i], nl, 0);
+        o += sprintf(o, "</a></li>\n");
+    }
+#undef HTTPD__ESC
+    o += sprintf(o, "</ul>\n</body></html>\n");
+    return httpd_respond(req, 200, "text/html; charset=utf-8", html, (size_t)(o - html));
+}
+/* A mount on a directory. path: the cleaned relative path, in a buffer of HTTPD__STATIC_
+   PATH_MAX with room for a suffix (".br", the index name) after n. */
+HTTPD__PRIVATE int httpd__static_fs(httpd__req *r, const httpd_static *m, char *path,
+                                    size_t n, int dir) {
+    httpd_request *req = &r->pub;
+    const char *index = m->index ? m->index : "index.html";
+    struct stat st;
+    int fd;
+    if (dir) {
+        size_t il = strlen(index);
+        fd = -ENOENT;
+        if (il) {
+            memcpy(path + n, index, il + 1);
+            fd = httpd__static_openat(m->root_fd, path, m->follow_symlinks);
+            path[n] = 0;
+        }
+        if (fd < 0 && fd != -ENOENT) return httpd__static_fail(req, httpd__static_errno_status(-fd), -1);
+        if (fd < 0) return m->listings ? httpd__static_list(r, m, path)
+                                       : httpd__static_fail(req, 404, -1);
+        memcpy(path + n, index, il + 1);
+        n += il;
+    } else {
+        fd = httpd__static_openat(m->root_fd, path, m->follow_symlinks);
+        if (fd < 0) return httpd__static_fail(req, httpd__static_errno_status(-fd), -1);
+    }
+    if (fstat(fd, &st) < 0) return httpd__static_fail(req, 500, fd);
+    if (S_ISDIR(st.st_mode) && !dir) { close(fd); return httpd__static_redirect(r); }
+    if (!S_ISREG(st.st_mode)) return httpd__static_fail(req, 404, fd);
+    httpd__static_rep p;
+    httpd__static_file_rep(&p, fd, &st);
+    p.type = httpd__static_mime(m->mime, path, n);
+    p.coding = NULL;
+    p.vary = m->precompressed && httpd__static_compressible(p.type);
+    for (unsigned avail = 6; p.vary;) {              /* br, gz: best accepted that exists */
+        int c = httpd__static_coding(req, avail);
+        if (c < 0) return httpd__static_fail(req, 406, fd);
+        if (c == HTTPD__ENC_ID) break;
+        memcpy(path + n, c == HTTPD__ENC_BR ? ".br" : ".gz", 4);
+        int vfd = httpd__static_openat(m->root_fd, path, m->follow_symlinks);
+        path[n] = 0;
+        struct stat vs;
+        if (vfd >= 0 && fstat(vfd, &vs) == 0 && S_ISREG(vs.st_mode)
+            && (vs.st_mtim.tv_sec > st.st_mtim.tv_sec || (vs.st_mtim.tv_sec == st.st_mtim.tv_sec
+                && vs.st_mtim.tv_nsec >= st.st_mtim.tv_nsec))) {   /* not older than name */
+            const char *type = p.type;
+            close(fd);
+            httpd__static_file_rep(&p, vfd, &vs);
+            p.type = type;
+            p.coding = c == HTTPD__ENC_BR ? "br" : "gzip";
+            p.vary = 1;
+            break;
+        }
+        if (vfd >= 0) close(vfd);
+        avail &= ~(1u << c);
+    }
+    return httpd__static_send(r, m, &p);
+}
+/* A mount on packed assets: binary search on the sorted paths. */
+HTTPD__PRIVATE const httpd_asset *httpd__static_find(const httpd_static *m, const char *path,
+                                                     size_t n, int prefix) {
+    size_t lo = 0, hi = m->nassets;
+    while (lo < hi) {                                 /* first path >= the key */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(m->assets[mid].path, path) < 0) lo = mid + 1; else hi = mid;
+    }
+    if (lo == m->nassets) return NULL;
+    const char *a = m->assets[lo].path;
+    return (prefix ? !strncmp(a, path, n) : !strcmp(a, path)) ? &m->assets[lo] : NULL;
+}
+HTTPD__PRIVATE int httpd__static_mem(httpd__req *r, const httpd_static *m, char *path,
+                                     size_t n, int dir) {
+    httpd_request *req = &r->pub;
+    const char *index = m->index ? m->index : "index.html";
+    if (dir) {
+        if (!*index) return httpd__static_fail(req, 404, -1);
+        memcpy(path + n, index, strlen(index) + 1);
+    }
+    const httpd_asset *a = httpd__static_find(m, path, n, 0);
+    if (!a) {
+        if (dir) return httpd__static_fail(req, 404, -1);
+        memcpy(path + n, "/", 2);                    /* a directory of assets? */
+        return httpd__static_find(m, path, n + 1, 1) ? httpd__static_redirect(r)
+                                                     : httpd__static_fail(req, 404, -1);
+    }
+    httpd__static_rep p;
+    memset(&p, 0, sizeof p);
+    p.fd = -1; p.mem = a->data; p.len = a->len; p.mtime = a->mtime; p.etag = a->etag;
+    p.type = a->type;
+    unsigned avail = (a->gz ? 1u << HTTPD__ENC_GZ : 0) | (a->br ? 1u << HTTPD__ENC_BR : 0);
+    if (m->precompressed && avail) {
+        p.vary = 1;
+        int c = httpd__static_coding(req, avail);
+        if (c < 0) return httpd__static_fail(req, 406, -1);
+        if (c == HTTPD__ENC_BR) { p.mem = a->br; p.len = a->br_len; p.etag = a->br_etag; p.coding = "br"; }
+        if (c == HTTPD__ENC_GZ) { p.mem = a->gz; p.len = a->gz_len; p.etag = a->gz_etag; p.coding = "gzip"; }
+    }
+    return httpd__static_send(r, m, &p);
+}
+
+HTTPD_API int httpd_static_serve(httpd_request *req, const httpd_static *m) {
+    httpd__req *r = (httpd__req *)req;
+    char path[HTTPD__STATIC_PATH_MAX];
+    int dir;
+    if (!req) return HTTPD_ERR_INVAL;
+    if (!m || !m->is_open) return httpd__static_fail(req, 500, -1);
+    int mid = r->head.method_id;
+    if (mid != HTTPD__M_GET && mid != HTTPD__M_HEAD) {   /* a "*" route: only GET, HEAD */
+        httpd_add_header(req, "Allow", "GET, HEAD, OPTIONS");
+        return mid == HTTPD__M_OPTIONS ? httpd_respond(req, 200, NULL, NULL, 0)
+                                       : httpd__static_fail(req, 405, -1);
+    }
+    httpd_str rel = { req->path.ptr + 1, req->path.len - 1 };
+    for (int i = 0; i < r->nparams; i++)     /* raw: %2F must stay apart from '/' */
+        if (r->params[i].name_len == 1 && r->params[i].name[0] == '*') rel = r->params[i].value;
+    /* room after the path for the index name or a ".br" suffix */
+    size_t room = 8 + (m->index ? strlen(m->index) : 10);
+    long n = httpd__static_clean(rel.ptr, rel.len, path, sizeof path - room, m->hidden, &dir);
+    if (n < 0) return httpd__static_fail(req, (int)-n, -1);
+    return m->assets ? httpd__static_mem(r, m, path, (size_t)n, dir)
+                     : httpd__static_fs(r, m, path, (size_t)n, dir);
+}
+HTTPD_API void httpd_static_handler(httpd_request *req) {
+    httpd_static_serve(req, (const httpd_static *)req->user_data);
+}
+HTTPD_API int httpd_static_open(httpd_static *m) {
+    if (!m || (!m->root && !m->assets)) return HTTPD_ERR_INVAL;
+    m->is_open = 0;
+    m->root_fd = -1;
+    if (m->cache_control && (strlen(m->cache_control) > HTTPD__STATIC_CC_MAX
+                             || !httpd__is_ctl_free(m->cache_control, 0)))
+        return HTTPD_ERR_INVAL;
+    if (m->index && (strlen(m->index) > 200 || strchr(m->index, '/')
+                     || (*m->index && httpd__static_seg((const unsigned char *)m->index,
+                                                        strlen(m->index), 1))))
+        return HTTPD_ERR_INVAL;
+    for (const httpd_mime *u = m->mime; u && u->ext; u++)
+        if (!u->type || !httpd__is_ctl_free(u->type, 0)) return HTTPD_ERR_INVAL;
+    for (size_t i = 0; m->assets && i < m->nassets; i++) {
+        const httpd_asset *a = &m->assets[i];
+        if (!a->path || !a->etag || strlen(a->etag) > 64 || !a->type
+            || !httpd__is_ctl_free(a->type, 0) || !httpd__is_ctl_free(a->etag, 0)
+            || (a->gz && (!a->gz_etag || strlen(a->gz_etag) > 64))
+            || (a->br && (!a->br_etag || strlen(a->br_etag) > 64))
+            || (i && strcmp(m->assets[i - 1].path, a->path) >= 0))
+            return HTTPD_ERR_INVAL;
+    }
+    if (!m->assets) {
+        m->root_fd = open(m->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m->root_fd < 0) return HTTPD_ERR_SYS;
+    }
+    m->is_open = 1;
+    return 0;
+}
+HTTPD_API void httpd_static_close(httpd_static *m) {
+    if (!m) return;
+    if (m->is_open && m->root_fd >= 0) close(m->root_fd);
+    m->root_fd = -1;
+    m->is_open = 0;
 }
 #endif /* POSIX available */
 #endif /* HTTPD_IMPLEMENTATION */
