@@ -4,7 +4,8 @@
               [--write-timeout S] [--request-timeout S] [--shutdown-timeout S]
               [--drain-delay S] [--max-connections N]          (S: seconds, may be 0.5)
               [--task-threads N] [--task-queue N] [--block-limit N] [--max-inflight N]
-              [--upload-cap BYTES]
+              [--upload-cap BYTES] [--static-dir DIR] [--static-listings]
+              [--static-follow-symlinks] [--static-hidden] [--static-cache-control V]
      GET  /           -> 200 "Hello, World!"
      POST /echo       -> 200 echoing the body (cap 1 MiB, over -> 413), streamed back as it
                          arrives when it has a Content-Length
@@ -24,6 +25,8 @@
                          it arrives; memory stays at one read buffer
      POST /upload-paced -> the same, pausing the body 20 ms after every 256 KiB (?hold=ms:
                          the first pause lasts ms)
+     GET  /static/... -> the files of --static-dir (default examples/www/): ETag,
+                         Last-Modified, 304/412, ranges, .br/.gz variants when accepted
    Port 0 binds an ephemeral port. Prints "httpd: listening on HOST:PORT" once ready;
    SIGINT/SIGTERM stop it gracefully, a second one at once. */
 #define HTTPD_IMPLEMENTATION
@@ -34,6 +37,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <errno.h>
 
 static void on_hello(httpd_request *req) {
     httpd_respond(req, 200, "text/plain", "Hello, World!", 13);
@@ -367,6 +371,8 @@ static void on_upload(httpd_request *req) {
     }
 }
 
+static httpd_static www = { .root = "examples/www", .precompressed = 1 };
+
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static void log_stderr(void *user, int level, int code, const char *msg, const char *file,
                        int line) {
@@ -383,7 +389,8 @@ static void usage(const char *argv0) {
     fprintf(stderr, "usage: %s [--host H] [--port P] [--workers N] [--verbose] "
             "[--{header,body,keepalive,write,request,shutdown}-timeout S] [--drain-delay S] "
             "[--max-connections N] [--task-threads N] [--task-queue N] [--block-limit N] "
-            "[--max-inflight N] [--upload-cap BYTES]\n", argv0);
+            "[--max-inflight N] [--upload-cap BYTES] [--static-dir DIR] [--static-listings] "
+            "[--static-follow-symlinks] [--static-hidden] [--static-cache-control V]\n", argv0);
     exit(2);
 }
 static uint32_t seconds_ms(const char *v) {
@@ -410,11 +417,12 @@ int main(int argc, char **argv) {
           .max_body_bytes = 1u << 30, .stream_body = 1 },
         { .method = "POST", .pattern = "/upload-paced", .handler = on_upload,
           .max_body_bytes = 1u << 30, .stream_body = 1 },
+        HTTPD_STATIC_ROUTE("/static/", &www),
         { 0 },
     };
     httpd_desc d;
     memset(&d, 0, sizeof d);
-    int log_level = HTTPD_LOG_WARN;
+    int log_level = HTTPD_LOG_WARN, rc;
     d.addr = "127.0.0.1";
     d.port = 8080;
     d.routes = routes;
@@ -423,6 +431,9 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--verbose")) { log_level = HTTPD_LOG_DEBUG; continue; }
+        if (!strcmp(a, "--static-listings")) { www.listings = 1; continue; }
+        if (!strcmp(a, "--static-follow-symlinks")) { www.follow_symlinks = 1; continue; }
+        if (!strcmp(a, "--static-hidden")) { www.hidden = 1; continue; }
         if (!v) usage(argv[0]);
         if (!strcmp(a, "--host")) d.addr = v;
         else if (!strcmp(a, "--port")) d.port = (uint16_t)atoi(v);
@@ -438,6 +449,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--task-threads")) d.task_threads = atoi(v);
         else if (!strcmp(a, "--task-queue")) d.task_queue = (uint32_t)atoi(v);
         else if (!strcmp(a, "--max-inflight")) d.max_inflight = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--static-dir")) www.root = v;
+        else if (!strcmp(a, "--static-cache-control")) www.cache_control = v;
         else if (!strcmp(a, "--upload-cap")) {
             for (httpd_route *r = routes; r->pattern; r++)
                 if (!strncmp(r->pattern, "/upload", 7)) r->max_body_bytes = strtoull(v, NULL, 10);
@@ -450,13 +463,16 @@ int main(int argc, char **argv) {
         i++;
     }
     crc32_init();
+    if ((rc = httpd_static_open(&www)) < 0)     /* /static/ answers 500 without it */
+        fprintf(stderr, "httpd: /static/: cannot open %s: %s\n", www.root,
+                rc == HTTPD_ERR_SYS ? strerror(errno) : httpd_strerror(rc));
     sigset_t sigs;                  /* blocked from here: httpd_serve takes them */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     httpd_server *srv;
-    int rc = httpd_start(&d, &srv);
+    rc = httpd_start(&d, &srv);
     if (rc < 0) {
         fprintf(stderr, "httpd: cannot start on %s:%u: %s\n", d.addr, (unsigned)d.port,
                 httpd_strerror(rc));
