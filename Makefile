@@ -14,7 +14,7 @@ WORKERS ?= 0
 
 .PHONY: all run test test-run clean bench-quick fuzz
 EXAMPLES := demo hello download upload sse_clock store
-all: $(addprefix $(B)/,$(EXAMPLES))
+all: $(addprefix $(B)/,$(EXAMPLES)) $(B)/firmware $(B)/httpd_pack
 
 $(B):
 	@mkdir -p $(B)
@@ -25,18 +25,27 @@ $(B)/%-asan: examples/%.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
 $(B)/download-nosendfile: examples/download.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_NO_SENDFILE -o $@ $< $(LIBS)
+# packed assets: tools/httpd_pack turns examples/www into build/www_assets.c for firmware.c
+$(B)/httpd_pack: tools/httpd_pack.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS)
+$(B)/www_assets.c: $(B)/httpd_pack $(shell find examples/www -type f)
+	$(B)/httpd_pack --name www_assets --gzip --brotli examples/www > $@.tmp && mv $@.tmp $@
+$(B)/firmware: examples/firmware.c $(B)/www_assets.c httpd.h
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I$(B) -o $@ $< $(LIBS)
+$(B)/firmware-asan: examples/firmware.c $(B)/www_assets.c httpd.h
+	$(CC) $(STD) $(WARN) $(SAN) -I$(B) -o $@ $< $(LIBS)
 $(B)/demo-tsan: examples/demo.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
 
 # unit tests: one per module, each built with ASan+UBSan
-UNIT := parser wheel router conn multipart
+UNIT := parser wheel router conn multipart static
 $(B)/test_%: tests/test_%.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
 $(B)/test_server-tsan: tests/test_server.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 
 # fuzzing: libFuzzer harnesses (clang), replay binaries (any compiler) run by `make test`
-FUZZ         := parser chunked router conn multipart worker
+FUZZ         := parser chunked router conn multipart worker static
 FUZZ_SECONDS ?= 60
 $(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)
@@ -62,7 +71,7 @@ test:
 test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
-      $(B)/store-asan
+      $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack
 	@tests/run.sh
 
 bench-quick: $(B)/demo

@@ -13,6 +13,7 @@ PKGS=(
     python3 python3-h11             # the Python suites (Debian's /usr/bin/python3, no PyPI)
     haproxy                         # the reverse proxy in front (rolling restart)
     chromium                        # the browser as a client (forms, pages)
+    gzip brotli                     # precompressed variants (tests/test_static.py, httpd_pack)
     procps iproute2                 # ps, ss
 )
 [ $# -gt 0 ] && PKGS=("$@")          # `make run` asks only for a compiler
@@ -22,7 +23,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
 else                                # not Debian: check the commands, cannot install
-    cmds=(gcc g++ make clang curl python3 haproxy chromium ps ss)
+    cmds=(gcc g++ make clang curl python3 haproxy chromium gzip brotli ps ss)
     [ $# -gt 0 ] && cmds=(cc)
     for c in "${cmds[@]}"; do
         command -v "$c" >/dev/null 2>&1 || missing+=("$c")
