@@ -5196,7 +5196,8 @@ HTTPD__PRIVATE int httpd__etag_in(const char *v, size_t n, const char *etag, siz
         while (i < n && v[i] != '"') i++;
         if (i++ == n) return -1;
         if (i - s == el && !memcmp(v + s, etag, el) && (weak || !w)) return 1;
-        if (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') return -1;
+        while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+        if (i < n && v[i] != ',') return -1;                  /* tags need commas */
     }
 }
 /* RFC 9110 §13.2.2, steps 1-4, for GET/HEAD on a representation that exists: 0 (go on),
