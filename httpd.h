@@ -3145,7 +3145,10 @@ HTTPD__PRIVATE uint64_t httpd__file_tag(const struct stat *st) {
    mem != NULL: the body is mem[offset, offset + len) instead (fd -1; read-only memory that
    outlives the response). tag != 0: the file's httpd__file_tag; whenever the body pauses
    (the client's window is full), the pump compares it with the file's again and closes
-   the connection on a change, so a response never mixes two versions of a file. */
+   the connection on a change: a body that would mix two versions of a file is cut short
+   (the client sees fewer bytes than Content-Length). Even bytes queued before the edit
+   may carry new content (sendfile queues page-cache pages, not copies), so cutting is the
+   only honest answer. */
 HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *content_type,
                                     int fd, const void *mem, uint64_t tag, uint64_t offset,
                                     uint64_t len) {

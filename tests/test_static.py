@@ -373,7 +373,7 @@ def test_traversal_corpus():
 @test
 def test_file_edited_during_range_download():
     """The file is rewritten in place while a range of it is being sent: the response is
-    either the old bytes exactly or cut short (connection closed), never a full-length
+    cut short (the connection closes before Content-Length bytes), never a full-length
     body mixing two versions. Then a new request gets the new version and a new ETag."""
     with Tree() as t:
         size = 24 * 1000 * 1000
@@ -395,8 +395,9 @@ def test_file_edited_during_range_download():
                 f.write(new)
             body += read_to_close(s)
             want = size - 1999
+            # cut short: a full-length body would mix two versions (even the bytes queued
+            # before the edit may be new ones: sendfile queues page-cache pages, not copies)
             assert len(body) < want, "a full-length body after an edit mixes two versions"
-            assert body[:65536] == old[1000:1000 + 65536]     # sent before the edit
             st, h2, b2 = get(d, "/static/grow.bin")
             assert st == 200 and b2 == new and h2["etag"] != h["etag"]
 
