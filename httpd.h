@@ -10,7 +10,7 @@
              LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
              >>multipart >>pool >>poll_epoll >>conn >>response >>stream >>file >>async
-             >>machine >>worker >>public >>static_path >>static
+             >>machine >>worker >>public >>static_path >>static_cond >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -4898,8 +4898,15 @@ HTTPD__PRIVATE int httpd__static_seg(const unsigned char *s, size_t n, int hidde
             continue;
         }
         if (c >= 0xc2 && c <= 0xdf) k = 1;
-        else if (c >= 0xe0 && c <= 0xef) { k = 2; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }
-        else if (c >= 0xf0 && c <= 0xf4) { k = 3; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }
+        else if (c >= 0xe0 && c <= 0xef) {
+            k = 2;
+            if (c == 0xe0) lo = 0xa0;                   /* overlong */
+            if (c == 0xed) hi = 0x9f;                   /* UTF-16 surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            k = 3;
+            if (c == 0xf0) lo = 0x90;                   /* overlong */
+            if (c == 0xf4) hi = 0x8f;                   /* above U+10FFFF */
+        }
         else return -400;                         /* C0, C1 (overlong), F5+, a lone tail */
         if (n - i <= k || s[i + 1] < lo || s[i + 1] > hi) return -400;
         for (unsigned j = 2; j <= k; j++)
@@ -5081,28 +5088,13 @@ HTTPD__PRIVATE int httpd__static_compressible(const char *type) {
     return 0;
 }
 
-/* ==================================================================== >>static
-   Serving a mount (a directory, or packed assets) at a route prefix: validators and
-   conditional requests (RFC 9110 §8.8, §13), byte ranges (§14), content-coding
-   negotiation for precompressed variants (§12.5.3), redirects and listings for
-   directories. Comes after >>public because it is built on the public API (httpd_respond,
-   httpd_add_header's list, httpd_get_header); it reaches into three internals only: the
-   raw "*" parameter (httpd_param would decode %2F into a '/'), the request arena, and
-   >>file's httpd__send_file for guarded file bodies and memory bodies.
-   Several ranges: merged when they overlap or touch (§14.6 allows it), then one range is
-   a 206, and several disjoint ones get the whole 200 (§14.2 allows ignoring Range).
-   Browsers, media players and download managers ask for one range; multipart/byteranges
-   could not go out as one sendfile, would need a copying path for a case nobody uses,
-   and many small ranges are an amplification attack (CVE-2011-3192); a 200 is correct.
-   Owner: the request's worker thread; the mount is read-only after httpd_static_open.
-   Cost per file: one openat2 and one fstat (plus one per variant tried), headers
-   formatted on the stack, no allocation; the body is sendfile'd, or sent from the
-   asset's read-only memory (bodies up to HTTPD__STATIC_COPY go out with the head, in one
-   write). Listings (opt-in) use the request arena, at most HTTPD__STATIC_LIST_MAX bytes. */
-#define HTTPD__STATIC_COPY 8192u          /* memory bodies up to this are copied      */
+/* =============================================================== >>static_cond
+   What >>static decides from request fields, as pure functions (no I/O, any thread):
+   HTTP-dates in all three forms (RFC 9110 §5.6.7), entity-tag lists and the conditional
+   request evaluation in the order of §13.2.2, If-Range (§13.1.5), Range (§14.1.2) with
+   merging, and content-coding negotiation with q-values (§12.5.3). Each walks its field
+   once; nothing allocates. Unit tests: tests/test_static.c; fuzzed by fuzz/fuzz_static.c. */
 #define HTTPD__STATIC_RANGES 16           /* more ranges than this: Range is ignored  */
-#define HTTPD__STATIC_LIST_MAX (1u << 20) /* listing HTML; entries past it are left out */
-#define HTTPD__STATIC_CC_MAX 256          /* Cache-Control value length               */
 enum { HTTPD__ENC_ID, HTTPD__ENC_GZ, HTTPD__ENC_BR };
 
 HTTPD__PRIVATE int64_t httpd__days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -5351,7 +5343,8 @@ HTTPD__PRIVATE int httpd__static_coding(const httpd_request *req, unsigned avail
             if (!cl || qv < 0) continue;                 /* malformed member: ignored */
             const char *c = v + s;
             if (cl == 2 && httpd__ieq(c, "br", 2)) q[HTTPD__ENC_BR] = qv;
-            else if ((cl == 4 && httpd__ieq(c, "gzip", 4)) || (cl == 6 && httpd__ieq(c, "x-gzip", 6)))
+            else if ((cl == 4 && httpd__ieq(c, "gzip", 4))
+                     || (cl == 6 && httpd__ieq(c, "x-gzip", 6)))      /* §8.4.1.3 */
                 q[HTTPD__ENC_GZ] = qv;
             else if (cl == 8 && httpd__ieq(c, "identity", 8)) q[HTTPD__ENC_ID] = qv;
             else if (cl == 1 && c[0] == '*') star = qv;
@@ -5367,6 +5360,28 @@ HTTPD__PRIVATE int httpd__static_coding(const httpd_request *req, unsigned avail
     return best;
 }
 
+/* ==================================================================== >>static
+   Serving a mount (a directory, or packed assets) at a route prefix: validators and
+   conditional requests (RFC 9110 §8.8, §13), byte ranges (§14), content-coding
+   negotiation for precompressed variants (§12.5.3), redirects and listings for
+   directories (the field parsing is >>static_cond's). Comes after >>public because it is
+   built on the public API (httpd_respond, the response's header list, httpd_get_header);
+   it reaches into three internals only: the
+   raw "*" parameter (httpd_param would decode %2F into a '/'), the request arena, and
+   >>file's httpd__send_file for guarded file bodies and memory bodies.
+   Several ranges: merged when they overlap or touch (§14.6 allows it), then one range is
+   a 206, and several disjoint ones get the whole 200 (§14.2 allows ignoring Range).
+   Browsers, media players and download managers ask for one range; multipart/byteranges
+   could not go out as one sendfile, would need a copying path for a case nobody uses,
+   and many small ranges are an amplification attack (CVE-2011-3192); a 200 is correct.
+   Owner: the request's worker thread; the mount is read-only after httpd_static_open.
+   Cost per file: one openat2 and one fstat (plus one per variant tried), headers
+   formatted on the stack, no allocation; the body is sendfile'd, or sent from the
+   asset's read-only memory (bodies up to HTTPD__STATIC_COPY go out with the head, in one
+   write). Listings (opt-in) use the request arena, at most HTTPD__STATIC_LIST_MAX bytes. */
+#define HTTPD__STATIC_COPY 8192u          /* memory bodies up to this are copied      */
+#define HTTPD__STATIC_LIST_MAX (1u << 20) /* listing HTML; entries past it are left out */
+#define HTTPD__STATIC_CC_MAX 256          /* Cache-Control value length               */
 /* What one response is made of: a file (fd) or memory, its validators and metadata. */
 typedef struct httpd__static_rep {
     int         fd;                /* -1: mem                                          */
@@ -5531,7 +5546,8 @@ HTTPD__PRIVATE int httpd__static_list(httpd__req *r, const httpd_static *m, cons
             size_t nl = strlen(nm);
             o += reclen;
             if (type == 0 && fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)   /* DT_UNKNOWN */
-                type = S_ISDIR(st.st_mode) ? 4 : S_ISREG(st.st_mode) ? 8 : S_ISLNK(st.st_mode) ? 10 : 1;
+                type = S_ISDIR(st.st_mode) ? 4 : S_ISREG(st.st_mode) ? 8
+                     : S_ISLNK(st.st_mode) ? 10 : 1;
             if ((type != 4 && type != 8 && !(type == 10 && m->follow_symlinks))
                 || httpd__static_seg((const unsigned char *)nm, nl, m->hidden)) continue;
             if ((total += 9 * nl + 40) > HTTPD__STATIC_LIST_MAX) break;
@@ -5605,7 +5621,8 @@ HTTPD__PRIVATE int httpd__static_fs(httpd__req *r, const httpd_static *m, char *
             fd = httpd__static_openat(m->root_fd, path, m->follow_symlinks);
             path[n] = 0;
         }
-        if (fd < 0 && fd != -ENOENT) return httpd__static_fail(req, httpd__static_errno_status(-fd), -1);
+        if (fd < 0 && fd != -ENOENT)
+            return httpd__static_fail(req, httpd__static_errno_status(-fd), -1);
         if (fd < 0) return m->listings ? httpd__static_list(r, m, path)
                                        : httpd__static_fail(req, 404, -1);
         memcpy(path + n, index, il + 1);
@@ -5682,8 +5699,11 @@ HTTPD__PRIVATE int httpd__static_mem(httpd__req *r, const httpd_static *m, char 
         p.vary = 1;
         int c = httpd__static_coding(req, avail);
         if (c < 0) return httpd__static_fail(req, 406, -1);
-        if (c == HTTPD__ENC_BR) { p.mem = a->br; p.len = a->br_len; p.etag = a->br_etag; p.coding = "br"; }
-        if (c == HTTPD__ENC_GZ) { p.mem = a->gz; p.len = a->gz_len; p.etag = a->gz_etag; p.coding = "gzip"; }
+        if (c == HTTPD__ENC_BR) {
+            p.mem = a->br; p.len = a->br_len; p.etag = a->br_etag; p.coding = "br";
+        } else if (c == HTTPD__ENC_GZ) {
+            p.mem = a->gz; p.len = a->gz_len; p.etag = a->gz_etag; p.coding = "gzip";
+        }
     }
     return httpd__static_send(r, m, &p);
 }
