@@ -203,7 +203,9 @@
             streaming responses and request bodies, chunked trailers, sendfile file
             bodies, streamed multipart/form-data, blocked-worker warnings; one-pass SIMD head
             parsing, the header deadline from arrival, httpd_destroy (the handle outlives
-            httpd_wait), bodies paused behind pending callbacks, half-close answered.
+            httpd_wait), bodies paused behind pending callbacks, half-close answered;
+            static files and packed assets (safe paths, conditionals, ranges,
+            precompressed variants).
 */
 #if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
