@@ -5461,8 +5461,8 @@ HTTPD__PRIVATE int httpd__static_send(httpd__req *r, const httpd_static *m,
         HTTPD__PUT(p->coding, strlen(p->coding));
         HTTPD__PUT("\r\n", 2);
     }
-    httpd_str range = get ? httpd_get_header(req, "Range") : httpd_get_header(req, "\n");
-    if (range.ptr && httpd__static_if_range(httpd_get_header(req, "If-Range"), p->etag, el,
+    httpd_str range = httpd_get_header(req, "Range");        /* GET only (§14.2) */
+    if (get && range.ptr && httpd__static_if_range(httpd_get_header(req, "If-Range"), p->etag, el,
                                             p->mtime, (int64_t)time(NULL))) {
         int rc = httpd__static_range(range.ptr, range.len, p->len, &off, &cnt);
         if (rc == -416) {
