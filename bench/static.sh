@@ -4,7 +4,8 @@
 # Headline: server CPU per request (utime+stime of the server's processes over a wrk run,
 # / responses), median of BENCH_ROUNDS. Also req/s and syscalls per request (strace -c
 # around exactly BENCH_ST_N requests from bench/loadgen). See bench/README.md.
-# Knobs: BENCH_DUR=5 BENCH_ROUNDS=3 BENCH_CONNS=16 BENCH_ST_N=4000 DEMO=build/demo
+# Knobs: BENCH_DUR=5 BENCH_ROUNDS=3 BENCH_CONNS=16 BENCH_ST_N=4000 BENCH_FILES="f1k f1m"
+#        BENCH_WAIT_QUIET=0 (seconds to wait for other load to stop) DEMO=build/demo
 #        NGINX=/usr/sbin/nginx BENCH_KEEP=1 BENCH_BUSY_PCT=5
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -30,7 +31,7 @@ mkdir -p "$T/www"
 chmod 755 "$T" "$T/www"          # nginx's workers run as nobody
 head -c 1024 /dev/urandom >"$T/www/f1k.bin"
 head -c 1048576 /dev/urandom >"$T/www/f1m.bin"
-FILES="f1k f1m"
+FILES=${BENCH_FILES:-f1k f1m}
 cc -O2 -Wall -o "$T/loadgen" bench/loadgen.c || exit 2
 
 start() {  # name
@@ -70,6 +71,14 @@ CONF
     [ "$1" = demo ] && for ((i = 0; i < 50; i++)); do grep -q "listening on" "$log" && break; sleep 0.1; done
     port_open "$PORT" || { echo "static.sh: $1 did not start: $(tail -c 300 "$log")" >&2; exit 1; }
 }
+WAIT_QUIET=${BENCH_WAIT_QUIET:-0}
+while :; do                      # the machine is shared: optionally wait for it to go quiet
+    others_snapshot >"$T/ob"; sleep 1; others_snapshot >"$T/oa"
+    read -r pre _ < <(others_pct "$T/ob" "$T/oa" 1)
+    [ "$pre" -le "$BUSY_PCT" ] || [ "$SECONDS" -ge "$WAIT_QUIET" ] && break
+    log "machine busy (others ${pre}% of a CPU); waiting"
+    sleep 4
+done
 start demo
 start nginx
 for s in demo nginx; do
