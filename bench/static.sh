@@ -88,7 +88,7 @@ for s in demo nginx; do
         R[$s.$f.size]=$(sed -n 's/.*resp_bytes=\([0-9]*\).*/\1/p' <<<"$out")
         grep -q "200 OK" "$T/probe.$s.$f" || note "$s /static/$f.bin: not 200"
     done
-    log "$s: response bytes f1k=${R[$s.f1k.size]} f1m=${R[$s.f1m.size]}"
+    log "$s: response bytes $(for f in $FILES; do printf '%s=%s ' "$f" "${R[$s.$f.size]}"; done)"
 done
 
 wrk_once() {  # server file round
@@ -170,6 +170,7 @@ for s in demo nginx; do
 done
 printf 'syscalls (top):\n'
 for s in demo nginx; do for f in $FILES; do printf '  %s %s: %s\n' "$s" "$f" "${R[$s.$f.calls]}"; done; done
-printf 'response bytes: demo f1k=%s f1m=%s, nginx f1k=%s f1m=%s\n' "${R[demo.f1k.size]}" "${R[demo.f1m.size]}" \
-    "${R[nginx.f1k.size]}" "${R[nginx.f1m.size]}"
+for s in demo nginx; do
+    printf 'response bytes %s: %s\n' "$s" "$(for f in $FILES; do printf '%s=%s ' "$f" "${R[$s.$f.size]}"; done)"
+done
 if [ ${#NOTES[@]} -gt 0 ]; then printf 'NOTES:\n'; printf '  %s\n' "${NOTES[@]}"; else echo "checks: no errors, all 200, byte counts match"; fi
