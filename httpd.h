@@ -3223,7 +3223,7 @@ HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
     size_t want = (size_t)HTTPD__MIN(c->file_left, (uint64_t)HTTPD__SENDFILE_MAX);
     ssize_t n;
     if (c->flags & HTTPD__F_FILEMEM) {            /* read-only memory: straight out */
-        n = send(c->fd, c->fb.file_mem + c->file_off, want, MSG_NOSIGNAL);
+        n = httpd__io_send(c->fd, c->fb.file_mem + c->file_off, want, MSG_NOSIGNAL);
         if (n > 0) { httpd__conn_file_sent(c, (size_t)n); return 1; }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             c->flags |= HTTPD__F_WBLOCKED;
