@@ -2,8 +2,9 @@
 # bench/static.sh - static files: build/demo's /static/ mount against nginx (sendfile on)
 # serving the same 1 KiB and 1 MiB files over keep-alive, in the same run, interleaved.
 # Headline: server CPU per request (utime+stime of the server's processes over a wrk run,
-# / responses), median of BENCH_ROUNDS. Also req/s and syscalls per request (strace -c
-# around exactly BENCH_ST_N requests from bench/loadgen). See bench/README.md.
+# / responses), median of BENCH_ROUNDS; the same over an exact count of requests from
+# bench/loadgen (BENCH_LG_N 1 KiB requests, a twentieth of that for 1 MiB); req/s; syscalls
+# per request (strace -c around exactly BENCH_ST_N requests). See bench/README.md.
 # Knobs: BENCH_DUR=5 BENCH_ROUNDS=3 BENCH_CONNS=16 BENCH_ST_N=4000 BENCH_FILES="f1k f1m"
 #        BENCH_WAIT_QUIET=0 (seconds to wait for other load to stop) DEMO=build/demo
 #        NGINX=/usr/sbin/nginx BENCH_KEEP=1 BENCH_BUSY_PCT=5
@@ -123,6 +124,25 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 
+# CPU per request over an exact count (bench/loadgen, 8 keep-alive connections): no wrk
+# timing involved, a steadier figure on a shared machine; interleaved like the wrk runs
+LG_N=${BENCH_LG_N:-60000}
+for ((r = 1; r <= ROUNDS; r++)); do
+    for f in $FILES; do
+        n=$LG_N; [ "$f" = f1m ] && n=$((LG_N / 20))
+        order="demo nginx"; [ $((r % 2)) = 0 ] && order="nginx demo"
+        for s in $order; do
+            t0=$(cpu_ticks "${SPID[$s]}")
+            out=$(taskset -c "$LG_CPU" timeout -s KILL 300 "$T/loadgen" --port "${SPORT[$s]}" \
+                  --path "/static/$f.bin" --requests "$n" --conns 8 2>&1)
+            t1=$(cpu_ticks "${SPID[$s]}")
+            grep -q "ok=$n " <<<"$out" || note "$s $f loadgen round $r: $out"
+            R[$s.$f.lg.$r]=$(calc "($t1 - $t0) * 1e6 / $HZ / $n")
+            log "$s $f loadgen round $r: $n requests, $(printf %.2f "${R[$s.$f.lg.$r]}") us CPU/req"
+        done
+    done
+done
+
 # syscalls per request: strace -c on every server process around exactly N requests
 for s in demo nginx; do
     for f in $FILES; do
@@ -160,12 +180,20 @@ for f in $FILES; do
         else name="$f req/s"; tgt=""; ok=""; fi
         printf '%-34s %12.2f %12.2f %10.3f %8s %s\n' "$name" "$d" "$g" "$ratio" "$tgt" "$ok"
     done
+    d=$(median $(for ((r = 1; r <= ROUNDS; r++)); do echo "${R[demo.$f.lg.$r]:-0}"; done))
+    g=$(median $(for ((r = 1; r <= ROUNDS; r++)); do echo "${R[nginx.$f.lg.$r]:-0}"; done))
+    ratio=$(calc "$d / ($g > 0 ? $g : 1)")
+    printf '%-34s %12.2f %12.2f %10.3f %8s %s\n' "$f CPU us/req (loadgen, exact N)" "$d" "$g" "$ratio" \
+        "<=1.0" "$(awk "BEGIN{print ($ratio <= 1.0) ? \"ok\" : \"MISS\"}")"
     printf '%-34s %12.3f %12.3f\n' "$f syscalls/req (strace -c)" "${R[demo.$f.sys]}" "${R[nginx.$f.sys]}"
 done
-printf '\nper-run CPU us/req:\n'
+printf '\nper-run CPU us/req (wrk | loadgen):\n'
 for s in demo nginx; do
     printf '  %-6s' "$s"
-    for f in $FILES; do printf ' %s:' "$f"; for ((r = 1; r <= ROUNDS; r++)); do printf ' %.2f' "${R[$s.$f.us.$r]}"; done; done
+    for f in $FILES; do
+        printf ' %s:' "$f"; for ((r = 1; r <= ROUNDS; r++)); do printf ' %.2f' "${R[$s.$f.us.$r]}"; done
+        printf ' |'; for ((r = 1; r <= ROUNDS; r++)); do printf ' %.2f' "${R[$s.$f.lg.$r]}"; done
+    done
     echo
 done
 printf 'syscalls (top):\n'
