@@ -590,33 +590,36 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
 /* Static files and packed assets (see STATIC FILES above). A file packed into the program
    by tools/httpd_pack: every field is computed at pack time. */
 typedef struct httpd_asset {
-    const char *path;              /* relative, "css/site.css"; the array is sorted by
+    const char *path HTTPD__0;     /* relative, "css/site.css"; the array is sorted by
                                       strcmp of path                                     */
-    const char *type;              /* Content-Type                                       */
-    const char *etag;              /* strong ETag, quotes included                       */
-    int64_t     mtime;             /* Last-Modified, Unix seconds; 0: none               */
-    const unsigned char *data;     /* the bytes, len of them                             */
-    uint64_t    len;
-    const unsigned char *gz, *br;  /* precompressed variants; NULL: none                 */
-    uint64_t    gz_len, br_len;
-    const char *gz_etag, *br_etag;
+    const char *type HTTPD__0;     /* Content-Type                                       */
+    const char *etag HTTPD__0;     /* strong ETag, quotes included                       */
+    int64_t     mtime HTTPD__0;    /* Last-Modified, Unix seconds; 0: none               */
+    const unsigned char *data HTTPD__0;     /* the bytes, len of them                    */
+    uint64_t    len HTTPD__0;
+    const unsigned char *gz HTTPD__0, *br HTTPD__0;  /* precompressed variants; NULL: none */
+    uint64_t    gz_len HTTPD__0, br_len HTTPD__0;
+    const char *gz_etag HTTPD__0, *br_etag HTTPD__0;
 } httpd_asset;
 typedef struct httpd_mime {        /* { ".ext", "type" }; a zero entry ends the list     */
-    const char *ext, *type;
+    const char *ext HTTPD__0, *type HTTPD__0;
 } httpd_mime;
 typedef struct httpd_static {      /* one mount: zero means the default for every field  */
-    const char *root;              /* the directory served (or: assets below)            */
-    const httpd_asset *assets;     /* packed assets instead of a directory               */
-    size_t      nassets;
-    const char *index;             /* 0 -> "index.html"; "" -> none                      */
-    const char *cache_control;     /* Cache-Control of every file response; 0 -> none    */
-    const httpd_mime *mime;        /* extensions looked up before the built-in table     */
-    int         listings;          /* 1: a directory without an index is listed (HTML)   */
-    int         hidden;            /* 1: names starting with '.' are served              */
-    int         follow_symlinks;   /* 1: follow links whose target stays beneath root    */
-    int         precompressed;     /* 1: serve name.br / name.gz when accepted           */
-    int         root_fd;           /* set by httpd_static_open                           */
-    int         is_open;
+    const char *root HTTPD__0;     /* the directory served (or: assets below)            */
+    const httpd_asset *assets HTTPD__0;     /* packed assets instead of a directory      */
+    size_t      nassets HTTPD__0;
+    const char *index HTTPD__0;    /* 0 -> "index.html"; "" -> none                      */
+    const char *cache_control HTTPD__0;     /* Cache-Control of every file response;
+                                               0 -> none                                 */
+    const httpd_mime *mime HTTPD__0;        /* extensions looked up before the built-in
+                                               table                                     */
+    int         listings HTTPD__0; /* 1: a directory without an index is listed (HTML)   */
+    int         hidden HTTPD__0;   /* 1: names starting with '.' are served              */
+    int         follow_symlinks HTTPD__0;   /* 1: follow links whose target stays beneath
+                                               root                                      */
+    int         precompressed HTTPD__0;     /* 1: serve name.br / name.gz when accepted  */
+    int         root_fd HTTPD__0;  /* set by httpd_static_open                           */
+    int         is_open HTTPD__0;
 } httpd_static;
 /* Checks the mount and opens its root directory (kept open until httpd_static_close).
    Call before httpd_start; the mount must outlive the server and is read-only after.
@@ -4871,6 +4874,12 @@ HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
 #define HTTPD__STATIC_PATH_MAX 4096    /* bytes of a decoded relative path              */
 #define HTTPD__STATIC_DEPTH 32         /* directories held open by the walk             */
 #define HTTPD__STATIC_LINKS 40         /* links followed per path (the kernel's limit)  */
+#ifdef O_PATH                          /* the walk's directories: search, never read    */
+#  define HTTPD__O_SEARCH O_PATH
+#else                                  /* (O_PATH needs _GNU_SOURCE: after system headers
+                                          in default mode, read permission it is)       */
+#  define HTTPD__O_SEARCH O_RDONLY
+#endif
 #ifndef HTTPD__SYS_OPENAT
 #  define HTTPD__SYS_OPENAT(dir, path, flags) openat((dir), (path), (flags))
 #endif
@@ -4996,7 +5005,8 @@ HTTPD__PRIVATE int httpd__static_walk(int root, const char *path, int follow, in
             err = errno;
             if (!follow || err != ELOOP) break;
         } else {
-            fd = HTTPD__SYS_OPENAT(cur, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            fd = HTTPD__SYS_OPENAT(cur, p, HTTPD__O_SEARCH | O_DIRECTORY | O_NOFOLLOW
+                                               | O_CLOEXEC);
             if (fd >= 0) {
                 if (depth == HTTPD__STATIC_DEPTH) { close(fd); fd = -1; err = ENAMETOOLONG; break; }
                 stack[depth++] = fd;
