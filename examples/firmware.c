@@ -46,5 +46,7 @@ int main(int argc, char **argv) {
     printf("httpd: listening on %s:%d, %zu assets\n", d.addr ? d.addr : "127.0.0.1",
            httpd_port(srv), ui.nassets);
     fflush(stdout);
-    return httpd_serve(srv) < 0;
+    rc = httpd_serve(srv);
+    httpd_destroy(srv);
+    return rc < 0;
 }

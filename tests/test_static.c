@@ -424,6 +424,7 @@ static void test_server(void) {
     CHECK(!strncmp(out, "HTTP/1.1 404", 12) && !strstr(out, "outside-secret"));
     httpd_stop(s, 1);
     httpd_wait(s);
+    httpd_destroy(s);
     httpd_static_close(&dirm);
     httpd_static_close(&memm);
 }
