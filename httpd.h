@@ -378,6 +378,11 @@ typedef struct httpd_desc {
     uint32_t     blocked_warn_ms HTTPD__0;      /* 0 -> 1000: a worker away from its event loop
                                           this long (a handler blocks) is logged as a
                                           warning, once per stall; HTTPD_NO_TIMEOUT: off */
+    uint64_t     ws_max_message_bytes HTTPD__0; /* 0 -> 1 MiB: WebSocket message cap (per
+                                          route: httpd_ws_desc); over -> close 1009       */
+    uint32_t     ws_ping_interval_ms HTTPD__0; /* 0 -> 15000: ping a quiet WebSocket this often */
+    uint32_t     ws_timeout_ms HTTPD__0;        /* 0 -> 45000: nothing heard from the peer (pong
+                                          or any frame) this long -> close 1001, drop     */
     httpd_route const *routes HTTPD__0; /* zero-terminated; may be NULL                    */
     httpd_handler_fn on_request HTTPD__0; /* requests no route matched (instead of 404)      */
     void        *user_data HTTPD__0; /* req->user_data when the route has none          */
@@ -636,6 +641,92 @@ HTTPD_API int  httpd_static_serve(httpd_request *req, const httpd_static *m);
 /* A route entry: { HTTPD_STATIC_ROUTE("/static/", &mount) } */
 #define HTTPD_STATIC_ROUTE(prefix, mount) \
     { "GET", prefix "*", httpd_static_handler, (void *)(mount), 0, 0, 0, 0 }
+
+/* WebSockets (RFC 6455), see WEBSOCKETS above. An httpd_ws * belongs to its connection's
+   worker: use it there (callbacks, timers, posts), until on_close returns. Other threads
+   use the connection id (httpd_ws_id) with httpd_ws_send_to and httpd_ws_broadcast. */
+typedef struct httpd_ws httpd_ws;
+enum { HTTPD_WS_TEXT = 1, HTTPD_WS_BINARY = 2 };          /* message types (opcodes)     */
+enum { HTTPD_WS_DROP = 0, HTTPD_WS_CLOSE = 1 };           /* httpd_ws_desc.overflow      */
+typedef struct httpd_ws_desc {
+    /* all callbacks run on the connection's worker; only on_message is required */
+    void (*on_open)(httpd_ws *ws);
+    /* A message: whole (fin 1) by default; with .stream, its pieces as they arrive (fin 1
+       on the last, which may be empty). data is valid during the call only. Text is
+       valid UTF-8 (a piece may end inside a character). */
+    void (*on_message)(httpd_ws *ws, int type, const void *data, size_t len, int fin);
+    /* Exactly once, when the WebSocket ends: the peer's close code (1005: it gave none),
+       the code the server closed with (1002, 1007, 1008, 1009, 1001 heartbeat timeout or
+       stop), or 1006 (the connection dropped without a close). reason: the peer's, or
+       empty. The handle is invalid after it returns. */
+    void (*on_close)(httpd_ws *ws, int code, const char *reason, size_t reason_len);
+    /* After httpd_ws_send said HTTPD_WRITE_FULL (or refused), once the queued output
+       drained below the low-water mark: produce again. */
+    void (*on_writable)(httpd_ws *ws);
+    /* Browser clients: 1 accepts the Origin, 0 answers 403. NULL: an Origin header, if
+       any, must name the Host the request was sent to (cross-site hijacking). */
+    int (*check_origin)(httpd_request *req, httpd_str origin);
+    uint64_t max_message_bytes;    /* 0 -> desc.ws_max_message_bytes; over -> close 1009;
+                                      HTTPD_UNLIMITED (sensible with .stream)          */
+    uint64_t max_frame_bytes;      /* 0 -> no cap but the message's; over -> close 1009 */
+    uint32_t ping_interval_ms;     /* 0 -> desc.ws_ping_interval_ms; HTTPD_NO_TIMEOUT off */
+    uint32_t timeout_ms;           /* 0 -> desc.ws_timeout_ms; HTTPD_NO_TIMEOUT off      */
+    int      stream;               /* 1: on_message gets pieces as they arrive            */
+    int      overflow;             /* a broadcast finding the peer's queue over the high-
+                                      water mark: HTTPD_WS_DROP the message for it, or
+                                      HTTPD_WS_CLOSE the slow peer with 1008             */
+} httpd_ws_desc;
+/* In a GET handler (or later, on the worker, while the request is held): validates the
+   handshake (RFC 6455 §4.2.1) and answers 101; from then on the connection speaks
+   WebSocket and req must not be used again. desc must outlive the WebSockets made with it
+   (static storage); it is also their broadcast group. protocol: NULL, or the subprotocol
+   the application picked among those the client offered (httpd_ws_offers). user: the
+   connection's pointer (httpd_ws_user). Returns 0; HTTPD_ERR_INVAL: not a valid handshake,
+   answered 400 (426 + Sec-WebSocket-Version: 13 for another version, 403 for a refused
+   Origin, 400 for a protocol the client did not offer); HTTPD_ERR_CLOSED: the server is
+   stopping (503 sent) or the client left; HTTPD_ERR_NOMEM (503 sent); in all these req is
+   finished. HTTPD_ERR_STATE: wrong use (answered already, a timer or task pending), and
+   nothing was done. Extensions offered (permessage-deflate) are declined by silence. */
+HTTPD_API int  httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
+                                const char *protocol, void *user);
+/* 1 if the client offered subprotocol name in Sec-WebSocket-Protocol. */
+HTTPD_API int  httpd_ws_offers(const httpd_request *req, const char *name);
+/* Sends one whole message (copied; server frames are not masked). 0: queued;
+   HTTPD_WRITE_FULL: queued, and the output is over its high-water mark (64 KiB): stop and
+   wait for on_writable; HTTPD_ERR_TOOLARGE: refused, the output was over the mark already
+   (a producer that ignored HTTPD_WRITE_FULL: memory stays bounded); HTTPD_ERR_CLOSED: the
+   WebSocket is closing; HTTPD_ERR_INVAL (bad type, text not UTF-8), HTTPD_ERR_NOMEM. */
+HTTPD_API int  httpd_ws_send(httpd_ws *ws, int type, const void *data, size_t len);
+/* Starts the closing handshake: sends close with code (1000-4999, not 1004-1006, 1015)
+   and reason (up to 123 bytes), ignores further messages, closes the connection once the
+   peer answers (or after 5 s). 0, HTTPD_ERR_INVAL, HTTPD_ERR_CLOSED (closing already). */
+HTTPD_API int  httpd_ws_close(httpd_ws *ws, int code, const char *reason);
+/* Stop and restart reading (TCP flow control holds the peer back; heartbeats pause). */
+HTTPD_API void httpd_ws_pause(httpd_ws *ws);
+HTTPD_API void httpd_ws_resume(httpd_ws *ws);
+HTTPD_API void *httpd_ws_user(const httpd_ws *ws);
+HTTPD_API void httpd_ws_set_user(httpd_ws *ws, void *user);
+HTTPD_API httpd_conn_id httpd_ws_id(const httpd_ws *ws);
+HTTPD_API httpd_server *httpd_ws_server(const httpd_ws *ws);
+/* Per connection heartbeat (0: the route's or server's, HTTPD_NO_TIMEOUT: off). */
+HTTPD_API void httpd_ws_heartbeat(httpd_ws *ws, uint32_t ping_interval_ms, uint32_t timeout_ms);
+/* On a worker: the open WebSocket with this id if this worker owns it, else NULL (gone,
+   closing, another worker's). With httpd_post, a reliable way to reach one by id. */
+HTTPD_API httpd_ws *httpd_ws_from_id(httpd_server *s, httpd_conn_id id);
+/* Any thread: sends a message to the WebSocket id through its worker's mailbox (the data
+   is copied now). 0, HTTPD_ERR_INVAL (bad id or type), HTTPD_ERR_STATE (workers ended),
+   HTTPD_ERR_NOMEM. done (may be NULL) then runs on that worker with what httpd_ws_send
+   returned there, or HTTPD_ERR_CLOSED when the id is stale (closed, slot reused). A full
+   output applies the desc's overflow policy. */
+HTTPD_API int  httpd_ws_send_to(httpd_server *s, httpd_conn_id id, int type, const void *data,
+                                size_t len, httpd_post_fn done, void *arg);
+/* Any thread: one message to every open WebSocket of group (the desc given to
+   httpd_ws_upgrade; NULL: every WebSocket), on every worker. The frame is built once and
+   shared. A peer whose output is over the high-water mark gets its desc's overflow
+   policy (drop the message, or close 1008). 0, HTTPD_ERR_INVAL, HTTPD_ERR_STATE,
+   HTTPD_ERR_NOMEM. */
+HTTPD_API int  httpd_ws_broadcast(httpd_server *s, const httpd_ws_desc *group, int type,
+                                  const void *data, size_t len);
 
 #ifdef __cplusplus
 }
@@ -2105,6 +2196,271 @@ HTTPD_API int httpd_multipart_end(const httpd_multipart *m) {
     return m->rc == HTTPD_MULTIPART_DONE ? 0 : m->rc < 0 ? m->rc : HTTPD_ERR_INVAL;
 }
 
+/* ====================================================================== >>sha1
+   SHA-1 (FIPS 180-4) and base64 (RFC 4648 §4), only for the WebSocket handshake
+   (RFC 6455 §4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID))). SHA-1 is broken
+   for signatures, which is not how the handshake uses it. Bytes are assembled big-endian
+   by shifts, never by type punning. Pure functions, any thread. */
+typedef struct httpd__sha1 {
+    uint32_t h[5];
+    uint64_t len;                  /* bytes hashed so far */
+    unsigned char blk[64];
+} httpd__sha1;
+HTTPD__PRIVATE void httpd__sha1_init(httpd__sha1 *c) {
+    static const uint32_t iv[5] = { 0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u,
+                                    0xC3D2E1F0u };
+    memcpy(c->h, iv, sizeof iv);
+    c->len = 0;
+}
+#define HTTPD__ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+HTTPD__PRIVATE void httpd__sha1_block(httpd__sha1 *c, const unsigned char *p) {
+    uint32_t w[80], a = c->h[0], b = c->h[1], d = c->h[2], e = c->h[3], f = c->h[4];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16
+             | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++) w[i] = HTTPD__ROL(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    for (int i = 0; i < 80; i++) {     /* a b d e f stand for the standard's a b c d e */
+        uint32_t k, fn;
+        if (i < 20)      { fn = (b & d) | (~b & e);          k = 0x5A827999u; }
+        else if (i < 40) { fn = b ^ d ^ e;                   k = 0x6ED9EBA1u; }
+        else if (i < 60) { fn = (b & d) | (b & e) | (d & e); k = 0x8F1BBCDCu; }
+        else             { fn = b ^ d ^ e;                   k = 0xCA62C1D6u; }
+        uint32_t t = HTTPD__ROL(a, 5) + fn + f + k + w[i];
+        f = e; e = d; d = HTTPD__ROL(b, 30); b = a; a = t;
+    }
+    c->h[0] += a; c->h[1] += b; c->h[2] += d; c->h[3] += e; c->h[4] += f;
+}
+#undef HTTPD__ROL
+HTTPD__PRIVATE void httpd__sha1_update(httpd__sha1 *c, const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    size_t fill = (size_t)(c->len & 63);
+    c->len += n;
+    while (n) {
+        size_t k = HTTPD__MIN(n, 64 - fill);
+        memcpy(c->blk + fill, p, k);
+        fill += k; p += k; n -= k;
+        if (fill == 64) { httpd__sha1_block(c, c->blk); fill = 0; }
+    }
+}
+HTTPD__PRIVATE void httpd__sha1_final(httpd__sha1 *c, unsigned char out[20]) {
+    uint64_t bits = c->len * 8;
+    unsigned char pad[72] = { 0x80 };
+    size_t fill = (size_t)(c->len & 63), np = (fill < 56 ? 56 : 120) - fill;
+    for (int i = 0; i < 8; i++) pad[np + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
+    httpd__sha1_update(c, pad, np + 8);
+    for (int i = 0; i < 20; i++) out[i] = (unsigned char)(c->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+/* base64 of in[0..n) into out (4 * ceil(n / 3) bytes, no NUL); returns the length. */
+HTTPD__PRIVATE size_t httpd__base64(char *out, const unsigned char *in, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0)
+                   | (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = tab[v >> 18]; out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    return o;
+}
+/* Is s a base64 encoding of exactly 16 bytes (RFC 6455 §4.1: the key is a random 16-byte
+   nonce)? 22 alphabet characters, a last one whose low 4 bits are zero, then "==". */
+HTTPD__PRIVATE int httpd__ws_key_ok(httpd_str s) {
+    if (!s.ptr || s.len != 24 || s.ptr[22] != '=' || s.ptr[23] != '=') return 0;
+    for (size_t i = 0; i < 22; i++) {
+        char ch = s.ptr[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+              || ch == '+' || ch == '/'))
+            return 0;
+    }
+    return strchr("AQgw", s.ptr[21]) != NULL;     /* the values 0, 16, 32, 48 */
+}
+/* Sec-WebSocket-Accept for key: 28 bytes into out. */
+HTTPD__PRIVATE void httpd__ws_accept(char out[28], httpd_str key) {
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";   /* RFC 6455 §1.3 */
+    unsigned char md[20];
+    httpd__sha1 c;
+    httpd__sha1_init(&c);
+    httpd__sha1_update(&c, key.ptr, key.len);
+    httpd__sha1_update(&c, guid, sizeof guid - 1);
+    httpd__sha1_final(&c, md);
+    httpd__base64(out, md, 20);
+}
+
+/* ================================================================== >>ws_frame
+   The WebSocket frame decoder (RFC 6455 §5), sans-I/O: fed the bytes at hand, it returns
+   one event at a time and how many bytes it used; the caller keeps the rest and offers
+   them again with more appended. Resumable at any byte boundary: a frame head (2-14
+   bytes) and a control frame (at most 125 bytes of payload, §5.5) are used only when
+   whole (waiting costs re-reading at most 139 bytes), while data payload is used as it
+   comes, unmasked in place (8 bytes at a time) and never copied or scanned twice. Text
+   is checked as UTF-8 (RFC 3629) across frames and pieces, failing on the first bad
+   byte. Strict, as §5.2-§5.5 require of a server: client frames are masked, no RSV bit
+   (no extension is ever negotiated), no reserved opcode, control frames are whole and
+   short, continuation only inside a fragmented message and data frames not inside one,
+   lengths in their shortest form with the top bit clear. Caps: frame and message bytes,
+   checked from the head, before any payload is read. Errors are close codes: 1002
+   protocol, 1007 bad UTF-8, 1009 too big. Also the frame writer (server frames: unmasked).
+   Owner: one connection; no allocation. */
+enum { HTTPD__WS_CONT = 0, HTTPD__WS_PING = 9, HTTPD__WS_PONG = 10, HTTPD__WS_CLOSEF = 8 };
+enum { HTTPD__WSE_NONE, HTTPD__WSE_DATA, HTTPD__WSE_CTRL };
+typedef struct httpd__wsf {
+    uint64_t left;                 /* payload bytes of the current data frame to come   */
+    uint64_t msg_len;              /* bytes of the current message so far               */
+    uint64_t max_msg, max_frame;   /* caps (UINT64_MAX: none)                           */
+    uint8_t  mask[4];
+    uint8_t  mpos;                 /* payload offset mod 4 (mask phase)                 */
+    uint8_t  op;                   /* opcode of the message in progress; 0: none        */
+    uint8_t  fin;                  /* the current data frame ends its message           */
+    uint8_t  in_payload;           /* between a data frame's head and its last byte     */
+    uint8_t  utf8;                 /* validator state for a text message (0: boundary)  */
+} httpd__wsf;
+typedef struct httpd__wsev {
+    int         kind;              /* HTTPD__WSE_*                                      */
+    int         op;                /* DATA: the message's type; CTRL: 8, 9 or 10        */
+    int         fin;               /* DATA: this piece ends the message                 */
+    int         whole;             /* DATA: the piece is the whole message              */
+    char       *p;                 /* unmasked payload, in the caller's buffer          */
+    size_t      n;
+} httpd__wsev;
+
+/* UTF-8 (RFC 3629 §4, as Unicode's Table 3-7): state 0 between characters, 1-3 that many
+   continuation bytes due, 4-7 the second byte of E0 (A0..BF), ED (80..9F: no surrogates),
+   F0 (90..BF: no overlong), F4 (80..8F: not above U+10FFFF); 8 failed (sticky). Returns
+   the new state; *bad gets the offset of the first invalid byte. */
+enum { HTTPD__U8_BAD = 8 };
+HTTPD__PRIVATE unsigned httpd__utf8(unsigned st, const unsigned char *p, size_t n, size_t *bad) {
+    size_t i = 0;
+    while (i < n) {
+        if (st == 0) {
+            while (n - i >= 8) {           /* runs of ASCII, 8 bytes at a time */
+                uint64_t v;
+                memcpy(&v, p + i, 8);
+                if (v & 0x8080808080808080ull) break;
+                i += 8;
+            }
+            if (i == n) break;
+            unsigned c = p[i++];
+            if (c < 0x80) continue;
+            st = c < 0xC2 ? 8u : c < 0xE0 ? 1u : c == 0xE0 ? 4u : c == 0xED ? 5u : c < 0xF0 ? 2u
+               : c == 0xF0 ? 6u : c < 0xF4 ? 3u : c == 0xF4 ? 7u : 8u;
+        } else {
+            unsigned c = p[i++];
+            int ok = st == 4 ? (c >= 0xA0 && c <= 0xBF) : st == 5 ? (c >= 0x80 && c <= 0x9F)
+                   : st == 6 ? (c >= 0x90 && c <= 0xBF) : st == 7 ? (c >= 0x80 && c <= 0x8F)
+                   : (c & 0xC0) == 0x80;
+            st = !ok ? 8u : st <= 3 ? st - 1 : st <= 5 ? 1u : 2u;
+        }
+        if (st == HTTPD__U8_BAD) { if (bad) *bad = i - 1; return st; }
+    }
+    return st;
+}
+/* XORs p[0..n) with the mask from phase *pos (RFC 6455 §5.3), 8 bytes at a time. */
+HTTPD__PRIVATE void httpd__ws_unmask(unsigned char *p, size_t n, const uint8_t mask[4],
+                                     uint8_t *pos) {
+    size_t i = 0;
+    unsigned k = *pos;
+    if (n >= 16) {
+        unsigned char m8[8];
+        for (int j = 0; j < 8; j++) m8[j] = mask[(k + (unsigned)j) & 3];
+        uint64_t m;
+        memcpy(&m, m8, 8);                /* byte order does not matter: both sides memcpy */
+        for (; n - i >= 8; i += 8) {
+            uint64_t v;
+            memcpy(&v, p + i, 8);
+            v ^= m;
+            memcpy(p + i, &v, 8);
+        }
+    }
+    for (; i < n; i++) p[i] ^= mask[(k + (unsigned)i) & 3];
+    *pos = (uint8_t)((k + n) & 3);
+}
+/* Valid close codes to receive (RFC 6455 §7.4.1-2 and the IANA registry): 1000-1003,
+   1007-1014, 3000-4999; 1004-1006 and 1015 are never sent on the wire. */
+HTTPD__PRIVATE int httpd__ws_code_ok(unsigned code) {
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+        || (code >= 3000 && code <= 4999);
+}
+/* Decodes the next event from b[0..n). Returns bytes used (ev->kind NONE with 0: need
+   more bytes), or minus a close code (1002, 1007, 1009). Control frames come whole, data
+   payload in pieces (each as far as it reaches in b). */
+HTTPD__PRIVATE long httpd__wsf_next(httpd__wsf *f, char *b, size_t n, httpd__wsev *ev) {
+    const unsigned char *u = (const unsigned char *)b;
+    size_t used = 0;
+    ev->kind = HTTPD__WSE_NONE;
+    ev->fin = ev->whole = 0;
+    if (!f->in_payload) {
+        if (n < 2) return 0;
+        unsigned fin = u[0] >> 7, op = u[0] & 15, len7 = u[1] & 127;
+        if ((u[0] & 0x70) || !(u[1] & 0x80)) return -1002;     /* RSV bits, unmasked (§5.1) */
+        if (op >= 8) {
+            if (op > 10 || !fin || len7 > 125) return -1002;   /* §5.5: short, unfragmented */
+        } else if (op > 2 || (op == 0) != (f->op != 0)) {
+            return -1002;            /* reserved, continuation with nothing to continue, or a
+                                        new message inside a fragmented one (§5.4) */
+        }
+        size_t hl = 6 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0);
+        if (n < hl) return 0;
+        uint64_t len = len7;
+        if (len7 == 126) {
+            len = (uint64_t)u[2] << 8 | u[3];
+            if (len < 126) return -1002;                       /* not minimal (§5.2) */
+        } else if (len7 == 127) {
+            len = 0;
+            for (int i = 0; i < 8; i++) len = len << 8 | u[2 + i];
+            if (len >> 63 || len <= 0xFFFF) return -1002;     /* top bit, not minimal */
+        }
+        const unsigned char *mk = u + hl - 4;
+        if (op >= 8) {
+            if (n < hl + len) return 0;                        /* whole, or not yet */
+            uint8_t pos = 0;
+            httpd__ws_unmask((unsigned char *)b + hl, (size_t)len, mk, &pos);
+            ev->kind = HTTPD__WSE_CTRL; ev->op = (int)op;
+            ev->p = b + hl; ev->n = (size_t)len;
+            return (long)(hl + len);
+        }
+        if (op) { f->op = (uint8_t)op; f->msg_len = 0; f->utf8 = 0; }
+        if (len > f->max_frame || len > f->max_msg - f->msg_len) return -1009;  /* §7.4.1 */
+        memcpy(f->mask, mk, 4);
+        f->mpos = 0;
+        f->fin = (uint8_t)fin;
+        f->left = len;
+        f->in_payload = 1;
+        used = hl;                         /* the payload follows in the same call */
+        b += hl; n -= hl;
+    }
+    size_t k = (size_t)HTTPD__MIN((uint64_t)n, f->left);
+    if (k == 0 && f->left) return (long)used;
+    httpd__ws_unmask((unsigned char *)b, k, f->mask, &f->mpos);
+    if (f->op == 1) {
+        f->utf8 = (uint8_t)httpd__utf8(f->utf8, (const unsigned char *)b, k, NULL);
+        if (f->utf8 == HTTPD__U8_BAD) return -1007;            /* fail fast (§8.1) */
+    }
+    f->left -= k;
+    f->msg_len += k;
+    ev->kind = HTTPD__WSE_DATA; ev->op = f->op; ev->p = b; ev->n = k;
+    if (f->left == 0) {
+        f->in_payload = 0;
+        if (f->fin) {
+            if (f->utf8) return -1007;                         /* a character cut short */
+            ev->fin = 1;
+            ev->whole = f->msg_len == k;
+            f->op = 0;
+        }
+    }
+    if (ev->kind == HTTPD__WSE_DATA && !k && !ev->fin) ev->kind = HTTPD__WSE_NONE;
+    return (long)(used + k);
+}
+/* A server frame head (FIN set, unmasked) for a payload of len bytes: 2, 4 or 10 bytes. */
+HTTPD__PRIVATE size_t httpd__ws_head(unsigned char *h, int op, uint64_t len) {
+    h[0] = (unsigned char)(0x80 | op);
+    if (len < 126) { h[1] = (unsigned char)len; return 2; }
+    if (len <= 0xFFFF) { h[1] = 126; h[2] = (unsigned char)(len >> 8); h[3] = (unsigned char)len; return 4; }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+    return 10;
+}
+
 /* ====================================================================== >>pool
    The blocking-task pool (spawn_blocking): a few threads and one bounded FIFO queue,
    shared by all workers. A task's work runs on a pool thread; its completion is handed
@@ -2112,7 +2468,7 @@ HTTPD_API int httpd_multipart_end(const httpd_multipart *m) {
    runs back on the connection's own loop; nothing ever locks a connection). A task
    cancelled before it starts is skipped; a running one sees httpd_task_cancelled().
    Owner: the server; the queue lock is the only lock on this path. */
-enum { HTTPD__TASK_REQ, HTTPD__TASK_BACKGROUND, HTTPD__TASK_POST };
+enum { HTTPD__TASK_REQ, HTTPD__TASK_BACKGROUND, HTTPD__TASK_POST, HTTPD__TASK_WS };
 struct httpd_task {
     struct httpd_task   *next;
     httpd_work_fn        work;
@@ -2311,7 +2667,8 @@ enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response fra
 #define HTTPD__CONN_CHUNK 1024u              /* conns per slab chunk */
 #define HTTPD__RATE_WINDOW_MS 5000u          /* body_min_rate is checked per window */
 
-enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_CLOSING, HTTPD__S_LINGER,
+enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_WS /* a WebSocket (>>ws) */,
+       HTTPD__S_CLOSING, HTTPD__S_LINGER,
        HTTPD__S_ABORT /* close now, unsent output dropped */, HTTPD__S_DEAD };
 enum {
     HTTPD__F_READABLE = 1,     /* the socket may have bytes (edge seen, not drained)   */
@@ -2355,6 +2712,7 @@ typedef struct httpd__conn {
         const char *file_mem;      /* file's httpd__file_tag when it was opened (0: do  */
         uint64_t    file_tag;      /* not check), so a file edited mid-body is caught   */
     } fb;
+    struct httpd_ws *ws;           /* set by httpd_ws_upgrade; HTTPD__S_WS <=> ws      */
     uint16_t    flags;
     uint8_t     state;
 } httpd__conn;
@@ -2434,6 +2792,8 @@ typedef struct httpd__worker {
     httpd__conn *free_conns;
     httpd__conn *queue;            /* conns to drive at the end of this loop turn      */
     httpd__conn *dead;             /* closed in this turn; recycled after the batch    */
+    struct httpd_ws *ws_list;      /* this worker's WebSockets (>>ws)                  */
+    uint32_t     nws;
     uint32_t     nconns;
     uint32_t     held;             /* requests the application holds (async)           */
     pthread_mutex_t mbox_mu;       /* tasks coming back (completions, posts)           */
@@ -3378,6 +3738,584 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
     return rc;
 }
 
+/* ======================================================================== >>ws
+   WebSocket connections (RFC 6455) on top of the HTTP core. httpd_ws_upgrade checks the
+   handshake and answers 101; when the request is finished (>>machine's conn_finish) the
+   connection enters HTTPD__S_WS, keeps its slot, socket, timer and worker, and its input
+   is decoded by >>ws_frame: whole messages assembled up to the cap (a single-frame
+   message already whole in the input is handed over in place, with no copy), or pieces
+   handed out as they arrive (.stream), pings answered, the close handshake done. State
+   per WebSocket: one small struct (~190 bytes) allocated at the upgrade; an idle
+   WebSocket holds no buffer (input and output blocks go back to the worker's pool when
+   empty, as for idle HTTP connections). Heartbeats use the connection's one timer on the
+   worker's wheel (httpd__ws_deadline, lazily re-armed): ping when quiet for the interval,
+   close when nothing was heard for the timeout. Output goes into the connection's output
+   buffer under the HTTP core's water marks: over HTTPD__OUT_HIGH sends say
+   HTTPD_WRITE_FULL, then refuse, and input is not read (a peer that does not read cannot
+   make us buffer its pongs); on_writable fires below HTTPD__OUT_LOW. Other threads reach
+   a WebSocket only through its worker's mailbox: send_to by generation-checked id,
+   broadcast as one shared, refcounted frame pushed to every worker. A graceful stop sends
+   close 1001 and waits (5 s at most, within the shutdown timeout) for the peers' close.
+   Calls: >>conn, >>response, >>async, >>ws_frame, >>sha1. Owner: the connection's worker
+   (send_to and broadcast: any thread). Cost per 64-byte message: one unmask, one UTF-8
+   pass for text, one copy into the output. */
+#define HTTPD__WS_CLOSE_MS 5000u       /* after our close frame, the peer's answer, or drop */
+enum { HTTPD__WSS_OPEN, HTTPD__WSS_CLOSE_SENT, HTTPD__WSS_DONE };
+struct httpd_ws {
+    httpd__wsf   f;                /* the frame decoder                                 */
+    httpd__conn *c;
+    const httpd_ws_desc *d;
+    void        *user;
+    struct httpd_ws *prev, *next;  /* the worker's WebSockets (broadcast, stop)         */
+    char        *msg;              /* whole messages: the one being assembled; NULL idle */
+    size_t       msg_len, msg_cap;
+    uint64_t     heard, pinged;    /* ms: bytes last came from the peer; our last ping   */
+    uint32_t     ping_ms, timeout_ms;
+    uint16_t     code;             /* the close code we sent (0: none)                  */
+    uint8_t      state;            /* HTTPD__WSS_*                                       */
+    uint8_t      paused, wwait, busy;
+};
+typedef struct httpd__wsmsg {      /* a message crossing threads; the frame follows it */
+    HTTPD__ATOMIC(uint32_t) refs;  /* broadcast: one per worker                         */
+    int          cast;             /* 1: broadcast to group; 0: send_to one id          */
+    const httpd_ws_desc *group;
+    httpd_post_fn done;            /* send_to: told the outcome on the owner's worker   */
+    void        *arg;
+    void        *alloc_ctx;
+    size_t       flen;             /* frame bytes (head + payload)                      */
+} httpd__wsmsg;
+
+HTTPD__PRIVATE size_t httpd__ws_pending(const httpd__conn *c) { return c->out.len - c->out.pos; }
+/* Appends one unfragmented server frame to the output. 0 or HTTPD_ERR_NOMEM/TOOLARGE. */
+HTTPD__PRIVATE int httpd__ws_frame_out(httpd__conn *c, int op, const void *p, size_t n) {
+    unsigned char h[10];
+    size_t hl = httpd__ws_head(h, op, n);
+    if (n > 0x7fffffffu - hl) return HTTPD_ERR_TOOLARGE;
+    int rc = httpd__buf_reserve(&c->w->pool, &c->out, hl + n);
+    if (rc < 0) return rc;
+    memcpy(c->out.data + c->out.len, h, hl);
+    if (n) memcpy(c->out.data + c->out.len + hl, p, n);
+    c->out.len += (uint32_t)(hl + n);
+    return 0;
+}
+/* Output grew outside the worker's I/O path: have the worker write it this turn. */
+HTTPD__PRIVATE void httpd__ws_wake(httpd__conn *c) {
+    if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
+}
+HTTPD__PRIVATE void httpd__ws_close_frame(httpd__conn *c, int code, const char *reason) {
+    unsigned char p[125];
+    size_t n = 0;
+    if (code) {                    /* 1005: the peer's close had no code, echo none */
+        size_t rl = reason ? HTTPD__MIN(strlen(reason), (size_t)123) : 0;
+        p[0] = (unsigned char)(code >> 8); p[1] = (unsigned char)code;
+        if (rl) memcpy(p + 2, reason, rl);
+        n = 2 + rl;
+    }
+    if (httpd__ws_frame_out(c, HTTPD__WS_CLOSEF, p, n) < 0) c->out.pos = c->out.len;
+}
+/* The WebSocket ends (exactly once): on_close hears why, the handle is freed. From here
+   on the connection is an ordinary one that closes. */
+HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *reason, size_t rl) {
+    httpd_ws *ws = c->ws;
+    if (!ws) return;
+    httpd__worker *w = c->w;
+    ws->state = HTTPD__WSS_DONE;                     /* sends now say HTTPD_ERR_CLOSED */
+    if (ws->prev) ws->prev->next = ws->next; else w->ws_list = ws->next;
+    if (ws->next) ws->next->prev = ws->prev;
+    w->nws--;
+    void *ctx = w->s->desc.alloc_ctx;
+    HTTPD_FREE(ctx, ws->msg);
+    ws->msg = NULL;
+    if (ws->d->on_close) {
+        uint16_t in = c->flags & HTTPD__F_IN_HANDLER;
+        c->flags |= HTTPD__F_IN_HANDLER;
+        ws->d->on_close(ws, code, reason ? reason : "", reason ? rl : 0);
+        c->flags = (uint16_t)((c->flags & ~HTTPD__F_IN_HANDLER) | in);
+    }
+    c->ws = NULL;
+    HTTPD_FREE(ctx, ws);
+}
+/* Fails the WebSocket connection (RFC 6455 §7.1.7): our close frame, then a lingering
+   TCP close so that the frame is read before the peer's unread bytes could reset it. */
+HTTPD__PRIVATE void httpd__ws_fail(httpd__conn *c, int code) {
+    static const char *const why[] = { "protocol error", "invalid UTF-8", "policy",
+                                       "message too big", "internal error" };
+    int k = code == 1002 ? 0 : code == 1007 ? 1 : code == 1008 ? 2 : code == 1009 ? 3 : 4;
+    if (c->ws->state == HTTPD__WSS_OPEN) httpd__ws_close_frame(c, code, why[k]);
+    HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, code, "websocket failed with %d (%s)", code, why[k]);
+    httpd__ws_end(c, code, NULL, 0);
+    c->state = HTTPD__S_CLOSING;
+    c->flags |= HTTPD__F_LINGER;
+    httpd__ws_wake(c);
+}
+HTTPD__PRIVATE void httpd__ws_deliver(httpd__conn *c, httpd_ws *ws, int type, const void *p,
+                                      size_t n, int fin) {
+    c->flags |= HTTPD__F_IN_HANDLER;
+    ws->d->on_message(ws, type, p, n, fin);
+    c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
+}
+/* A piece of a data message. 0: the WebSocket ended. */
+HTTPD__PRIVATE int httpd__ws_data(httpd__conn *c, httpd_ws *ws, const httpd__wsev *ev) {
+    if (ws->state != HTTPD__WSS_OPEN) return 1;          /* closing: data is dropped */
+    if (ws->d->stream || (ev->fin && ev->whole)) {       /* as it comes, or in place */
+        httpd__ws_deliver(c, ws, ev->op, ev->p, ev->n, ev->fin);
+        return 1;
+    }
+    if (ev->n) {
+        if (ws->msg_len + ev->n > ws->msg_cap) {         /* within the cap (checked) */
+            size_t cap = HTTPD__MAX(HTTPD__MAX(ws->msg_cap * 2, (size_t)4096), ws->msg_len + ev->n);
+            if ((uint64_t)cap > ws->f.max_msg) cap = (size_t)ws->f.max_msg;
+            char *m = (char *)HTTPD_REALLOC(c->w->s->desc.alloc_ctx, ws->msg, cap);
+            if (!m) { httpd__ws_fail(c, 1011); return 0; }
+            ws->msg = m; ws->msg_cap = cap;
+        }
+        memcpy(ws->msg + ws->msg_len, ev->p, ev->n);
+        ws->msg_len += ev->n;
+    }
+    if (ev->fin) {
+        httpd__ws_deliver(c, ws, ev->op, ws->msg ? ws->msg : "", ws->msg_len, 1);
+        if (c->ws != ws) return 0;
+        HTTPD_FREE(c->w->s->desc.alloc_ctx, ws->msg);    /* idle: no buffer */
+        ws->msg = NULL; ws->msg_len = ws->msg_cap = 0;
+    }
+    return 1;
+}
+/* A control frame (RFC 6455 §5.5). 0: the WebSocket ended. */
+HTTPD__PRIVATE int httpd__ws_ctrl(httpd__conn *c, httpd_ws *ws, const httpd__wsev *ev) {
+    if (ev->op == HTTPD__WS_PING) {                      /* §5.5.3: same payload back */
+        if (ws->state == HTTPD__WSS_OPEN
+            && httpd__ws_frame_out(c, HTTPD__WS_PONG, ev->p, ev->n) < 0) {
+            httpd__ws_fail(c, 1011);
+            return 0;
+        }
+        return 1;
+    }
+    if (ev->op == HTTPD__WS_PONG) return 1;               /* heard: that is all */
+    int code = 1005;                                      /* §7.1.5: no status code */
+    const char *reason = ev->p + 2;
+    size_t rl = ev->n > 2 ? ev->n - 2 : 0;
+    if (ev->n == 1) { httpd__ws_fail(c, 1002); return 0; }
+    if (ev->n >= 2) {
+        code = (unsigned char)ev->p[0] << 8 | (unsigned char)ev->p[1];
+        if (!httpd__ws_code_ok((unsigned)code)) { httpd__ws_fail(c, 1002); return 0; }
+        if (httpd__utf8(0, (const unsigned char *)reason, rl, NULL) != 0) {
+            httpd__ws_fail(c, 1007);                      /* §5.5.1: reason is UTF-8 */
+            return 0;
+        }
+    }
+    /* §5.5.1: answer with a close (echoing the code), then the server closes TCP first
+       (§7.1.1), lingering so that our close frame is read */
+    if (ws->state == HTTPD__WSS_OPEN) httpd__ws_close_frame(c, code == 1005 ? 0 : code, NULL);
+    httpd__ws_end(c, code, reason, rl);
+    c->state = HTTPD__S_CLOSING;
+    c->flags |= HTTPD__F_LINGER;
+    httpd__ws_wake(c);
+    return 0;
+}
+/* Reading now? Not while paused (except to finish a close) or with the output full. */
+HTTPD__PRIVATE int httpd__ws_reading(const httpd__conn *c) {
+    const httpd_ws *ws = c->ws;
+    return (!ws->paused || ws->state == HTTPD__WSS_CLOSE_SENT)
+        && httpd__ws_pending(c) <= HTTPD__OUT_HIGH;
+}
+/* Decodes what the input holds, as far as reading is allowed (the HTTPD__S_WS state of
+   httpd__conn_process). */
+HTTPD__PRIVATE void httpd__ws_process(httpd__conn *c) {
+    httpd_ws *ws = c->ws;
+    if (!ws || ws->busy) return;
+    httpd__buf *in = &c->in;
+    int starved = 0;
+    ws->busy = 1;
+    while (httpd__ws_reading(c)) {
+        httpd__wsev ev;
+        long rc = httpd__wsf_next(&ws->f, in->data + in->pos, in->len - in->pos, &ev);
+        if (rc < 0) { httpd__ws_fail(c, (int)-rc); return; }
+        in->pos += (uint32_t)rc;
+        if (rc) ws->heard = c->w->now;
+        if (ev.kind == HTTPD__WSE_DATA) {
+            if (!httpd__ws_data(c, ws, &ev)) return;
+        } else if (ev.kind == HTTPD__WSE_CTRL) {
+            if (!httpd__ws_ctrl(c, ws, &ev)) return;
+        } else if (rc == 0) {
+            starved = 1;
+            break;
+        }
+    }
+    ws->busy = 0;
+    if (in->pos == in->len) in->pos = in->len = 0;
+    if (starved && (c->flags & HTTPD__F_EOF)) {          /* gone without a close frame */
+        httpd__ws_end(c, ws->state == HTTPD__WSS_CLOSE_SENT ? ws->code : 1006, NULL, 0);
+        c->state = HTTPD__S_CLOSING;
+    }
+}
+/* The request that upgraded is finished (>>machine): the connection speaks WebSocket. */
+HTTPD__PRIVATE void httpd__ws_start(httpd__conn *c) {
+    httpd__req *r = c->req;
+    httpd_ws *ws = c->ws;
+    c->in.pos += r->in_used;            /* what follows the head is frames (pipelined) */
+    c->req = NULL;
+    httpd__req_put(r);
+    c->state = HTTPD__S_WS;
+    ws->heard = ws->pinged = c->w->now;
+    if (ws->d->on_open) {
+        c->flags |= HTTPD__F_IN_HANDLER;
+        ws->d->on_open(ws);
+        c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
+    }
+}
+/* Output went out: a producer waiting for room hears it; input held back by a full
+   output is decoded. */
+HTTPD__PRIVATE void httpd__ws_sent(httpd__conn *c) {
+    httpd_ws *ws = c->ws;
+    if (!ws) return;
+    if (ws->wwait && httpd__ws_pending(c) < HTTPD__OUT_LOW && ws->state == HTTPD__WSS_OPEN) {
+        ws->wwait = 0;
+        if (ws->d->on_writable) {
+            c->flags |= HTTPD__F_IN_HANDLER;
+            ws->d->on_writable(ws);
+            c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
+        }
+    }
+    if (c->ws && c->in.len > c->in.pos && httpd__ws_reading(c)) httpd__ws_process(c);
+}
+/* The connection timer's deadline in HTTPD__S_WS: the close handshake, else the next
+   ping or the heartbeat timeout (none while paused: the application holds the peer). */
+HTTPD__PRIVATE uint64_t httpd__ws_deadline(const httpd__conn *c) {
+    const httpd_ws *ws = c->ws;
+    if (ws->state == HTTPD__WSS_CLOSE_SENT) return c->since + HTTPD__WS_CLOSE_MS;
+    if (ws->paused) return UINT64_MAX;
+    uint64_t dl = UINT64_MAX;
+    if (ws->ping_ms != HTTPD_NO_TIMEOUT) dl = HTTPD__MAX(ws->heard, ws->pinged) + ws->ping_ms;
+    if (ws->timeout_ms != HTTPD_NO_TIMEOUT) dl = HTTPD__MIN(dl, ws->heard + ws->timeout_ms);
+    return dl;
+}
+HTTPD__PRIVATE void httpd__ws_timeout(httpd__conn *c) {
+    httpd_ws *ws = c->ws;
+    uint64_t now = c->w->now;
+    if (ws->state == HTTPD__WSS_CLOSE_SENT) {            /* no answer to our close: drop */
+        httpd__ws_end(c, ws->code, NULL, 0);
+        c->state = HTTPD__S_ABORT;
+        return;
+    }
+    if (ws->paused) return;
+    if (ws->timeout_ms != HTTPD_NO_TIMEOUT && now >= ws->heard + ws->timeout_ms) {
+        /* the peer is gone or stuck (no pong): say so, then close without waiting */
+        httpd__ws_close_frame(c, 1001, "heartbeat timeout");
+        httpd__ws_end(c, 1001, NULL, 0);
+        c->state = HTTPD__S_CLOSING;
+        return;
+    }
+    if (ws->ping_ms != HTTPD_NO_TIMEOUT && now >= HTTPD__MAX(ws->heard, ws->pinged) + ws->ping_ms) {
+        if (httpd__ws_frame_out(c, HTTPD__WS_PING, NULL, 0) < 0) { httpd__ws_fail(c, 1011); return; }
+        ws->pinged = now;
+    }
+}
+/* Graceful stop: close 1001, then wait for the peer's close (RFC 6455 §7.4.1). */
+HTTPD__PRIVATE void httpd__ws_going_away(httpd__conn *c) {
+    httpd_ws *ws = c->ws;
+    if (!ws || ws->state != HTTPD__WSS_OPEN) return;
+    httpd__ws_close_frame(c, 1001, "server stopping");
+    ws->state = HTTPD__WSS_CLOSE_SENT;
+    ws->code = 1001;
+    c->since = c->w->now;
+    httpd__conn_queue(c);
+}
+
+/* ---- the handshake (RFC 6455 §4.2) ---- */
+/* Does some field `name` hold `tok` in its comma-separated list? (cs: case-sensitive) */
+HTTPD__PRIVATE int httpd__ws_list_has(const httpd_request *req, const char *name, const char *tok,
+                                      int cs) {
+    size_t nl = strlen(name), tl = strlen(tok);
+    for (int i = 0; i < req->header_count; i++) {
+        const httpd_header *h = &req->headers[i];
+        if (!httpd__ieq2(h->name.ptr, h->name.len, name, nl)) continue;
+        const char *v = h->value.ptr, *e = v + h->value.len;
+        while (v < e) {
+            while (v < e && (*v == ' ' || *v == '\t' || *v == ',')) v++;
+            const char *s = v;
+            while (v < e && *v != ',') v++;
+            const char *t = v;
+            while (t > s && (t[-1] == ' ' || t[-1] == '\t')) t--;
+            if ((size_t)(t - s) == tl && (cs ? !memcmp(s, tok, tl) : httpd__ieq2(s, tl, tok, tl)))
+                return 1;
+        }
+    }
+    return 0;
+}
+HTTPD_API int httpd_ws_offers(const httpd_request *req, const char *name) {
+    return req && name && *name && httpd__ws_list_has(req, "sec-websocket-protocol", name, 1);
+}
+/* The only value of field name, or ptr NULL when absent or repeated. */
+HTTPD__PRIVATE httpd_str httpd__ws_single(const httpd_request *req, const char *name) {
+    httpd_str v = { NULL, 0 };
+    size_t nl = strlen(name);
+    int n = 0;
+    for (int i = 0; i < req->header_count; i++)
+        if (httpd__ieq2(req->headers[i].name.ptr, req->headers[i].name.len, name, nl)) {
+            v = req->headers[i].value;
+            n++;
+        }
+    if (n != 1) v.ptr = NULL;
+    return v;
+}
+/* Same origin: the Origin's host[:port] (after "scheme://") is the request's Host. */
+HTTPD__PRIVATE int httpd__ws_same_origin(httpd_request *req, httpd_str origin) {
+    httpd__req *r = (httpd__req *)req;
+    const char *p = origin.ptr, *e = p + origin.len;
+    const char *s = p;
+    while (s + 3 <= e && memcmp(s, "://", 3)) s++;
+    if (s + 3 > e) return 0;                              /* "null", opaque origins */
+    s += 3;
+    return httpd__ieq2(s, (size_t)(e - s), r->head.host.ptr, r->head.host.len);
+}
+/* 0 if req is a valid opening handshake for desc and protocol, else the status to answer. */
+HTTPD__PRIVATE int httpd__ws_check(httpd__req *r, const httpd_ws_desc *d, const char *protocol) {
+    httpd_request *req = &r->pub;
+    const httpd__head *h = &r->head;
+    if (h->method_id != HTTPD__M_GET || h->minor_version < 1) return 400;   /* §4.2.1 1-2 */
+    if ((h->flags & HTTPD__H_CHUNKED) || h->content_length) return 400;     /* no body    */
+    if (!(h->flags & HTTPD__H_UPGRADE) || !httpd__ws_list_has(req, "upgrade", "websocket", 0))
+        return 400;                                                         /* 3-4        */
+    httpd_str ver = httpd__ws_single(req, "sec-websocket-version");         /* 6, §4.4    */
+    if (!ver.ptr && !httpd_get_header(req, "sec-websocket-version").ptr) return 400;
+    if (!ver.ptr || ver.len != 2 || memcmp(ver.ptr, "13", 2)) return 426;
+    if (!httpd__ws_key_ok(httpd__ws_single(req, "sec-websocket-key"))) return 400;   /* 5 */
+    httpd_str origin = httpd_get_header(req, "origin");                     /* §10.2      */
+    if (d->check_origin ? !d->check_origin(req, origin)
+                        : origin.ptr && !httpd__ws_same_origin(req, origin))
+        return 403;
+    if (protocol && (!httpd__is_ctl_free(protocol, 1) || !httpd_ws_offers(req, protocol)))
+        return 400;
+    return 0;
+}
+HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
+                               const char *protocol, void *user) {
+    httpd__req *r = (httpd__req *)req;
+    if (!req || !desc || !desc->on_message) return HTTPD_ERR_STATE;
+    if (r->responded || r->streaming || r->utimer.pprev || r->task || r->wwait || !r->dispatched)
+        return HTTPD_ERR_STATE;
+    httpd__conn *c = r->conn;
+    if (!c) return httpd__req_drop_orphan(r);
+    httpd_server *s = c->w->s;
+    int st = httpd__ws_check(r, desc, protocol), rc = HTTPD_ERR_INVAL;
+    httpd_ws *ws = NULL;
+    if (!st && HTTPD__LOAD(&s->stop)) { st = 503; rc = HTTPD_ERR_CLOSED; }
+    if (!st && !(ws = (httpd_ws *)HTTPD_MALLOC(s->desc.alloc_ctx, sizeof *ws))) {
+        st = 503;
+        rc = HTTPD_ERR_NOMEM;
+    }
+    if (st) {
+        char body[48];
+        int n = snprintf(body, sizeof body, "%d %s\n", st, httpd_reason(st));
+        if (st == 426) httpd_add_header(req, "Sec-WebSocket-Version", "13");
+        r->keepalive = 0;                  /* frames may follow the head: never parse them */
+        int e = httpd_respond(req, st, "text/plain", body, (size_t)n);
+        return e < 0 && e != HTTPD_ERR_NOMEM ? e : rc;
+    }
+    /* 101 Switching Protocols (§4.2.2), with the header fields the handler added */
+    char accept[28];
+    httpd__ws_accept(accept, httpd__ws_single(req, "sec-websocket-key"));
+    size_t pl = protocol ? strlen(protocol) : 0;
+    size_t need = 34 + 37 + r->rh_len + 64 + 50 + (pl ? 26 + pl : 0) + 2;
+    if (httpd__buf_reserve(&c->w->pool, &c->out, need) < 0) {
+        HTTPD_FREE(s->desc.alloc_ctx, ws);
+        r->keepalive = 0;
+        httpd_respond(req, 503, "text/plain", "503 Service Unavailable\n", 24);
+        return HTTPD_ERR_NOMEM;
+    }
+    char *p = c->out.data + c->out.len;
+    memcpy(p, "HTTP/1.1 101 Switching Protocols\r\n", 34); p += 34;
+    memcpy(p, c->w->date, 37); p += 37;
+    if (r->rh_len) { memcpy(p, r->rh, r->rh_len); p += r->rh_len; }
+    memcpy(p, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ", 62); p += 62;
+    memcpy(p, accept, 28); p += 28;
+    *p++ = '\r'; *p++ = '\n';
+    if (pl) {
+        memcpy(p, "Sec-WebSocket-Protocol: ", 24); p += 24;
+        memcpy(p, protocol, pl); p += pl;
+        *p++ = '\r'; *p++ = '\n';
+    }
+    *p++ = '\r'; *p++ = '\n';
+    c->out.len = (uint32_t)(p - c->out.data);
+
+    memset(ws, 0, sizeof *ws);
+    ws->c = c; ws->d = desc; ws->user = user;
+    ws->f.max_msg = HTTPD__DEF(desc->max_message_bytes, s->desc.ws_max_message_bytes);
+    ws->f.max_frame = desc->max_frame_bytes ? desc->max_frame_bytes : UINT64_MAX;
+    ws->ping_ms = HTTPD__DEF(desc->ping_interval_ms, s->desc.ws_ping_interval_ms);
+    ws->timeout_ms = HTTPD__DEF(desc->timeout_ms, s->desc.ws_timeout_ms);
+    ws->next = c->w->ws_list;
+    if (ws->next) ws->next->prev = ws;
+    c->w->ws_list = ws;
+    c->w->nws++;
+    c->ws = ws;                            /* conn_finish hands the connection over */
+    httpd__req_answered(r, c);
+    return 0;
+}
+
+/* ---- the application's side ---- */
+/* A prebuilt frame (send_to, broadcast) or a message, under the overflow rules. */
+HTTPD__PRIVATE int httpd__ws_put(httpd_ws *ws, int type, const void *data, size_t len,
+                                 const httpd__wsmsg *m) {
+    httpd__conn *c = ws->c;
+    if (ws->state != HTTPD__WSS_OPEN) return HTTPD_ERR_CLOSED;
+    if (httpd__ws_pending(c) > HTTPD__OUT_HIGH) {
+        ws->wwait = 1;
+        if (m && ws->d->overflow == HTTPD_WS_CLOSE) {     /* too slow for this group */
+            httpd__ws_fail(c, 1008);
+        }
+        return HTTPD_ERR_TOOLARGE;
+    }
+    int rc;
+    if (m) {
+        rc = httpd__buf_append(&c->w->pool, &c->out, m + 1, m->flen);
+    } else {
+        rc = httpd__ws_frame_out(c, type, data, len);
+    }
+    if (rc < 0) return rc;
+    httpd__ws_wake(c);
+    if (httpd__ws_pending(c) > HTTPD__OUT_HIGH) { ws->wwait = 1; return HTTPD_WRITE_FULL; }
+    return 0;
+}
+HTTPD_API int httpd_ws_send(httpd_ws *ws, int type, const void *data, size_t len) {
+    if (!ws || (type != HTTPD_WS_TEXT && type != HTTPD_WS_BINARY) || (len && !data))
+        return HTTPD_ERR_INVAL;
+    if (ws->state != HTTPD__WSS_OPEN) return HTTPD_ERR_CLOSED;
+    if (type == HTTPD_WS_TEXT && httpd__utf8(0, (const unsigned char *)data, len, NULL) != 0)
+        return HTTPD_ERR_INVAL;            /* a browser would fail the connection (§8.1) */
+    return httpd__ws_put(ws, type, data, len, NULL);
+}
+HTTPD_API int httpd_ws_close(httpd_ws *ws, int code, const char *reason) {
+    if (!ws) return HTTPD_ERR_INVAL;
+    if (ws->state != HTTPD__WSS_OPEN) return HTTPD_ERR_CLOSED;
+    size_t rl = reason ? strlen(reason) : 0;
+    if (!httpd__ws_code_ok((unsigned)code) || rl > 123
+        || httpd__utf8(0, (const unsigned char *)(reason ? reason : ""), rl, NULL) != 0)
+        return HTTPD_ERR_INVAL;
+    httpd__conn *c = ws->c;
+    httpd__ws_close_frame(c, code, reason);
+    ws->state = HTTPD__WSS_CLOSE_SENT;
+    ws->code = (uint16_t)code;
+    c->since = c->w->now;
+    httpd__ws_wake(c);
+    return 0;
+}
+HTTPD_API void httpd_ws_pause(httpd_ws *ws) { if (ws) ws->paused = 1; }
+HTTPD_API void httpd_ws_resume(httpd_ws *ws) {
+    if (!ws || !ws->paused) return;
+    ws->paused = 0;
+    httpd__conn *c = ws->c;
+    if (!ws->busy && !(c->flags & HTTPD__F_IN_HANDLER)) httpd__ws_process(c);
+    if (c->ws == ws) ws->heard = c->w->now;    /* the pause was ours, not the peer's */
+    httpd__conn_queue(c);                      /* read the socket again */
+}
+HTTPD_API void *httpd_ws_user(const httpd_ws *ws) { return ws ? ws->user : NULL; }
+HTTPD_API void httpd_ws_set_user(httpd_ws *ws, void *user) { if (ws) ws->user = user; }
+HTTPD_API httpd_server *httpd_ws_server(const httpd_ws *ws) { return ws ? ws->c->w->s : NULL; }
+HTTPD_API httpd_conn_id httpd_ws_id(const httpd_ws *ws) {
+    httpd_conn_id id = { 0 };
+    if (ws) id.id = ((uint64_t)(uint32_t)ws->c->w->index << 56)
+                  | ((uint64_t)ws->c->slot << 32) | ws->c->gen;
+    return id;
+}
+HTTPD_API void httpd_ws_heartbeat(httpd_ws *ws, uint32_t ping_interval_ms, uint32_t timeout_ms) {
+    if (!ws) return;
+    const httpd_desc *d = &ws->c->w->s->desc;
+    ws->ping_ms = HTTPD__DEF(ping_interval_ms, HTTPD__DEF(ws->d->ping_interval_ms, d->ws_ping_interval_ms));
+    ws->timeout_ms = HTTPD__DEF(timeout_ms, HTTPD__DEF(ws->d->timeout_ms, d->ws_timeout_ms));
+    httpd__conn_queue(ws->c);                  /* re-armed when the worker drives it */
+}
+HTTPD_API httpd_ws *httpd_ws_from_id(httpd_server *s, httpd_conn_id id) {
+    uint32_t wi = (uint32_t)(id.id >> 56), slot = (uint32_t)(id.id >> 32) & 0xffffffu;
+    if (!s || (int)wi >= s->nworkers) return NULL;
+    httpd__worker *w = &s->workers[wi];
+    if (slot >= w->nslots) return NULL;
+    httpd__conn *c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+    if (c->gen != (uint32_t)id.id || c->state != HTTPD__S_WS || !c->ws
+        || c->ws->state != HTTPD__WSS_OPEN)
+        return NULL;
+    return c->ws;
+}
+/* A message for other threads: its frame built once, after the header struct. */
+HTTPD__PRIVATE httpd__wsmsg *httpd__wsmsg_new(httpd_server *s, int type, const void *data,
+                                              size_t len) {
+    if ((type != HTTPD_WS_TEXT && type != HTTPD_WS_BINARY) || (len && !data)
+        || len > 0x7fffffffu - 16
+        || (type == HTTPD_WS_TEXT && httpd__utf8(0, (const unsigned char *)data, len, NULL)))
+        return NULL;
+    httpd__wsmsg *m = (httpd__wsmsg *)HTTPD_MALLOC(s->desc.alloc_ctx, sizeof *m + 10 + len);
+    if (!m) return NULL;
+    memset((void *)m, 0, sizeof *m);
+    m->alloc_ctx = s->desc.alloc_ctx;
+    unsigned char *f = (unsigned char *)(m + 1);
+    size_t hl = httpd__ws_head(f, type, len);
+    if (len) memcpy(f + hl, data, len);
+    m->flen = hl + len;
+    return m;
+}
+HTTPD__PRIVATE void httpd__wsmsg_unref(httpd__wsmsg *m) {
+    if (HTTPD__ADD(&m->refs, (uint32_t)-1) == 1) HTTPD_FREE(m->alloc_ctx, m);
+}
+HTTPD_API int httpd_ws_send_to(httpd_server *s, httpd_conn_id id, int type, const void *data,
+                               size_t len, httpd_post_fn done, void *arg) {
+    if (!s) return HTTPD_ERR_INVAL;
+    uint32_t wi = (uint32_t)(id.id >> 56);
+    if ((int)wi >= s->nworkers) return HTTPD_ERR_INVAL;
+    if (HTTPD__LOAD(&s->running) == 0) return HTTPD_ERR_STATE;
+    if ((type != HTTPD_WS_TEXT && type != HTTPD_WS_BINARY) || (len && !data)) return HTTPD_ERR_INVAL;
+    httpd__wsmsg *m = httpd__wsmsg_new(s, type, data, len);
+    if (!m) return type == HTTPD_WS_TEXT ? HTTPD_ERR_INVAL : HTTPD_ERR_NOMEM;
+    httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_WS);
+    if (!t) { HTTPD_FREE(s->desc.alloc_ctx, m); return HTTPD_ERR_NOMEM; }
+    HTTPD__STORE(&m->refs, 1u);
+    m->done = done; m->arg = arg;
+    t->arg = m; t->conn = id; t->w = &s->workers[wi];
+    httpd__mbox_push(t->w, t);
+    return 0;
+}
+HTTPD_API int httpd_ws_broadcast(httpd_server *s, const httpd_ws_desc *group, int type,
+                                 const void *data, size_t len) {
+    if (!s || (type != HTTPD_WS_TEXT && type != HTTPD_WS_BINARY) || (len && !data))
+        return HTTPD_ERR_INVAL;
+    if (HTTPD__LOAD(&s->running) == 0) return HTTPD_ERR_STATE;
+    httpd__wsmsg *m = httpd__wsmsg_new(s, type, data, len);
+    if (!m) return type == HTTPD_WS_TEXT ? HTTPD_ERR_INVAL : HTTPD_ERR_NOMEM;
+    httpd_task *t[256];                   /* all or nothing: allocated before any push */
+    int n = s->nworkers;
+    for (int i = 0; i < n; i++) {
+        if (!(t[i] = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_WS))) {
+            while (i--) httpd__task_free(t[i]);
+            HTTPD_FREE(s->desc.alloc_ctx, m);
+            return HTTPD_ERR_NOMEM;
+        }
+    }
+    m->cast = 1;
+    m->group = group;
+    HTTPD__STORE(&m->refs, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        t[i]->arg = m;
+        t[i]->w = &s->workers[i];
+        httpd__mbox_push(t[i]->w, t[i]);
+    }
+    return 0;
+}
+/* On the worker (>>worker's mailbox): a send_to or a broadcast arrives. alive 0: the
+   worker has ended; the message is only released. */
+HTTPD__PRIVATE void httpd__ws_mbox(httpd__worker *w, httpd_task *t, int alive) {
+    httpd__wsmsg *m = (httpd__wsmsg *)t->arg;
+    if (m->cast) {
+        for (httpd_ws *ws = alive ? w->ws_list : NULL, *next; ws; ws = next) {
+            next = ws->next;               /* a slow peer closed by its policy unlinks */
+            if (!m->group || ws->d == m->group) httpd__ws_put(ws, 0, NULL, 0, m);
+        }
+    } else {
+        httpd_ws *ws = alive ? httpd_ws_from_id(w->s, t->conn) : NULL;
+        int st = ws ? httpd__ws_put(ws, 0, NULL, 0, m) : HTTPD_ERR_CLOSED;
+        if (m->done) m->done(w->s, t->conn, m->arg, st);
+    }
+    httpd__wsmsg_unref(m);
+}
+
 /* =================================================================== >>machine
    The per-connection state machine (HEAD -> BODY -> HANDLER -> HEAD | CLOSING, see
    >>conn): find and parse a head, route it, refuse what must be refused before the body
@@ -3688,6 +4626,7 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
 HTTPD__PRIVATE void httpd__conn_finish(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
+    if (c->ws) { httpd__ws_start(c); return; }          /* upgraded: frames from here */
     /* a response whose head went out before a stop began (a stream) still ends the
        connection once the server is stopping: idle connections must not linger */
     int keep = r->keepalive && r->body_done && HTTPD__LOAD(&c->w->s->stop) == 0;
@@ -3720,6 +4659,9 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
             if (!c->req->responded) return;                          /* asynchronous */
             httpd__conn_finish(c);
             break;
+        case HTTPD__S_WS:
+            httpd__ws_process(c);
+            return;
         default:
             return;
         }
@@ -3747,6 +4689,9 @@ HTTPD__PRIVATE char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
         }
         break;
     case HTTPD__S_HEAD: case HTTPD__S_HANDLER:
+        break;
+    case HTTPD__S_WS:
+        if (!httpd__ws_reading(c)) return NULL;
         break;
     default:
         return NULL;
@@ -3818,6 +4763,7 @@ HTTPD__PRIVATE void httpd__conn_sent(httpd__conn *c, size_t n) {
     c->out.pos += (uint32_t)n;
     c->wsince = c->w->now;
     if (c->req && c->req->wwait) httpd__conn_writable(c);
+    if (c->ws) httpd__ws_sent(c);
     if (c->out.pos == c->out.len) {
         httpd__buf_release(&c->w->pool, &c->out);
         httpd__conn_out_done(c);
@@ -3841,6 +4787,7 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
         else t = d->body_timeout_ms;
         break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
+    case HTTPD__S_WS: dl = httpd__ws_deadline(c); break;
     case HTTPD__S_HANDLER:
         if (!c->req->responded && !c->req->streaming) t = c->req->timeout_ms;
         break;
@@ -3899,6 +4846,9 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
     case HTTPD__S_HANDLER:                    /* the handler did not answer in time */
         httpd__conn_504(c);
         break;
+    case HTTPD__S_WS:                         /* ping, heartbeat timeout, close wait */
+        httpd__ws_timeout(c);
+        break;
     case HTTPD__S_LINGER:
         c->state = HTTPD__S_ABORT;
         break;
@@ -3933,6 +4883,7 @@ HTTPD__PRIVATE void httpd__conn_init(httpd__conn *c, httpd__worker *w, int fd) {
    httpd_respond will get HTTPD_ERR_CLOSED and free it). */
 HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
     httpd__worker *w = c->w;
+    if (c->ws) httpd__ws_end(c, 1006, NULL, 0);        /* dropped: no close handshake */
     if (c->req) {
         if (c->req->dispatched && !c->req->responded) httpd__req_orphan(c->req, HTTPD_ERR_CLOSED);
         else httpd__req_put(c->req);
@@ -4047,7 +4998,8 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
                     moved = 1;
                 } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     c->flags &= (uint16_t)~HTTPD__F_READABLE;
-                    if (c->state == HTTPD__S_HEAD && !c->req && c->in.len == c->in.pos)
+                    if (((c->state == HTTPD__S_HEAD && !c->req) || c->state == HTTPD__S_WS)
+                        && c->in.len == c->in.pos)
                         httpd__buf_release(&c->w->pool, &c->in);     /* idle: no buffer */
                 } else if (errno != EINTR) {
                     c->state = HTTPD__S_ABORT;                 /* ECONNRESET and co. */
@@ -4192,6 +5144,8 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
         if (!graceful || idle || c->state == HTTPD__S_LINGER) {
             c->state = HTTPD__S_ABORT;
             httpd__conn_close(c);
+        } else if (c->state == HTTPD__S_WS) {
+            httpd__ws_going_away(c);           /* close 1001, wait for the peer's close */
         }
     }
 }
@@ -4210,6 +5164,8 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
             int st = r->conn ? 0 : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
             httpd__body_release(r, 2, 1);
             t->done(&r->pub, t->arg, st);
+        } else if (t->kind == HTTPD__TASK_WS) {
+            httpd__ws_mbox(w, t, alive);
         } else {
             uint32_t slot = (uint32_t)(t->conn.id >> 32) & 0xffffffu;
             uint32_t gen = (uint32_t)t->conn.id;
@@ -4523,6 +5479,9 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->task_threads = HTTPD__DEF(d->task_threads, 4);
     d->task_queue = HTTPD__DEF(d->task_queue, 1024u);
     d->blocked_warn_ms = HTTPD__DEF(d->blocked_warn_ms, 1000u);
+    d->ws_max_message_bytes = HTTPD__DEF(d->ws_max_message_bytes, (uint64_t)1 << 20);
+    d->ws_ping_interval_ms = HTTPD__DEF(d->ws_ping_interval_ms, 15000u);
+    d->ws_timeout_ms = HTTPD__DEF(d->ws_timeout_ms, 45000u);
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
