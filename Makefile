@@ -38,7 +38,7 @@ $(B)/demo-tsan: examples/demo.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
 
 # unit tests: one per module, each built with ASan+UBSan
-UNIT := parser wheel router conn multipart static
+UNIT := parser wheel router conn multipart static ws
 $(B)/test_%: tests/test_%.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
 $(B)/test_server-tsan: tests/test_server.c tests/harness.h httpd.h | $(B)

@@ -3942,7 +3942,7 @@ HTTPD__PRIVATE void httpd__ws_process(httpd__conn *c) {
         }
     }
     ws->busy = 0;
-    if (in->pos == in->len) in->pos = in->len = 0;
+    if (in->pos == in->len) httpd__buf_release(&c->w->pool, in);     /* idle: no buffer */
     if (starved && (c->flags & HTTPD__F_EOF)) {          /* gone without a close frame */
         httpd__ws_end(c, ws->state == HTTPD__WSS_CLOSE_SENT ? ws->code : 1006, NULL, 0);
         c->state = HTTPD__S_CLOSING;
@@ -4127,7 +4127,8 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     memcpy(p, "HTTP/1.1 101 Switching Protocols\r\n", 34); p += 34;
     memcpy(p, c->w->date, 37); p += 37;
     if (r->rh_len) { memcpy(p, r->rh, r->rh_len); p += r->rh_len; }
-    memcpy(p, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ", 62); p += 62;
+    static const char up[] = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+    memcpy(p, up, sizeof up - 1); p += sizeof up - 1;
     memcpy(p, accept, 28); p += 28;
     *p++ = '\r'; *p++ = '\n';
     if (pl) {

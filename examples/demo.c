@@ -6,6 +6,7 @@
               [--task-threads N] [--task-queue N] [--block-limit N] [--max-inflight N]
               [--upload-cap BYTES] [--static-dir DIR] [--static-listings]
               [--static-follow-symlinks] [--static-hidden] [--static-cache-control V]
+              [--ws-ping S] [--ws-timeout S]
      GET  /           -> 200 "Hello, World!"
      POST /echo       -> 200 echoing the body (cap 1 MiB, over -> 413), streamed back as it
                          arrives when it has a Content-Length
@@ -27,6 +28,13 @@
                          the first pause lasts ms)
      GET  /static/... -> the files of --static-dir (default examples/www/): ETag,
                          Last-Modified, 304/412, ranges, .br/.gz variants when accepted
+     GET  /ws         -> WebSocket echo: every text message back as text, binary as binary,
+                         whole messages up to 1 MiB (1,048,576 bytes) inclusive, close 1009
+                         above; heartbeats (--ws-ping, --ws-timeout; 0 turns one off);
+                         subprotocol "echo" when offered
+     GET  /ws-upload  -> WebSocket, messages streamed piece by piece (no cap): at the end of
+                         each, a text message "bytes=N crc32=XXXXXXXX"; ?slow=1 pauses
+                         reading after every piece and resumes it from the task pool
    Port 0 binds an ephemeral port. Prints "httpd: listening on HOST:PORT" once ready;
    SIGINT/SIGTERM stop it gracefully, a second one at once. */
 #define HTTPD_IMPLEMENTATION
@@ -385,12 +393,75 @@ static void log_stderr(void *user, int level, int code, const char *msg, const c
     pthread_mutex_unlock(&log_lock);
 }
 
+/* ---- WebSockets ---- */
+/* echo: the reply goes out with the message; a peer that does not read fills the output,
+   then reading pauses until it drained (memory stays bounded) */
+static void ws_echo(httpd_ws *ws, int type, const void *data, size_t len, int fin) {
+    (void)fin;
+    if (httpd_ws_send(ws, type, data, len) == HTTPD_WRITE_FULL) httpd_ws_pause(ws);
+}
+static void ws_echo_writable(httpd_ws *ws) { httpd_ws_resume(ws); }
+static const httpd_ws_desc ws_echo_desc = {
+    .on_message = ws_echo, .on_writable = ws_echo_writable,
+    .max_message_bytes = 1048576, .check_origin = NULL };
+static void on_ws(httpd_request *req) {
+    httpd_ws_upgrade(req, &ws_echo_desc, httpd_ws_offers(req, "echo") ? "echo" : NULL, NULL);
+}
+/* streamed messages: CRC-32 of each as it arrives, nothing buffered */
+typedef struct { uint64_t bytes; uint32_t crc; int slow; } ws_up;
+static void ws_up_resume(httpd_server *s, httpd_conn_id id, void *arg, int status) {
+    (void)arg;
+    httpd_ws *ws = status == 0 ? httpd_ws_from_id(s, id) : NULL;
+    if (ws) httpd_ws_resume(ws);                   /* gone meanwhile: nothing to do */
+}
+typedef struct { httpd_server *s; httpd_conn_id id; } ws_up_job;
+static void ws_up_work(void *arg, const httpd_task *t) {     /* on the task pool */
+    ws_up_job *j = (ws_up_job *)arg;
+    (void)t;
+    if (httpd_post(j->s, j->id, ws_up_resume, NULL) < 0) { /* stopping: it is closed */ }
+    free(j);
+}
+static void ws_up_msg(httpd_ws *ws, int type, const void *data, size_t len, int fin) {
+    ws_up *u = (ws_up *)httpd_ws_user(ws);
+    (void)type;
+    u->bytes += len;
+    u->crc = crc32_update(u->crc, (const uint8_t *)data, len);
+    if (fin) {
+        char msg[64];
+        int n = snprintf(msg, sizeof msg, "bytes=%llu crc32=%08x",
+                         (unsigned long long)u->bytes, (unsigned)(u->crc ^ 0xffffffffu));
+        httpd_ws_send(ws, HTTPD_WS_TEXT, msg, (size_t)n);
+        u->bytes = 0; u->crc = 0xffffffffu;
+    } else if (u->slow && len) {                   /* hold the peer back, resume later */
+        ws_up_job *j = (ws_up_job *)malloc(sizeof *j);
+        if (!j) return;
+        j->s = httpd_ws_server(ws); j->id = httpd_ws_id(ws);
+        httpd_ws_pause(ws);
+        if (httpd_submit(j->s, ws_up_work, j) < 0) { free(j); httpd_ws_resume(ws); }
+    }
+}
+static void ws_up_close(httpd_ws *ws, int code, const char *reason, size_t rl) {
+    (void)code; (void)reason; (void)rl;
+    free(httpd_ws_user(ws));
+}
+static const httpd_ws_desc ws_up_desc = {
+    .on_message = ws_up_msg, .on_close = ws_up_close, .stream = 1,
+    .max_message_bytes = HTTPD_UNLIMITED };
+static void on_ws_upload(httpd_request *req) {
+    ws_up *u = (ws_up *)calloc(1, sizeof *u);
+    if (!u) { httpd_respond(req, 503, "text/plain", "busy\n", 5); return; }
+    u->crc = 0xffffffffu;
+    u->slow = httpd_query_param(req, "slow").ptr != NULL;
+    if (httpd_ws_upgrade(req, &ws_up_desc, NULL, u) < 0) free(u);
+}
+
 static void usage(const char *argv0) {
     fprintf(stderr, "usage: %s [--host H] [--port P] [--workers N] [--verbose] "
             "[--{header,body,keepalive,write,request,shutdown}-timeout S] [--drain-delay S] "
             "[--max-connections N] [--task-threads N] [--task-queue N] [--block-limit N] "
             "[--max-inflight N] [--upload-cap BYTES] [--static-dir DIR] [--static-listings] "
-            "[--static-follow-symlinks] [--static-hidden] [--static-cache-control V]\n", argv0);
+            "[--static-follow-symlinks] [--static-hidden] [--static-cache-control V] "
+            "[--ws-ping S] [--ws-timeout S]\n", argv0);
     exit(2);
 }
 static uint32_t seconds_ms(const char *v) {
@@ -418,6 +489,8 @@ int main(int argc, char **argv) {
         { .method = "POST", .pattern = "/upload-paced", .handler = on_upload,
           .max_body_bytes = 1u << 30, .stream_body = 1 },
         HTTPD_STATIC_ROUTE("/static/", &www),
+        { .method = "GET",  .pattern = "/ws",        .handler = on_ws },
+        { .method = "GET",  .pattern = "/ws-upload", .handler = on_ws_upload },
         { 0 },
     };
     httpd_desc d;
@@ -451,6 +524,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-inflight")) d.max_inflight = (uint32_t)atoi(v);
         else if (!strcmp(a, "--static-dir")) www.root = v;
         else if (!strcmp(a, "--static-cache-control")) www.cache_control = v;
+        else if (!strcmp(a, "--ws-ping")) d.ws_ping_interval_ms = seconds_ms(v);
+        else if (!strcmp(a, "--ws-timeout")) d.ws_timeout_ms = seconds_ms(v);
         else if (!strcmp(a, "--upload-cap")) {
             for (httpd_route *r = routes; r->pattern; r++)
                 if (!strncmp(r->pattern, "/upload", 7)) r->max_body_bytes = strtoull(v, NULL, 10);
