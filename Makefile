@@ -13,7 +13,7 @@ PORT    ?= 8080
 WORKERS ?= 0
 
 .PHONY: all run test test-run clean bench-quick fuzz
-EXAMPLES := demo hello download upload sse_clock store
+EXAMPLES := demo hello download upload sse_clock store chat
 all: $(addprefix $(B)/,$(EXAMPLES)) $(B)/firmware $(B)/httpd_pack
 
 $(B):
@@ -36,6 +36,8 @@ $(B)/firmware-asan: examples/firmware.c $(B)/www_assets.c httpd.h
 	$(CC) $(STD) $(WARN) $(SAN) -I$(B) -o $@ $< $(LIBS)
 $(B)/demo-tsan: examples/demo.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
+$(B)/chat-tsan: examples/chat.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/chat.c $(LIBS)
 
 # unit tests: one per module, each built with ASan+UBSan
 UNIT := parser wheel router conn multipart static ws
@@ -71,7 +73,7 @@ test:
 test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
-      $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack
+      $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan
 	@tests/run.sh
 
 bench-quick: $(B)/demo
