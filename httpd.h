@@ -2839,6 +2839,7 @@ struct httpd_server {
 HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_out_done(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c);
+HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c);
 
 /* ---- per-request memory ---- */
 HTTPD__PRIVATE void *httpd__arena_alloc(httpd__req *r, size_t n) {
@@ -4160,6 +4161,13 @@ HTTPD__PRIVATE int httpd__ws_put(httpd_ws *ws, int type, const void *data, size_
                                  const httpd__wsmsg *m) {
     httpd__conn *c = ws->c;
     if (ws->state != HTTPD__WSS_OPEN) return HTTPD_ERR_CLOSED;
+    if (m && httpd__ws_pending(c) > HTTPD__OUT_HIGH && c->fd >= 0
+        && !(c->flags & (HTTPD__F_WBLOCKED | HTTPD__F_IN_HANDLER))) {
+        /* a burst from the mailbox piled up before the socket was tried: write what it
+           takes now, and judge the peer slow only if it does not take enough */
+        httpd__conn_drive(c);
+        if (c->ws != ws) return HTTPD_ERR_CLOSED;
+    }
     if (httpd__ws_pending(c) > HTTPD__OUT_HIGH) {
         ws->wwait = 1;
         if (m && ws->d->overflow == HTTPD_WS_CLOSE) {     /* too slow for this group */

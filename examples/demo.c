@@ -429,9 +429,9 @@ static void ws_up_msg(httpd_ws *ws, int type, const void *data, size_t len, int 
     if (fin) {
         char msg[64];
         int n = snprintf(msg, sizeof msg, "bytes=%llu crc32=%08x",
-                         (unsigned long long)u->bytes, (unsigned)(u->crc ^ 0xffffffffu));
+                         (unsigned long long)u->bytes, (unsigned)u->crc);
         httpd_ws_send(ws, HTTPD_WS_TEXT, msg, (size_t)n);
-        u->bytes = 0; u->crc = 0xffffffffu;
+        u->bytes = 0; u->crc = 0;
     } else if (u->slow && len) {                   /* hold the peer back, resume later */
         ws_up_job *j = (ws_up_job *)malloc(sizeof *j);
         if (!j) return;
@@ -450,7 +450,6 @@ static const httpd_ws_desc ws_up_desc = {
 static void on_ws_upload(httpd_request *req) {
     ws_up *u = (ws_up *)calloc(1, sizeof *u);
     if (!u) { httpd_respond(req, 503, "text/plain", "busy\n", 5); return; }
-    u->crc = 0xffffffffu;
     u->slow = httpd_query_param(req, "slow").ptr != NULL;
     if (httpd_ws_upgrade(req, &ws_up_desc, NULL, u) < 0) free(u);
 }

@@ -14,6 +14,7 @@ PKGS=(
     haproxy                         # the reverse proxy in front (rolling restart)
     chromium                        # the browser as a client (forms, pages)
     gzip brotli                     # precompressed variants (tests/test_static.py, httpd_pack)
+    python3-websockets nodejs node-ws   # WebSocket clients (tests/test_ws.py, bench/ws.sh)
     procps iproute2                 # ps, ss
 )
 [ $# -gt 0 ] && PKGS=("$@")          # `make run` asks only for a compiler
@@ -23,7 +24,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
 else                                # not Debian: check the commands, cannot install
-    cmds=(gcc g++ make clang curl python3 haproxy chromium gzip brotli ps ss)
+    cmds=(gcc g++ make clang curl python3 haproxy chromium gzip brotli node ps ss)
     [ $# -gt 0 ] && cmds=(cc)
     for c in "${cmds[@]}"; do
         command -v "$c" >/dev/null 2>&1 || missing+=("$c")
