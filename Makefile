@@ -47,7 +47,7 @@ $(B)/test_server-tsan: tests/test_server.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 
 # fuzzing: libFuzzer harnesses (clang), replay binaries (any compiler) run by `make test`
-FUZZ         := parser chunked router conn multipart worker static
+FUZZ         := parser chunked router conn multipart worker static ws
 FUZZ_SECONDS ?= 60
 $(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)

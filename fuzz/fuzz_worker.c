@@ -8,13 +8,20 @@
      connect | send a canned request | send raw bytes | read | half-close | close |
      advance the clock (then a turn) | a turn | run a queued task | post to a connection |
      answer a parked request
+   and, with opcodes 0xF0-0xFF, WebSocket programs: a masked frame of any opcode and flags
+   with payload from the input, a broadcast or a send_to from "another thread" (the
+   mailbox); the routes /ws (echo; 'c' closes, 'b' broadcasts, 'p' pauses until a post
+   resumes it, 'x' fills the output) and /wss (streamed, close-on-overflow) run on the
+   virtual clock with 100 ms pings and a 300 ms heartbeat timeout.
    Invariants checked after every turn (besides "no crash, no leak" under ASan+UBSan):
    - the run queue is finite, every entry is flagged queued and alive;
    - the free list holds only dead, unqueued connections with no timer armed;
    - the dead list is empty between turns; live slots == nconns == the server's count;
    - a live connection's request points back at it; the timer wheel is consistent;
    - what each client receives is a sequence of well-formed responses, no more final
-     responses than requests it sent (+1 for an error on a broken one).
+     responses than requests it sent (+1 for an error on a broken one), until a 101;
+   - HTTPD__S_WS <=> a WebSocket handle, which points back at its connection and is on
+     the worker's list exactly once (nws counts them).
    At the end every client closes and the clock runs until the worker holds nothing; then
    the server is freed the way httpd_wait frees it. */
 #define HTTPD_IMPLEMENTATION
@@ -115,6 +122,39 @@ static void up_body(httpd_request *r, void *arg, const void *d, size_t n, int st
     if (status != HTTPD_BODY_END) HTTPD_ASSERT(rc < 0);          /* error: freed */
 }
 static void on_up(httpd_request *r) { HTTPD_ASSERT(httpd_body_read(r, up_body, NULL) == 0); }
+/* WebSockets */
+static void ws_resume(httpd_server *s, httpd_conn_id id, void *arg, int status) {
+    (void)arg;
+    httpd_ws *ws = status == 0 ? httpd_ws_from_id(s, id) : NULL;
+    if (ws) httpd_ws_resume(ws);
+}
+static void ws_msg(httpd_ws *ws, int type, const void *data, size_t len, int fin) {
+    static char big[70000];
+    char c = len ? *(const char *)data : 0;
+    if (c == 'c') { HTTPD_ASSERT(httpd_ws_close(ws, 1000, "bye") == 0); return; }
+    if (c == 'b') { httpd_ws_broadcast(httpd_ws_server(ws), NULL, type, data, len); return; }
+    if (c == 'p') {
+        httpd_ws_pause(ws);
+        HTTPD_ASSERT(httpd_post(httpd_ws_server(ws), httpd_ws_id(ws), ws_resume, NULL) == 0);
+        return;
+    }
+    if (c == 'x') { httpd_ws_send(ws, HTTPD_WS_BINARY, big, sizeof big); return; }
+    if (fin || len) {
+        int rc = httpd_ws_send(ws, type, data, len);
+        HTTPD_ASSERT(rc == 0 || rc == HTTPD_WRITE_FULL || rc == HTTPD_ERR_TOOLARGE);
+    }
+}
+static void ws_close(httpd_ws *ws, int code, const char *reason, size_t rl) {
+    (void)reason; (void)rl;
+    HTTPD_ASSERT(code >= 1000 && code <= 4999);
+    HTTPD_ASSERT(httpd_ws_send(ws, HTTPD_WS_TEXT, "x", 1) == HTTPD_ERR_CLOSED);
+}
+static const httpd_ws_desc ws_echo = { NULL, ws_msg, ws_close, NULL, NULL, 4096, 0, 100, 300,
+                                       0, HTTPD_WS_DROP };
+static const httpd_ws_desc ws_stream = { NULL, ws_msg, ws_close, NULL, NULL, HTTPD_UNLIMITED,
+                                         1000, 0, 0, 1, HTTPD_WS_CLOSE };
+static void on_ws(httpd_request *r) { httpd_ws_upgrade(r, &ws_echo, NULL, NULL); }
+static void on_wss(httpd_request *r) { httpd_ws_upgrade(r, &ws_stream, NULL, NULL); }
 static void on_file(httpd_request *r) {
     int fd = dup(file_fd);
     HTTPD_ASSERT(fd >= 0);
@@ -131,6 +171,8 @@ static const httpd_route routes[] = {
     { .method = "GET", .pattern = "/f", .handler = on_file },
     { .method = "POST", .pattern = "/up", .handler = on_up, .stream_body = 1,
       .max_body_bytes = 4096 },
+    { .method = "GET", .pattern = "/ws", .handler = on_ws },
+    { .method = "GET", .pattern = "/wss", .handler = on_wss },
     { 0 },
 };
 static const char *const canned[] = {
@@ -153,6 +195,14 @@ static const char *const canned[] = {
     "BAD\r\n\r\n",
     "GET /after/5 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 };
+static const char *const ws_canned[] = {
+#define WSH "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "GET /ws HTTP/1.1\r\nHost: a\r\n" WSH "Sec-WebSocket-Version: 13\r\n\r\n",
+    "GET /wss HTTP/1.1\r\nHost: a\r\n" WSH "Sec-WebSocket-Version: 13\r\n\r\n",
+    "GET /ws HTTP/1.1\r\nHost: a\r\n" WSH "Sec-WebSocket-Version: 13\r\n\r\n"
+        "\x81\x82\x00\x00\x00\x00hi\x89\x80\x01\x02\x03\x04",
+    "GET /ws HTTP/1.1\r\nHost: a\r\n" WSH "Sec-WebSocket-Version: 7\r\n\r\n",
+};
 #define NCANNED (sizeof canned / sizeof canned[0])
 static void posted(httpd_server *s, httpd_conn_id id, void *arg, int status) {
     (void)s; (void)id; (void)arg; (void)status;
@@ -162,7 +212,7 @@ static void posted(httpd_server *s, httpd_conn_id id, void *arg, int status) {
 /* ---- the worker's invariants ---- */
 static void check_worker(void) {
     httpd__worker *w = wk;
-    uint32_t live = 0, nq = 0, nfree = 0;
+    uint32_t live = 0, nq = 0, nfree = 0, nws = 0, nlist = 0;
     for (httpd__conn *q = w->queue; q; q = q->next) {
         HTTPD_ASSERT(++nq <= w->nslots);                       /* no cycle */
         HTTPD_ASSERT((q->flags & HTTPD__F_QUEUED) && q->state != HTTPD__S_DEAD);
@@ -178,11 +228,19 @@ static void check_worker(void) {
         if (c->state == HTTPD__S_DEAD) continue;
         live++;
         HTTPD_ASSERT(c->w == w && c->fd >= 0);
+        HTTPD_ASSERT((c->state == HTTPD__S_WS) == (c->ws != NULL));
+        HTTPD_ASSERT(!c->ws || (c->ws->c == c && !c->req));
+        nws += c->ws != NULL;
         HTTPD_ASSERT(!c->req || c->req->conn == c);
         HTTPD_ASSERT(c->out.pos <= c->out.len && c->out.len <= c->out.cap);
         HTTPD_ASSERT(c->in.pos <= c->in.len && c->in.len <= c->in.cap);
     }
     HTTPD_ASSERT(live == w->nconns && live + nfree == w->nslots);
+    for (httpd_ws *ws = w->ws_list; ws; ws = ws->next) {
+        HTTPD_ASSERT(++nlist <= w->nslots && ws->c->ws == ws);
+        HTTPD_ASSERT(!ws->next || ws->next->prev == ws);
+    }
+    HTTPD_ASSERT(nws == nlist && nws == w->nws);
     HTTPD_ASSERT(HTTPD__LOAD(&srv->nconns) == w->nconns);
     HTTPD_ASSERT(httpd__wheel_check(&w->wheel));
 }
@@ -230,6 +288,7 @@ static unsigned check_responses(const client *c) {
         while (e + 3 < n && memcmp(b + e, "\r\n\r\n", 4)) e++;
         if (e + 3 >= n) break;                                      /* head cut */
         size_t head_end = e + 4;
+        if (status == 101) { finals++; break; }                     /* frames from here */
         if (status < 200) { i = head_end; continue; }
         finals++;
         const char *h = b + i;
@@ -316,6 +375,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t op = data[i], arg = data[i + 1];
         i += 2;
         client *c = &cl[arg % MAXC];
+        if (op >= 0xF0) {                               /* WebSocket operations */
+            if (op & 1) {                               /* a masked frame, any flags */
+                if (c->fd < 0 || c->shut || i >= size) continue;
+                size_t n = HTTPD__MIN((size_t)data[i] % 140, size - i - 1);
+                unsigned char f[160];
+                size_t k = 0;
+                static const uint8_t b0s[] = { 0x81, 0x82, 0x01, 0x00, 0x80, 0x89, 0x8a, 0x88,
+                                               0xc1, 0x83, 0x09, 0x02 };
+                f[k++] = b0s[(arg / MAXC) % sizeof b0s];
+                if (n < 126) f[k++] = (unsigned char)(0x80 | n);
+                else { f[k++] = 0x80 | 126; f[k++] = 0; f[k++] = (unsigned char)n; }
+                memcpy(f + k, "\x11\x22\x33\x44", 4); k += 4;
+                memcpy(f + k, data + i + 1, n);           /* masked as it stands */
+                i += 1 + n;
+                send(c->fd, f, k + n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            } else if (op & 2) {                        /* another thread broadcasts */
+                if (arg & 128)
+                    HTTPD_ASSERT(httpd_ws_broadcast(srv, (arg & 64) ? &ws_echo : NULL,
+                                                    HTTPD_WS_BINARY, "cast", 4) == 0);
+                else if (c->id.id)                      /* ... or sends to one id */
+                    HTTPD_ASSERT(httpd_ws_send_to(srv, c->id, HTTPD_WS_TEXT, "to", 2, NULL,
+                                                  NULL) == 0);
+            } else if (c->fd >= 0 && !c->shut) {        /* an opening handshake */
+                const char *rq = ws_canned[(arg / MAXC) % (sizeof ws_canned / sizeof *ws_canned)];
+                if (send(c->fd, rq, strlen(rq), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) c->sent += 2;
+            }
+            continue;
+        }
         switch (op % 11) {
         case 0: {                                       /* a client connects */
             int k = 0;
