@@ -3746,7 +3746,7 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
    is decoded by >>ws_frame: whole messages assembled up to the cap (a single-frame
    message already whole in the input is handed over in place, with no copy), or pieces
    handed out as they arrive (.stream), pings answered, the close handshake done. State
-   per WebSocket: one small struct (~190 bytes) allocated at the upgrade; an idle
+   per WebSocket: one small struct (144 bytes) allocated at the upgrade; an idle
    WebSocket holds no buffer (input and output blocks go back to the worker's pool when
    empty, as for idle HTTP connections). Heartbeats use the connection's one timer on the
    worker's wheel (httpd__ws_deadline, lazily re-armed): ping when quiet for the interval,

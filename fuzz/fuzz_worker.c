@@ -140,7 +140,8 @@ static void ws_msg(httpd_ws *ws, int type, const void *data, size_t len, int fin
     }
     if (c == 'x') { httpd_ws_send(ws, HTTPD_WS_BINARY, big, sizeof big); return; }
     if (fin || len) {
-        int rc = httpd_ws_send(ws, type, data, len);
+        /* a streamed piece may end inside a character: it goes back as binary */
+        int rc = httpd_ws_send(ws, fin && !httpd_ws_user(ws) ? type : HTTPD_WS_BINARY, data, len);
         HTTPD_ASSERT(rc == 0 || rc == HTTPD_WRITE_FULL || rc == HTTPD_ERR_TOOLARGE);
     }
 }
@@ -154,7 +155,7 @@ static const httpd_ws_desc ws_echo = { NULL, ws_msg, ws_close, NULL, NULL, 4096,
 static const httpd_ws_desc ws_stream = { NULL, ws_msg, ws_close, NULL, NULL, HTTPD_UNLIMITED,
                                          1000, 0, 0, 1, HTTPD_WS_CLOSE };
 static void on_ws(httpd_request *r) { httpd_ws_upgrade(r, &ws_echo, NULL, NULL); }
-static void on_wss(httpd_request *r) { httpd_ws_upgrade(r, &ws_stream, NULL, NULL); }
+static void on_wss(httpd_request *r) { httpd_ws_upgrade(r, &ws_stream, NULL, (void *)1); }
 static void on_file(httpd_request *r) {
     int fd = dup(file_fd);
     HTTPD_ASSERT(fd >= 0);
