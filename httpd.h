@@ -6,11 +6,12 @@
    Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed.
 
    CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES,
-             STATIC FILES, FORMS, ASYNC AND BLOCKING WORK, TIMEOUTS, SHUTDOWN, THREADS,
-             LIMITS, ERRORS, REVISIONS
+             STATIC FILES, FORMS, WEBSOCKETS, ASYNC AND BLOCKING WORK, TIMEOUTS, SHUTDOWN,
+             THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
-             >>multipart >>pool >>poll_epoll >>conn >>response >>stream >>file >>async
-             >>machine >>worker >>public >>static_path >>static_cond >>static
+             >>multipart >>sha1 >>ws_frame >>pool >>poll_epoll >>conn >>response >>stream
+             >>file >>async >>ws >>machine >>worker >>public >>static_path >>static_cond
+             >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -134,6 +135,50 @@
        parser does no I/O and can be used alone (httpd_multipart_init). A browser form
        uploading a firmware image to disk: examples/upload.c.
 
+   WEBSOCKETS (RFC 6455; examples/chat.c, the demo's /ws and /ws-upload)
+       A GET route's handler calls httpd_ws_upgrade(req, &desc, protocol, user): the
+       handshake is checked (GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade, a
+       16-byte base64 Sec-WebSocket-Key, Sec-WebSocket-Version: 13, no body; another
+       version -> 426 with Sec-WebSocket-Version: 13, else 400), the Origin too (desc's
+       check_origin hook; by default an Origin, when sent, must name the Host: no
+       cross-site hijacking; -> 403), then 101 goes out with any header the handler added
+       (httpd_add_header) and the subprotocol the application picked (httpd_ws_offers
+       tells what the client offered). Extensions (permessage-deflate) are declined by not
+       answering them. The connection then belongs to the WebSocket, on the same worker;
+       bytes the client sent right after its handshake are frames. desc (static storage)
+       holds the callbacks, all on the worker: on_open, on_message(ws, type, data, len,
+       fin), on_close(ws, code, reason) exactly once, on_writable. Messages arrive whole
+       (up to desc.max_message_bytes, else the server's ws_max_message_bytes, 1 MiB), or,
+       with desc.stream = 1, piece by piece as they arrive, with no cap unless one is set
+       (a firmware image over a WebSocket costs one read buffer); httpd_ws_pause/resume
+       stop and restart reading. Frames are checked strictly: masking, RSV bits, reserved
+       opcodes, control frames (<= 125 bytes, not fragmented, allowed between fragments),
+       continuation order, minimal lengths -> close 1002; text is checked as UTF-8 as it
+       arrives, across fragments, failing at the first bad byte -> 1007; a frame or
+       message over its cap -> 1009, decided from the frame head without reading the rest.
+       Pings are answered with the same payload. A close is answered with a close (the
+       code echoed), then the server closes TCP; invalid close codes -> 1002.
+       Sending: httpd_ws_send(ws, type, data, len) copies into the connection's output
+       and returns HTTPD_WRITE_FULL past 64 KiB queued (stop; on_writable fires below 16
+       KiB) and HTTPD_ERR_TOOLARGE (not sent) if the producer goes on, so a slow reader
+       never grows memory without bound; while the output is full the server does not
+       read from that peer either. httpd_ws_close(ws, code, reason) starts the closing
+       handshake (5 s for the peer's answer). Other threads: httpd_ws_send_to(srv, id,
+       ...) through the owning worker's mailbox (the id, httpd_ws_id, is generation-
+       checked: a closed one gets HTTPD_ERR_CLOSED in the optional done callback), and
+       httpd_ws_broadcast(srv, &desc, ...) to every WebSocket of that desc (the route's
+       group) on every worker, the frame built once. A broadcast (or send_to) finding a
+       peer's output full applies desc.overflow: HTTPD_WS_DROP skips that message for it,
+       HTTPD_WS_CLOSE closes it with 1008 (policy violation).
+       Heartbeats (httpd_desc.ws_ping_interval_ms 15 s, ws_timeout_ms 45 s; per route in
+       the httpd_ws_desc, per connection with httpd_ws_heartbeat; HTTPD_NO_TIMEOUT turns one off): a
+       WebSocket quiet for the interval is pinged; one from which nothing (pong or any
+       frame) was heard for the timeout gets close 1001 and is dropped at once (on_close:
+       1001). They use the connection's timer on the worker's wheel: no thread, no timer
+       descriptor. An idle WebSocket holds no buffer (144 bytes of state beyond the
+       connection). A graceful stop sends close 1001 to every WebSocket and closes each
+       when its peer answers (at most 5 s, and never past shutdown_timeout_ms).
+
    ASYNC AND BLOCKING WORK
        Never block a worker: every connection it owns would wait. httpd_after(req, ms, fn,
        arg) calls fn on the worker after ms without blocking it. httpd_defer(req, work,
@@ -172,18 +217,20 @@
        requests finish with "Connection: close"; after shutdown_timeout_ms the rest are
        closed (tasks cancelled, timers fired with HTTPD_ERR_CLOSED). Streaming responses
        waiting in httpd_after() are woken at once (status 0) to see httpd_stopping() and end
-       (SSE, long polls). A second signal, or httpd_stop(srv, 0), stops at once.
+       (SSE, long polls). WebSockets get close 1001 and end when their peer answers (see
+       WEBSOCKETS). A second signal, or httpd_stop(srv, 0), stops at once.
        Lifetime: httpd_start -> httpd_stop (any thread) -> httpd_wait (releases connections,
        threads, sockets; httpd_serve and httpd_run do it) -> httpd_destroy (frees the handle;
        httpd_run does it). Between wait and destroy, calls from other threads (httpd_post,
-       httpd_submit, httpd_stop) are safe and fail with HTTPD_ERR_STATE.
+       httpd_submit, httpd_stop, httpd_ws_send_to, httpd_ws_broadcast) are safe and fail
+       with HTTPD_ERR_STATE.
 
    THREADS
        Each worker thread owns an epoll loop, its timer wheel and its connections; a
        connection stays on one worker for life and its handlers, timers and `done`
        callbacks run there. From other threads only httpd_stop() (also async-signal-safe),
-       httpd_post() (run a function on a connection's worker), httpd_submit() and
-       httpd_stopping() may be called. Work crosses threads only through the task queue and
+       httpd_post() (run a function on a connection's worker), httpd_submit(),
+       httpd_stopping(), httpd_ws_send_to() and httpd_ws_broadcast() may be called. Work crosses threads only through the task queue and
        each worker's mailbox (a mutex-protected list plus its eventfd). Worker, pool and
        watchdog threads run with all signals blocked. The logger may be called by several
        threads at once.
@@ -205,7 +252,8 @@
             parsing, the header deadline from arrival, httpd_destroy (the handle outlives
             httpd_wait), bodies paused behind pending callbacks, half-close answered;
             static files and packed assets (safe paths, conditionals, ranges,
-            precompressed variants).
+            precompressed variants);
+            WebSockets (RFC 6455) with heartbeats, backpressure, broadcast and graceful close.
 */
 #if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
