@@ -50,7 +50,26 @@ static void on_block(httpd_request *r) {             /* what not to do: sleep on
     usleep(400000);
     httpd_respond(r, 200, NULL, "slept", 5);
 }
+/* WebSockets reached from other threads: ids recorded at open, echo on the worker */
+static HTTPD__ATOMIC(uint64_t) ws_ids[8];
+static HTTPD__ATOMIC(int) ws_open_n, ws_done_ok, ws_done_closed, ws_closed_n;
+static void ws_on_open(httpd_ws *ws) {
+    int i = HTTPD__ADD(&ws_open_n, 1);
+    if (i < 8) HTTPD__STORE(&ws_ids[i], httpd_ws_id(ws).id);
+}
+static void ws_on_msg(httpd_ws *ws, int type, const void *d, size_t n, int fin) {
+    (void)fin;
+    httpd_ws_send(ws, type, d, n);
+}
+static void ws_on_close(httpd_ws *ws, int code, const char *r, size_t rl) {
+    (void)ws; (void)code; (void)r; (void)rl;
+    HTTPD__ADD(&ws_closed_n, 1);
+}
+static const httpd_ws_desc ws_desc = { ws_on_open, ws_on_msg, ws_on_close, NULL, NULL,
+                                       0, 0, 0, 0, 0, HTTPD_WS_DROP };
+static void on_ws(httpd_request *r) { httpd_ws_upgrade(r, &ws_desc, NULL, NULL); }
 static const httpd_route routes[] = {
+    { .method = "GET", .pattern = "/ws", .handler = on_ws },
     { .method = "GET", .pattern = "/task/:ms", .handler = on_task, .timeout_ms = 1500 },
     { .method = "GET", .pattern = "/post", .handler = on_post },
     { .method = "GET", .pattern = "/block", .handler = on_block },
@@ -658,6 +677,109 @@ static void test_blocked_worker_logged(void) {
     httpd_destroy(s);
     CHECK_EQ(HTTPD__LOAD(&other_logs), 0);
 }
+/* ---- WebSockets from other threads (TSan: the mailbox is the only shared path) ---- */
+static void ws_sent(httpd_server *s, httpd_conn_id id, void *arg, int status) {
+    (void)s; (void)id; (void)arg;
+    HTTPD__ADD(status == HTTPD_ERR_CLOSED ? &ws_done_closed : &ws_done_ok, 1);
+}
+typedef struct { httpd_server *s; int tag; } ws_sender;
+static void *ws_send_thread(void *p) {
+    ws_sender *a = (ws_sender *)p;
+    char m[32];
+    for (int i = 0; i < 100; i++) {
+        for (int k = 0; k < 4; k++) {
+            httpd_conn_id id = { HTTPD__LOAD(&ws_ids[k]) };
+            int n = snprintf(m, sizeof m, "t%d-%03d", a->tag, i);
+            CHECK_EQ(httpd_ws_send_to(a->s, id, HTTPD_WS_TEXT, m, (size_t)n, ws_sent, NULL), 0);
+        }
+        if (i % 4 == 0) CHECK_EQ(httpd_ws_broadcast(a->s, &ws_desc, HTTPD_WS_TEXT, "all", 3), 0);
+    }
+    return NULL;
+}
+static int ws_dial(int port) {
+    int fd = dial(port, AF_INET);
+    const char *hs = "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    char b[512];
+    size_t n = 0;
+    if (fd < 0 || send_all(fd, hs, strlen(hs)) < 0) return -1;
+    while (n < sizeof b - 1) {                      /* byte by byte: nothing past the head */
+        if (read(fd, b + n, 1) != 1) return -1;
+        n++;
+        if (n >= 4 && !memcmp(b + n - 4, "\r\n\r\n", 4)) break;
+    }
+    return !strncmp(b, "HTTP/1.1 101 ", 13) ? fd : -1;
+}
+/* Reads server frames: counts text messages per tag in order; returns at a close frame
+   (its code in *close_code) or after `want` messages. */
+static int ws_read(int fd, int want, int *close_code, int *seq_ok) {
+    static unsigned char b[1 << 16];
+    size_t have = 0;
+    int got = 0, last[2] = { -1, -1 };
+    *close_code = 0;
+    while (got < want) {
+        ssize_t r = read(fd, b + have, sizeof b - have);
+        if (r <= 0) break;
+        have += (size_t)r;
+        size_t i = 0;
+        while (have - i >= 2 && have - i >= 2 + (size_t)(b[i + 1] & 127)) {
+            size_t n = b[i + 1] & 127;
+            int op = b[i] & 15;
+            if (op == 8) { *close_code = n >= 2 ? b[i + 2] << 8 | b[i + 3] : 1005; return got; }
+            if (op == 1 && n == 6 && b[i + 2] == 't') {
+                int tag = b[i + 3] - '0', k = atoi((const char *)b + i + 5);
+                if (tag < 0 || tag > 1 || k <= last[tag]) *seq_ok = 0;
+                else last[tag] = k;
+            }
+            got++;
+            i += 2 + n;
+        }
+        memmove(b, b + i, have - i);
+        have -= i;
+    }
+    return got;
+}
+static void test_ws_cross_thread(void) {
+    HTTPD__STORE(&ws_open_n, 0);
+    HTTPD__STORE(&ws_done_ok, 0);
+    HTTPD__STORE(&ws_done_closed, 0);
+    HTTPD__STORE(&ws_closed_n, 0);
+    httpd_server *s = start(2, 0, NULL);
+    if (!s) { CHECK(0); return; }
+    int port = httpd_port(s), fd[4];
+    for (int k = 0; k < 4; k++) CHECK((fd[k] = ws_dial(port)) >= 0);
+    for (int i = 0; i < 500 && HTTPD__LOAD(&ws_open_n) < 4; i++) usleep(2000);
+    CHECK_EQ(HTTPD__LOAD(&ws_open_n), 4);
+    pthread_t th[2];
+    ws_sender a[2] = { { s, 0 }, { s, 1 } };
+    for (int t = 0; t < 2; t++) pthread_create(&th[t], NULL, ws_send_thread, &a[t]);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    int seq_ok = 1, code;
+    for (int k = 0; k < 4; k++)                    /* 2 x 100 sends + 2 x 25 broadcasts */
+        CHECK_EQ(ws_read(fd[k], 250, &code, &seq_ok), 250);
+    CHECK(seq_ok);                                 /* each thread's sends in its order */
+    for (int i = 0; i < 500 && HTTPD__LOAD(&ws_done_ok) < 800; i++) usleep(2000);
+    CHECK_EQ(HTTPD__LOAD(&ws_done_ok), 800);
+    close(fd[3]);                                  /* gone: a send to it fails cleanly */
+    for (int i = 0; i < 500 && HTTPD__LOAD(&ws_closed_n) < 1; i++) usleep(2000);
+    httpd_conn_id gone = { HTTPD__LOAD(&ws_ids[3]) };
+    CHECK_EQ(httpd_ws_send_to(s, gone, HTTPD_WS_TEXT, "x", 1, ws_sent, NULL), 0);
+    for (int i = 0; i < 500 && HTTPD__LOAD(&ws_done_closed) < 1; i++) usleep(2000);
+    CHECK_EQ(HTTPD__LOAD(&ws_done_closed), 1);
+    httpd_stop(s, 1);                              /* the others see 1001 */
+    for (int k = 0; k < 3; k++) {
+        CHECK_EQ(ws_read(fd[k], 1000, &code, &seq_ok), 0);
+        CHECK_EQ(code, 1001);
+        send_all(fd[k], "\x88\x82\0\0\0\0\x03\xe9", 8);   /* and answer it */
+    }
+    CHECK_EQ(httpd_wait(s), 0);
+    CHECK_EQ(HTTPD__LOAD(&ws_closed_n), 4);
+    /* after wait, other threads get HTTPD_ERR_STATE, never freed memory */
+    CHECK_EQ(httpd_ws_send_to(s, gone, HTTPD_WS_TEXT, "x", 1, NULL, NULL), HTTPD_ERR_STATE);
+    CHECK_EQ(httpd_ws_broadcast(s, NULL, HTTPD_WS_TEXT, "x", 1), HTTPD_ERR_STATE);
+    httpd_destroy(s);
+    for (int k = 0; k < 3; k++) close(fd[k]);
+}
 static void test_bad_config(void) {
     httpd_desc d;
     memset(&d, 0, sizeof d);
@@ -688,6 +810,7 @@ int main(void) {
     RUN(test_blocked_worker_logged);
     RUN(test_lifetime_across_threads);
     RUN(test_default_logger_on_bind_failure);
+    RUN(test_ws_cross_thread);
     RUN(test_bad_config);
     return REPORT();
 }
