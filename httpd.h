@@ -35,6 +35,8 @@
          HTTPD_NO_SENDFILE  file bodies with pread + write instead of sendfile(2)
          HTTPD_NO_HEAP_TRIM never call malloc_trim (glibc) after a burst of freed buffers
          HTTPD_NO_SIMD      plain loops instead of the SSE2/NEON scans of request heads
+         HTTPD_NO_WEBSOCKET leave WebSockets out (>>sha1, >>ws_frame, >>ws; httpd_ws_*
+                            are then declared but not defined)
        Everything else is runtime configuration in httpd_desc, where zero means the default;
        httpd_query_desc() returns the values in use. See the struct below for every field.
        Include order: in the file with HTTPD_IMPLEMENTATION, httpd.h may come after system
@@ -2244,6 +2246,7 @@ HTTPD_API int httpd_multipart_end(const httpd_multipart *m) {
     return m->rc == HTTPD_MULTIPART_DONE ? 0 : m->rc < 0 ? m->rc : HTTPD_ERR_INVAL;
 }
 
+#ifndef HTTPD_NO_WEBSOCKET
 /* ====================================================================== >>sha1
    SHA-1 (FIPS 180-4) and base64 (RFC 4648 §4), only for the WebSocket handshake
    (RFC 6455 §4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID))). SHA-1 is broken
@@ -2508,6 +2511,8 @@ HTTPD__PRIVATE size_t httpd__ws_head(unsigned char *h, int op, uint64_t len) {
     for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
     return 10;
 }
+
+#endif /* HTTPD_NO_WEBSOCKET */
 
 /* ====================================================================== >>pool
    The blocking-task pool (spawn_blocking): a few threads and one bounded FIFO queue,
@@ -3787,6 +3792,7 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
     return rc;
 }
 
+#ifndef HTTPD_NO_WEBSOCKET
 /* ======================================================================== >>ws
    WebSocket connections (RFC 6455) on top of the HTTP core. httpd_ws_upgrade checks the
    handshake and answers 101; when the request is finished (>>machine's conn_finish) the
@@ -4372,6 +4378,21 @@ HTTPD__PRIVATE void httpd__ws_mbox(httpd__worker *w, httpd_task *t, int alive) {
     }
     httpd__wsmsg_unref(m);
 }
+#else /* HTTPD_NO_WEBSOCKET: no connection ever upgrades; the hooks compile to nothing */
+HTTPD__PRIVATE void httpd__ws_start(httpd__conn *c) { (void)c; }
+HTTPD__PRIVATE void httpd__ws_process(httpd__conn *c) { (void)c; }
+HTTPD__PRIVATE int httpd__ws_reading(const httpd__conn *c) { (void)c; return 0; }
+HTTPD__PRIVATE void httpd__ws_sent(httpd__conn *c) { (void)c; }
+HTTPD__PRIVATE uint64_t httpd__ws_deadline(const httpd__conn *c) { (void)c; return UINT64_MAX; }
+HTTPD__PRIVATE void httpd__ws_timeout(httpd__conn *c) { (void)c; }
+HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *r, size_t rl) {
+    (void)c; (void)code; (void)r; (void)rl;
+}
+HTTPD__PRIVATE void httpd__ws_going_away(httpd__conn *c) { (void)c; }
+HTTPD__PRIVATE void httpd__ws_mbox(httpd__worker *w, httpd_task *t, int alive) {
+    (void)w; (void)t; (void)alive;
+}
+#endif /* HTTPD_NO_WEBSOCKET */
 
 /* =================================================================== >>machine
    The per-connection state machine (HEAD -> BODY -> HANDLER -> HEAD | CLOSING, see
