@@ -700,31 +700,32 @@ enum { HTTPD_WS_TEXT = 1, HTTPD_WS_BINARY = 2 };          /* message types (opco
 enum { HTTPD_WS_DROP = 0, HTTPD_WS_CLOSE = 1 };           /* httpd_ws_desc.overflow      */
 typedef struct httpd_ws_desc {
     /* all callbacks run on the connection's worker; only on_message is required */
-    void (*on_open)(httpd_ws *ws);
+    void (*on_open)(httpd_ws *ws) HTTPD__0;
     /* A message: whole (fin 1) by default; with .stream, its pieces as they arrive (fin 1
        on the last, which may be empty). data is valid during the call only. Text is
        valid UTF-8 (a piece may end inside a character). */
-    void (*on_message)(httpd_ws *ws, int type, const void *data, size_t len, int fin);
+    void (*on_message)(httpd_ws *ws, int type, const void *data, size_t len, int fin) HTTPD__0;
     /* Exactly once, when the WebSocket ends: the peer's close code (1005: it gave none),
        the code the server closed with (1002, 1007, 1008, 1009, 1001 heartbeat timeout or
        stop), or 1006 (the connection dropped without a close). reason: the peer's, or
        empty. The handle is invalid after it returns. */
-    void (*on_close)(httpd_ws *ws, int code, const char *reason, size_t reason_len);
+    void (*on_close)(httpd_ws *ws, int code, const char *reason, size_t reason_len) HTTPD__0;
     /* After httpd_ws_send said HTTPD_WRITE_FULL (or refused), once the queued output
        drained below the low-water mark: produce again. */
-    void (*on_writable)(httpd_ws *ws);
+    void (*on_writable)(httpd_ws *ws) HTTPD__0;
     /* Browser clients: 1 accepts the Origin, 0 answers 403. NULL: an Origin header, if
        any, must name the Host the request was sent to (cross-site hijacking). */
-    int (*check_origin)(httpd_request *req, httpd_str origin);
-    uint64_t max_message_bytes;    /* 0 -> desc.ws_max_message_bytes; over -> close 1009;
-                                      HTTPD_UNLIMITED (sensible with .stream)          */
-    uint64_t max_frame_bytes;      /* 0 -> no cap but the message's; over -> close 1009 */
-    uint32_t ping_interval_ms;     /* 0 -> desc.ws_ping_interval_ms; HTTPD_NO_TIMEOUT off */
-    uint32_t timeout_ms;           /* 0 -> desc.ws_timeout_ms; HTTPD_NO_TIMEOUT off      */
-    int      stream;               /* 1: on_message gets pieces as they arrive            */
-    int      overflow;             /* a broadcast finding the peer's queue over the high-
-                                      water mark: HTTPD_WS_DROP the message for it, or
-                                      HTTPD_WS_CLOSE the slow peer with 1008             */
+    int (*check_origin)(httpd_request *req, httpd_str origin) HTTPD__0;
+    uint64_t max_message_bytes HTTPD__0; /* 0 -> desc.ws_max_message_bytes; over -> close
+                                       1009; HTTPD_UNLIMITED (sensible with .stream)   */
+    uint64_t max_frame_bytes HTTPD__0;   /* 0 -> no cap but the message's; over -> 1009   */
+    uint32_t ping_interval_ms HTTPD__0;  /* 0 -> desc.ws_ping_interval_ms; HTTPD_NO_TIMEOUT
+                                       turns it off                                     */
+    uint32_t timeout_ms HTTPD__0;        /* 0 -> desc.ws_timeout_ms; HTTPD_NO_TIMEOUT off  */
+    int      stream HTTPD__0;            /* 1: on_message gets pieces as they arrive       */
+    int      overflow HTTPD__0;          /* a broadcast finding the peer's queue over the
+                                       high-water mark: HTTPD_WS_DROP the message for
+                                       it, or HTTPD_WS_CLOSE the slow peer with 1008   */
 } httpd_ws_desc;
 /* In a GET handler (or later, on the worker, while the request is held): validates the
    handshake (RFC 6455 §4.2.1) and answers 101; from then on the connection speaks
@@ -2506,7 +2507,10 @@ HTTPD__PRIVATE long httpd__wsf_next(httpd__wsf *f, char *b, size_t n, httpd__wse
 HTTPD__PRIVATE size_t httpd__ws_head(unsigned char *h, int op, uint64_t len) {
     h[0] = (unsigned char)(0x80 | op);
     if (len < 126) { h[1] = (unsigned char)len; return 2; }
-    if (len <= 0xFFFF) { h[1] = 126; h[2] = (unsigned char)(len >> 8); h[3] = (unsigned char)len; return 4; }
+    if (len <= 0xFFFF) {
+        h[1] = 126; h[2] = (unsigned char)(len >> 8); h[3] = (unsigned char)len;
+        return 4;
+    }
     h[1] = 127;
     for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
     return 10;
@@ -4061,7 +4065,10 @@ HTTPD__PRIVATE void httpd__ws_timeout(httpd__conn *c) {
         return;
     }
     if (ws->ping_ms != HTTPD_NO_TIMEOUT && now >= HTTPD__MAX(ws->heard, ws->pinged) + ws->ping_ms) {
-        if (httpd__ws_frame_out(c, HTTPD__WS_PING, NULL, 0) < 0) { httpd__ws_fail(c, 1011); return; }
+        if (httpd__ws_frame_out(c, HTTPD__WS_PING, NULL, 0) < 0) {
+            httpd__ws_fail(c, 1011);
+            return;
+        }
         ws->pinged = now;
     }
 }
@@ -4284,7 +4291,8 @@ HTTPD_API httpd_conn_id httpd_ws_id(const httpd_ws *ws) {
 HTTPD_API void httpd_ws_heartbeat(httpd_ws *ws, uint32_t ping_interval_ms, uint32_t timeout_ms) {
     if (!ws) return;
     const httpd_desc *d = &ws->c->w->s->desc;
-    ws->ping_ms = HTTPD__DEF(ping_interval_ms, HTTPD__DEF(ws->d->ping_interval_ms, d->ws_ping_interval_ms));
+    ws->ping_ms = HTTPD__DEF(ping_interval_ms,
+                             HTTPD__DEF(ws->d->ping_interval_ms, d->ws_ping_interval_ms));
     ws->timeout_ms = HTTPD__DEF(timeout_ms, HTTPD__DEF(ws->d->timeout_ms, d->ws_timeout_ms));
     httpd__conn_queue(ws->c);                  /* re-armed when the worker drives it */
 }
@@ -4319,13 +4327,14 @@ HTTPD__PRIVATE httpd__wsmsg *httpd__wsmsg_new(httpd_server *s, int type, const v
 HTTPD__PRIVATE void httpd__wsmsg_unref(httpd__wsmsg *m) {
     if (HTTPD__ADD(&m->refs, (uint32_t)-1) == 1) HTTPD_FREE(m->alloc_ctx, m);
 }
-HTTPD_API int httpd_ws_send_to(httpd_server *s, httpd_conn_id id, int type, const void *data,
-                               size_t len, httpd_post_fn done, void *arg) {
-    if (!s) return HTTPD_ERR_INVAL;
+/* Both run inside the lifetime gate (>>async), like httpd_post: once httpd_wait closed it
+   they fail with HTTPD_ERR_STATE and never touch a released worker. */
+HTTPD__PRIVATE int httpd__ws_send_to(httpd_server *s, httpd_conn_id id, int type,
+                                     const void *data, size_t len, httpd_post_fn done,
+                                     void *arg) {
     uint32_t wi = (uint32_t)(id.id >> 56);
     if ((int)wi >= s->nworkers) return HTTPD_ERR_INVAL;
     if (HTTPD__LOAD(&s->running) == 0) return HTTPD_ERR_STATE;
-    if ((type != HTTPD_WS_TEXT && type != HTTPD_WS_BINARY) || (len && !data)) return HTTPD_ERR_INVAL;
     httpd__wsmsg *m = httpd__wsmsg_new(s, type, data, len);
     if (!m) return type == HTTPD_WS_TEXT ? HTTPD_ERR_INVAL : HTTPD_ERR_NOMEM;
     httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_WS);
@@ -4333,13 +4342,20 @@ HTTPD_API int httpd_ws_send_to(httpd_server *s, httpd_conn_id id, int type, cons
     HTTPD__STORE(&m->refs, 1u);
     m->done = done; m->arg = arg;
     t->arg = m; t->conn = id; t->w = &s->workers[wi];
-    httpd__mbox_push(t->w, t);
+    httpd__mbox_push(t->w, t);             /* a late one is released by httpd_wait */
     return 0;
 }
-HTTPD_API int httpd_ws_broadcast(httpd_server *s, const httpd_ws_desc *group, int type,
-                                 const void *data, size_t len) {
+HTTPD_API int httpd_ws_send_to(httpd_server *s, httpd_conn_id id, int type, const void *data,
+                               size_t len, httpd_post_fn done, void *arg) {
     if (!s || (type != HTTPD_WS_TEXT && type != HTTPD_WS_BINARY) || (len && !data))
         return HTTPD_ERR_INVAL;
+    if (!httpd__gate_enter(s)) return HTTPD_ERR_STATE;
+    int rc = httpd__ws_send_to(s, id, type, data, len, done, arg);
+    httpd__gate_leave(s);
+    return rc;
+}
+HTTPD__PRIVATE int httpd__ws_broadcast(httpd_server *s, const httpd_ws_desc *group, int type,
+                                       const void *data, size_t len) {
     if (HTTPD__LOAD(&s->running) == 0) return HTTPD_ERR_STATE;
     httpd__wsmsg *m = httpd__wsmsg_new(s, type, data, len);
     if (!m) return type == HTTPD_WS_TEXT ? HTTPD_ERR_INVAL : HTTPD_ERR_NOMEM;
@@ -4361,6 +4377,15 @@ HTTPD_API int httpd_ws_broadcast(httpd_server *s, const httpd_ws_desc *group, in
         httpd__mbox_push(t[i]->w, t[i]);
     }
     return 0;
+}
+HTTPD_API int httpd_ws_broadcast(httpd_server *s, const httpd_ws_desc *group, int type,
+                                 const void *data, size_t len) {
+    if (!s || (type != HTTPD_WS_TEXT && type != HTTPD_WS_BINARY) || (len && !data))
+        return HTTPD_ERR_INVAL;
+    if (!httpd__gate_enter(s)) return HTTPD_ERR_STATE;
+    int rc = httpd__ws_broadcast(s, group, type, data, len);
+    httpd__gate_leave(s);
+    return rc;
 }
 /* On the worker (>>worker's mailbox): a send_to or a broadcast arrives. alive 0: the
    worker has ended; the message is only released. */

@@ -135,5 +135,7 @@ int main(int argc, char **argv) {
     }
     printf("httpd: listening on %s:%d\n", d.addr ? d.addr : "127.0.0.1", httpd_port(srv));
     fflush(stdout);
-    return httpd_serve(srv) < 0;
+    rc = httpd_serve(srv);               /* SIGINT/SIGTERM: close 1001, then stop */
+    httpd_destroy(srv);
+    return rc < 0;
 }
