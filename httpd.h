@@ -3987,6 +3987,7 @@ HTTPD__PRIVATE void httpd__ws_process(httpd__conn *c) {
     ws->busy = 1;
     while (httpd__ws_reading(c)) {
         httpd__wsev ev;
+        if (in->pos == in->len) { starved = 1; break; }      /* (in->data may be NULL) */
         long rc = httpd__wsf_next(&ws->f, in->data + in->pos, in->len - in->pos, &ev);
         if (rc < 0) { httpd__ws_fail(c, (int)-rc); return; }
         in->pos += (uint32_t)rc;
