@@ -727,7 +727,8 @@ static int ws_read(int fd, int want, int *close_code, int *seq_ok) {
             int op = b[i] & 15;
             if (op == 8) { *close_code = n >= 2 ? b[i + 2] << 8 | b[i + 3] : 1005; return got; }
             if (op == 1 && n == 6 && b[i + 2] == 't') {
-                int tag = b[i + 3] - '0', k = atoi((const char *)b + i + 5);
+                int tag = b[i + 3] - '0';       /* "tT-KKK": exactly three digits */
+                int k = (b[i + 5] - '0') * 100 + (b[i + 6] - '0') * 10 + (b[i + 7] - '0');
                 if (tag < 0 || tag > 1 || k <= last[tag]) *seq_ok = 0;
                 else last[tag] = k;
             }
