@@ -6203,6 +6203,15 @@ HTTPD__PRIVATE int httpd__date_mon(const char *s, size_t n, size_t *i) {
         if (httpd__ieq2(s + *i, 3, months + 3 * m, 3)) { *i += 3; return m; }
     return -1;
 }
+/* time-of-day = hour ":" minute ":" second, two digits each; -1 in *bad when malformed */
+HTTPD__PRIVATE void httpd__date_hms(const char *s, size_t n, size_t *i, int *hh, int *mm,
+                                    int *ss, int *bad) {
+    *hh = httpd__date_num(s, n, i, 2);
+    *bad |= httpd__date_ch(s, n, i, ":");
+    *mm = httpd__date_num(s, n, i, 2);
+    *bad |= httpd__date_ch(s, n, i, ":");
+    *ss = httpd__date_num(s, n, i, 2);
+}
 /* HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, and the obsolete RFC 850 and asctime forms a
    recipient must accept. Unix seconds, or -1. */
 HTTPD__PRIVATE int64_t httpd__parse_http_date(const char *s, size_t n) {
@@ -6226,11 +6235,7 @@ HTTPD__PRIVATE int64_t httpd__parse_http_date(const char *s, size_t n) {
             year = httpd__date_num(s, n, &i, 4);
         }
         bad |= httpd__date_ch(s, n, &i, " ");
-        hh = httpd__date_num(s, n, &i, 2);
-        bad |= httpd__date_ch(s, n, &i, ":");
-        mm = httpd__date_num(s, n, &i, 2);
-        bad |= httpd__date_ch(s, n, &i, ":");
-        ss = httpd__date_num(s, n, &i, 2);
+        httpd__date_hms(s, n, &i, &hh, &mm, &ss, &bad);
         bad |= httpd__date_ch(s, n, &i, " GMT");
     } else {                                                 /* Sun Nov  6 08:49:37 1994 */
         bad |= httpd__date_ch(s, n, &i, " ");
@@ -6239,11 +6244,7 @@ HTTPD__PRIVATE int64_t httpd__parse_http_date(const char *s, size_t n) {
         day = i < n && s[i] == ' ' ? (i++, httpd__date_num(s, n, &i, 1))
                                    : httpd__date_num(s, n, &i, 2);
         bad |= httpd__date_ch(s, n, &i, " ");
-        hh = httpd__date_num(s, n, &i, 2);
-        bad |= httpd__date_ch(s, n, &i, ":");
-        mm = httpd__date_num(s, n, &i, 2);
-        bad |= httpd__date_ch(s, n, &i, ":");
-        ss = httpd__date_num(s, n, &i, 2);
+        httpd__date_hms(s, n, &i, &hh, &mm, &ss, &bad);
         bad |= httpd__date_ch(s, n, &i, " ");
         year = httpd__date_num(s, n, &i, 4);
     }
