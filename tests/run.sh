@@ -14,8 +14,10 @@ run_suite() {  # name, timeout-seconds, command...
     local name=$1 secs=$2; shift 2
     local out; out=$(mktemp)
     echo "== $name"
+    local t0=$SECONDS
     timeout -k 5 "$secs" "$@" >"$out" 2>&1; local rc=$?
     cat "$out"
+    echo "   ($name: $((SECONDS - t0)) s)"
     local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
     if [ -z "$line" ]; then
         total_f=$((total_f + 1)); broken+=("$name (rc=$rc, no result line)")
@@ -52,5 +54,6 @@ for t in tests/test_*.py; do
     run_suite "$(basename "$t")" 600 "$PY" "$t"
 done
 for b in "${broken[@]+"${broken[@]}"}"; do echo "BROKEN: $b"; done
+echo "all suites: ${SECONDS} s"
 echo "$total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]
