@@ -12,7 +12,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8080
 WORKERS ?= 0
 
-.PHONY: all run test test-run clean bench-quick fuzz
+.PHONY: all run run-tls test test-run clean bench-quick fuzz
 EXAMPLES := demo hello download upload sse_clock store chat
 all: $(addprefix $(B)/,$(EXAMPLES)) $(B)/firmware $(B)/httpd_pack
 
@@ -34,6 +34,23 @@ $(B)/firmware: examples/firmware.c $(B)/www_assets.c httpd.h
 	$(CC) $(STD) $(WARN) $(CFLAGS) -I$(B) -o $@ $< $(LIBS)
 $(B)/firmware-asan: examples/firmware.c $(B)/www_assets.c httpd.h
 	$(CC) $(STD) $(WARN) $(SAN) -I$(B) -o $@ $< $(LIBS)
+# TLS variants (BearSSL): the demo with HTTPS/WSS, and its sanitizer builds
+TLS     := -DHTTPD_TLS_BEARSSL
+TLSLIB  := -lbearssl
+$(B)/demo-tls: examples/demo.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
+$(B)/demo-tls-asan: examples/demo.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
+$(B)/demo-tls-tsan: examples/demo.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(TSAN) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
+$(B)/test_tls: tests/test_tls.c tests/harness.h httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
+$(B)/test_tls-tsan: tests/test_tls.c tests/harness.h httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(TSAN) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
+$(B)/replay_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c fuzz/replay.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) $(TLS) -o $@ $< fuzz/replay.c $(LIBS) $(TLSLIB)
+$(B)/fuzz_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c httpd.h | $(B)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
 $(B)/demo-tsan: examples/demo.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
 $(B)/chat-tsan: examples/chat.c httpd.h | $(B)
@@ -59,6 +76,17 @@ fuzz: $(addprefix $(B)/fuzz_,$(FUZZ))
 	  $(B)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/http.dict -print_final_stats=1 \
 	    -artifact_prefix=$(B)/ $(B)/corpus/$$h fuzz/corpus/$$h 2>&1 | grep -E "^(stat::|Done|==|SUMMARY|.*ERROR)" || exit 1; \
 	done
+
+# HTTPS on 127.0.0.1:8443 (and HTTP on $(PORT)) with a self-signed certificate made once
+run-tls:
+	@tests/deps.sh gcc make libc6-dev libbearssl-dev openssl
+	@$(MAKE) --no-print-directory $(B)/demo-tls
+	@[ -f $(B)/tls/cert.pem ] || { mkdir -p $(B)/tls && openssl req -x509 -newkey ec \
+	    -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 -subj /CN=localhost \
+	    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout $(B)/tls/key.pem \
+	    -out $(B)/tls/cert.pem 2>/dev/null && echo "made $(B)/tls/cert.pem (self-signed)"; }
+	$(B)/demo-tls --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+	    --tls-cert $(B)/tls/cert.pem --tls-key $(B)/tls/key.pem --tls-port 8443
 
 run:
 	@tests/deps.sh gcc make libc6-dev

@@ -391,6 +391,59 @@ typedef struct httpd_logger {
 HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char *msg,
                                 const char *file, int line);
 
+/* HTTPS and WSS (see TLS above): a TLS listener beside the plaintext one, with BearSSL.
+   Compile with -DHTTPD_TLS_BEARSSL and link -lbearssl; without that macro these types
+   exist but a desc.tls makes httpd_start fail with HTTPD_ERR_INVAL. */
+typedef struct httpd_tls_cert {    /* one certificate chain and its private key          */
+    const char *cert_file HTTPD__0;     /* PEM file: the chain, leaf first               */
+    const char *key_file HTTPD__0;      /* PEM file: the key (RSA or EC; PKCS#1, SEC1 or
+                                           PKCS#8; not encrypted)                        */
+    const char *cert_pem HTTPD__0;      /* or the PEM text itself (when cert_file is 0)  */
+    size_t      cert_pem_len HTTPD__0;  /* 0: strlen(cert_pem)                           */
+    const char *key_pem HTTPD__0;       /* or the key's PEM text (when key_file is 0)    */
+    size_t      key_pem_len HTTPD__0;   /* 0: strlen(key_pem)                            */
+    const char *names HTTPD__0;         /* SNI host names it serves, space-separated;
+                                           "*.example.com" matches one label; 0: only as
+                                           the default (certs[0])                        */
+} httpd_tls_cert;
+#define HTTPD_TLS_NO_CACHE UINT32_MAX   /* httpd_tls_desc.session_cache: no resumption   */
+typedef struct httpd_tls_desc {
+    uint16_t    port HTTPD__0;          /* HTTPS port; 0 -> ephemeral, see httpd_tls_port */
+    const char *addr HTTPD__0;          /* 0 -> desc.addr                                */
+    int         only HTTPD__0;          /* 1: no plaintext listener (desc.port unused)   */
+    const httpd_tls_cert *certs HTTPD__0;   /* ncerts of them; certs[0] is the default   */
+    int         ncerts HTTPD__0;
+    /* SNI: which certificate serves server_name ("" when the client sent none): an index
+       into certs, or -1 to refuse the handshake. Runs on a worker, during the handshake.
+       0 -> the first cert whose names match, else certs[0]. */
+    int (*sni)(void *user_data, const char *server_name) HTTPD__0;
+    void       *sni_user_data HTTPD__0;
+    uint32_t    handshake_timeout_ms HTTPD__0;  /* 0 -> 10000: handshake done by then from
+                                           the accept, else closed                       */
+    uint32_t    session_cache HTTPD__0; /* 0 -> 4096 sessions (about 120 bytes each),
+                                           shared by all workers; HTTPD_TLS_NO_CACHE     */
+    uint32_t    session_timeout_ms HTTPD__0;    /* 0 -> 300000: how long a session can be
+                                           resumed                                       */
+    int         half_duplex HTTPD__0;   /* 1: one 16.7 KB record buffer per busy connection
+                                           instead of two (33 KB): a response waits while
+                                           a request record is half received (firmware) */
+    uint32_t    max_record HTTPD__0;    /* 0 -> 16384: plaintext bytes per record, and
+                                           buffers sized to match: 512, 1024, 2048 or 4096
+                                           save memory but only clients that ask for at
+                                           most that (max_fragment_length, RFC 6066) can
+                                           connect; our records honour what they ask     */
+} httpd_tls_desc;
+/* What a request's connection negotiated (httpd_tls_get_info). Strings are static or
+   live as long as the connection. */
+typedef struct httpd_tls_info {
+    const char *version;           /* "TLSv1.2"                                          */
+    const char *cipher;            /* OpenSSL's name, "ECDHE-ECDSA-AES128-GCM-SHA256"   */
+    const char *server_name;       /* SNI, "" if none                                   */
+    const char *alpn;              /* "http/1.1", or NULL when not negotiated           */
+    int         resumed;           /* 1: an abbreviated handshake (session cache hit)   */
+    int         cert;              /* index of the certificate served                  */
+} httpd_tls_info;
+
 typedef struct httpd_desc {
     const char  *addr HTTPD__0; /* 0 -> "127.0.0.1"; IPv4 or IPv6 literal or name  */
     uint16_t     port HTTPD__0; /* 0 -> ephemeral port, see httpd_port()           */
@@ -439,6 +492,7 @@ typedef struct httpd_desc {
     void        *alloc_ctx HTTPD__0; /* first argument of HTTPD_MALLOC and co.          */
     httpd_logger logger HTTPD__0;               /* 0 -> httpd_log_stderr: errors and warnings on
                                           stderr (to silence: a function that does nothing) */
+    const httpd_tls_desc *tls HTTPD__0; /* 0: no HTTPS; else the TLS listener (see TLS)  */
 } httpd_desc;
 
 /* Binds, starts the workers and returns at once. On error nothing is left running and
@@ -447,6 +501,11 @@ typedef struct httpd_desc {
 HTTPD_API int  httpd_start(const httpd_desc *desc, httpd_server **out);
 /* The bound port (useful with port 0). */
 HTTPD_API int  httpd_port(const httpd_server *s);
+/* The bound HTTPS port, or -1 when the server has no TLS listener. */
+HTTPD_API int  httpd_tls_port(const httpd_server *s);
+/* Worker thread, while the request is live: 1 and *info filled when req came over TLS,
+   0 for plaintext (info zeroed). */
+HTTPD_API int  httpd_tls_get_info(const httpd_request *req, httpd_tls_info *info);
 /* Any thread, and async-signal-safe. graceful: stop accepting, close idle connections,
    finish in-flight requests (their responses say Connection: close), force-close what is
    left after shutdown_timeout_ms. Not graceful: close everything now. Does nothing once
@@ -2688,6 +2747,609 @@ HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
     return b;
 }
 
+#ifdef HTTPD_TLS_BEARSSL
+/* ================================================================= >>tls_conf
+   TLS configuration (HTTPD_TLS_BEARSSL only): certificate chains and keys from PEM, the
+   BearSSL engine profile every connection starts from, certificate choice (SNI) and the
+   server-side session cache. Nothing here touches a connection: >>tls (after >>machine)
+   runs the records of each one.
+   Profile: TLS 1.2 only (BearSSL's maximum); ECDHE key exchange (forward secrecy) with
+   AEAD suites only: AES-GCM first where the CPU has AES instructions (BearSSL's "default"
+   implementations pick AES-NI + PCLMUL, or POWER8, at run time), ChaCha20-Poly1305 first
+   where it has not (its SSE2 code is then faster than constant-time software AES). The
+   server's order wins. Renegotiation is refused (a client-initiated one costs the server a
+   handshake per request: a denial-of-service lever, RFC 5746 aside). ALPN: http/1.1.
+   Session cache: sessions (RFC 5246 §7.3, session IDs; BearSSL has no server tickets)
+   are kept in one table shared by every worker, so a resumed connection finds its
+   session whichever worker accepted it. The table is split into shards by the session
+   ID's first byte (random, chosen by the server), each with its own mutex: a lookup or an
+   insert holds one lock for a hash-chain walk (well under a microsecond), once per
+   handshake, against the tens to hundreds of microseconds of the handshake itself, so
+   workers practically never wait on each other. Bounded: oldest-first eviction (as
+   nginx), and an expiry. Owner: the server; read-only after start but the cache (locked).
+   Cost: one allocation for the cache at start; none per connection here. */
+#include <bearssl.h>
+
+#define HTTPD__TLS_IN_OVERHEAD 325     /* record header, explicit IV, MAC, padding (in)  */
+#define HTTPD__TLS_OUT_OVERHEAD 85     /* the same for records we build (BearSSL)        */
+#define HTTPD__TLS_MAX_CERTS 16
+
+typedef struct httpd__tls_cert {       /* one chain and its key, owned                   */
+    br_x509_certificate *chain;
+    size_t       chain_len;
+    int          key_type;             /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC                */
+    br_rsa_private_key rsa;
+    br_ec_private_key  ec;
+    unsigned char *key_mem;            /* the key's integers (rsa/ec point into it)      */
+    char        *names;                /* SNI patterns, NUL-separated, "" at the end     */
+} httpd__tls_cert;
+
+typedef struct httpd__tls_sess {       /* one cached session                              */
+    unsigned char id[32];
+    unsigned char secret[48];          /* the master secret                              */
+    uint16_t     version, suite;
+    int16_t      cert;                 /* the certificate it was made with               */
+    uint32_t     next;                 /* hash chain: index + 1, 0 ends                  */
+    uint64_t     expires;              /* monotonic ms; 0: free                          */
+} httpd__tls_sess;
+typedef struct httpd__tls_shard {
+    pthread_mutex_t  mu;
+    httpd__tls_sess *e;                /* cap entries, reused oldest first (ring)        */
+    uint32_t        *bucket;           /* nbucket heads: index + 1                       */
+    uint32_t         cap, nbucket, ring;
+} httpd__tls_shard;
+
+typedef struct httpd__tls_conf {
+    httpd_tls_desc   desc;             /* with defaults filled in                        */
+    httpd__tls_cert  certs[HTTPD__TLS_MAX_CERTS];
+    int              ncerts;
+    uint16_t         suites[6];
+    const br_ssl_session_cache_class *cache_vt;   /* BearSSL's handle on the cache       */
+    httpd__tls_shard *shards;
+    uint32_t         nshards;
+    uint32_t         rec_in, rec_out;  /* record buffers (out 0: half duplex, shared)    */
+    uint32_t         stage;            /* each of the two staging areas (see >>tls)      */
+    uint32_t         buf_len;          /* all of it: one block per busy connection       */
+    int              aes_hw;           /* AES in hardware: AES-GCM first                 */
+    void            *alloc_ctx;
+} httpd__tls_conf;
+
+/* The per-connection state lives in >>tls; the policy and the cache need these fields. */
+typedef struct httpd__tls {
+    br_ssl_server_context sc;          /* the engine (about 4 KB)                        */
+    const br_ssl_server_policy_class *policy;     /* BearSSL calls back with &policy     */
+    const httpd__tls_conf *conf;
+    unsigned char *buf;                /* record buffers + staging; NULL while parked    */
+    uint32_t     ipos, ilen;           /* in-stage: bytes read past the current record   */
+    uint32_t     opos, olen;           /* out-stage: records waiting for the socket      */
+    int16_t      cert;                 /* certificate chosen (or resumed with); -1: none */
+    uint8_t      ready;                /* the handshake completed                        */
+    uint8_t      chose;                /* a full handshake (the policy chose)            */
+    uint8_t      closing;              /* close_notify queued                            */
+    uint8_t      eof;                  /* the socket said end of stream                  */
+} httpd__tls;
+
+/* ---- PEM and DER ---- */
+typedef struct httpd__tls_bytes { unsigned char *p; size_t len, cap; int bad; void *ctx; } httpd__tls_bytes;
+HTTPD__PRIVATE void httpd__tls_bytes_push(void *dest, const void *src, size_t len) {
+    httpd__tls_bytes *b = (httpd__tls_bytes *)dest;
+    if (b->bad) return;
+    if (b->len + len > b->cap) {
+        size_t cap = HTTPD__MAX(b->cap * 2, b->len + len + 256);
+        unsigned char *p = (unsigned char *)HTTPD_REALLOC(b->ctx, b->p, cap);
+        if (!p) { b->bad = 1; return; }
+        b->p = p; b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, len);
+    b->len += len;
+}
+/* Calls fn(arg, name, der, len) for each object of a PEM text. 0 or the first error
+   (HTTPD_ERR_INVAL: not PEM, or fn's). */
+typedef int (*httpd__tls_pem_fn)(void *arg, const char *name, const unsigned char *der, size_t len);
+HTTPD__PRIVATE int httpd__tls_pem(const char *pem, size_t len, void *ctx, httpd__tls_pem_fn fn,
+                                  void *arg) {
+    br_pem_decoder_context pc;
+    httpd__tls_bytes obj;
+    char name[128];
+    int rc = 0, inside = 0, n = 0, nl = 0;
+    memset(&obj, 0, sizeof obj);
+    obj.ctx = ctx;
+    br_pem_decoder_init(&pc);
+    /* one pass over the text, then a newline: BearSSL ends an object only at a line end */
+    while (rc == 0 && (len || !nl)) {
+        const char *p = len ? pem : "\n";
+        size_t k = len ? len : 1, used = br_pem_decoder_push(&pc, p, k);
+        if (len) { pem += used; len -= used; } else if (used) nl = 1;
+        switch (br_pem_decoder_event(&pc)) {
+        case BR_PEM_BEGIN_OBJ:
+            snprintf(name, sizeof name, "%s", br_pem_decoder_name(&pc));
+            obj.len = 0;
+            inside = 1;
+            br_pem_decoder_setdest(&pc, httpd__tls_bytes_push, &obj);
+            break;
+        case BR_PEM_END_OBJ:
+            if (inside) {
+                rc = obj.bad ? HTTPD_ERR_NOMEM : fn(arg, name, obj.p, obj.len);
+                n++;
+            }
+            inside = 0;
+            break;
+        case BR_PEM_ERROR:
+            rc = HTTPD_ERR_INVAL;
+            break;
+        default:
+            if (!used && !len) nl = 1;                   /* nothing more will come */
+            break;
+        }
+    }
+    if (obj.p) { memset(obj.p, 0, obj.cap); HTTPD_FREE(ctx, obj.p); }   /* may be a key */
+    if (rc == 0 && (inside || n == 0)) rc = HTTPD_ERR_INVAL;    /* cut short, or no PEM */
+    return rc;
+}
+/* A whole (small) file into memory; NUL-terminated. NULL: errno says why. */
+HTTPD__PRIVATE char *httpd__tls_slurp(const char *path, size_t *len, void *ctx) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *p = (char *)HTTPD_MALLOC(ctx, cap);
+    while (p) {
+        n += fread(p + n, 1, cap - n - 1, f);
+        if (n < cap - 1 || cap >= (1u << 20)) break;          /* a PEM over 1 MiB: no */
+        char *q = (char *)HTTPD_REALLOC(ctx, p, cap * 2);
+        if (!q) { HTTPD_FREE(ctx, p); p = NULL; break; }
+        p = q; cap *= 2;
+    }
+    int bad = ferror(f) || (p && n >= (1u << 20) - 1);
+    fclose(f);
+    if (p && bad) { HTTPD_FREE(ctx, p); errno = EFBIG; return NULL; }
+    if (p) { p[n] = 0; *len = n; }
+    return p;
+}
+typedef struct httpd__tls_load { httpd__tls_cert *c; void *ctx; int nkeys; const char *why; } httpd__tls_load;
+HTTPD__PRIVATE int httpd__tls_on_cert(void *arg, const char *name, const unsigned char *der,
+                                      size_t len) {
+    httpd__tls_load *ld = (httpd__tls_load *)arg;
+    httpd__tls_cert *c = ld->c;
+    if (strcmp(name, "CERTIFICATE") && strcmp(name, "X509 CERTIFICATE")
+        && strcmp(name, "TRUSTED CERTIFICATE"))
+        return 0;                                      /* other objects: not ours */
+    if (c->chain_len >= 16) { ld->why = "more than 16 certificates in the chain"; return HTTPD_ERR_INVAL; }
+    br_x509_certificate *ch = (br_x509_certificate *)HTTPD_REALLOC(
+        ld->ctx, c->chain, (c->chain_len + 1) * sizeof *ch);
+    if (!ch) return HTTPD_ERR_NOMEM;
+    c->chain = ch;
+    unsigned char *d = (unsigned char *)HTTPD_MALLOC(ld->ctx, len ? len : 1);
+    if (!d) return HTTPD_ERR_NOMEM;
+    memcpy(d, der, len);
+    ch[c->chain_len].data = d;
+    ch[c->chain_len].data_len = len;
+    c->chain_len++;
+    return 0;
+}
+HTTPD__PRIVATE int httpd__tls_on_key(void *arg, const char *name, const unsigned char *der,
+                                     size_t len) {
+    httpd__tls_load *ld = (httpd__tls_load *)arg;
+    httpd__tls_cert *c = ld->c;
+    if (!strcmp(name, "ENCRYPTED PRIVATE KEY")) {
+        ld->why = "the private key is encrypted (decrypt it: openssl pkey -in K -out K2)";
+        return HTTPD_ERR_INVAL;
+    }
+    if (strcmp(name, "RSA PRIVATE KEY") && strcmp(name, "EC PRIVATE KEY")
+        && strcmp(name, "PRIVATE KEY"))
+        return 0;                                      /* EC PARAMETERS, certificates */
+    if (ld->nkeys++) { ld->why = "more than one private key"; return HTTPD_ERR_INVAL; }
+    br_skey_decoder_context kd;
+    br_skey_decoder_init(&kd);
+    br_skey_decoder_push(&kd, der, len);
+    int rc = HTTPD_ERR_INVAL;
+    if (br_skey_decoder_last_error(&kd) != 0) {
+        ld->why = "the private key cannot be decoded (RSA or EC, PKCS#1, SEC1 or PKCS#8)";
+    } else if (br_skey_decoder_key_type(&kd) == BR_KEYTYPE_RSA) {
+        const br_rsa_private_key *k = br_skey_decoder_get_rsa(&kd);
+        size_t n = k->plen + k->qlen + k->dplen + k->dqlen + k->iqlen;
+        unsigned char *m = (unsigned char *)HTTPD_MALLOC(ld->ctx, n);
+        if (!m) { rc = HTTPD_ERR_NOMEM; goto out; }
+        c->key_mem = m;
+        c->rsa = *k;
+        memcpy(m, k->p, k->plen); c->rsa.p = m; m += k->plen;
+        memcpy(m, k->q, k->qlen); c->rsa.q = m; m += k->qlen;
+        memcpy(m, k->dp, k->dplen); c->rsa.dp = m; m += k->dplen;
+        memcpy(m, k->dq, k->dqlen); c->rsa.dq = m; m += k->dqlen;
+        memcpy(m, k->iq, k->iqlen); c->rsa.iq = m;
+        c->key_type = BR_KEYTYPE_RSA;
+        rc = 0;
+    } else {
+        const br_ec_private_key *k = br_skey_decoder_get_ec(&kd);
+        unsigned char *m = (unsigned char *)HTTPD_MALLOC(ld->ctx, k->xlen ? k->xlen : 1);
+        if (!m) { rc = HTTPD_ERR_NOMEM; goto out; }
+        memcpy(m, k->x, k->xlen);
+        c->key_mem = m;
+        c->ec = *k;
+        c->ec.x = m;
+        c->key_type = BR_KEYTYPE_EC;
+        rc = 0;
+    }
+out:
+    memset(&kd, 0, sizeof kd);                         /* it held the private key */
+    return rc;
+}
+/* The key must be the one the leaf certificate names: checked once here, as nginx does,
+   rather than by every client failing its handshake. */
+HTTPD__PRIVATE const char *httpd__tls_key_matches(const httpd__tls_cert *c) {
+    br_x509_decoder_context dc;
+    br_x509_decoder_init(&dc, NULL, NULL);
+    br_x509_decoder_push(&dc, c->chain[0].data, c->chain[0].data_len);
+    const br_x509_pkey *pk = br_x509_decoder_get_pkey(&dc);
+    if (br_x509_decoder_last_error(&dc) != 0 || !pk) return "the first certificate cannot be decoded";
+    if ((int)pk->key_type != c->key_type) return "the key's type is not the certificate's";
+    if (c->key_type == BR_KEYTYPE_EC) {
+        unsigned char pub[BR_EC_KBUF_PUB_MAX_SIZE];
+        br_ec_public_key k;
+        if (pk->key.ec.curve != c->ec.curve) return "the key's curve is not the certificate's";
+        size_t n = br_ec_compute_pub(br_ec_get_default(), &k, pub, &c->ec);
+        if (!n || k.qlen != pk->key.ec.qlen || memcmp(k.q, pk->key.ec.q, k.qlen))
+            return "the private key does not match the certificate";
+        return NULL;
+    }
+    unsigned char mod[512];                                      /* RSA up to 4096 bits */
+    br_rsa_compute_modulus cm = br_rsa_compute_modulus_get_default();
+    size_t n = (c->rsa.n_bitlen + 7) / 8;
+    const unsigned char *cn = pk->key.rsa.n;
+    size_t cl = pk->key.rsa.nlen;
+    while (cl && !*cn) { cn++; cl--; }                           /* DER's leading zero */
+    if (n > sizeof mod || cm(NULL, &c->rsa) != n || cm(mod, &c->rsa) != n || cl != n
+        || memcmp(mod, cn, n))
+        return "the private key does not match the certificate";
+    return NULL;
+}
+HTTPD__PRIVATE void httpd__tls_cert_free(httpd__tls_cert *c, void *ctx) {
+    for (size_t i = 0; i < c->chain_len; i++) HTTPD_FREE(ctx, c->chain[i].data);
+    HTTPD_FREE(ctx, c->chain);
+    if (c->key_mem) {
+        size_t n = c->key_type == BR_KEYTYPE_RSA
+                 ? c->rsa.plen + c->rsa.qlen + c->rsa.dplen + c->rsa.dqlen + c->rsa.iqlen
+                 : c->ec.xlen;
+        memset(c->key_mem, 0, n);                        /* no private key left in freed memory */
+        HTTPD_FREE(ctx, c->key_mem);
+    }
+    HTTPD_FREE(ctx, c->names);
+    memset(c, 0, sizeof *c);
+}
+/* Loads one httpd_tls_cert. 0, or an error with *why saying what is wrong. */
+HTTPD__PRIVATE int httpd__tls_cert_load(httpd__tls_cert *c, const httpd_tls_cert *pub, void *ctx,
+                                        const char **why) {
+    httpd__tls_load ld;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+    memset(c, 0, sizeof *c);
+    memset(&ld, 0, sizeof ld);
+    ld.c = c; ld.ctx = ctx;
+    for (int pass = 0; pass < 2; pass++) {               /* the chain, then the key */
+        const char *file = pass ? pub->key_file : pub->cert_file;
+        const char *pem = pass ? pub->key_pem : pub->cert_pem;
+        size_t plen = pass ? pub->key_pem_len : pub->cert_pem_len;
+        if (file) {
+            if (!(text = httpd__tls_slurp(file, &len, ctx))) {
+                *why = errno == ENOMEM ? "out of memory" : strerror(errno);
+                return errno == ENOMEM ? HTTPD_ERR_NOMEM : HTTPD_ERR_SYS;
+            }
+            pem = text; plen = len;
+        } else if (!pem) {
+            *why = pass ? "no key_file or key_pem" : "no cert_file or cert_pem";
+            return HTTPD_ERR_INVAL;
+        } else if (!plen) {
+            plen = strlen(pem);
+        }
+        rc = httpd__tls_pem(pem, plen, ctx, pass ? httpd__tls_on_key : httpd__tls_on_cert, &ld);
+        if (text) { memset(text, 0, len); HTTPD_FREE(ctx, text); text = NULL; }
+        if (rc < 0) { *why = ld.why ? ld.why : "not a valid PEM file"; return rc; }
+    }
+    if (!c->chain_len) { *why = "no CERTIFICATE in the chain"; return HTTPD_ERR_INVAL; }
+    if (!ld.nkeys) { *why = "no private key"; return HTTPD_ERR_INVAL; }
+    if ((*why = httpd__tls_key_matches(c)) != NULL) return HTTPD_ERR_INVAL;
+    /* SNI patterns, NUL-separated, lower case */
+    const char *nm = pub->names ? pub->names : "";
+    size_t nl = strlen(nm);
+    if (!(c->names = (char *)HTTPD_MALLOC(ctx, nl + 2))) return HTTPD_ERR_NOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < nl; i++) {
+        if (nm[i] == ' ' || nm[i] == ',' || nm[i] == '\t') {
+            if (o && c->names[o - 1]) c->names[o++] = 0;
+        } else {
+            c->names[o++] = (char)httpd__lower((unsigned char)nm[i]);
+        }
+    }
+    if (o && c->names[o - 1]) c->names[o++] = 0;
+    c->names[o] = 0;
+    return 0;
+}
+/* Does host name (any case) match pattern (lower case): equal, or "*.rest" with one
+   label before "rest" (RFC 6125 §6.4.3, the wildcard as the whole left-most label). */
+HTTPD__PRIVATE int httpd__tls_name_match(const char *pat, const char *name) {
+    size_t pl = strlen(pat), nl = strlen(name);
+    if (nl && name[nl - 1] == '.') nl--;                 /* "example.com." */
+    if (pl >= 2 && pat[0] == '*' && pat[1] == '.') {
+        const char *dot = (const char *)memchr(name, '.', nl);
+        if (!dot || dot == name) return 0;
+        return httpd__ieq2(dot, nl - (size_t)(dot - name), pat + 1, pl - 1);
+    }
+    return httpd__ieq2(name, nl, pat, pl);
+}
+/* The certificate for a server name (SNI): the callback's choice, else the first whose
+   names match, else certs[0]. -1: refused. */
+HTTPD__PRIVATE int httpd__tls_pick(const httpd__tls_conf *cf, const char *server_name) {
+    if (cf->desc.sni) {
+        int i = cf->desc.sni(cf->desc.sni_user_data, server_name);
+        return i >= 0 && i < cf->ncerts ? i : -1;
+    }
+    if (*server_name)
+        for (int i = 0; i < cf->ncerts; i++)
+            for (const char *p = cf->certs[i].names; *p; p += strlen(p) + 1)
+                if (httpd__tls_name_match(p, server_name)) return i;
+    return 0;
+}
+
+/* ---- the server policy: certificate, suite and signature for one handshake ---- */
+/* The strongest hash (BearSSL ids: sha1 2 .. sha512 6) among those the client accepts for
+   signatures of this key type (bits 0-7: RSA, 8-15: ECDSA); SHA-256 first: the fastest
+   of the strong ones and what every client offers. 0: none. */
+HTTPD__PRIVATE unsigned httpd__tls_hash(uint32_t hashes, int key_type) {
+    static const unsigned pref[] = { br_sha256_ID, br_sha384_ID, br_sha512_ID, br_sha224_ID,
+                                     br_sha1_ID };
+    unsigned sh = key_type == BR_KEYTYPE_EC ? 8 : 0;
+    for (size_t i = 0; i < HTTPD__COUNTOF(pref); i++)
+        if (hashes >> (sh + pref[i]) & 1) return pref[i];
+    return 0;
+}
+HTTPD__PRIVATE int httpd__tls_choose(const br_ssl_server_policy_class **pctx,
+                                     const br_ssl_server_context *cc,
+                                     br_ssl_server_choices *ch) {
+    httpd__tls *t = HTTPD__CONTAINER(pctx, httpd__tls, policy);
+    const httpd__tls_conf *cf = t->conf;
+    int i = httpd__tls_pick(cf, br_ssl_engine_get_server_name(&cc->eng));
+    t->chose = 1;
+    if (i < 0) return 0;                                 /* SNI refused */
+    const httpd__tls_cert *crt = &cf->certs[i];
+    unsigned kx = crt->key_type == BR_KEYTYPE_EC ? BR_SSLKEYX_ECDHE_ECDSA : BR_SSLKEYX_ECDHE_RSA;
+    unsigned h = httpd__tls_hash(br_ssl_server_get_client_hashes(cc), crt->key_type);
+    size_t n;
+    const br_suite_translated *st = br_ssl_server_get_client_suites(cc, &n);
+    if (!h) return 0;
+    for (size_t k = 0; k < n; k++) {        /* in our order (server preference enforced) */
+        if ((unsigned)(st[k][1] >> 12) != kx) continue;
+        ch->cipher_suite = st[k][0];
+        ch->algo_id = 0xFF00 + h;            /* the hash, then we sign its value */
+        ch->chain = crt->chain;
+        ch->chain_len = crt->chain_len;
+        t->cert = (int16_t)i;
+        return 1;
+    }
+    return 0;                                /* no common suite for this key type */
+}
+HTTPD__PRIVATE uint32_t httpd__tls_keyx(const br_ssl_server_policy_class **pctx,
+                                        unsigned char *data, size_t *len) {
+    (void)pctx; (void)data; (void)len;
+    return 0;                                /* static RSA / ECDH: never offered */
+}
+HTTPD__PRIVATE size_t httpd__tls_sign(const br_ssl_server_policy_class **pctx, unsigned algo_id,
+                                      unsigned char *data, size_t hv_len, size_t len) {
+    httpd__tls *t = HTTPD__CONTAINER(pctx, httpd__tls, policy);
+    const httpd__tls_cert *crt = &t->conf->certs[t->cert];
+    unsigned char hv[64];
+    unsigned id = algo_id & 0xFF;
+    if (hv_len > sizeof hv || id < br_sha1_ID || id > br_sha512_ID) return 0;
+    memcpy(hv, data, hv_len);
+    if (crt->key_type == BR_KEYTYPE_EC) {
+        static const br_hash_class *const hc[] = { &br_sha1_vtable, &br_sha224_vtable,
+                                                   &br_sha256_vtable, &br_sha384_vtable,
+                                                   &br_sha512_vtable };
+        if (len < 139) return 0;                 /* the largest ECDSA signature (P-521) */
+        return br_ecdsa_sign_asn1_get_default()(br_ec_get_default(), hc[id - br_sha1_ID], hv,
+                                                &crt->ec, data);
+    }
+    static const unsigned char *const oid[] = {
+        (const unsigned char *)BR_HASH_OID_SHA1, (const unsigned char *)BR_HASH_OID_SHA224,
+        (const unsigned char *)BR_HASH_OID_SHA256, (const unsigned char *)BR_HASH_OID_SHA384,
+        (const unsigned char *)BR_HASH_OID_SHA512 };
+    size_t sl = (crt->rsa.n_bitlen + 7) / 8;
+    if (len < sl) return 0;
+    return br_rsa_pkcs1_sign_get_default()(oid[id - br_sha1_ID], hv, hv_len, &crt->rsa, data)
+         ? sl : 0;
+}
+static const br_ssl_server_policy_class httpd__tls_policy_vt = {
+    sizeof(httpd__tls), httpd__tls_choose, httpd__tls_keyx, httpd__tls_sign
+};
+
+/* ---- the session cache (see the banner) ---- */
+HTTPD__PRIVATE httpd__tls_shard *httpd__tls_shard_of(const httpd__tls_conf *cf,
+                                                     const unsigned char *id) {
+    return &cf->shards[id[0] % cf->nshards];
+}
+HTTPD__PRIVATE uint32_t httpd__tls_bucket(const httpd__tls_shard *sh, const unsigned char *id) {
+    uint32_t h;
+    memcpy(&h, id + 4, 4);                   /* random bytes: no hashing needed */
+    return h % sh->nbucket;
+}
+/* Unlinks entry i from its chain (under the lock). */
+HTTPD__PRIVATE void httpd__tls_unlink(httpd__tls_shard *sh, uint32_t i) {
+    uint32_t *pp = &sh->bucket[httpd__tls_bucket(sh, sh->e[i].id)];
+    while (*pp && *pp != i + 1) pp = &sh->e[*pp - 1].next;
+    if (*pp) *pp = sh->e[i].next;
+    sh->e[i].expires = 0;
+}
+HTTPD__PRIVATE void httpd__tls_cache_save(const br_ssl_session_cache_class **ctx,
+                                          br_ssl_server_context *sc,
+                                          const br_ssl_session_parameters *p) {
+    const httpd__tls_conf *cf = HTTPD__CONTAINER(ctx, httpd__tls_conf, cache_vt);
+    httpd__tls *t = HTTPD__CONTAINER(sc, httpd__tls, sc);
+    if (p->session_id_len != 32) return;
+    httpd__tls_shard *sh = httpd__tls_shard_of(cf, p->session_id);
+    uint64_t now = httpd__now_ms();
+    pthread_mutex_lock(&sh->mu);
+    uint32_t i = sh->ring;
+    sh->ring = (sh->ring + 1) % sh->cap;
+    if (sh->e[i].expires) httpd__tls_unlink(sh, i);      /* the oldest goes */
+    httpd__tls_sess *e = &sh->e[i];
+    memcpy(e->id, p->session_id, 32);
+    memcpy(e->secret, p->master_secret, 48);
+    e->version = p->version;
+    e->suite = p->cipher_suite;
+    e->cert = t->cert;
+    e->expires = now + cf->desc.session_timeout_ms;
+    uint32_t *b = &sh->bucket[httpd__tls_bucket(sh, e->id)];
+    e->next = *b;
+    *b = i + 1;
+    pthread_mutex_unlock(&sh->mu);
+}
+HTTPD__PRIVATE int httpd__tls_cache_load(const br_ssl_session_cache_class **ctx,
+                                         br_ssl_server_context *sc, br_ssl_session_parameters *p) {
+    const httpd__tls_conf *cf = HTTPD__CONTAINER(ctx, httpd__tls_conf, cache_vt);
+    httpd__tls *t = HTTPD__CONTAINER(sc, httpd__tls, sc);
+    httpd__tls_shard *sh = httpd__tls_shard_of(cf, p->session_id);
+    uint64_t now = httpd__now_ms();
+    int found = 0;
+    pthread_mutex_lock(&sh->mu);
+    for (uint32_t k = sh->bucket[httpd__tls_bucket(sh, p->session_id)]; k; k = sh->e[k - 1].next) {
+        httpd__tls_sess *e = &sh->e[k - 1];
+        if (memcmp(e->id, p->session_id, 32)) continue;
+        if (e->expires <= now) { httpd__tls_unlink(sh, k - 1); break; }   /* stale: gone */
+        memcpy(p->master_secret, e->secret, 48);
+        p->version = e->version;
+        p->cipher_suite = e->suite;
+        t->cert = e->cert;
+        found = 1;
+        break;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    return found;
+}
+/* BearSSL's handle on the cache is &conf->cache_vt, which leads back to the conf. */
+static const br_ssl_session_cache_class httpd__tls_cache_class = {
+    sizeof(const br_ssl_session_cache_class *), httpd__tls_cache_save, httpd__tls_cache_load
+};
+
+/* ---- the configuration ---- */
+HTTPD__PRIVATE void httpd__tls_conf_free(httpd__tls_conf *cf) {
+    if (!cf) return;
+    void *ctx = cf->alloc_ctx;
+    for (int i = 0; i < cf->ncerts; i++) httpd__tls_cert_free(&cf->certs[i], ctx);
+    if (cf->shards) {
+        for (uint32_t i = 0; i < cf->nshards; i++) {
+            httpd__tls_shard *sh = &cf->shards[i];
+            if (sh->e) {
+                memset(sh->e, 0, (size_t)sh->cap * sizeof *sh->e);   /* master secrets */
+                pthread_mutex_destroy(&sh->mu);
+            }
+            HTTPD_FREE(ctx, sh->e);
+            HTTPD_FREE(ctx, sh->bucket);
+        }
+        HTTPD_FREE(ctx, cf->shards);
+    }
+    HTTPD_FREE(ctx, cf);
+}
+/* Builds the configuration from desc (certificates loaded, checked; the cache made).
+   NULL with *why set (and *rc the error) when something is wrong. */
+HTTPD__PRIVATE httpd__tls_conf *httpd__tls_conf_new(const httpd_tls_desc *d, void *ctx, int *rc,
+                                                    const char **why) {
+    *rc = HTTPD_ERR_NOMEM; *why = "out of memory";
+    httpd__tls_conf *cf = (httpd__tls_conf *)HTTPD_MALLOC(ctx, sizeof *cf);
+    if (!cf) return NULL;
+    memset((void *)cf, 0, sizeof *cf);
+    cf->alloc_ctx = ctx;
+    cf->desc = *d;
+    httpd_tls_desc *cd = &cf->desc;
+    cd->handshake_timeout_ms = HTTPD__DEF(cd->handshake_timeout_ms, 10000u);
+    cd->session_cache = HTTPD__DEF(cd->session_cache, 4096u);
+    cd->session_timeout_ms = HTTPD__DEF(cd->session_timeout_ms, 300000u);
+    cd->max_record = HTTPD__DEF(cd->max_record, 16384u);
+    if (d->ncerts < 1 || d->ncerts > HTTPD__TLS_MAX_CERTS || !d->certs
+        || (cd->max_record != 512 && cd->max_record != 1024 && cd->max_record != 2048
+            && cd->max_record != 4096 && cd->max_record != 16384)) {
+        *rc = HTTPD_ERR_INVAL;
+        *why = "certs/ncerts (1 to 16) or max_record (512, 1024, 2048, 4096, 16384)";
+        goto fail;
+    }
+    cd->certs = NULL;                          /* the caller's array is not kept */
+    for (int i = 0; i < d->ncerts; i++) {
+        cf->ncerts = i + 1;
+        if ((*rc = httpd__tls_cert_load(&cf->certs[i], &d->certs[i], ctx, why)) < 0) goto fail;
+    }
+    /* the suites, in our preference order: AES-GCM first with AES instructions */
+    cf->aes_hw = br_aes_x86ni_ctr_get_vtable() != NULL || br_aes_pwr8_ctr_get_vtable() != NULL;
+    static const uint16_t gcm_first[6] = {
+        BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 };
+    for (int i = 0; i < 6; i++) cf->suites[i] = gcm_first[cf->aes_hw ? i : (i + 4) % 6];
+    /* buffers: a whole record in (a client may send 16 KiB records unless it negotiated
+       a smaller maximum fragment length), our records out; half duplex shares one */
+    cf->rec_in = cd->max_record + HTTPD__TLS_IN_OVERHEAD;
+    cf->rec_out = cd->half_duplex ? 0 : cd->max_record + HTTPD__TLS_OUT_OVERHEAD;
+    cf->stage = HTTPD__MIN(cd->max_record, 4096u);
+    cf->buf_len = cf->rec_in + cf->rec_out + 2 * cf->stage;
+    if (cd->session_cache != HTTPD_TLS_NO_CACHE) {
+        uint32_t n = cd->session_cache, ns = n >= 256 ? 8 : 1;
+        if (n > (1u << 24)) { *rc = HTTPD_ERR_INVAL; *why = "session_cache over 16M"; goto fail; }
+        *rc = HTTPD_ERR_NOMEM; *why = "out of memory";
+        if (!(cf->shards = (httpd__tls_shard *)HTTPD_MALLOC(ctx, ns * sizeof *cf->shards))) goto fail;
+        memset(cf->shards, 0, ns * sizeof *cf->shards);
+        cf->nshards = ns;
+        for (uint32_t i = 0; i < ns; i++) {
+            httpd__tls_shard *sh = &cf->shards[i];
+            sh->cap = (n + ns - 1) / ns;
+            sh->nbucket = sh->cap;
+            sh->e = (httpd__tls_sess *)HTTPD_MALLOC(ctx, (size_t)sh->cap * sizeof *sh->e);
+            sh->bucket = (uint32_t *)HTTPD_MALLOC(ctx, (size_t)sh->nbucket * sizeof *sh->bucket);
+            if (!sh->e || !sh->bucket) goto fail;
+            memset(sh->e, 0, (size_t)sh->cap * sizeof *sh->e);
+            memset(sh->bucket, 0, (size_t)sh->nbucket * sizeof *sh->bucket);
+            pthread_mutex_init(&sh->mu, NULL);
+        }
+        cf->cache_vt = &httpd__tls_cache_class;
+    }
+    *rc = 0; *why = NULL;
+    return cf;
+fail:
+    httpd__tls_conf_free(cf);
+    return NULL;
+}
+/* Prepares a connection's engine: the profile, our policy and cache, the buffers. 0, or
+   HTTPD_ERR_NOMEM when BearSSL refuses (bad buffer sizes cannot happen: checked). */
+HTTPD__PRIVATE int httpd__tls_engine_init(httpd__tls *t, const httpd__tls_conf *cf) {
+    static const char *const alpn[] = { "http/1.1" };
+    br_ssl_server_context *sc = &t->sc;
+    br_ssl_engine_context *e = &sc->eng;
+    br_ssl_server_zero(sc);
+    br_ssl_engine_set_versions(e, BR_TLS12, BR_TLS12);
+    br_ssl_engine_set_suites(e, cf->suites, HTTPD__COUNTOF(cf->suites));
+    br_ssl_engine_set_hash(e, br_sha1_ID, &br_sha1_vtable);
+    br_ssl_engine_set_hash(e, br_sha224_ID, &br_sha224_vtable);
+    br_ssl_engine_set_hash(e, br_sha256_ID, &br_sha256_vtable);
+    br_ssl_engine_set_hash(e, br_sha384_ID, &br_sha384_vtable);
+    br_ssl_engine_set_hash(e, br_sha512_ID, &br_sha512_vtable);
+    br_ssl_engine_set_prf_sha256(e, &br_tls12_sha256_prf);
+    br_ssl_engine_set_prf_sha384(e, &br_tls12_sha384_prf);
+    br_ssl_engine_set_default_aes_gcm(e);      /* AES-NI + PCLMUL where present */
+    br_ssl_engine_set_default_chapol(e);       /* SSE2 ChaCha20, 64-bit Poly1305 */
+    br_ssl_engine_set_default_ec(e);           /* x25519, P-256, P-384, P-521 */
+    br_ssl_engine_set_all_flags(e, BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
+    br_ssl_engine_set_protocol_names(e, (const char **)(uintptr_t)alpn, 1);
+    t->policy = &httpd__tls_policy_vt;
+    t->conf = cf;
+    br_ssl_server_set_policy(sc, &t->policy);
+    if (cf->cache_vt) br_ssl_server_set_cache(sc, (const br_ssl_session_cache_class **)
+                                                  (uintptr_t)&cf->cache_vt);
+    if (cf->rec_out)
+        br_ssl_engine_set_buffers_bidi(e, t->buf, cf->rec_in, t->buf + cf->rec_in, cf->rec_out);
+    else
+        br_ssl_engine_set_buffer(e, t->buf, cf->rec_in, 0);
+    t->cert = -1;
+    return br_ssl_server_reset(sc) ? 0 : HTTPD_ERR_NOMEM;
+}
+#endif /* HTTPD_TLS_BEARSSL */
+
 /* ====================================================================== >>conn
    Connections and requests: the objects, their memory, and the worker and server structs
    they live in. A connection (~120 bytes, in a per-worker slab) holds its socket, input
@@ -2723,6 +3385,8 @@ enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response fra
 #define HTTPD__BODY_ROOM 1024u               /* input space kept free after a head */
 #define HTTPD__CONN_CHUNK 1024u              /* conns per slab chunk */
 #define HTTPD__RATE_WINDOW_MS 5000u          /* body_min_rate is checked per window */
+#define HTTPD__DRIVE_ROUNDS 16               /* read/write rounds per connection per turn, so
+                                                one busy connection cannot starve others */
 
 enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_WS /* a WebSocket (>>ws) */,
        HTTPD__S_CLOSING, HTTPD__S_LINGER,
@@ -2770,6 +3434,10 @@ typedef struct httpd__conn {
         uint64_t    file_tag;      /* not check), so a file edited mid-body is caught   */
     } fb;
     struct httpd_ws *ws;           /* set by httpd_ws_upgrade; HTTPD__S_WS <=> ws      */
+#ifdef HTTPD_TLS_BEARSSL
+    httpd__tls *tls;               /* a connection of the TLS listener (>>tls); NULL:
+                                      plaintext, or dropped for a lingering close      */
+#endif
     uint16_t    flags;
     uint8_t     state;
 } httpd__conn;
@@ -2839,6 +3507,9 @@ typedef struct httpd__worker {
     char         date[40];         /* "Date: <IMF-fixdate>\r\n", 37 bytes              */
     httpd__prefix prefix;          /* the last response head's first lines            */
     httpd__pool  pool;             /* input/output blocks                              */
+#ifdef HTTPD_TLS_BEARSSL
+    httpd__pool  tls_mem, tls_buf; /* TLS engines; their record buffers (>>tls)        */
+#endif
     httpd__req  *free_reqs;
     uint32_t     nfree_reqs, low_reqs; /* low: fewest free since the last trim        */
     httpd_header *hdrs;            /* max_headers slots: heads are parsed here, then the
@@ -2875,6 +3546,10 @@ struct httpd_server {
     httpd__limits lim;
     httpd__router router;
     int           listen_fd, port;
+#ifdef HTTPD_TLS_BEARSSL
+    int           tls_fd, tls_port;  /* the TLS listener (-1: none)                       */
+    httpd__tls_conf *tls;          /* certificates, profile, session cache (>>tls_conf) */
+#endif
     int           nworkers;
     httpd__worker *workers;
     unsigned      used_methods;    /* bit per HTTPD__M_* used by some route            */
@@ -2897,6 +3572,10 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_out_done(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c);
+HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c);
+#ifdef HTTPD_TLS_BEARSSL
+HTTPD__PRIVATE void httpd__tls_detach(httpd__conn *c);
+#endif
 
 /* ---- per-request memory ---- */
 HTTPD__PRIVATE void *httpd__arena_alloc(httpd__req *r, size_t n) {
@@ -3607,6 +4286,9 @@ HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *conte
 #ifdef HTTPD_NO_SENDFILE
         c->flags |= HTTPD__F_FILEREAD;
 #endif
+#ifdef HTTPD_TLS_BEARSSL
+        if (c->tls) c->flags |= HTTPD__F_FILEREAD;   /* encrypted: read, never sendfile */
+#endif
     }
     httpd__req_answered(r, c);
     return 0;
@@ -3643,6 +4325,16 @@ HTTPD__PRIVATE void httpd__conn_file_sent(httpd__conn *c, size_t n) {
 HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
     size_t want = (size_t)HTTPD__MIN(c->file_left, (uint64_t)HTTPD__SENDFILE_MAX);
     ssize_t n;
+#ifdef HTTPD_TLS_BEARSSL
+    if ((c->flags & HTTPD__F_FILEMEM) && c->tls) {  /* into the output, to be encrypted */
+        if (httpd__buf_reserve(&c->w->pool, &c->out, 1) < 0) { c->state = HTTPD__S_ABORT; return 0; }
+        n = (ssize_t)HTTPD__MIN(want, (size_t)(c->out.cap - c->out.len));
+        memcpy(c->out.data + c->out.len, c->fb.file_mem + c->file_off, (size_t)n);
+        c->out.len += (uint32_t)n;
+        httpd__conn_file_sent(c, (size_t)n);
+        return 1;
+    }
+#endif
     if (c->flags & HTTPD__F_FILEMEM) {            /* read-only memory: straight out */
         n = httpd__io_send(c->fd, c->fb.file_mem + c->file_off, want, MSG_NOSIGNAL);
         if (n > 0) { httpd__conn_file_sent(c, (size_t)n); return 1; }
@@ -4878,6 +5570,12 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     const httpd_desc *d = &c->w->s->desc;
     uint32_t t = HTTPD_NO_TIMEOUT;
     uint64_t dl = UINT64_MAX;
+#ifdef HTTPD_TLS_BEARSSL
+    if (c->tls && !c->tls->ready) {                /* the handshake has its own deadline */
+        t = c->tls->conf->desc.handshake_timeout_ms;
+        return t == HTTPD_NO_TIMEOUT ? UINT64_MAX : c->since + t;
+    }
+#endif
     switch (c->state) {
     case HTTPD__S_HEAD:
         t = (c->flags & (HTTPD__F_HEADSTART | HTTPD__F_FIRST)) || c->req ? d->header_timeout_ms
@@ -4917,6 +5615,9 @@ HTTPD__PRIVATE void httpd__conn_504(httpd__conn *c) {
 }
 /* The deadline passed (the caller checked it against w->now). */
 HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
+#ifdef HTTPD_TLS_BEARSSL
+    if (c->tls && !c->tls->ready) { c->state = HTTPD__S_ABORT; return; }   /* handshake */
+#endif
     if ((c->flags & HTTPD__F_WBLOCKED)
         && c->wsince + c->w->s->desc.write_timeout_ms <= c->w->now) {
         c->state = HTTPD__S_ABORT;                 /* not reading its response: drop it */
@@ -4995,12 +5696,300 @@ HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
     }
     httpd__buf_release(&w->pool, &c->in);
     httpd__buf_release(&w->pool, &c->out);
+#ifdef HTTPD_TLS_BEARSSL
+    httpd__tls_detach(c);
+#endif
     if ((c->flags & (HTTPD__F_FILE | HTTPD__F_FILEMEM)) == HTTPD__F_FILE) close(c->file_fd);
     c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD | HTTPD__F_FILEMEM
                             | HTTPD__F_FILECHECK);
     httpd__wheel_del(&w->wheel, &c->timer);
     c->state = HTTPD__S_DEAD;
 }
+
+#ifdef HTTPD_TLS_BEARSSL
+/* ======================================================================= >>tls
+   TLS records between the socket and the sans-I/O core (HTTPD_TLS_BEARSSL only). The
+   worker's drive hands a TLS connection to httpd__tls_drive, which moves bytes four ways
+   until nothing moves: socket -> engine (records), engine -> core (plaintext, through
+   httpd__conn_rbuf/recv), core -> engine (httpd__conn_obuf/sent, file bodies read with
+   pread by >>file's pump: never sendfile, the bytes must be encrypted), engine -> socket.
+   The handshake is just the engine's first records: non-blocking, on the worker, under
+   its own deadline (httpd_tls_desc.handshake_timeout_ms from the accept; then the header
+   timeout starts). Closing sends close_notify (RFC 5246 §7.2.1) before the FIN, on every
+   orderly close (end of keep-alive, Connection: close, errors, graceful stop); an abort
+   (reset, timeout of a writer, immediate stop) does not.
+   Syscalls: BearSSL takes the bytes of one record at a time (its 5-byte header, then the
+   rest), so reading straight into it costs two or three reads per record. Instead one
+   readv fills what the current record still needs and, past it, a small in-stage; the
+   next records are fed from there. Records we produce go out through a small out-stage
+   when they fit (a whole handshake flight, a small response: one write), straight from
+   the engine's buffer when they do not (bulk data, no copy).
+   Memory per connection: the engine's state (httpd__tls, about 4.2 KB) for the whole
+   connection; while busy also one block (httpd_tls_desc: a 16.7 KB input record buffer,
+   a 16.5 KB output one unless half duplex, two 4 KB stages: 41 KB by default, 25 KB half
+   duplex, about 3.7 KB with max_record 512). An idle connection gives the block back
+   ("parking"): between records BearSSL keeps nothing in its buffers (a record boundary
+   in, nothing accumulated or unsent out), so the block can be returned to the worker's
+   pool and another one given when the connection wakes up. That swap writes the two
+   buffer pointers of the engine, the one place where BearSSL's structure is used beyond
+   its functions (both fields are declared in bearssl_ssl.h); the tests check it.
+   Owner: the connection's worker thread. */
+#include <sys/uio.h>
+
+HTTPD__PRIVATE ssize_t httpd__tls_readv(int fd, struct iovec *iov, int n) {
+#ifdef SYS_readv
+    return (ssize_t)syscall(SYS_readv, fd, iov, n);    /* as httpd__io_read: no libc */
+#else
+    return readv(fd, iov, n);
+#endif
+}
+HTTPD__PRIVATE unsigned char *httpd__tls_istage(const httpd__tls *t) {
+    return t->buf + t->conf->rec_in + t->conf->rec_out;
+}
+HTTPD__PRIVATE unsigned char *httpd__tls_ostage(const httpd__tls *t) {
+    return t->buf + t->conf->rec_in + t->conf->rec_out + t->conf->stage;
+}
+/* A TLS connection starts: its engine and a buffer block. 0 or HTTPD_ERR_NOMEM. */
+HTTPD__PRIVATE int httpd__tls_attach(httpd__conn *c) {
+    httpd__worker *w = c->w;
+    httpd__tls *t = (httpd__tls *)httpd__pool_get(&w->tls_mem);
+    if (!t) return HTTPD_ERR_NOMEM;
+    if (!(t->buf = (unsigned char *)httpd__pool_get(&w->tls_buf))) {
+        httpd__pool_put(&w->tls_mem, (char *)t, w->tls_mem.block);
+        return HTTPD_ERR_NOMEM;
+    }
+    t->ipos = t->ilen = t->opos = t->olen = 0;
+    t->ready = t->chose = t->closing = t->eof = 0;
+    if (httpd__tls_engine_init(t, w->s->tls) < 0) {
+        httpd__pool_put(&w->tls_buf, (char *)t->buf, w->tls_buf.block);
+        httpd__pool_put(&w->tls_mem, (char *)t, w->tls_mem.block);
+        return HTTPD_ERR_NOMEM;
+    }
+    c->tls = t;
+    return 0;
+}
+/* The connection is closing (or lingers without TLS): the engine and its keys go. */
+HTTPD__PRIVATE void httpd__tls_detach(httpd__conn *c) {
+    httpd__tls *t = c->tls;
+    httpd__worker *w = c->w;
+    if (!t) return;
+    if (t->buf) httpd__pool_put(&w->tls_buf, (char *)t->buf, w->tls_buf.block);
+    memset(&t->sc, 0, sizeof t->sc);              /* session and record keys */
+    httpd__pool_put(&w->tls_mem, (char *)t, w->tls_mem.block);
+    c->tls = NULL;
+}
+/* Parking (see the banner): only between records, with nothing staged either way. */
+HTTPD__PRIVATE void httpd__tls_park(httpd__conn *c) {
+    httpd__tls *t = c->tls;
+    br_ssl_engine_context *e = &t->sc.eng;
+    size_t n;
+    if (!t->buf || !t->ready || t->closing || t->ilen || t->olen) return;
+    if (br_ssl_engine_current_state(e) & (BR_SSL_SENDREC | BR_SSL_RECVAPP | BR_SSL_CLOSED)) return;
+    if (br_ssl_engine_recvrec_buf(e, &n) != t->buf || n != 5) return;   /* mid-record */
+    httpd__pool_put(&c->w->tls_buf, (char *)t->buf, c->w->tls_buf.block);
+    t->buf = NULL;
+}
+HTTPD__PRIVATE int httpd__tls_unpark(httpd__conn *c) {
+    httpd__tls *t = c->tls;
+    unsigned char *b = (unsigned char *)httpd__pool_get(&c->w->tls_buf);
+    if (!b) return HTTPD_ERR_NOMEM;
+    t->buf = b;
+    t->sc.eng.ibuf = b;                                 /* the same offsets as before */
+    t->sc.eng.obuf = t->conf->rec_out ? b + t->conf->rec_in : b;
+    return 0;
+}
+/* Records from the socket, through the in-stage, into the engine. */
+HTTPD__PRIVATE int httpd__tls_read(httpd__conn *c, httpd__tls *t) {
+    br_ssl_engine_context *e = &t->sc.eng;
+    unsigned char *p, *stage = httpd__tls_istage(t);
+    size_t n;
+    int moved = 0;
+    while (t->ipos < t->ilen && (p = br_ssl_engine_recvrec_buf(e, &n)) != NULL) {
+        size_t k = HTTPD__MIN(n, (size_t)(t->ilen - t->ipos));
+        memcpy(p, stage + t->ipos, k);
+        t->ipos += (uint32_t)k;
+        br_ssl_engine_recvrec_ack(e, k);
+        moved = 1;
+    }
+    if (t->ipos == t->ilen) t->ipos = t->ilen = 0;
+    if (t->ilen || t->eof || !(c->flags & HTTPD__F_READABLE)
+        || (p = br_ssl_engine_recvrec_buf(e, &n)) == NULL)
+        return moved;
+    struct iovec iov[2];
+    iov[0].iov_base = p; iov[0].iov_len = n;
+    iov[1].iov_base = stage; iov[1].iov_len = t->conf->stage;
+    ssize_t r = httpd__tls_readv(c->fd, iov, 2);
+    if (r > 0) {
+        size_t k = HTTPD__MIN((size_t)r, n);
+        /* short: drained until the next edge (but a FIN raises none: read on) */
+        if ((size_t)r < n + t->conf->stage && !(c->flags & HTTPD__F_RDHUP))
+            c->flags &= (uint16_t)~HTTPD__F_READABLE;
+        t->ilen = (uint32_t)((size_t)r - k);
+        br_ssl_engine_recvrec_ack(e, k);
+        return 1;
+    }
+    if (r == 0) {
+        c->flags &= (uint16_t)~HTTPD__F_READABLE;
+        t->eof = 1;
+        return 1;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) c->flags &= (uint16_t)~HTTPD__F_READABLE;
+    else if (errno != EINTR) c->state = HTTPD__S_ABORT;               /* ECONNRESET */
+    return moved;
+}
+/* Plaintext from the core (and file bodies) into records. */
+HTTPD__PRIVATE int httpd__tls_push(httpd__conn *c, httpd__tls *t) {
+    br_ssl_engine_context *e = &t->sc.eng;
+    int moved = 0;
+    for (;;) {
+        const char *o;
+        size_t n = httpd__conn_obuf(c, &o), room;
+        unsigned char *p = br_ssl_engine_sendapp_buf(e, &room);
+        if (!p || c->state == HTTPD__S_ABORT) break;
+        if (!n) {
+            if (!(c->flags & HTTPD__F_FILE) || !httpd__conn_pump_file(c)) break;
+            continue;                                  /* read into c->out: encrypt it */
+        }
+        n = HTTPD__MIN(n, room);
+        memcpy(p, o, n);
+        br_ssl_engine_sendapp_ack(e, n);               /* a full record is sealed here */
+        moved = 1;
+        httpd__conn_sent(c, n);
+    }
+    if (moved) br_ssl_engine_flush(e, 0);              /* and the rest now */
+    return moved;
+}
+/* Records to the socket: small ones gathered in the out-stage (one write for several),
+   large ones straight from the engine. */
+HTTPD__PRIVATE int httpd__tls_write(httpd__conn *c, httpd__tls *t) {
+    br_ssl_engine_context *e = &t->sc.eng;
+    unsigned char *stage = httpd__tls_ostage(t);
+    int moved = 0;
+    while (!(c->flags & HTTPD__F_WBLOCKED) && c->state != HTTPD__S_ABORT) {
+        size_t n, len;
+        unsigned char *p = br_ssl_engine_sendrec_buf(e, &n);
+        if (p && n <= t->conf->stage - t->olen) {
+            memcpy(stage + t->olen, p, n);
+            t->olen += (uint32_t)n;
+            br_ssl_engine_sendrec_ack(e, n);           /* the engine may make the next */
+            moved = 1;
+            continue;
+        }
+        const unsigned char *src;
+        int staged = t->olen > t->opos;
+        if (staged) { src = stage + t->opos; len = t->olen - t->opos; }
+        else if (p) { src = p; len = n; }
+        else break;
+        ssize_t r = httpd__io_send(c->fd, src, len, MSG_NOSIGNAL);
+        if (r > 0) {
+            moved = 1;
+            c->wsince = c->w->now;
+            if (!staged) br_ssl_engine_sendrec_ack(e, (size_t)r);
+            else if ((t->opos += (uint32_t)r) == t->olen) t->opos = t->olen = 0;
+            if ((size_t)r < len) c->flags |= HTTPD__F_WBLOCKED;
+        } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->flags |= HTTPD__F_WBLOCKED;
+        } else if (r < 0 && errno != EINTR) {
+            c->state = HTTPD__S_ABORT;                  /* EPIPE, ECONNRESET */
+        }
+    }
+    return moved;
+}
+/* Drives a TLS connection (httpd__conn_drive's part for it). 1: done (the connection may
+   be closed); 0: TLS was dropped for a lingering close, the plaintext drive goes on. */
+HTTPD__PRIVATE int httpd__tls_drive(httpd__conn *c) {
+    httpd__tls *t = c->tls;
+    br_ssl_engine_context *e = &t->sc.eng;
+    int round = 0;
+    if (!t->buf) {                                     /* parked: anything to do? */
+        const char *o;
+        if (!(c->flags & (HTTPD__F_READABLE | HTTPD__F_FILE)) && !httpd__conn_obuf(c, &o)
+            && c->state != HTTPD__S_CLOSING && c->state != HTTPD__S_ABORT)
+            goto end;
+        if (c->state != HTTPD__S_ABORT && httpd__tls_unpark(c) < 0) c->state = HTTPD__S_ABORT;
+    }
+    for (; round < HTTPD__DRIVE_ROUNDS && c->state != HTTPD__S_ABORT; round++) {
+        unsigned st = br_ssl_engine_current_state(e);
+        int moved = 0;
+        size_t n, room;
+        unsigned char *p;
+        if (st & BR_SSL_CLOSED) {          /* failed, or the peer's close_notify answered */
+            int err = br_ssl_engine_last_error(e);
+            if (err) HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, HTTPD_ERR_CLOSED, "TLS %s failed: "
+                                "BearSSL error %d", t->ready ? "connection" : "handshake", err);
+            c->state = HTTPD__S_ABORT;
+            break;
+        }
+        if (!t->ready && (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))) {
+            t->ready = 1;                  /* the handshake is done: the header timeout */
+            c->since = c->w->now;          /* of the first request starts now            */
+        }
+        /* plaintext that arrived goes to the core while it takes it */
+        while ((p = br_ssl_engine_recvapp_buf(e, &n)) != NULL) {
+            char *d = httpd__conn_rbuf(c, &room);
+            if (!d) break;
+            n = HTTPD__MIN(n, room);
+            memcpy(d, p, n);
+            br_ssl_engine_recvapp_ack(e, n);
+            httpd__conn_recv(c, n);
+            moved = 1;
+        }
+        moved |= httpd__tls_read(c, t);
+        if (t->eof == 1 && !t->ilen && !br_ssl_engine_recvapp_buf(e, &n)) {
+            t->eof = 2;                    /* everything before the FIN was delivered */
+            httpd__conn_eof(c);
+            moved = 1;
+        }
+        moved |= httpd__tls_push(c, t);
+        moved |= httpd__tls_write(c, t);
+        if (c->state == HTTPD__S_CLOSING && c->out.pos == c->out.len
+            && !(c->flags & HTTPD__F_FILE)) {
+            if (!t->closing) {
+                t->closing = 1;
+                if (t->ready) {            /* close_notify, then the FIN */
+                    br_ssl_engine_close(e);
+                    continue;
+                }
+            }
+            if (t->olen == t->opos && !br_ssl_engine_sendrec_buf(e, &n)) {
+                httpd__conn_close(c);      /* lingering: TLS is dropped there */
+                return c->state != HTTPD__S_LINGER;
+            }
+        }
+        if (!moved) break;
+    }
+    if (c->state == HTTPD__S_ABORT) { httpd__conn_close(c); return 1; }
+    if (c->tls->conf->rec_out == 0 && round < HTTPD__DRIVE_ROUNDS
+        && (br_ssl_engine_current_state(e) & BR_SSL_RECVAPP) && c->out.len > c->out.pos) {
+        /* half duplex and stuck: the buffer holds a request the core cannot take until
+           its output is out, and output cannot go out while the buffer holds it (a
+           client pipelining past the read buffer). Nothing would ever move again. */
+        HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, 0, "TLS half duplex: pipelined input blocks "
+                   "the output; connection closed");
+        c->state = HTTPD__S_ABORT;
+        httpd__conn_close(c);
+        return 1;
+    }
+    httpd__tls_park(c);
+end:
+    if (round == HTTPD__DRIVE_ROUNDS) httpd__conn_queue(c);     /* more to do: next turn */
+    else if (c->req && c->req->wwait) httpd__conn_writable(c);
+    httpd__conn_arm(c);
+    return 1;
+}
+/* OpenSSL's names for our suites (what nginx logs and curl -v prints). */
+HTTPD__PRIVATE const char *httpd__tls_suite_name(unsigned s) {
+    switch (s) {
+    case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
+    case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: return "ECDHE-RSA-AES128-GCM-SHA256";
+    case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: return "ECDHE-ECDSA-AES256-GCM-SHA384";
+    case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: return "ECDHE-RSA-AES256-GCM-SHA384";
+    case BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-ECDSA-CHACHA20-POLY1305";
+    case BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-RSA-CHACHA20-POLY1305";
+    default: return "?";
+    }
+}
+#endif /* HTTPD_TLS_BEARSSL */
 
 /* ==================================================================== >>worker
    One thread per worker: an epoll loop over the shared listener (EPOLLEXCLUSIVE: one
@@ -5013,10 +6002,11 @@ HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
    request. Connections closed during an event batch are recycled after it. */
 #define HTTPD__EVENTS 256
 #define HTTPD__ACCEPT_BURST 64
-#define HTTPD__DRIVE_ROUNDS 16         /* read/write rounds per connection per turn, so
-                                          one busy connection cannot starve the others */
 
 static char httpd__tag_listen, httpd__tag_wake;   /* epoll user data for non-connections */
+#ifdef HTTPD_TLS_BEARSSL
+static char httpd__tag_tls;                       /* the TLS listener */
+#endif
 
 HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     httpd__conn *c = w->free_conns;
@@ -5043,11 +6033,21 @@ HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c) {
 }
 HTTPD__PRIVATE void httpd__worker_listen(httpd__worker *w, int on) {
     httpd_server *s = w->s;
-    if (on == w->accepting || s->listen_fd < 0) return;
+    if (on == w->accepting) return;
     if (on) {
-        if (httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen, 1) == 0) w->accepting = 1;
+        int ok = s->listen_fd < 0 || httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen, 1) == 0;
+#ifdef HTTPD_TLS_BEARSSL
+        if (ok && s->tls_fd >= 0 && httpd__poll_add(&w->poll, s->tls_fd, &httpd__tag_tls, 1) < 0) {
+            if (s->listen_fd >= 0) httpd__poll_del(&w->poll, s->listen_fd);
+            ok = 0;
+        }
+#endif
+        w->accepting = ok;
     } else {
-        httpd__poll_del(&w->poll, s->listen_fd);
+        if (s->listen_fd >= 0) httpd__poll_del(&w->poll, s->listen_fd);
+#ifdef HTTPD_TLS_BEARSSL
+        if (s->tls_fd >= 0) httpd__poll_del(&w->poll, s->tls_fd);
+#endif
         w->accepting = 0;
     }
 }
@@ -5057,7 +6057,11 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     if (c->state == HTTPD__S_CLOSING && (c->flags & HTTPD__F_LINGER)
         && !(c->flags & HTTPD__F_EOF) && c->fd >= 0) {
         /* lingering close: send FIN, read and drop what the client still sends, so our
-           response is not destroyed by a RST from unread data (as nginx's lingering_close) */
+           response is not destroyed by a RST from unread data (as nginx's lingering_close);
+           TLS has said close_notify by now, what comes is dropped unread */
+#ifdef HTTPD_TLS_BEARSSL
+        httpd__tls_detach(c);
+#endif
         shutdown(c->fd, SHUT_WR);
         httpd__buf_release(&w->pool, &c->in);
         httpd__buf_release(&w->pool, &c->out);
@@ -5082,6 +6086,9 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
         c->flags &= (uint16_t)~HTTPD__F_RESUME;     /* a body resumed: buffered bytes first */
         if (c->state <= HTTPD__S_HANDLER) httpd__conn_process(c);
     }
+#ifdef HTTPD_TLS_BEARSSL
+    if (c->tls && httpd__tls_drive(c)) return;       /* records between socket and core */
+#endif
     for (round = 0; round < HTTPD__DRIVE_ROUNDS; round++) {
         int moved = 0;
         if ((c->flags & HTTPD__F_READABLE) && c->state <= HTTPD__S_LINGER) {
@@ -5150,12 +6157,22 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
 }
 /* A new connection on fd (non-blocking) joins this worker: it is driven at once (with
    deferred accept the request is likely there already), then registered with the poller.
-   The caller counted it in s->nconns. NULL when no slot is left (fd closed). */
-HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd) {
+   The caller counted it in s->nconns. NULL when no slot is left (fd closed). tls: from
+   the TLS listener (its handshake starts with the first drive). */
+HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd, int tls) {
     httpd__conn *c = httpd__conn_new(w);
     if (!c) { close(fd); HTTPD__ADD(&w->s->nconns, (uint32_t)-1); return NULL; }
     httpd__conn_init(c, w, fd);
     w->nconns++;
+#ifdef HTTPD_TLS_BEARSSL
+    if (tls && httpd__tls_attach(c) < 0) {
+        c->state = HTTPD__S_ABORT;                     /* out of memory: drop it */
+        httpd__conn_close(c);
+        return c;
+    }
+#else
+    (void)tls;
+#endif
     c->flags |= HTTPD__F_READABLE;
     httpd__conn_drive(c);
     if (c->state == HTTPD__S_DEAD) return c;
@@ -5167,9 +6184,14 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd) {
     c->flags |= HTTPD__F_POLLED;
     return c;
 }
-HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w) {
+HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int tls) {
     httpd_server *s = w->s;
-    for (int i = 0; i < HTTPD__ACCEPT_BURST; i++) {
+#ifdef HTTPD_TLS_BEARSSL
+    int lfd = tls ? s->tls_fd : s->listen_fd;
+#else
+    int lfd = s->listen_fd;
+#endif
+    for (int i = 0; i < HTTPD__ACCEPT_BURST && lfd >= 0; i++) {
         /* a place is reserved before the accept, so that workers accepting at once never
            pass max_connections together */
         if (HTTPD__ADD(&s->nconns, 1u) >= s->desc.max_connections) {
@@ -5177,7 +6199,7 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w) {
             httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
             return;
         }
-        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) HTTPD__ADD(&s->nconns, (uint32_t)-1);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -5193,7 +6215,7 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "accept: %s", strerror(errno));
             return;
         }
-        httpd__worker_adopt(w, fd);
+        httpd__worker_adopt(w, fd, tls);
     }
 }
 HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
@@ -5221,11 +6243,20 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     if (!w->stopping) {
         w->stopping = 1;
         httpd__wheel_del(&w->wheel, &w->drain_timer);
-        if (graceful && w->accepting) httpd__worker_accept(w);
+        if (graceful && w->accepting) {
+            httpd__worker_accept(w, 0);
+#ifdef HTTPD_TLS_BEARSSL
+            httpd__worker_accept(w, 1);
+#endif
+        }
         httpd__worker_listen(w, 0);
-        if (HTTPD__ADD(&s->listeners_left, -1) == 1 && s->listen_fd >= 0) {
-            close(s->listen_fd);              /* last worker out closes the listener */
+        if (HTTPD__ADD(&s->listeners_left, -1) == 1) {
+            if (s->listen_fd >= 0) close(s->listen_fd);  /* last worker out closes them */
             s->listen_fd = -1;
+#ifdef HTTPD_TLS_BEARSSL
+            if (s->tls_fd >= 0) close(s->tls_fd);
+            s->tls_fd = -1;
+#endif
         }
         uint32_t t = s->desc.shutdown_timeout_ms;
         if (graceful && t != HTTPD_NO_TIMEOUT)
@@ -5246,6 +6277,13 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
                    && !(c->flags & (HTTPD__F_HEADSTART | HTTPD__F_FILE))
                    && c->out.pos == c->out.len;
         if (!graceful || idle || c->state == HTTPD__S_LINGER) {
+#ifdef HTTPD_TLS_BEARSSL
+            if (graceful && idle && c->tls && c->tls->ready) {
+                c->state = HTTPD__S_CLOSING;       /* close_notify first */
+                httpd__conn_drive(c);
+                continue;
+            }
+#endif
             c->state = HTTPD__S_ABORT;
             httpd__conn_close(c);
         } else if (c->state == HTTPD__S_WS) {
@@ -5314,6 +6352,10 @@ HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
 HTTPD__PRIVATE void httpd__worker_on_trim_timer(httpd__timer *t, void *ctx) {
     httpd__worker *w = (httpd__worker *)ctx;
     size_t freed = (size_t)httpd__pool_trim(&w->pool) * w->pool.block;
+#ifdef HTTPD_TLS_BEARSSL
+    freed += (size_t)httpd__pool_trim(&w->tls_mem) * w->tls_mem.block;
+    freed += (size_t)httpd__pool_trim(&w->tls_buf) * w->tls_buf.block;
+#endif
     for (; w->low_reqs; w->low_reqs--, w->nfree_reqs--) {
         httpd__req *r = w->free_reqs;
         w->free_reqs = r->next_free;
@@ -5334,7 +6376,10 @@ HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
 HTTPD__PRIVATE void httpd__worker_events(httpd__worker *w, const httpd__io_event *ev, int n) {
     for (int i = 0; i < n; i++) {
         void *ud = httpd__poll_ud(&ev[i]);
-        if (ud == &httpd__tag_listen) { if (w->accepting) httpd__worker_accept(w); continue; }
+        if (ud == &httpd__tag_listen) { if (w->accepting) httpd__worker_accept(w, 0); continue; }
+#ifdef HTTPD_TLS_BEARSSL
+        if (ud == &httpd__tag_tls) { if (w->accepting) httpd__worker_accept(w, 1); continue; }
+#endif
         if (ud == &httpd__tag_wake) { httpd__worker_wake(w); continue; }
         httpd__conn *c = (httpd__conn *)ud;
         if (c->state == HTTPD__S_DEAD) continue;           /* closed earlier in the batch */
@@ -5489,6 +6534,10 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
         HTTPD_FREE(ctx, r);
     }
     httpd__pool_free(&w->pool);
+#ifdef HTTPD_TLS_BEARSSL
+    httpd__pool_free(&w->tls_mem);
+    httpd__pool_free(&w->tls_buf);
+#endif
     HTTPD_FREE(ctx, w->hdrs);
     w->hdrs = NULL;
     httpd__poll_free(&w->poll);
@@ -5515,6 +6564,10 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->drain_timer.fire = httpd__worker_on_drain_timer;
     w->trim_timer.fire = httpd__worker_on_trim_timer;
     httpd__pool_init(&w->pool, s->desc.read_buffer_bytes, 64, s->desc.alloc_ctx);
+#ifdef HTTPD_TLS_BEARSSL
+    httpd__pool_init(&w->tls_mem, (uint32_t)sizeof(httpd__tls), 64, s->desc.alloc_ctx);
+    httpd__pool_init(&w->tls_buf, s->tls ? s->tls->buf_len : 4096, 64, s->desc.alloc_ctx);
+#endif
     w->hdrs = (httpd_header *)HTTPD_MALLOC(s->desc.alloc_ctx,
                                            s->lim.max_headers * sizeof(httpd_header));
     if (!w->hdrs) return HTTPD_ERR_NOMEM;
@@ -5591,6 +6644,9 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     memset((void *)s, 0, sizeof *s);
     s->listen_fd = -1;
+#ifdef HTTPD_TLS_BEARSSL
+    s->tls_fd = -1;
+#endif
     s->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->desc = *desc;
     httpd__fill_defaults(&s->desc);
@@ -5607,6 +6663,20 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     d->read_buffer_bytes = HTTPD__MAX(d->read_buffer_bytes, d->max_header_bytes + HTTPD__BODY_ROOM);
     int rc = httpd__router_init(&s->router, d->routes, d->max_body_bytes, d->alloc_ctx);
     if (rc < 0) return rc;
+    if (d->tls) {
+#ifdef HTTPD_TLS_BEARSSL
+        const char *why;
+        if (!(s->tls = httpd__tls_conf_new(d->tls, d->alloc_ctx, &rc, &why))) {
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, rc, "TLS configuration: %s", why);
+            return rc;
+        }
+        d->tls = &s->tls->desc;                /* the copy, with defaults filled in */
+#else
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "desc.tls is set but httpd.h was "
+                   "compiled without HTTPD_TLS_BEARSSL (and -lbearssl)");
+        return HTTPD_ERR_INVAL;
+#endif
+    }
     for (uint32_t i = 0; i < s->router.nroutes; i++) {
         int m = s->router.routes[i].method_id;
         if (m > 0) s->used_methods |= 1u << m;
@@ -5619,7 +6689,9 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     }
     return 0;
 }
-HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
+/* A listening socket on addr:port; *fd and *bound (the port, useful with 0) are set. */
+HTTPD__PRIVATE int httpd__listen_on(httpd_server *s, const char *addr, uint16_t lport, int *lfd,
+                                    int *bound) {
     const httpd_desc *d = &s->desc;
     struct addrinfo hints, *res = NULL;
     char port[8];
@@ -5627,8 +6699,8 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof port, "%u", (unsigned)d->port);
-    if (getaddrinfo(d->addr, port, &hints, &res) != 0 || !res) return HTTPD_ERR_ADDR;
+    snprintf(port, sizeof port, "%u", (unsigned)lport);
+    if (getaddrinfo(addr, port, &hints, &res) != 0 || !res) return HTTPD_ERR_ADDR;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) { freeaddrinfo(res); return HTTPD_ERR_SYS; }
     /* deferred accept: the kernel hands a connection over when its first bytes arrive
@@ -5640,8 +6712,8 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* inherited by accept */
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, d->backlog) < 0) {
-        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_ADDR, "bind/listen %s:%u: %s", d->addr,
-                   (unsigned)d->port, strerror(errno));
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_ADDR, "bind/listen %s:%u: %s", addr,
+                   (unsigned)lport, strerror(errno));
         close(fd);
         freeaddrinfo(res);
         return HTTPD_ERR_ADDR;
@@ -5650,9 +6722,25 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &sl);
-    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    s->listen_fd = fd;
+    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    *lfd = fd;
+    return 0;
+}
+/* The plaintext listener, the TLS one, or both; then checks of the system's limits. */
+HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
+    const httpd_desc *d = &s->desc;
+    int rc = 0;
+#ifdef HTTPD_TLS_BEARSSL
+    if (!d->tls || !d->tls->only)
+#endif
+        rc = httpd__listen_on(s, d->addr, d->port, &s->listen_fd, &s->port);
+#ifdef HTTPD_TLS_BEARSSL
+    if (rc == 0 && d->tls)
+        rc = httpd__listen_on(s, HTTPD__DEF(d->tls->addr, d->addr), d->tls->port, &s->tls_fd,
+                              &s->tls_port);
+#endif
+    if (rc < 0) return rc;
     /* say so when the kernel will cap the listen backlog (connections beyond it are
        refused or reset during bursts) or descriptors run short */
     FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
@@ -5681,6 +6769,12 @@ HTTPD__PRIVATE void httpd__server_release(httpd_server *s) {
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->exit_fd >= 0) close(s->exit_fd);
     s->listen_fd = s->exit_fd = -1;
+#ifdef HTTPD_TLS_BEARSSL
+    if (s->tls_fd >= 0) close(s->tls_fd);
+    s->tls_fd = -1;
+    httpd__tls_conf_free(s->tls);
+    s->tls = NULL;
+#endif
     httpd__router_free(&s->router, ctx);
     HTTPD_FREE(ctx, (void *)s->route_inflight);
     s->route_inflight = NULL;
@@ -5735,6 +6829,34 @@ fail:
     return rc;
 }
 HTTPD_API int httpd_port(const httpd_server *s) { return s ? s->port : -1; }
+HTTPD_API int httpd_tls_port(const httpd_server *s) {
+#ifdef HTTPD_TLS_BEARSSL
+    return s && s->desc.tls ? s->tls_port : -1;
+#else
+    (void)s;
+    return -1;
+#endif
+}
+HTTPD_API int httpd_tls_get_info(const httpd_request *req, httpd_tls_info *info) {
+    memset(info, 0, sizeof *info);
+#ifdef HTTPD_TLS_BEARSSL
+    const httpd__conn *c = req ? ((const httpd__req *)req)->conn : NULL;
+    if (!c || !c->tls) return 0;
+    const br_ssl_engine_context *e = &c->tls->sc.eng;
+    br_ssl_session_parameters sp;
+    br_ssl_engine_get_session_parameters(e, &sp);
+    info->version = "TLSv1.2";
+    info->cipher = httpd__tls_suite_name(sp.cipher_suite);
+    info->server_name = br_ssl_engine_get_server_name(e);
+    info->alpn = br_ssl_engine_get_selected_protocol((br_ssl_engine_context *)(uintptr_t)e);
+    info->resumed = c->tls->ready && !c->tls->chose;
+    info->cert = c->tls->cert;
+    return 1;
+#else
+    (void)req;
+    return 0;
+#endif
+}
 HTTPD_API httpd_desc httpd_query_desc(const httpd_server *s) { return s->desc; }
 HTTPD_API int httpd_stopping(const httpd_server *s) { return HTTPD__LOAD(&s->stop) != 0; }
 HTTPD_API void httpd_ready(httpd_request *req) {

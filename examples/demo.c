@@ -7,6 +7,9 @@
               [--upload-cap BYTES] [--static-dir DIR] [--static-listings]
               [--static-follow-symlinks] [--static-hidden] [--static-cache-control V]
               [--ws-ping S] [--ws-timeout S]
+              [--tls-cert PEM --tls-key PEM [--tls-names "a.example *.b.example"]]...
+              [--tls-port P] [--tls-only] [--tls-handshake-timeout S]
+              [--tls-half-duplex] [--tls-max-record N] [--tls-session-cache N]
      GET  /           -> 200 "Hello, World!"
      POST /echo       -> 200 echoing the body (cap 1 MiB, over -> 413), streamed back as it
                          arrives when it has a Content-Length
@@ -35,6 +38,12 @@
      GET  /ws-upload  -> WebSocket, messages streamed piece by piece (no cap): at the end of
                          each, a text message "bytes=N crc32=XXXXXXXX"; ?slow=1 pauses
                          reading after every piece and resumes it from the task pool
+     GET  /whoami     -> "worker=W tls=0|1" and, over TLS, the protocol, cipher, SNI name,
+                         ALPN, "resumed=0|1" and the certificate index (tests, benchmarks)
+   With --tls-cert and --tls-key (repeat the pair for more certificates; --tls-names after
+   a pair says which SNI names it serves) every route is also served over HTTPS and WSS on
+   --tls-port (default 8443; 0: ephemeral), and "httpd: tls on HOST:PORT" is printed.
+   Built with -DHTTPD_TLS_BEARSSL -lbearssl (make build/demo-tls; make run-tls).
    Port 0 binds an ephemeral port. Prints "httpd: listening on HOST:PORT" once ready;
    SIGINT/SIGTERM stop it gracefully, a second one at once. */
 #define HTTPD_IMPLEMENTATION
@@ -454,13 +463,29 @@ static void on_ws_upload(httpd_request *req) {
     if (httpd_ws_upgrade(req, &ws_up_desc, NULL, u) < 0) free(u);
 }
 
+/* GET /whoami: which worker (the connection id's top byte) and what TLS negotiated */
+static void on_whoami(httpd_request *req) {
+    char body[256];
+    httpd_tls_info ti;
+    int n = snprintf(body, sizeof body, "worker=%u tls=%d", (unsigned)(req->conn.id >> 56),
+                     httpd_tls_get_info(req, &ti));
+    if (ti.version)
+        n += snprintf(body + n, sizeof body - (size_t)n, " version=%s cipher=%s sni=%s alpn=%s "
+                      "resumed=%d cert=%d", ti.version, ti.cipher, ti.server_name,
+                      ti.alpn ? ti.alpn : "-", ti.resumed, ti.cert);
+    body[n++] = '\n';
+    httpd_respond(req, 200, "text/plain", body, (size_t)n);
+}
+
 static void usage(const char *argv0) {
     fprintf(stderr, "usage: %s [--host H] [--port P] [--workers N] [--verbose] "
             "[--{header,body,keepalive,write,request,shutdown}-timeout S] [--drain-delay S] "
             "[--max-connections N] [--task-threads N] [--task-queue N] [--block-limit N] "
             "[--max-inflight N] [--upload-cap BYTES] [--static-dir DIR] [--static-listings] "
             "[--static-follow-symlinks] [--static-hidden] [--static-cache-control V] "
-            "[--ws-ping S] [--ws-timeout S]\n", argv0);
+            "[--ws-ping S] [--ws-timeout S] [--tls-cert PEM --tls-key PEM [--tls-names N]]... "
+            "[--tls-port P] [--tls-only] [--tls-handshake-timeout S] [--tls-half-duplex] "
+            "[--tls-max-record N] [--tls-session-cache N]\n", argv0);
     exit(2);
 }
 static uint32_t seconds_ms(const char *v) {
@@ -490,10 +515,15 @@ int main(int argc, char **argv) {
         HTTPD_STATIC_ROUTE("/static/", &www),
         { .method = "GET",  .pattern = "/ws",        .handler = on_ws },
         { .method = "GET",  .pattern = "/ws-upload", .handler = on_ws_upload },
+        { .method = "GET",  .pattern = "/whoami",    .handler = on_whoami },
         { 0 },
     };
     httpd_desc d;
+    static httpd_tls_cert certs[8];
+    static httpd_tls_desc tls;
+    int ncert = 0, nkey = 0;
     memset(&d, 0, sizeof d);
+    tls.port = 8443;
     int log_level = HTTPD_LOG_WARN, rc;
     d.addr = "127.0.0.1";
     d.port = 8080;
@@ -506,6 +536,8 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--static-listings")) { www.listings = 1; continue; }
         if (!strcmp(a, "--static-follow-symlinks")) { www.follow_symlinks = 1; continue; }
         if (!strcmp(a, "--static-hidden")) { www.hidden = 1; continue; }
+        if (!strcmp(a, "--tls-only")) { tls.only = 1; continue; }
+        if (!strcmp(a, "--tls-half-duplex")) { tls.half_duplex = 1; continue; }
         if (!v) usage(argv[0]);
         if (!strcmp(a, "--host")) d.addr = v;
         else if (!strcmp(a, "--port")) d.port = (uint16_t)atoi(v);
@@ -525,6 +557,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--static-cache-control")) www.cache_control = v;
         else if (!strcmp(a, "--ws-ping")) d.ws_ping_interval_ms = seconds_ms(v);
         else if (!strcmp(a, "--ws-timeout")) d.ws_timeout_ms = seconds_ms(v);
+        else if (!strcmp(a, "--tls-cert") && ncert < 8) certs[ncert++].cert_file = v;
+        else if (!strcmp(a, "--tls-key") && nkey < 8) certs[nkey++].key_file = v;
+        else if (!strcmp(a, "--tls-names") && ncert) certs[ncert - 1].names = v;
+        else if (!strcmp(a, "--tls-port")) tls.port = (uint16_t)atoi(v);
+        else if (!strcmp(a, "--tls-handshake-timeout")) tls.handshake_timeout_ms = seconds_ms(v);
+        else if (!strcmp(a, "--tls-max-record")) tls.max_record = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--tls-session-cache"))
+            tls.session_cache = atoi(v) ? (uint32_t)atoi(v) : HTTPD_TLS_NO_CACHE;
         else if (!strcmp(a, "--upload-cap")) {
             for (httpd_route *r = routes; r->pattern; r++)
                 if (!strncmp(r->pattern, "/upload", 7)) r->max_body_bytes = strtoull(v, NULL, 10);
@@ -536,6 +576,8 @@ int main(int argc, char **argv) {
         else usage(argv[0]);
         i++;
     }
+    if (ncert != nkey) { fprintf(stderr, "demo: --tls-cert and --tls-key come in pairs\n"); return 2; }
+    if (ncert) { tls.certs = certs; tls.ncerts = ncert; d.tls = &tls; }
     crc32_init();
     if ((rc = httpd_static_open(&www)) < 0)     /* /static/ answers 500 without it */
         fprintf(stderr, "httpd: /static/: cannot open %s: %s\n", www.root,
@@ -552,7 +594,8 @@ int main(int argc, char **argv) {
                 httpd_strerror(rc));
         return 1;
     }
-    printf("httpd: listening on %s:%d\n", d.addr, httpd_port(srv));
+    if (httpd_tls_port(srv) >= 0) printf("httpd: tls on %s:%d\n", d.addr, httpd_tls_port(srv));
+    if (!d.tls || !tls.only) printf("httpd: listening on %s:%d\n", d.addr, httpd_port(srv));
     fflush(stdout);
     rc = httpd_serve(srv);           /* SIGINT/SIGTERM: graceful stop, twice: immediate */
     httpd_destroy(srv);

@@ -418,7 +418,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             memset(&cl[k], 0, sizeof cl[k]);
             cl[k].fd = sv[1];
             HTTPD__ADD(&srv->nconns, 1u);               /* as the accept loop does */
-            httpd__conn *sc = httpd__worker_adopt(wk, sv[0]);
+            httpd__conn *sc = httpd__worker_adopt(wk, sv[0], 0);
             if (sc) cl[k].id.id = ((uint64_t)sc->slot << 32) | sc->gen;
             check_worker();
             break;

@@ -38,6 +38,7 @@ class Demo:
         self.env = env
         self.proc = None
         self.port = None
+        self.tls_port = None
         self.stderr_lines = []
 
     def start(self):
@@ -56,6 +57,12 @@ class Demo:
             line = self.proc.stdout.readline()
             if not line:
                 break
+            t = re.search(r"tls on (\S+):(\d+)", line)
+            if t:
+                self.tls_port = int(t.group(2))
+                if "--tls-only" in self.args:
+                    threading.Thread(target=self._drain_stdout, daemon=True).start()
+                    return self
             m = re.search(r"listening on (\S+):(\d+)", line)
             if m:
                 self.port = int(m.group(2))
