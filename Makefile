@@ -101,7 +101,8 @@ test:
 test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
-      $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan
+      $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
+      $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls $(B)/replay_tls
 	@tests/run.sh
 
 bench-quick: $(B)/demo

@@ -16,6 +16,8 @@ PKGS=(
     gzip brotli                     # precompressed variants (tests/test_static.py, httpd_pack)
     python3-websockets nodejs node-ws   # WebSocket clients (tests/test_ws.py, bench/ws.sh)
     procps iproute2                 # ps, ss
+    libbearssl-dev openssl          # TLS (HTTPD_TLS_BEARSSL) and test certificates
+    libnss3-tools                   # certutil: the test CA trusted by Chromium (tests/test_tls.py)
 )
 [ $# -gt 0 ] && PKGS=("$@")          # `make run` asks only for a compiler
 missing=()
