@@ -64,7 +64,7 @@ $(B)/test_server-tsan: tests/test_server.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 
 # fuzzing: libFuzzer harnesses (clang), replay binaries (any compiler) run by `make test`
-FUZZ         := parser chunked router conn multipart worker static ws
+FUZZ         := parser chunked router conn multipart worker static ws tls
 FUZZ_SECONDS ?= 60
 $(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)
@@ -102,7 +102,7 @@ test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
       $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
-      $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls $(B)/replay_tls
+      $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls
 	@tests/run.sh
 
 bench-quick: $(B)/demo

@@ -23,10 +23,25 @@
    - HTTPD__S_WS <=> a WebSocket handle, which points back at its connection and is on
      the worker's list exactly once (nws counts them).
    At the end every client closes and the clock runs until the worker holds nothing; then
-   the server is freed the way httpd_wait frees it. */
+   the server is freed the way httpd_wait frees it.
+   TLS mode (fuzz/fuzz_tls.c defines FUZZ_WORKER_TLS and includes this file): the clients
+   are BearSSL clients (tests/tls_client.h) of a TLS listener; the same programs then run
+   through handshakes and records: requests go out as application data (whatever the
+   client engine takes at that moment), raw bytes and half-closes hit the record layer
+   (a corrupted stream must close just that connection), and the TLS state is checked
+   after every turn too (stages within bounds, a parked engine has nothing buffered). */
+#ifdef FUZZ_WORKER_TLS
+#  define HTTPD_TLS_BEARSSL 1
+#endif
 #define HTTPD_IMPLEMENTATION
 #include "../httpd.h"
 #include <sys/socket.h>
+#ifdef FUZZ_WORKER_TLS
+#  include "../tests/tls_client.h"
+#  include "tls_test_cert.h"
+static br_x509_pkey fuzz_pk;
+static unsigned char fuzz_pkb[600];
+#endif
 
 #define MAXC 6
 typedef struct client {
@@ -36,6 +51,9 @@ typedef struct client {
     unsigned sent;                 /* request heads sent (canned or raw, roughly)     */
     char *in;                      /* what we received                                */
     size_t inlen, incap;
+#ifdef FUZZ_WORKER_TLS
+    tcli k;                        /* the TLS client; k.in holds the plaintext        */
+#endif
 } client;
 static client cl[MAXC];
 static httpd_server *srv;
@@ -205,6 +223,16 @@ static const char *const ws_canned[] = {
     "GET /ws HTTP/1.1\r\nHost: a\r\n" WSH "Sec-WebSocket-Version: 7\r\n\r\n",
 };
 #define NCANNED (sizeof canned / sizeof canned[0])
+/* Bytes from a client: plaintext through its TLS engine (what it takes now), or as is. */
+static ssize_t csend(client *c, const void *p, size_t n) {
+#ifdef FUZZ_WORKER_TLS
+    tcli_pump(&c->k);
+    if (!tcli_ready(&c->k)) return -1;
+    return (ssize_t)tcli_write(&c->k, p, n);
+#else
+    return send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+#endif
+}
 static void posted(httpd_server *s, httpd_conn_id id, void *arg, int status) {
     (void)s; (void)id; (void)arg; (void)status;
     posts_run++;
@@ -235,6 +263,17 @@ static void check_worker(void) {
         HTTPD_ASSERT(!c->req || c->req->conn == c);
         HTTPD_ASSERT(c->out.pos <= c->out.len && c->out.len <= c->out.cap);
         HTTPD_ASSERT(c->in.pos <= c->in.len && c->in.len <= c->in.cap);
+#ifdef FUZZ_WORKER_TLS
+        if (c->tls) {
+            const httpd__tls *t = c->tls;
+            HTTPD_ASSERT(t->conf == srv->tls && t->policy == &httpd__tls_policy_vt);
+            HTTPD_ASSERT(t->ipos <= t->ilen && t->ilen <= t->conf->stage);
+            HTTPD_ASSERT(t->opos <= t->olen && t->olen <= t->conf->stage);
+            HTTPD_ASSERT(t->buf || (t->ready && !t->ilen && !t->olen));   /* parked: idle */
+        } else {
+            HTTPD_ASSERT(c->state == HTTPD__S_LINGER);      /* TLS dropped only to linger */
+        }
+#endif
     }
     HTTPD_ASSERT(live == w->nconns && live + nfree == w->nslots);
     for (httpd_ws *ws = w->ws_list; ws; ws = ws->next) {
@@ -247,6 +286,9 @@ static void check_worker(void) {
 }
 static void turn(void) {
     httpd__io_event ev[64];
+#ifdef FUZZ_WORKER_TLS
+    for (int k = 0; k < MAXC; k++) if (cl[k].fd >= 0) tcli_pump(&cl[k].k);
+#endif
     int n = httpd__poll_wait(&wk->poll, ev, 64, 0);
     HTTPD_ASSERT(n >= 0);
     httpd__worker_events(wk, ev, n);
@@ -260,6 +302,19 @@ static void advance(uint64_t ms) {
 
 /* ---- the clients ---- */
 static void client_read(client *c, size_t max) {
+#ifdef FUZZ_WORKER_TLS
+    (void)max;
+    if (c->fd < 0) return;
+    while (tcli_pump(&c->k)) {}
+    if (c->k.inlen > c->incap) {                 /* the plaintext, for check_responses */
+        c->in = (char *)realloc(c->in, c->k.inlen + 1);
+        HTTPD_ASSERT(c->in);
+        c->incap = c->k.inlen;
+    }
+    if (c->k.inlen) memcpy(c->in, c->k.in, c->k.inlen);
+    c->inlen = c->k.inlen;
+    return;
+#endif
     while (c->fd >= 0 && max) {
         if (c->incap - c->inlen < 4096) {
             size_t cap = c->incap ? c->incap * 2 : 65536;
@@ -328,6 +383,9 @@ static void client_close(client *c) {
     client_read(c, (size_t)-1);
     close(c->fd);
     c->fd = -1;
+#ifdef FUZZ_WORKER_TLS
+    tcli_free(&c->k);
+#endif
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -356,6 +414,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     d.write_timeout_ms = 2000;
     d.request_timeout_ms = 2000;
     d.shutdown_timeout_ms = 1000;
+#ifdef FUZZ_WORKER_TLS
+    static httpd_tls_cert cert;
+    static httpd_tls_desc tls;
+    cert.cert_pem = fuzz_cert_pem;
+    cert.key_pem = fuzz_key_pem;
+    tls.certs = &cert;
+    tls.ncerts = 1;
+    tls.handshake_timeout_ms = 500;
+    tls.session_cache = 8;
+    d.tls = &tls;
+    if (!fuzz_pk.key_type && tcli_pkey_of(fuzz_cert_pem, &fuzz_pk, fuzz_pkb, sizeof fuzz_pkb))
+        abort();
+#endif
     srv = (httpd_server *)malloc(sizeof *srv);
     if (!srv || httpd__server_init(srv, &d) < 0) abort();
     srv->workers = (httpd__worker *)calloc(1, sizeof *srv->workers);
@@ -390,7 +461,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 memcpy(f + k, "\x11\x22\x33\x44", 4); k += 4;
                 memcpy(f + k, data + i + 1, n);           /* masked as it stands */
                 i += 1 + n;
-                send(c->fd, f, k + n, MSG_NOSIGNAL | MSG_DONTWAIT);
+                csend(c, f, k + n);
             } else if (op & 2) {                        /* another thread broadcasts */
                 if (arg & 128)
                     HTTPD_ASSERT(httpd_ws_broadcast(srv, (arg & 64) ? &ws_echo : NULL,
@@ -400,7 +471,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                                   NULL) == 0);
             } else if (c->fd >= 0 && !c->shut) {        /* an opening handshake */
                 const char *rq = ws_canned[(arg / MAXC) % (sizeof ws_canned / sizeof *ws_canned)];
-                if (send(c->fd, rq, strlen(rq), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) c->sent += 2;
+                if (csend(c, rq, strlen(rq)) > 0) c->sent += 2;
             }
             continue;
         }
@@ -418,7 +489,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             memset(&cl[k], 0, sizeof cl[k]);
             cl[k].fd = sv[1];
             HTTPD__ADD(&srv->nconns, 1u);               /* as the accept loop does */
+#ifdef FUZZ_WORKER_TLS
+            tcli_init(&cl[k].k, sv[1], &fuzz_pk, "fuzz", NULL, 0);
+            tcli_pump(&cl[k].k);                        /* the ClientHello */
+            httpd__conn *sc = httpd__worker_adopt(wk, sv[0], 1);
+            /* the handshake runs to its end (or failure) before the program goes on, so
+               that requests meet an open session; time and raw bytes still cut into it */
+            for (int r = 0; r < 30 && sc && sc->state != HTTPD__S_DEAD
+                            && !tcli_ready(&cl[k].k); r++)
+                turn();
+#else
             httpd__conn *sc = httpd__worker_adopt(wk, sv[0], 0);
+#endif
             if (sc) cl[k].id.id = ((uint64_t)sc->slot << 32) | sc->gen;
             check_worker();
             break;
@@ -426,7 +508,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 1: {                                       /* a canned request */
             if (c->fd < 0 || c->shut) break;
             const char *rq = canned[(arg / MAXC) % NCANNED];
-            if (send(c->fd, rq, strlen(rq), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) c->sent += 2;
+            if (csend(c, rq, strlen(rq)) > 0) c->sent += 2;
             break;
         }
         case 2: {                                       /* raw bytes from the input */

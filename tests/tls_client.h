@@ -4,6 +4,11 @@
    maximum fragment length (its buffer size). Decrypted bytes collect in k->in. */
 #include <bearssl.h>
 #include <sys/socket.h>
+#if defined(__GNUC__) || defined(__clang__)
+#  define TCLI_FN static __attribute__((unused))
+#else
+#  define TCLI_FN static
+#endif
 
 typedef struct tcli {
     br_ssl_client_context cc;
@@ -18,7 +23,7 @@ typedef struct tcli {
 } tcli;
 
 /* The public key of a PEM certificate (its first one). 0 or -1. */
-static int tcli_pkey_of(const char *pem, br_x509_pkey *pk, unsigned char *buf, size_t cap) {
+TCLI_FN int tcli_pkey_of(const char *pem, br_x509_pkey *pk, unsigned char *buf, size_t cap) {
     httpd__tls_cert c;
     httpd__tls_load ld;
     memset(&c, 0, sizeof c);
@@ -50,7 +55,7 @@ static int tcli_pkey_of(const char *pem, br_x509_pkey *pk, unsigned char *buf, s
 }
 /* iolen: BR_SSL_BUFSIZE_BIDI normally; smaller asks the server for that maximum
    fragment length (RFC 6066). resume: session parameters from a previous connection. */
-static void tcli_init(tcli *k, int fd, const br_x509_pkey *pk, const char *sni,
+TCLI_FN void tcli_init(tcli *k, int fd, const br_x509_pkey *pk, const char *sni,
                       const br_ssl_session_parameters *resume, size_t iolen) {
     memset(k, 0, sizeof *k);
     k->fd = fd;
@@ -75,25 +80,25 @@ static void tcli_init(tcli *k, int fd, const br_x509_pkey *pk, const char *sni,
     if (resume) br_ssl_engine_set_session_parameters(&k->cc.eng, resume);
     br_ssl_client_reset(&k->cc, sni, resume != NULL);
 }
-static void tcli_free(tcli *k) {
+TCLI_FN void tcli_free(tcli *k) {
     free(k->iobuf);
     free(k->in);
     k->iobuf = NULL;
     k->in = NULL;
 }
-static unsigned tcli_state(const tcli *k) { return br_ssl_engine_current_state(&k->cc.eng); }
-static int tcli_ready(const tcli *k) {
+TCLI_FN unsigned tcli_state(const tcli *k) { return br_ssl_engine_current_state(&k->cc.eng); }
+TCLI_FN int tcli_ready(const tcli *k) {
     return (tcli_state(k) & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) != 0;
 }
 /* The peer's close_notify arrived: the engine closed cleanly, or it is trying to answer
    with its own close_notify (no more application data either way) to a peer gone. */
-static int tcli_closed_clean(const tcli *k) {
+TCLI_FN int tcli_closed_clean(const tcli *k) {
     unsigned st = br_ssl_engine_current_state(&k->cc.eng);
     if (br_ssl_engine_last_error(&k->cc.eng) != BR_ERR_OK) return 0;
     return st == BR_SSL_CLOSED || ((st & BR_SSL_SENDREC) && !(st & BR_SSL_SENDAPP));
 }
 /* Moves what can move between the engine and the socket. 1: something moved. */
-static int tcli_pump(tcli *k) {
+TCLI_FN int tcli_pump(tcli *k) {
     br_ssl_engine_context *e = &k->cc.eng;
     int moved = 0;
     for (int round = 0; round < 64; round++) {
@@ -128,7 +133,7 @@ static int tcli_pump(tcli *k) {
     return moved;
 }
 /* Queues plaintext (as much as the engine takes now) and flushes it into a record. */
-static size_t tcli_write(tcli *k, const void *data, size_t len) {
+TCLI_FN size_t tcli_write(tcli *k, const void *data, size_t len) {
     size_t done = 0, n;
     unsigned char *p;
     while (done < len && (p = br_ssl_engine_sendapp_buf(&k->cc.eng, &n)) != NULL) {
