@@ -17,6 +17,11 @@ check "g++ -std=c++17"      g++ -x c++ -std=c++17 $W -c "$tmp/t.c" -o "$tmp/t3.o
 check "clang++ -std=c++17"  clang++ -x c++ -std=c++17 $W -c "$tmp/t.c" -o "$tmp/t4.o"
 check "g++ -std=c++11"      g++ -x c++ -std=c++11 $W -c "$tmp/t.c" -o "$tmp/t5.o"
 check "HTTPD_NO_WEBSOCKET (gcc, g++)" sh -c "gcc -std=c11 $W -DHTTPD_NO_WEBSOCKET -c $tmp/t.c -o $tmp/t7.o && g++ -x c++ -std=c++17 $W -DHTTPD_NO_WEBSOCKET -c $tmp/t.c -o $tmp/t8.o && gcc -std=c11 $W -O2 -DHTTPD_NO_WEBSOCKET -o $tmp/hello_nows examples/hello.c -lpthread"
+# TLS: with HTTPD_TLS_BEARSSL as C and C++ (and the demo linked with -lbearssl); without it
+# nothing refers to BearSSL (no br_* symbol, no bearssl.h needed)
+check "HTTPD_TLS_BEARSSL (gcc, clang, g++, clang++ C++11/17, demo)" sh -c "gcc -std=c11 $W -O2 -DHTTPD_TLS_BEARSSL -c $tmp/t.c -o $tmp/tls1.o && clang -std=c11 $W -DHTTPD_TLS_BEARSSL -c $tmp/t.c -o $tmp/tls2.o && g++ -x c++ -std=c++17 $W -DHTTPD_TLS_BEARSSL -c $tmp/t.c -o $tmp/tls3.o && clang++ -x c++ -std=c++17 $W -DHTTPD_TLS_BEARSSL -c $tmp/t.c -o $tmp/tls4.o && g++ -x c++ -std=c++11 $W -DHTTPD_TLS_BEARSSL -c $tmp/t.c -o $tmp/tls5.o && gcc -std=c11 $W -O2 -DHTTPD_TLS_BEARSSL -o $tmp/demo-tls examples/demo.c -lpthread -lbearssl"
+check "HTTPD_TLS_BEARSSL with HTTPD_NO_WEBSOCKET and HTTPD_NO_SENDFILE" gcc -std=c11 $W -DHTTPD_TLS_BEARSSL -DHTTPD_NO_WEBSOCKET -DHTTPD_NO_SENDFILE -c "$tmp/t.c" -o "$tmp/tls6.o"
+check "without HTTPD_TLS_BEARSSL: no BearSSL symbol, no bearssl.h" sh -c "gcc -std=c11 $W -O2 -o $tmp/demo-plain examples/demo.c -lpthread && ! nm $tmp/t1.o | grep -q ' br_' && ! nm $tmp/demo-plain | grep -q ' br_' && ! gcc -std=c11 -E $tmp/t.c | grep -q 'bearssl_ssl.h'"
 check "system headers first + -D_GNU_SOURCE" gcc -std=c11 -D_GNU_SOURCE $W -c "$tmp/late.c" -o "$tmp/t6.o"
 printf '#include <stdio.h>\n#include <sys/socket.h>\n#define HTTPD_IMPLEMENTATION\n#include "%s/httpd.h"\nint main(void){return 0;}\n' "$PWD" > "$tmp/late2.c"
 check "system headers first, default mode (gcc, clang, g++)" sh -c "gcc $W -c $tmp/late2.c -o $tmp/l1.o && clang $W -c $tmp/late2.c -o $tmp/l2.o && g++ -x c++ $W -c $tmp/late2.c -o $tmp/l3.o"
