@@ -3,15 +3,16 @@
    In ONE .c file:    #define HTTPD_IMPLEMENTATION
                       #include "httpd.h"
    Everywhere else:   #include "httpd.h"
-   Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed.
+   Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed (HTTPS: BearSSL,
+   optional, see TLS).
 
    CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES,
-             STATIC FILES, FORMS, WEBSOCKETS, ASYNC AND BLOCKING WORK, TIMEOUTS, SHUTDOWN,
-             THREADS, LIMITS, ERRORS, REVISIONS
+             STATIC FILES, FORMS, WEBSOCKETS, TLS, ASYNC AND BLOCKING WORK, TIMEOUTS,
+             SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
-             >>multipart >>sha1 >>ws_frame >>pool >>poll_epoll >>conn >>response >>stream
-             >>file >>async >>ws >>machine >>worker >>public >>static_path >>static_cond
-             >>static
+             >>multipart >>sha1 >>ws_frame >>pool >>poll_epoll >>tls_conf >>conn >>response
+             >>stream >>file >>async >>ws >>machine >>tls >>worker >>public >>static_path
+             >>static_cond >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -37,6 +38,9 @@
          HTTPD_NO_SIMD      plain loops instead of the SSE2/NEON scans of request heads
          HTTPD_NO_WEBSOCKET leave WebSockets out (>>sha1, >>ws_frame, >>ws; httpd_ws_*
                             are then declared but not defined)
+         HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_conf, >>tls; link -lbearssl,
+                            Debian: libbearssl-dev). Without it nothing of TLS is compiled and
+                            nothing refers to BearSSL; desc.tls then fails httpd_start.
        Everything else is runtime configuration in httpd_desc, where zero means the default;
        httpd_query_desc() returns the values in use. See the struct below for every field.
        Include order: in the file with HTTPD_IMPLEMENTATION, httpd.h may come after system
@@ -181,6 +185,50 @@
        connection). A graceful stop sends close 1001 to every WebSocket and closes each
        when its peer answers (at most 5 s, and never past shutdown_timeout_ms).
 
+   TLS (HTTPD_TLS_BEARSSL; examples/demo.c --tls-*, make run-tls)
+       A TLS listener beside the plaintext one (or alone: .only = 1), same routes:
+           static const httpd_tls_cert certs[] = {
+               { .cert_file = "/etc/ssl/site.pem", .key_file = "/etc/ssl/site.key" } };
+           static const httpd_tls_desc tls = { .port = 443, .certs = certs, .ncerts = 1 };
+           d.tls = &tls;                       // httpd_tls_port(srv) tells the bound port
+       Certificates: a PEM chain (leaf first) and its key, RSA or EC (PKCS#1, SEC1 or PKCS#8,
+       not encrypted), from files or from memory (cert_pem/key_pem); checked at start (a key
+       that is not the certificate's, a broken or encrypted PEM: httpd_start fails and logs
+       why). Several certificates: SNI picks the first whose .names ("a.example
+       *.b.example") match the name the client asked for, else certs[0]; or .sni, a
+       callback, decides (-1 refuses the handshake).
+       Protocol: TLS 1.2 (BearSSL's maximum) with ECDHE only (forward secrecy) and AEAD
+       only: AES-128/256-GCM and ChaCha20-Poly1305, in the server's order: AES-GCM first
+       when the CPU has AES instructions (BearSSL's AES-NI + PCLMUL code, chosen at run
+       time), ChaCha20 first when not; x25519, P-256, P-384, P-521 for ECDHE. SSL 3.0, TLS
+       1.0/1.1, CBC, RC4, static RSA are refused. ALPN: http/1.1. Renegotiation is refused
+       (a warning alert; the connection goes on). An HTTP/2-only client gets no ALPN.
+       Resumption: a session cache (RFC 5246 session IDs; .session_cache sessions, 4096 by
+       default, about 120 bytes each, .session_timeout_ms 5 minutes, oldest first out)
+       shared by every worker, so a client resumes whichever worker accepts it; sharded by
+       session ID with a lock each (one lock per handshake, held well under 1 us).
+       Connections: the handshake runs on the worker like any I/O, non-blocking, and must
+       end within .handshake_timeout_ms (10 s; then the header timeout starts); the caps and
+       timeouts of plaintext apply unchanged after it. Every orderly close says close_notify
+       (end of keep-alive, Connection: close, errors, graceful stop); aborts (a reset, an
+       immediate stop) do not. Everything works over TLS: keep-alive, pipelining, streaming
+       both ways with backpressure, 100-continue, file bodies (pread + encrypt: no sendfile
+       through TLS), WebSockets (wss://), timeouts, graceful shutdown.
+       httpd_tls_get_info(req, &info): version, cipher (OpenSSL's name), SNI name, ALPN,
+       resumed, certificate index (1 for TLS, 0 for plaintext: redirects, HSTS, logs).
+       Memory: about 4.2 KB of engine state per TLS connection; a busy one also holds one
+       41 KB block (two 16 KB record buffers and two 4 KB staging areas) that goes back to
+       the worker's pool while the connection is idle between records, so 10,000 idle
+       keep-alive or WebSocket connections cost about 42 MB, not 450 MB. For firmware:
+       .half_duplex = 1 (one record buffer: 25 KB busy), and .max_record = 512..4096 (our
+       records carry at most that; blocks of 3.7 to 13 KB), which only clients sending
+       small records can use: those asking for a maximum fragment length (RFC 6066) below
+       max_record get it granted; browsers send 16 KiB records and are refused.
+       Cost (bench/TLS.md): a resumed handshake is a few tens of microseconds of server CPU,
+       a full one a few hundred (BearSSL's portable, constant-time big-number code, no
+       assembly); a keep-alive request adds one decryption and one encryption to the
+       plaintext path, with one read and one write per request as in plaintext.
+
    ASYNC AND BLOCKING WORK
        Never block a worker: every connection it owns would wait. httpd_after(req, ms, fn,
        arg) calls fn on the worker after ms without blocking it. httpd_defer(req, work,
@@ -255,7 +303,9 @@
             httpd_wait), bodies paused behind pending callbacks, half-close answered;
             static files and packed assets (safe paths, conditionals, ranges,
             precompressed variants);
-            WebSockets (RFC 6455) with heartbeats, backpressure, broadcast and graceful close.
+            WebSockets (RFC 6455) with heartbeats, backpressure, broadcast and graceful close;
+            HTTPS and WSS with BearSSL (HTTPD_TLS_BEARSSL): SNI, session cache across
+            workers, close_notify, handshake deadline, idle connections hold no buffer.
 */
 #if defined(HTTPD_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1        /* accept4, clock_gettime under -std=c11; must come first */
