@@ -1230,6 +1230,8 @@ static void httpd__log(const httpd_server *s, int lvl, int code, const char *fil
 typedef struct httpd__pool {
     void    *free_list;        /* singly linked through the first word of each block */
     uint32_t nfree, keep;
+    uint32_t wipe;             /* 1: zero a block before it goes back to the C library
+                                  (blocks that held keys: TLS engines)              */
     uint32_t low;              /* fewest free blocks since the last trim: never needed */
     uint32_t block;            /* block size in bytes                               */
     void    *alloc_ctx;
@@ -1243,6 +1245,7 @@ typedef struct httpd__buf {    /* bytes [pos, len) are live; cap 0 <=> data NULL
 HTTPD__PRIVATE void httpd__pool_init(httpd__pool *p, uint32_t block, uint32_t keep, void *ctx) {
     p->free_list = NULL; p->nfree = p->low = 0; p->keep = keep; p->block = block;
     p->alloc_ctx = ctx;
+    p->wipe = 0;
 }
 HTTPD__PRIVATE char *httpd__pool_get(httpd__pool *p) {
     if (p->free_list) {
@@ -1255,7 +1258,11 @@ HTTPD__PRIVATE char *httpd__pool_get(httpd__pool *p) {
 }
 HTTPD__PRIVATE void httpd__pool_put(httpd__pool *p, char *b, uint32_t cap) {
     if (!b) return;
-    if (cap != p->block || p->nfree >= p->keep) { HTTPD_FREE(p->alloc_ctx, b); return; }
+    if (cap != p->block || p->nfree >= p->keep) {
+        if (p->wipe) memset(b, 0, cap);
+        HTTPD_FREE(p->alloc_ctx, b);
+        return;
+    }
     memcpy(b, &p->free_list, sizeof(void *));
     p->free_list = b;
     p->nfree++;
@@ -1266,6 +1273,7 @@ HTTPD__PRIVATE uint32_t httpd__pool_trim(httpd__pool *p) {
     for (uint32_t i = 0; i < n; i++) {
         char *b = (char *)p->free_list;
         memcpy(&p->free_list, b, sizeof(void *));
+        if (p->wipe) memset(b, 0, p->block);
         HTTPD_FREE(p->alloc_ctx, b);
     }
     p->nfree -= n;
@@ -1276,6 +1284,7 @@ HTTPD__PRIVATE void httpd__pool_free(httpd__pool *p) {
     while (p->free_list) {
         char *b = (char *)p->free_list;
         memcpy(&p->free_list, b, sizeof(void *));
+        if (p->wipe) memset(b, 0, p->block);
         HTTPD_FREE(p->alloc_ctx, b);
     }
     p->nfree = 0;
@@ -2865,7 +2874,10 @@ typedef struct httpd__tls_conf {
 } httpd__tls_conf;
 
 /* The per-connection state lives in >>tls; the policy and the cache need these fields. */
+#define HTTPD__TLS_MAGIC 0x544c5331u   /* a configured engine with a seeded generator    */
 typedef struct httpd__tls {
+    void        *pool_link;            /* the worker's pool links free engines here      */
+    uint32_t     magic;                /* HTTPD__TLS_MAGIC: configured for conf          */
     br_ssl_server_context sc;          /* the engine (about 4 KB)                        */
     const br_ssl_server_policy_class *policy;     /* BearSSL calls back with &policy     */
     const httpd__tls_conf *conf;
@@ -3365,20 +3377,25 @@ fail:
     httpd__tls_conf_free(cf);
     return NULL;
 }
-/* Prepares a connection's engine: the profile, our policy and cache, the buffers. 0, or
-   HTTPD_ERR_NOMEM when BearSSL refuses (bad buffer sizes cannot happen: checked). */
+/* Prepares a connection's engine: the profile, our policy and cache (once per engine:
+   engines are reused from the worker's pool, br_ssl_server_reset starting each new
+   connection as BearSSL intends, so their random generator is seeded once, not per
+   connection: that seeding was 15% of a resumed handshake), then the buffers. 0, or
+   HTTPD_ERR_NOMEM when BearSSL refuses (bad buffer sizes cannot happen: checked).
+   Hashes: SHA-256 and SHA-384 only, the two TLS 1.2 PRFs of our suites; BearSSL hashes
+   the handshake with every hash it is given, and every client signs with SHA-256. */
 HTTPD__PRIVATE int httpd__tls_engine_init(httpd__tls *t, const httpd__tls_conf *cf) {
     static const char *const alpn[] = { "http/1.1" };
     br_ssl_server_context *sc = &t->sc;
     br_ssl_engine_context *e = &sc->eng;
+    t->conf = cf;
+    t->cert = -1;
+    if (t->magic == HTTPD__TLS_MAGIC) goto buffers;    /* configured for cf already */
     br_ssl_server_zero(sc);
     br_ssl_engine_set_versions(e, BR_TLS12, BR_TLS12);
     br_ssl_engine_set_suites(e, cf->suites, HTTPD__COUNTOF(cf->suites));
-    br_ssl_engine_set_hash(e, br_sha1_ID, &br_sha1_vtable);
-    br_ssl_engine_set_hash(e, br_sha224_ID, &br_sha224_vtable);
     br_ssl_engine_set_hash(e, br_sha256_ID, &br_sha256_vtable);
     br_ssl_engine_set_hash(e, br_sha384_ID, &br_sha384_vtable);
-    br_ssl_engine_set_hash(e, br_sha512_ID, &br_sha512_vtable);
     br_ssl_engine_set_prf_sha256(e, &br_tls12_sha256_prf);
     br_ssl_engine_set_prf_sha384(e, &br_tls12_sha384_prf);
     br_ssl_engine_set_default_aes_gcm(e);      /* AES-NI + PCLMUL where present */
@@ -3387,16 +3404,18 @@ HTTPD__PRIVATE int httpd__tls_engine_init(httpd__tls *t, const httpd__tls_conf *
     br_ssl_engine_set_all_flags(e, BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
     br_ssl_engine_set_protocol_names(e, (const char **)(uintptr_t)alpn, 1);
     t->policy = &httpd__tls_policy_vt;
-    t->conf = cf;
     br_ssl_server_set_policy(sc, &t->policy);
     if (cf->cache_vt) br_ssl_server_set_cache(sc, (const br_ssl_session_cache_class **)
                                                   (uintptr_t)&cf->cache_vt);
+    t->magic = HTTPD__TLS_MAGIC;
+buffers:
     if (cf->rec_out)
         br_ssl_engine_set_buffers_bidi(e, t->buf, cf->rec_in, t->buf + cf->rec_in, cf->rec_out);
     else
         br_ssl_engine_set_buffer(e, t->buf, cf->rec_in, 0);
-    t->cert = -1;
-    return br_ssl_server_reset(sc) ? 0 : HTTPD_ERR_NOMEM;
+    if (br_ssl_server_reset(sc)) return 0;
+    t->magic = 0;                                      /* configure it anew next time */
+    return HTTPD_ERR_NOMEM;
 }
 #endif /* HTTPD_TLS_BEARSSL */
 
@@ -5802,8 +5821,10 @@ HTTPD__PRIVATE unsigned char *httpd__tls_ostage(const httpd__tls *t) {
 /* A TLS connection starts: its engine and a buffer block. 0 or HTTPD_ERR_NOMEM. */
 HTTPD__PRIVATE int httpd__tls_attach(httpd__conn *c) {
     httpd__worker *w = c->w;
+    int fresh = w->tls_mem.free_list == NULL;          /* else a configured engine */
     httpd__tls *t = (httpd__tls *)httpd__pool_get(&w->tls_mem);
     if (!t) return HTTPD_ERR_NOMEM;
+    if (fresh) t->magic = 0;
     if (!(t->buf = (unsigned char *)httpd__pool_get(&w->tls_buf))) {
         httpd__pool_put(&w->tls_mem, (char *)t, w->tls_mem.block);
         return HTTPD_ERR_NOMEM;
@@ -5824,7 +5845,8 @@ HTTPD__PRIVATE void httpd__tls_detach(httpd__conn *c) {
     httpd__worker *w = c->w;
     if (!t) return;
     if (t->buf) httpd__pool_put(&w->tls_buf, (char *)t->buf, w->tls_buf.block);
-    memset(&t->sc, 0, sizeof t->sc);              /* session and record keys */
+    /* the engine goes back to the pool as it is, to be reset for the next connection;
+       its keys are wiped when the pool gives the memory back to the C library */
     httpd__pool_put(&w->tls_mem, (char *)t, w->tls_mem.block);
     c->tls = NULL;
 }
@@ -6616,6 +6638,7 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     httpd__pool_init(&w->pool, s->desc.read_buffer_bytes, 64, s->desc.alloc_ctx);
 #ifdef HTTPD_TLS_BEARSSL
     httpd__pool_init(&w->tls_mem, (uint32_t)sizeof(httpd__tls), 64, s->desc.alloc_ctx);
+    w->tls_mem.wipe = 1;
     httpd__pool_init(&w->tls_buf, s->tls ? s->tls->buf_len : 4096, 64, s->desc.alloc_ctx);
 #endif
     w->hdrs = (httpd_header *)HTTPD_MALLOC(s->desc.alloc_ctx,
