@@ -2894,7 +2894,12 @@ typedef struct httpd__tls {
 } httpd__tls;
 
 /* ---- PEM and DER ---- */
-typedef struct httpd__tls_bytes { unsigned char *p; size_t len, cap; int bad; void *ctx; } httpd__tls_bytes;
+typedef struct httpd__tls_bytes {         /* a growing buffer for one decoded object */
+    unsigned char *p;
+    size_t len, cap;
+    int bad;
+    void *ctx;
+} httpd__tls_bytes;
 HTTPD__PRIVATE void httpd__tls_bytes_push(void *dest, const void *src, size_t len) {
     httpd__tls_bytes *b = (httpd__tls_bytes *)dest;
     if (b->bad) return;
@@ -2969,7 +2974,12 @@ HTTPD__PRIVATE char *httpd__tls_slurp(const char *path, size_t *len, void *ctx) 
     if (p) { p[n] = 0; *len = n; }
     return p;
 }
-typedef struct httpd__tls_load { httpd__tls_cert *c; void *ctx; int nkeys; const char *why; } httpd__tls_load;
+typedef struct httpd__tls_load {          /* one certificate being loaded */
+    httpd__tls_cert *c;
+    void *ctx;
+    int nkeys;
+    const char *why;                      /* what is wrong, for the error message */
+} httpd__tls_load;
 HTTPD__PRIVATE int httpd__tls_on_cert(void *arg, const char *name, const unsigned char *der,
                                       size_t len) {
     httpd__tls_load *ld = (httpd__tls_load *)arg;
@@ -2977,7 +2987,10 @@ HTTPD__PRIVATE int httpd__tls_on_cert(void *arg, const char *name, const unsigne
     if (strcmp(name, "CERTIFICATE") && strcmp(name, "X509 CERTIFICATE")
         && strcmp(name, "TRUSTED CERTIFICATE"))
         return 0;                                      /* other objects: not ours */
-    if (c->chain_len >= 16) { ld->why = "more than 16 certificates in the chain"; return HTTPD_ERR_INVAL; }
+    if (c->chain_len >= 16) {
+        ld->why = "more than 16 certificates in the chain";
+        return HTTPD_ERR_INVAL;
+    }
     br_x509_certificate *ch = (br_x509_certificate *)HTTPD_REALLOC(
         ld->ctx, c->chain, (c->chain_len + 1) * sizeof *ch);
     if (!ch) return HTTPD_ERR_NOMEM;
@@ -3044,7 +3057,8 @@ HTTPD__PRIVATE const char *httpd__tls_key_matches(const httpd__tls_cert *c) {
     br_x509_decoder_init(&dc, NULL, NULL);
     br_x509_decoder_push(&dc, c->chain[0].data, c->chain[0].data_len);
     const br_x509_pkey *pk = br_x509_decoder_get_pkey(&dc);
-    if (br_x509_decoder_last_error(&dc) != 0 || !pk) return "the first certificate cannot be decoded";
+    if (br_x509_decoder_last_error(&dc) != 0 || !pk)
+        return "the first certificate cannot be decoded";
     if ((int)pk->key_type != c->key_type) return "the key's type is not the certificate's";
     if (c->key_type == BR_KEYTYPE_EC) {
         unsigned char pub[BR_EC_KBUF_PUB_MAX_SIZE];
@@ -3357,7 +3371,8 @@ HTTPD__PRIVATE httpd__tls_conf *httpd__tls_conf_new(const httpd_tls_desc *d, voi
         uint32_t n = cd->session_cache, ns = n >= 256 ? 8 : 1;
         if (n > (1u << 24)) { *rc = HTTPD_ERR_INVAL; *why = "session_cache over 16M"; goto fail; }
         *rc = HTTPD_ERR_NOMEM; *why = "out of memory";
-        if (!(cf->shards = (httpd__tls_shard *)HTTPD_MALLOC(ctx, ns * sizeof *cf->shards))) goto fail;
+        cf->shards = (httpd__tls_shard *)HTTPD_MALLOC(ctx, ns * sizeof *cf->shards);
+        if (!cf->shards) goto fail;
         memset(cf->shards, 0, ns * sizeof *cf->shards);
         cf->nshards = ns;
         for (uint32_t i = 0; i < ns; i++) {
@@ -4398,7 +4413,10 @@ HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
     ssize_t n;
 #ifdef HTTPD_TLS_BEARSSL
     if ((c->flags & HTTPD__F_FILEMEM) && c->tls) {  /* into the output, to be encrypted */
-        if (httpd__buf_reserve(&c->w->pool, &c->out, 1) < 0) { c->state = HTTPD__S_ABORT; return 0; }
+        if (httpd__buf_reserve(&c->w->pool, &c->out, 1) < 0) {
+            c->state = HTTPD__S_ABORT;
+            return 0;
+        }
         n = (ssize_t)HTTPD__MIN(want, (size_t)(c->out.cap - c->out.len));
         memcpy(c->out.data + c->out.len, c->fb.file_mem + c->file_off, (size_t)n);
         c->out.len += (uint32_t)n;
@@ -6110,7 +6128,8 @@ HTTPD__PRIVATE void httpd__worker_listen(httpd__worker *w, int on) {
     httpd_server *s = w->s;
     if (on == w->accepting) return;
     if (on) {
-        int ok = s->listen_fd < 0 || httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen, 1) == 0;
+        int ok = s->listen_fd < 0
+                 || httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen, 1) == 0;
 #ifdef HTTPD_TLS_BEARSSL
         if (ok && s->tls_fd >= 0 && httpd__poll_add(&w->poll, s->tls_fd, &httpd__tag_tls, 1) < 0) {
             if (s->listen_fd >= 0) httpd__poll_del(&w->poll, s->listen_fd);

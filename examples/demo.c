@@ -576,7 +576,10 @@ int main(int argc, char **argv) {
         else usage(argv[0]);
         i++;
     }
-    if (ncert != nkey) { fprintf(stderr, "demo: --tls-cert and --tls-key come in pairs\n"); return 2; }
+    if (ncert != nkey) {
+        fprintf(stderr, "demo: --tls-cert and --tls-key come in pairs\n");
+        return 2;
+    }
     if (ncert) { tls.certs = certs; tls.ncerts = ncert; d.tls = &tls; }
     crc32_init();
     if ((rc = httpd_static_open(&www)) < 0)     /* /static/ answers 500 without it */

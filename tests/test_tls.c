@@ -163,7 +163,8 @@ static httpd__tls_conf *cache_conf(uint32_t n, uint32_t timeout_ms) {
 static void sess(br_ssl_session_parameters *p, uint32_t k) {
     memset(p, 0, sizeof *p);
     p->session_id_len = 32;
-    for (int i = 0; i < 32; i++) p->session_id[i] = (unsigned char)(k * 2654435761u >> (i % 4 * 8)) ^ (unsigned char)i;
+    for (int i = 0; i < 32; i++)
+        p->session_id[i] = (unsigned char)(k * 2654435761u >> (i % 4 * 8)) ^ (unsigned char)i;
     memcpy(p->session_id + 8, &k, 4);                  /* distinct ids */
     for (int i = 0; i < 48; i++) p->master_secret[i] = (unsigned char)(k + (unsigned)i);
     p->version = BR_TLS12;
@@ -176,7 +177,8 @@ static int lookup(httpd__tls_conf *cf, httpd__tls *t, uint32_t k) {
     memcpy(q.session_id, p.session_id, 32);
     q.session_id_len = 32;
     if (!httpd__tls_cache_load(&cf->cache_vt, &t->sc, &q)) return 0;
-    return !memcmp(q.master_secret, p.master_secret, 48) && q.cipher_suite == p.cipher_suite ? 1 : -1;
+    return !memcmp(q.master_secret, p.master_secret, 48) && q.cipher_suite == p.cipher_suite
+           ? 1 : -1;
 }
 static void test_cache(void) {
     static httpd__tls t;
@@ -481,7 +483,8 @@ static void test_conn_small(void) {
     cp_open(&p, &ec_pk, "localhost", NULL, 0);
     UNTIL(&p, tcli_ready(&p.k) || wk->nconns == 0);
     static char post[8192];
-    int n = snprintf(post, sizeof post, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6000\r\n\r\n");
+    int n = snprintf(post, sizeof post,
+                     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6000\r\n\r\n");
     memset(post + n, 'x', 6000);
     if (tcli_ready(&p.k)) tcli_write(&p.k, post, (size_t)n + 6000);
     UNTIL(&p, wk->nconns == 0);
@@ -587,7 +590,8 @@ int main(void) {
              "-passout pass:x -in %s/ec.key -out %s/enc.key 2>/dev/null", dir, dir, dir);
     if (system(cmd) != 0) { fprintf(stderr, "cannot make test certificates\n"); return 1; }
     char *ec = readf("ec.pem"), *rsa = readf("rsa.pem");
-    if (tcli_pkey_of(ec, &ec_pk, ec_kb, sizeof ec_kb) || tcli_pkey_of(rsa, &rsa_pk, rsa_kb, sizeof rsa_kb))
+    if (tcli_pkey_of(ec, &ec_pk, ec_kb, sizeof ec_kb)
+        || tcli_pkey_of(rsa, &rsa_pk, rsa_kb, sizeof rsa_kb))
         return 1;
     free(ec); free(rsa);
     char fname[96];
