@@ -281,7 +281,8 @@
        callbacks run there. From other threads only httpd_stop() (also async-signal-safe),
        httpd_post() (run a function on a connection's worker), httpd_submit(),
        httpd_stopping(), httpd_ws_send_to() and httpd_ws_broadcast() may be called. Work crosses threads only through the task queue and
-       each worker's mailbox (a mutex-protected list plus its eventfd). Worker, pool and
+       each worker's mailbox (a mutex-protected list plus its eventfd); the TLS session
+       cache is the one table workers share (sharded, a mutex each). Worker, pool and
        watchdog threads run with all signals blocked. The logger may be called by several
        threads at once.
 
