@@ -202,7 +202,8 @@
        when the CPU has AES instructions (BearSSL's AES-NI + PCLMUL code, chosen at run
        time), ChaCha20 first when not; x25519, P-256, P-384, P-521 for ECDHE. SSL 3.0, TLS
        1.0/1.1, CBC, RC4, static RSA are refused. ALPN: http/1.1. Renegotiation is refused
-       (a warning alert; the connection goes on). An HTTP/2-only client gets no ALPN.
+       (a no_renegotiation alert: a client-initiated one would cost the server a handshake
+       per request). An HTTP/2-only client gets no ALPN.
        Resumption: a session cache (RFC 5246 session IDs; .session_cache sessions, 4096 by
        default, about 120 bytes each, .session_timeout_ms 5 minutes, oldest first out)
        shared by every worker, so a client resumes whichever worker accepts it; sharded by
@@ -219,9 +220,10 @@
        Memory: about 4.2 KB of engine state per TLS connection; a busy one also holds one
        41 KB block (two 16 KB record buffers and two 4 KB staging areas) that goes back to
        the worker's pool while the connection is idle between records, so 10,000 idle
-       keep-alive or WebSocket connections cost about 42 MB, not 450 MB. For firmware:
-       .half_duplex = 1 (one record buffer: 25 KB busy), and .max_record = 512..4096 (our
-       records carry at most that; blocks of 3.7 to 13 KB), which only clients sending
+       keep-alive or WebSocket connections cost about 53 MB (5.3 KB each measured, all
+       included), not 450 MB. For firmware: .half_duplex = 1 (one record buffer: 25 KB
+       busy), and .max_record = 512..4096 (our records carry at most that; blocks of 1.9
+       to 16.4 KB, half duplex or not), which only clients sending
        small records can use: those asking for a maximum fragment length (RFC 6066) below
        max_record get it granted; browsers send 16 KiB records and are refused.
        Cost (bench/TLS.md): a resumed handshake is a few tens of microseconds of server CPU,
@@ -5818,9 +5820,9 @@ HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
    Memory per connection: the engine's state (httpd__tls, about 4.2 KB) for the whole
    connection; while busy also one block (httpd_tls_desc: a 16.7 KB input record buffer,
    a 16.5 KB output one unless half duplex, two 4 KB stages: 41 KB by default, 25 KB half
-   duplex, about 3.7 KB with max_record 512). An idle connection gives the block back
-   ("parking"): between records BearSSL keeps nothing in its buffers (a record boundary
-   in, nothing accumulated or unsent out), so the block can be returned to the worker's
+   duplex, 2.4 KB with max_record 512, 1.9 KB half duplex). An idle connection gives the
+   block back ("parking"): between records BearSSL keeps nothing in its buffers (a record
+   boundary in, nothing accumulated or unsent out), so the block can be returned to the worker's
    pool and another one given when the connection wakes up. That swap writes the two
    buffer pointers of the engine, the one place where BearSSL's structure is used beyond
    its functions (both fields are declared in bearssl_ssl.h); the tests check it.
