@@ -215,9 +215,10 @@ def test_s_client_resumption_across_workers():
         rc, out = s_client(d.tls_port, ["-tls1_2", "-sess_out", sess, "-ign_eof"], req)
         assert "New, TLSv1.2" in out and "resumed=0" in out, out
         first = int(re.search(r"worker=(\d)", out).group(1))
-        workers = set()
-        for i in range(6):
-            # keep one worker busy for a while: the resumed connection lands on the other
+        other = 0
+        for i in range(12):
+            # keep one worker busy for a while: a connection lands on the other one (the
+            # busy one is not waiting for its listener), whichever made the session
             blocker = threading.Thread(target=lambda: curl(
                 "http://127.0.0.1:%d/block-inline/700" % d.port))
             blocker.start()
@@ -225,8 +226,10 @@ def test_s_client_resumption_across_workers():
             rc, out = s_client(d.tls_port, ["-tls1_2", "-sess_in", sess, "-ign_eof"], req)
             blocker.join()
             assert "Reused, TLSv1.2" in out and "resumed=1" in out, out
-            workers.add(int(re.search(r"worker=(\d)", out).group(1)))
-        assert workers == {0, 1} or (workers and workers != {first}), (first, workers)
+            other += int(re.search(r"worker=(\d)", out).group(1)) != first
+            if other >= 2 and i >= 3:
+                break
+        assert other >= 1, "never resumed on the other worker"
 
 
 @test
