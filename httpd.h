@@ -196,7 +196,9 @@
        that is not the certificate's, a broken or encrypted PEM: httpd_start fails and logs
        why). Several certificates: SNI picks the first whose .names ("a.example
        *.b.example") match the name the client asked for, else certs[0]; or .sni, a
-       callback, decides (-1 refuses the handshake).
+       callback, decides (-1 refuses the handshake). Two certificates with the same names,
+       one ECDSA and one RSA: a client gets the ECDSA one when it can use it, else the RSA
+       one (as nginx with two ssl_certificate lines).
        Protocol: TLS 1.2 (BearSSL's maximum) with ECDHE only (forward secrecy) and AEAD
        only: AES-128/256-GCM and ChaCha20-Poly1305, in the server's order: AES-GCM first
        when the CPU has AES instructions (BearSSL's AES-NI + PCLMUL code, chosen at run
@@ -3183,6 +3185,18 @@ HTTPD__PRIVATE unsigned httpd__tls_hash(uint32_t hashes, int key_type) {
         if (hashes >> (sh + pref[i]) & 1) return pref[i];
     return 0;
 }
+/* The same names (both NUL-separated lists equal): a pair of certificates for one site,
+   one ECDSA and one RSA, as nginx serves with two ssl_certificate lines. */
+HTTPD__PRIVATE int httpd__tls_same_names(const httpd__tls_cert *a, const httpd__tls_cert *b) {
+    const char *p = a->names, *q = b->names;
+    for (; *p || *q; p += strlen(p) + 1, q += strlen(q) + 1)
+        if (strcmp(p, q)) return 0;
+    return 1;
+}
+/* Chooses for a full handshake: the certificate SNI picked, or another with the same
+   names when the client cannot use that one's key type (an ECDSA-only or RSA-only client);
+   among those, the first suite in our order (ECDSA suites come first) whose key exchange
+   one of them can sign, with the best hash the client accepts for it. */
 HTTPD__PRIVATE int httpd__tls_choose(const br_ssl_server_policy_class **pctx,
                                      const br_ssl_server_context *cc,
                                      br_ssl_server_choices *ch) {
@@ -3191,22 +3205,28 @@ HTTPD__PRIVATE int httpd__tls_choose(const br_ssl_server_policy_class **pctx,
     int i = httpd__tls_pick(cf, br_ssl_engine_get_server_name(&cc->eng));
     t->chose = 1;
     if (i < 0) return 0;                                 /* SNI refused */
-    const httpd__tls_cert *crt = &cf->certs[i];
-    unsigned kx = crt->key_type == BR_KEYTYPE_EC ? BR_SSLKEYX_ECDHE_ECDSA : BR_SSLKEYX_ECDHE_RSA;
-    unsigned h = httpd__tls_hash(br_ssl_server_get_client_hashes(cc), crt->key_type);
     size_t n;
     const br_suite_translated *st = br_ssl_server_get_client_suites(cc, &n);
-    if (!h) return 0;
+    uint32_t hashes = br_ssl_server_get_client_hashes(cc);
     for (size_t k = 0; k < n; k++) {        /* in our order (server preference enforced) */
-        if ((unsigned)(st[k][1] >> 12) != kx) continue;
-        ch->cipher_suite = st[k][0];
-        ch->algo_id = 0xFF00 + h;            /* the hash, then we sign its value */
-        ch->chain = crt->chain;
-        ch->chain_len = crt->chain_len;
-        t->cert = (int16_t)i;
-        return 1;
+        int type = (st[k][1] >> 12) == BR_SSLKEYX_ECDHE_ECDSA ? BR_KEYTYPE_EC
+                 : (st[k][1] >> 12) == BR_SSLKEYX_ECDHE_RSA ? BR_KEYTYPE_RSA : 0;
+        for (int j = -1; j < cf->ncerts; j++) {          /* the pick first, then its pair */
+            int c = j < 0 ? i : j;
+            const httpd__tls_cert *crt = &cf->certs[c];
+            unsigned h = httpd__tls_hash(hashes, crt->key_type);
+            if (crt->key_type != type || !h || (j >= 0 && (j == i
+                || !httpd__tls_same_names(crt, &cf->certs[i]))))
+                continue;
+            ch->cipher_suite = st[k][0];
+            ch->algo_id = 0xFF00 + h;        /* the hash, then we sign its value */
+            ch->chain = crt->chain;
+            ch->chain_len = crt->chain_len;
+            t->cert = (int16_t)c;
+            return 1;
+        }
     }
-    return 0;                                /* no common suite for this key type */
+    return 0;                                /* no common suite for these keys */
 }
 HTTPD__PRIVATE uint32_t httpd__tls_keyx(const br_ssl_server_policy_class **pctx,
                                         unsigned char *data, size_t *len) {

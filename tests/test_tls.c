@@ -272,7 +272,7 @@ static const httpd_route routes[] = {
     { .method = "GET", .pattern = "/bytes", .handler = on_bytes },
     { 0 },
 };
-static httpd_tls_cert srv_certs[2];
+static httpd_tls_cert srv_certs[3];
 static httpd_tls_desc srv_tls;
 static void server_up(int half_duplex, uint32_t max_record) {
     httpd_desc d;
@@ -282,8 +282,9 @@ static void server_up(int half_duplex, uint32_t max_record) {
     srv_certs[0].cert_file = path("ec-chain.pem"); srv_certs[0].key_file = path("ec.key");
     srv_certs[1].cert_file = path("rsa.pem"); srv_certs[1].key_file = path("rsa.key");
     srv_certs[1].names = "rsa.test";
-    srv_tls.certs = srv_certs;
-    srv_tls.ncerts = 2;
+    srv_certs[2].cert_file = path("rsa.pem"); srv_certs[2].key_file = path("rsa1.key");
+    srv_tls.certs = srv_certs;                 /* [2]: the RSA pair of the default [0] */
+    srv_tls.ncerts = 3;
     srv_tls.handshake_timeout_ms = 2000;
     srv_tls.half_duplex = half_duplex;
     srv_tls.max_record = max_record;
@@ -310,12 +311,17 @@ static void turn(void) {
 }
 static void advance(uint64_t ms) { wk->now += ms; turn(); }
 typedef struct conn_pair { tcli k; httpd__conn *sc; int fd; } conn_pair;
+static uint16_t force_suite;                  /* a client that offers only this suite */
 static void cp_open(conn_pair *p, const br_x509_pkey *pk, const char *sni,
                     const br_ssl_session_parameters *resume, size_t iolen) {
     int sv[2];
     socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
     HTTPD__ADD(&srv.nconns, 1u);
     tcli_init(&p->k, sv[1], pk, sni, resume, iolen);
+    if (force_suite) {
+        br_ssl_engine_set_suites(&p->k.cc.eng, &force_suite, 1);
+        br_ssl_client_reset(&p->k.cc, sni, resume != NULL);
+    }
     p->fd = sv[1];
     tcli_pump(&p->k);                                   /* the ClientHello */
     p->sc = httpd__worker_adopt(wk, sv[0], 1);
@@ -409,6 +415,29 @@ static void test_conn_timeouts(void) {
     char b[64];
     CHECK_EQ(recv(sv[1], b, sizeof b, MSG_DONTWAIT), 0);  /* closed */
     close(sv[1]);
+    server_down();
+}
+/* two certificates for the same names: ECDSA for who can, RSA for the others */
+static void test_conn_cert_pair(void) {
+    server_up(0, 0);
+    static const struct { uint16_t suite; const br_x509_pkey *pk; const char *want; } v[] = {
+        { 0, &ec_pk, "cert=0" },
+        { BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, &rsa_pk, "cert=2" },
+        { BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, &rsa_pk, "cert=2" },
+        { BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, &ec_pk, "cert=0" },
+    };
+    for (size_t i = 0; i < HTTPD__COUNTOF(v); i++) {
+        conn_pair p;
+        force_suite = v[i].suite;
+        cp_open(&p, v[i].pk, "localhost", NULL, 0);
+        UNTIL(&p, tcli_ready(&p.k) || wk->nconns == 0);
+        CHECK(tcli_ready(&p.k));
+        tcli_write(&p.k, "GET /who HTTP/1.1\r\nHost: a\r\n\r\n", 30);
+        UNTIL(&p, has(&p.k, "cert="));
+        CHECK(has(&p.k, v[i].want));
+        cp_close(&p);
+    }
+    force_suite = 0;
     server_down();
 }
 static void test_conn_bad_input(void) {
@@ -607,6 +636,7 @@ int main(void) {
     RUN(test_cache_threads);
     RUN(test_conn_basics);
     RUN(test_conn_timeouts);
+    RUN(test_conn_cert_pair);
     RUN(test_conn_bad_input);
     RUN(test_conn_resume);
     RUN(test_conn_small);
