@@ -893,7 +893,7 @@ HTTPD_API void httpd_static_handler(httpd_request *req);
 HTTPD_API int  httpd_static_serve(httpd_request *req, const httpd_static *m);
 /* A route entry: { HTTPD_STATIC_ROUTE("/static/", &mount) } */
 #define HTTPD_STATIC_ROUTE(prefix, mount) \
-    { "GET", prefix "*", httpd_static_handler, (void *)(mount), 0, 0, 0, 0 }
+    { "GET", prefix "*", httpd_static_handler, (void *)(mount), 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* WebSockets (RFC 6455), see WEBSOCKETS above. An httpd_ws * belongs to its connection's
    worker: use it there (callbacks, timers, posts), until on_close returns. Other threads

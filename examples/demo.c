@@ -50,7 +50,7 @@
      GET  /metrics    -> Prometheus metrics (not in the access log)
      GET  /limited    -> 200, rate limited per client (--rate-limit, default 5/s, burst 5)
      GET  /whoami     -> the client's address and request id, as the server sees them
-     *    /cors-echo  -> the method, X-Custom and Cookie it got; sets a cookie (CORS tests)
+     GET, PUT /cors-echo -> the method, X-Custom and Cookie it got; sets a cookie (CORS tests)
      GET  /private    -> 200 behind the --auth-token middleware (401 without the token)
    Port 0 binds an ephemeral port. Prints "httpd: listening on HOST:PORT" once ready;
    SIGINT/SIGTERM stop it gracefully, a second one at once. */
@@ -572,7 +572,8 @@ int main(int argc, char **argv) {
         { .method = "GET",  .pattern = "/metrics",   .handler = httpd_metrics, .quiet = 1 },
         { .method = "GET",  .pattern = "/limited",   .handler = on_ok, .rate_limit = &limit },
         { .method = "GET",  .pattern = "/whoami",    .handler = on_whoami },
-        { .method = "*",    .pattern = "/cors-echo", .handler = on_cors_echo },
+        { .method = "GET",  .pattern = "/cors-echo", .handler = on_cors_echo },
+        { .method = "PUT",  .pattern = "/cors-echo", .handler = on_cors_echo },
         { .method = "GET",  .pattern = "/private",   .handler = on_ok, .middleware = auth },
         { 0 },
     };
