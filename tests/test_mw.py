@@ -473,6 +473,32 @@ def test_auth_middleware_after_cors():
 
 
 @test
+def test_websocket_upgrade_in_the_chain():
+    with Ops(workers=1) as o:
+        s = socket.create_connection(o.demo.addr())
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                  b"X-Request-Id: ws-1\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101 ") and b"\r\nX-Request-Id: ws-1\r\n" in head, head
+        assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in head
+        vals, _ = scrape(o.demo)
+        assert vals[series("httpd_websockets_open", worker="0")] == 1
+        line = [l for l in read_log(o.log, want=1) if l["id"] == "ws-1"]
+        assert len(line) == 1 and line[0]["status"] == 101 and line[0]["close"] == "upgrade", line
+        s.sendall(bytes([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]))   # close 1000, masked
+        s.settimeout(5)
+        while s.recv(4096):
+            pass
+        s.close()
+        time.sleep(0.2)
+        vals, _ = scrape(o.demo)
+        assert vals[series("httpd_websockets_open", worker="0")] == 0
+
+
+@test
 def test_promtool_and_a_real_prometheus():
     for tool in (PROMTOOL, PROMETHEUS):
         if not os.path.exists(tool):
