@@ -5880,6 +5880,7 @@ typedef struct httpd__wops {             /* a worker's part                     
     httpd__timer    ltimer;              /* flush_ms after its first line               */
     uint64_t        cb_t0;               /* us: the running callback's start            */
     uint32_t        cb_depth;            /* callbacks running, nested                   */
+    uint64_t        turn_t0;             /* us: the loop turn's start (metrics)         */
     time_t          tsec;                /* the second tstr holds                       */
     char            tstr[32];
     char            rid[32];             /* the next generated request id: an odometer  */
@@ -6347,6 +6348,17 @@ HTTPD__COLD void httpd__cb_timed(httpd__worker *w, const httpd__route *rt, int e
     const httpd_server *s = w->s;
     httpd__metrics_callback(o->met, rt ? (uint32_t)(rt - s->router.routes) : s->router.nroutes,
                             now - o->cb_t0, s->desc.blocked_warn_ms);
+}
+/* A worker loop turn begins (end 0: w->now is set) or ends: with metrics, its length. */
+HTTPD__COLD void httpd__mw_turn(httpd__worker *w, int end) {
+    httpd__wops *o = w->ops;
+    uint64_t now = o->met ? httpd__now_us() : 0;
+    if (!end) {
+        w->now = o->met ? now / 1000u : httpd__now_ms();
+        o->turn_t0 = now;
+    } else if (o->met) {
+        httpd__metrics_turn(o->met, now - o->turn_t0);
+    }
 }
 /* The worker's open WebSockets changed (>>ws): the gauge follows. */
 HTTPD__COLD void httpd__mw_ws_count(httpd__worker *w) {
@@ -6935,11 +6947,9 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
         case HTTPD__S_WS:
             httpd__ws_process(c);
             return;
-        case HTTPD__S_PROXY:
-            if (!httpd__conn_proxy(c)) return;
+        default:                      /* the PROXY header, once; nothing to run otherwise */
+            if (c->state != HTTPD__S_PROXY || !httpd__conn_proxy(c)) return;
             break;
-        default:
-            return;
         }
     }
 }
@@ -7193,7 +7203,8 @@ HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
 #define HTTPD__DRIVE_ROUNDS 16         /* read/write rounds per connection per turn, so
                                           one busy connection cannot starve the others */
 
-static char httpd__tag_listen, httpd__tag_proxy, httpd__tag_wake;  /* epoll user data */
+static char httpd__tag_listen[2], httpd__tag_wake;  /* epoll user data: listeners (main,
+                                                      PROXY), the wake-up eventfd */
 
 HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     httpd__conn *c = w->free_conns;
@@ -7223,7 +7234,7 @@ HTTPD__PRIVATE void httpd__worker_listen_proxy(httpd__worker *w, int on) {
     httpd_server *s = w->s;
     if (on == w->paccepting || s->proxy_fd < 0) return;
     if (on) {
-        if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_proxy, 1) == 0) w->paccepting = 1;
+        if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_listen[1], 1) == 0) w->paccepting = 1;
     } else {
         httpd__poll_del(&w->poll, s->proxy_fd);
         w->paccepting = 0;
@@ -7234,7 +7245,7 @@ HTTPD__PRIVATE void httpd__worker_listen(httpd__worker *w, int on) {
     httpd__worker_listen_proxy(w, on);
     if (on == w->accepting || s->listen_fd < 0) return;
     if (on) {
-        if (httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen, 1) == 0) w->accepting = 1;
+        if (httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen[0], 1) == 0) w->accepting = 1;
     } else {
         httpd__poll_del(&w->poll, s->listen_fd);
         w->accepting = 0;
@@ -7568,8 +7579,11 @@ HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
 HTTPD__PRIVATE void httpd__worker_events(httpd__worker *w, const httpd__io_event *ev, int n) {
     for (int i = 0; i < n; i++) {
         void *ud = httpd__poll_ud(&ev[i]);
-        if (ud == &httpd__tag_listen) { if (w->accepting) httpd__worker_accept(w, 0); continue; }
-        if (ud == &httpd__tag_proxy) { if (w->paccepting) httpd__worker_accept(w, 1); continue; }
+        if ((uintptr_t)ud - (uintptr_t)httpd__tag_listen < 2u) {   /* one compare for both */
+            int proxy = (uintptr_t)ud != (uintptr_t)httpd__tag_listen;
+            if (proxy ? w->paccepting : w->accepting) httpd__worker_accept(w, proxy);
+            continue;
+        }
         if (ud == &httpd__tag_wake) { httpd__worker_wake(w); continue; }
         httpd__conn *c = (httpd__conn *)ud;
         if (c->state == HTTPD__S_DEAD) continue;           /* closed earlier in the batch */
@@ -7698,14 +7712,13 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "epoll_wait: %s", strerror(errno));
             break;
         }
-        uint64_t t0 = 0;                             /* with metrics: the turn is timed */
-        if (HTTPD__UNLIKELY(w->ops != NULL) && w->ops->met) w->now = (t0 = httpd__now_us()) / 1000u;
+        if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 0);   /* timed (metrics) */
         else w->now = httpd__now_ms();
         HTTPD__STORE(&w->busy_since, w->now);
         httpd__worker_tick_date(w);
         httpd__worker_events(w, ev, n);
         httpd__worker_end_turn(w);
-        if (t0) httpd__metrics_turn(w->ops->met, httpd__now_us() - t0);
+        if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 1);
         if (!w->stopping && !w->accepting && !w->accept_timer.pprev
             && HTTPD__LOAD(&s->nconns) < s->desc.max_connections)
             httpd__worker_listen(w, 1);                        /* room again */
