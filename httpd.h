@@ -10,7 +10,7 @@
              OPERATIONS, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
              >>proxyproto >>ratelimit >>multipart >>sha1 >>ws_frame >>pool >>poll_epoll
-             >>conn >>response >>stream >>file >>async >>ws >>metrics >>accesslog >>mw
+             >>conn >>response >>stream >>file >>async >>ws >>metrics >>accesslog >>mw >>ops
              >>machine >>worker >>public >>static_path >>static_cond >>static
 
    QUICK START
@@ -3581,7 +3581,7 @@ HTTPD__COLD void httpd__mw_head(httpd__req *r, int status, int generated);
 HTTPD__COLD void httpd__mw_done(httpd__req *r, const char *why);
 HTTPD__COLD void httpd__mw_error(httpd__conn *c, httpd__req *r);
 HTTPD__COLD void httpd__cb_timed(httpd__worker *w, const httpd__route *rt, int end);
-HTTPD__COLD void httpd__mw_ws_count(httpd__worker *w);
+HTTPD__COLD void httpd__mw_gauges(httpd__worker *w);
 
 /* Around each call into the application (handler, body piece, timer, task completion,
    middleware). The watchdog reads which route's callback holds a stalled worker: one
@@ -4675,7 +4675,7 @@ HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *reason, 
     if (ws->prev) ws->prev->next = ws->next; else w->ws_list = ws->next;
     if (ws->next) ws->next->prev = ws->prev;
     w->nws--;
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_ws_count(w);
+    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
     void *ctx = w->s->desc.alloc_ctx;
     HTTPD_FREE(ctx, ws->msg);
     ws->msg = NULL;
@@ -5010,7 +5010,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     if (ws->next) ws->next->prev = ws;
     c->w->ws_list = ws;
     c->w->nws++;
-    if (HTTPD__UNLIKELY(c->w->ops != NULL)) httpd__mw_ws_count(c->w);
+    if (HTTPD__UNLIKELY(c->w->ops != NULL)) httpd__mw_gauges(c->w);
     c->ws = ws;                            /* conn_finish hands the connection over */
     httpd__req_answered(r, c);
     return 0;
@@ -5239,7 +5239,8 @@ HTTPD__PRIVATE void httpd__ws_mbox(httpd__worker *w, httpd_task *t, int alive) {
 static const uint64_t httpd__lat_us[HTTPD__LAT_N - 1] =
     { 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
       5000000, 10000000 };
-static const uint64_t httpd__cb_us[HTTPD__CB_N - 1] = { 100, 1000, 10000, 100000, 1000000, 10000000 };
+static const uint64_t httpd__cb_us[HTTPD__CB_N - 1] =
+    { 100, 1000, 10000, 100000, 1000000, 10000000 };
 static const uint64_t httpd__lag_us[HTTPD__LAG_N - 1] =
     { 1000, 5000, 10000, 50000, 100000, 500000, 1000000 };
 static const char *const httpd__meth_names[HTTPD__NMETH] =
@@ -5439,13 +5440,15 @@ HTTPD__PRIVATE void httpd__sb_us(httpd__sb *b, uint64_t us) {    /* seconds, exa
 /* One histogram series: cumulative buckets, sum, count. lbl: its other labels with a
    trailing comma, or "". */
 HTTPD__PRIVATE void httpd__sb_hist(httpd__sb *b, const char *name, const char *lbl,
-                                   const uint64_t *le, int n, const uint64_t *cnt, uint64_t sum_us) {
+                                   const uint64_t *le, int n, const uint64_t *cnt,
+                                   uint64_t sum_us) {
     uint64_t acc = 0;
     for (int i = 0; i < n; i++) {
         acc += cnt[i];
         if (i < n - 1) httpd__sb_fmt(b, "%s_bucket{%sle=\"%g\"} %llu\n", name, lbl,
                                      (double)le[i] / 1e6, (unsigned long long)acc);
-        else httpd__sb_fmt(b, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, lbl, (unsigned long long)acc);
+        else httpd__sb_fmt(b, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, lbl,
+                           (unsigned long long)acc);
     }
     httpd__sb_fmt(b, "%s_sum{%s", name, lbl);
     if (b->len && b->p[b->len - 1] == ',') b->len--;
@@ -5482,7 +5485,11 @@ HTTPD__PRIVATE void httpd__metrics_render(httpd_server *s, const httpd__metrics 
                    "Time from a request's arrival to the end of its response, by route.");
     for (uint32_t r = 0; r < nr; r++) {
         uint64_t tot = 0;
-        for (int i = 0; i < HTTPD__LAT_N; i++) { HTTPD__SUM(routes[r].lat[i]); cnt[i] = v; tot += v; }
+        for (int i = 0; i < HTTPD__LAT_N; i++) {
+            HTTPD__SUM(routes[r].lat[i]);
+            cnt[i] = v;
+            tot += v;
+        }
         if (!tot) continue;
         HTTPD__SUM(routes[r].lat_sum);
         httpd__sb b2 = { lbl, 0, sizeof lbl, 0, NULL };
@@ -5499,7 +5506,11 @@ HTTPD__PRIVATE void httpd__metrics_render(httpd_server *s, const httpd__metrics 
                    "body pieces, middleware) held their worker, by route.");
     for (uint32_t r = 0; r < nr; r++) {
         uint64_t tot = 0;
-        for (int i = 0; i < HTTPD__CB_N; i++) { HTTPD__SUM(routes[r].cb[i]); cnt[i] = v; tot += v; }
+        for (int i = 0; i < HTTPD__CB_N; i++) {
+            HTTPD__SUM(routes[r].cb[i]);
+            cnt[i] = v;
+            tot += v;
+        }
         if (!tot) continue;
         HTTPD__SUM(routes[r].cb_sum);
         httpd__sb b2 = { lbl, 0, sizeof lbl, 0, NULL };
@@ -5770,7 +5781,8 @@ HTTPD__PRIVATE int httpd__logw_start(httpd__logw **out, const httpd_desc *d) {
             HTTPD_FREE(d->alloc_ctx, l);
             return HTTPD_ERR_INVAL;                 /* a field name is a token, 1-63 bytes */
         }
-        for (size_t i = 0; i <= nl; i++) l->field[l->nfields].lower[i] = (char)httpd__lower((unsigned char)(*n)[i]);
+        for (size_t i = 0; i <= nl; i++)
+            l->field[l->nfields].lower[i] = (char)httpd__lower((unsigned char)(*n)[i]);
         l->field[l->nfields].len = nl;
         for (const char *const *rr = redact; *rr; rr++)
             l->field[l->nfields].redact |= httpd__ieq2(*rr, strlen(*rr), *n, nl);
@@ -5827,7 +5839,8 @@ HTTPD__PRIVATE httpd__logbuf *httpd__logw_take(httpd__logw *l) {
     pthread_mutex_lock(&l->mu);
     httpd__logbuf *b = l->spare;
     if (b) l->spare = b->next;
-    else if (l->nbufs < l->maxbufs && (b = (httpd__logbuf *)HTTPD_MALLOC(l->ctx, sizeof *b + l->cap)))
+    else if (l->nbufs < l->maxbufs
+             && (b = (httpd__logbuf *)HTTPD_MALLOC(l->ctx, sizeof *b + l->cap)) != NULL)
         l->nbufs++;
     pthread_mutex_unlock(&l->mu);
     if (b) { b->next = NULL; b->len = 0; }
@@ -5941,6 +5954,10 @@ HTTPD__PRIVATE void httpd__rid_next(httpd__wops *o, char *out) {
         o->rid[i] = '0';
     }
 }
+/* A middleware list goes on to the first entry without any hook. */
+HTTPD__HOT int httpd__mw_live(const httpd_middleware *m) {
+    return m && (m->request || m->response || m->complete);
+}
 /* Is `tok` in the list ("GET, POST" or "Content-Type, X-Token")? */
 HTTPD__PRIVATE int httpd__list_has(const char *list, const char *tok, size_t n, int nocase) {
     const char *p = list;
@@ -6020,7 +6037,8 @@ HTTPD__PRIVATE void httpd__mw_adopt(httpd__conn *c, httpd__req *r) {
         p->request_id.ptr = r->rid;
         p->request_id.len = n;
     }
-    if (r->mr->cors && r->origin.ptr) r->cors_ok = (uint8_t)httpd__cors_match(r->mr->cors, r->origin);
+    if (r->mr->cors && r->origin.ptr)
+        r->cors_ok = (uint8_t)httpd__cors_match(r->mr->cors, r->origin);
     if (w->ops->met) HTTPD__BUMP(&w->ops->met->started, 1);
 }
 /* A request the server refuses before one was parsed (r fresh from httpd__req_get, or
@@ -6149,7 +6167,7 @@ HTTPD__COLD int httpd__mw_begin(httpd__conn *c, httpd__req *r) {
         if (acrm.ptr) { httpd__mw_preflight(c, r, acrm); return 1; }
     }
     for (int k = 0; k < 2; k++)
-        for (const httpd_middleware *m = mr->mw[k]; m && (m->request || m->response || m->complete); m++) {
+        for (const httpd_middleware *m = mr->mw[k]; httpd__mw_live(m); m++) {
             if (!m->request) continue;
             c->flags |= HTTPD__F_IN_HANDLER;
             httpd__cb_enter(w, r->route);
@@ -6197,7 +6215,7 @@ HTTPD__COLD void httpd__mw_head(httpd__req *r, int status, int generated) {
         if (!star) httpd__rh_put(r, HTTPD__LIT("Vary"), "Origin", 6);   /* caches: per origin */
     }
     for (int k = 0; k < 2; k++)
-        for (const httpd_middleware *m = mr->mw[k]; m && (m->request || m->response || m->complete); m++)
+        for (const httpd_middleware *m = mr->mw[k]; httpd__mw_live(m); m++)
             if (m->response) m->response(&r->pub, status, m->arg);
 }
 /* A string known to need no JSON escape (validated, a token, a constant), quoted. */
@@ -6318,7 +6336,7 @@ HTTPD__COLD void httpd__mw_done(httpd__req *r, const char *why) {
     o.duration_us = now > r->t0_us ? now - r->t0_us : 0;
     o.close = why ? why : r->why;
     for (int k = 0; k < 2; k++)
-        for (const httpd_middleware *m = mr->mw[k]; m && (m->request || m->response || m->complete); m++)
+        for (const httpd_middleware *m = mr->mw[k]; httpd__mw_live(m); m++)
             if (m->complete) m->complete(&r->pub, &o, m->arg);
     if (w->ops->met) httpd__metrics_request(w->ops->met, mr->index, r->head.method_id, &o);
     if (w->s->mw->log && !mr->quiet) httpd__mw_log(w, r, &o);
@@ -6362,9 +6380,11 @@ HTTPD__COLD void httpd__mw_turn(httpd__worker *w, int end) {
         httpd__metrics_turn(o->met, now - o->turn_t0);
     }
 }
-/* The worker's open WebSockets changed (>>ws): the gauge follows. */
-HTTPD__COLD void httpd__mw_ws_count(httpd__worker *w) {
-    if (w->ops->met) HTTPD__STORE_RLX(&w->ops->met->ws, (uint64_t)w->nws);
+/* The worker's open connections or WebSockets changed: the gauges follow. */
+HTTPD__COLD void httpd__mw_gauges(httpd__worker *w) {
+    if (!w->ops->met) return;
+    HTTPD__STORE_RLX(&w->ops->met->conns, (uint64_t)w->nconns);
+    HTTPD__STORE_RLX(&w->ops->met->ws, (uint64_t)w->nws);
 }
 HTTPD__PRIVATE void httpd__mw_flush(httpd__timer *t, void *ctx) {
     httpd__worker *w = (httpd__worker *)ctx;
@@ -6373,7 +6393,13 @@ HTTPD__PRIVATE void httpd__mw_flush(httpd__timer *t, void *ctx) {
     w->ops->lcur = NULL;
 }
 
-/* ---- setup ---- */
+/* ======================================================================= >>ops
+   The operations' setup and public calls: httpd__mw_init compiles the configuration at
+   start (routes' chains, limiters, trusted CIDRs, metrics, the log writer) into s->mw, or
+   leaves it NULL when nothing is on; each worker gets its part (httpd__wops); the public
+   functions (httpd_metrics, httpd_metric_add/_set, httpd_client_addr, httpd_log_reopen,
+   httpd_task_request_id). Calls: >>mw, >>metrics, >>accesslog, >>proxyproto, >>async's
+   gate. Owner: httpd_start/httpd_wait for setup; the public calls say their threads. */
 HTTPD__PRIVATE void httpd__mw_free(httpd_server *s) {
     httpd__mw *m = s->mw;
     void *ctx = s->desc.alloc_ctx;
@@ -6523,8 +6549,12 @@ HTTPD__PRIVATE int httpd__metric_op(httpd_server *s, int i, double v, int set) {
     if (!mine) httpd__gate_leave(s);
     return rc;
 }
-HTTPD_API int httpd_metric_add(httpd_server *s, int i, double v) { return httpd__metric_op(s, i, v, 0); }
-HTTPD_API int httpd_metric_set(httpd_server *s, int i, double v) { return httpd__metric_op(s, i, v, 1); }
+HTTPD_API int httpd_metric_add(httpd_server *s, int i, double v) {
+    return httpd__metric_op(s, i, v, 0);
+}
+HTTPD_API int httpd_metric_set(httpd_server *s, int i, double v) {
+    return httpd__metric_op(s, i, v, 1);
+}
 HTTPD_API int httpd_client_addr(const httpd_request *req, char *buf, size_t cap) {
     const httpd__req *r = (const httpd__req *)req;
     uint8_t a[16];
@@ -7236,7 +7266,8 @@ HTTPD__PRIVATE void httpd__worker_listen_proxy(httpd__worker *w, int on) {
     httpd_server *s = w->s;
     if (on == w->paccepting || s->proxy_fd < 0) return;
     if (on) {
-        if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_listen[1], 1) == 0) w->paccepting = 1;
+        if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_listen[1], 1) == 0)
+            w->paccepting = 1;
     } else {
         httpd__poll_del(&w->poll, s->proxy_fd);
         w->paccepting = 0;
@@ -7247,7 +7278,8 @@ HTTPD__PRIVATE void httpd__worker_listen(httpd__worker *w, int on) {
     httpd__worker_listen_proxy(w, on);
     if (on == w->accepting || s->listen_fd < 0) return;
     if (on) {
-        if (httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen[0], 1) == 0) w->accepting = 1;
+        if (httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen[0], 1) == 0)
+            w->accepting = 1;
     } else {
         httpd__poll_del(&w->poll, s->listen_fd);
         w->accepting = 0;
@@ -7280,7 +7312,7 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
         HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
         if (w->accepting && !w->stopping) httpd__worker_listen_proxy(w, 1);  /* room again */
     }
-    if (HTTPD__UNLIKELY(w->ops != NULL) && w->ops->met) HTTPD__STORE_RLX(&w->ops->met->conns, w->nconns);
+    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
 }
 /* Reads, runs the state machine, writes, until nothing moves (bounded, for fairness). */
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
@@ -7373,7 +7405,7 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
     if (addr) memcpy(c->addr, addr, 16);
     if (proxied) { c->proxied = 1; c->state = HTTPD__S_PROXY; }
     w->nconns++;
-    if (HTTPD__UNLIKELY(w->ops != NULL) && w->ops->met) HTTPD__STORE_RLX(&w->ops->met->conns, w->nconns);
+    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
     c->flags |= HTTPD__F_READABLE;
     httpd__conn_drive(c);
     if (c->state == HTTPD__S_DEAD) return c;

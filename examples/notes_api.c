@@ -236,7 +236,8 @@ static int parse_note(httpd_str in, buf *title, buf *body) {
             free(key.p); free(val.p);
             return -1;
         }
-        buf *dst = key.p && !strcmp(key.p, "title") ? title : key.p && !strcmp(key.p, "body") ? body : NULL;
+        buf *dst = !key.p ? NULL : !strcmp(key.p, "title") ? title
+                 : !strcmp(key.p, "body") ? body : NULL;
         if (dst) { free(dst->p); *dst = val; } else free(val.p);
         free(key.p);
         WS();
@@ -381,7 +382,8 @@ static void on_notes(httpd_request *req) {
     if (!j) { answer(req, 503, "{\"error\":\"no memory\"}"); return; }
     if (write && parse_note(req->body, &j->title, &j->body) < 0) {
         job_free(j);
-        answer(req, 400, "{\"error\":\"expected {\\\"title\\\": \\\"...\\\", \\\"body\\\": \\\"...\\\"}\"}");
+        answer(req, 400, "{\"error\":\"expected {\\\"title\\\": \\\"...\\\", "
+                         "\\\"body\\\": \\\"...\\\"}\"}");
         return;
     }
     if (!write && (j->limit = num(httpd_query_param(req, "limit"), 100, 1, 1000)) < 0) {
@@ -426,9 +428,11 @@ static int json_error(httpd_request *req, int status, char *body, size_t cap,
 int main(int argc, char **argv) {
     static httpd_route routes[] = {
         { .method = "GET",    .pattern = "/notes",     .handler = on_notes },
-        { .method = "POST",   .pattern = "/notes",     .handler = on_notes, .max_body_bytes = 70000 },
+        { .method = "POST",   .pattern = "/notes",     .handler = on_notes,
+          .max_body_bytes = 70000 },
         { .method = "GET",    .pattern = "/notes/:id", .handler = on_note },
-        { .method = "PUT",    .pattern = "/notes/:id", .handler = on_note, .max_body_bytes = 70000 },
+        { .method = "PUT",    .pattern = "/notes/:id", .handler = on_note,
+          .max_body_bytes = 70000 },
         { .method = "DELETE", .pattern = "/notes/:id", .handler = on_note },
         { .method = "GET",    .pattern = "/slow",      .handler = on_slow, .max_concurrent = 2 },
         { .method = "GET",    .pattern = "/metrics",   .handler = httpd_metrics, .quiet = 1 },
@@ -436,15 +440,19 @@ int main(int argc, char **argv) {
         { .method = "GET",    .pattern = "/ready",     .handler = httpd_ready, .quiet = 1 },
         { 0 },
     };
-    static const httpd_metric metrics[] = {
-        { "notes_db_connections", "Connections in the pool.", HTTPD_GAUGE, "pool=\"read\"", r_size, NULL },
-        { "notes_db_connections", "Connections in the pool.", HTTPD_GAUGE, "pool=\"write\"", w_size, NULL },
-        { "notes_db_in_use", "Connections held by a query.", HTTPD_GAUGE, "pool=\"read\"", r_use, NULL },
-        { "notes_db_in_use", "Connections held by a query.", HTTPD_GAUGE, "pool=\"write\"", w_use, NULL },
-        { "notes_db_waiting", "Admitted queries waiting for a connection.", HTTPD_GAUGE, "pool=\"read\"", r_wait, NULL },
-        { "notes_db_waiting", "Admitted queries waiting for a connection.", HTTPD_GAUGE, "pool=\"write\"", w_wait, NULL },
-        { "notes_db_rejected_total", "Requests refused with 503: the pool was full.", HTTPD_COUNTER, "pool=\"read\"", r_rej, NULL },
-        { "notes_db_rejected_total", "Requests refused with 503: the pool was full.", HTTPD_COUNTER, "pool=\"write\"", w_rej, NULL },
+#define CONNS "Connections in the pool."
+#define INUSE "Connections held by a query."
+#define WAITS "Admitted queries waiting for a connection."
+#define REJECTS "Requests refused with 503: the pool was full."
+    static const httpd_metric metrics[] = {         /* each read at the scrape (gauge()) */
+        { "notes_db_connections", CONNS, HTTPD_GAUGE, "pool=\"read\"", r_size, NULL },
+        { "notes_db_connections", CONNS, HTTPD_GAUGE, "pool=\"write\"", w_size, NULL },
+        { "notes_db_in_use", INUSE, HTTPD_GAUGE, "pool=\"read\"", r_use, NULL },
+        { "notes_db_in_use", INUSE, HTTPD_GAUGE, "pool=\"write\"", w_use, NULL },
+        { "notes_db_waiting", WAITS, HTTPD_GAUGE, "pool=\"read\"", r_wait, NULL },
+        { "notes_db_waiting", WAITS, HTTPD_GAUGE, "pool=\"write\"", w_wait, NULL },
+        { "notes_db_rejected_total", REJECTS, HTTPD_COUNTER, "pool=\"read\"", r_rej, NULL },
+        { "notes_db_rejected_total", REJECTS, HTTPD_COUNTER, "pool=\"write\"", w_rej, NULL },
         { 0 },
     };
     const char *db = "notes.db";

@@ -22,14 +22,23 @@ static int ip(const char *s, uint8_t a[16]) {         /* whole string: 1 if vali
     return n && httpd__ip6_parse(s, s + n, a) == n;
 }
 static void test_addresses(void) {
-    static const struct { const char *in, *out; } ok[] = {
-        { "127.0.0.1", "127.0.0.1" }, { "0.0.0.0", "0.0.0.0" }, { "255.255.255.255", "255.255.255.255" },
-        { "::1", "::1" }, { "::", "::" }, { "2001:db8::1", "2001:db8::1" },
-        { "2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1" },
-        { "2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1" },          /* RFC 5952 §4.2.3 */
-        { "2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1" },       /* §4.2.2: one 0 stays */
-        { "1::", "1::" }, { "fe80::a:B:c", "fe80::a:b:c" }, { "::ffff:10.1.2.3", "10.1.2.3" },
-        { "::1.2.3.4", "::102:304" }, { "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8" },
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"127.0.0.1", "127.0.0.1"},
+        {"0.0.0.0", "0.0.0.0"},
+        {"255.255.255.255", "255.255.255.255"},
+        {"::1", "::1"},
+        {"::", "::"},
+        {"2001:db8::1", "2001:db8::1"},
+        {"2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"},
+        {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},    /* RFC 5952 §4.2.3 */
+        {"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"}, /* §4.2.2: one 0 stays */
+        {"1::", "1::"},
+        {"fe80::a:B:c", "fe80::a:b:c"},
+        {"::ffff:10.1.2.3", "10.1.2.3"},
+        {"::1.2.3.4", "::102:304"},
+        {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"},
     };
     static const char *const bad[] = {
         "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4 ", " 1.2.3.4", "1..2.3",
@@ -81,7 +90,11 @@ static void test_cidrs(void) {
 static void proxy_case(const char *b, size_t n, int want, const char *addr) {
     uint8_t a[16] = { 0 };
     int got = -1, r = httpd__proxy_parse(b, n, a, &got);
-    if (r != want) { th_bad++; fprintf(stderr, "  proxy case %.*s: %d, want %d\n", (int)(n < 40 ? n : 40), b, r, want); return; }
+    if (r != want) {
+        th_bad++;
+        fprintf(stderr, "  proxy case %.*s: %d, want %d\n", (int)(n < 40 ? n : 40), b, r, want);
+        return;
+    }
     if (r > 0 && addr) {
         char t[48];
         httpd__addr_format(a, t);
@@ -207,9 +220,16 @@ static void test_forwarded(void) {
     httpd__cidr_parse("::1", &t[1]);
 #define HDR(i, n, v) (h[i].name.ptr = n, h[i].name.len = strlen(n), h[i].value.ptr = v, \
                       h[i].value.len = strlen(v))
-#define REAL(peer, nh, want) do { ip(peer, a); httpd__realip(t, 2, h, nh, a); \
-        httpd__addr_format(a, txt); \
-        if (strcmp(txt, want)) { th_bad++; fprintf(stderr, "  line %d: %s, want %s\n", __LINE__, txt, want); } } while (0)
+#define REAL(peer, nh, want)                                                                       \
+    do {                                                                                           \
+        ip(peer, a);                                                                               \
+        httpd__realip(t, 2, h, nh, a);                                                             \
+        httpd__addr_format(a, txt);                                                                \
+        if (strcmp(txt, want)) {                                                                   \
+            th_bad++;                                                                              \
+            fprintf(stderr, "  line %d: %s, want %s\n", __LINE__, txt, want);                      \
+        }                                                                                          \
+    } while (0)
     HDR(0, "X-Forwarded-For", "203.0.113.7");
     REAL("10.1.1.1", 1, "203.0.113.7");
     REAL("192.0.2.1", 1, "192.0.2.1");                 /* an untrusted peer: ignored */
@@ -272,7 +292,8 @@ static void test_gcra(void) {
     for (int i = 0; i < 3; i++) CHECK(httpd__rl_take(&t, 1, 2, 0, now, T, tau, &retry));
     CHECK(!httpd__rl_take(&t, 1, 2, 0, now, T, tau, &retry));
     /* a steady client at the rate is never refused */
-    for (int i = 0; i < 100; i++) CHECK(httpd__rl_take(&t, 3, 3, 0, now + (uint64_t)i * T, T, 0, &retry));
+    for (int i = 0; i < 100; i++)
+        CHECK(httpd__rl_take(&t, 3, 3, 0, now + (uint64_t)i * T, T, 0, &retry));
 }
 static void test_gcra_table_bounded(void) {
     httpd__rl_slot slots[8];                              /* one set of 8 */
@@ -315,7 +336,12 @@ static void test_limiter_config(void) {
 /* ------------------------------------------------------------- ids, CORS, lines */
 static void test_request_ids(void) {
     httpd_str s;
-#define RID(str, ok) do { s.ptr = str; s.len = strlen(str); CHECK_EQ(httpd__rid_ok(s), ok); } while (0)
+#define RID(str, ok)                                                                               \
+    do {                                                                                           \
+        s.ptr = str;                                                                               \
+        s.len = strlen(str);                                                                       \
+        CHECK_EQ(httpd__rid_ok(s), ok);                                                            \
+    } while (0)
     RID("abc-123", 1); RID("3f2a7c1e-9b4d-4e2a-8c1f-0a1b2c3d4e5f", 1); RID("a.b:c+d/e=f@g_h", 1);
     RID("", 0); RID("with space", 0); RID("quo\"te", 0); RID("back\\slash", 0); RID("a\tb", 0);
     RID("1234567890123456789012345678901234567890123456789012345678901234", 1);
@@ -348,7 +374,12 @@ static void test_cors_match(void) {
     memset(&c, 0, sizeof c);
     c.origins = o1;
     httpd_str s;
-#define O(str, ok) do { s.ptr = str; s.len = strlen(str); CHECK_EQ(httpd__cors_match(&c, s), ok); } while (0)
+#define O(str, ok)                                                                                 \
+    do {                                                                                           \
+        s.ptr = str;                                                                               \
+        s.len = strlen(str);                                                                       \
+        CHECK_EQ(httpd__cors_match(&c, s), ok);                                                    \
+    } while (0)
     O("https://app.example.com", 1); O("HTTPS://APP.EXAMPLE.COM", 1);
     O("https://app.example.com.evil.net", 0); O("http://app.example.com", 0);
     O("https://a.example.org", 1); O("https://a.b.example.org", 1); O("https://example.org", 0);
@@ -393,16 +424,19 @@ static void test_metric_definitions(void) {
     httpd_desc d;
     memset(&d, 0, sizeof d);
     d.workers = 2;
-    static const httpd_metric good[] = { { "app_hits_total", "hits", HTTPD_COUNTER, NULL, NULL, NULL },
-        { "app_pool", "pool", HTTPD_GAUGE, "pool=\"read\"", NULL, NULL },
-        { "app_pool", "pool", HTTPD_GAUGE, "pool=\"write\"", NULL, NULL }, { NULL, NULL, 0, NULL, NULL, NULL } };
-    static const httpd_metric bad1[] = { { "app_hits", "no _total", HTTPD_COUNTER, NULL, NULL, NULL },
-        { NULL, NULL, 0, NULL, NULL, NULL } };
+    static const httpd_metric good[] = {
+        {"app_hits_total", "hits", HTTPD_COUNTER, NULL, NULL, NULL},
+        {"app_pool", "pool", HTTPD_GAUGE, "pool=\"read\"", NULL, NULL},
+        {"app_pool", "pool", HTTPD_GAUGE, "pool=\"write\"", NULL, NULL},
+        {NULL, NULL, 0, NULL, NULL, NULL}};
+    static const httpd_metric bad1[] = {{"app_hits", "no _total", HTTPD_COUNTER, NULL, NULL, NULL},
+                                        {NULL, NULL, 0, NULL, NULL, NULL}};
     static const httpd_metric bad2[] = { { "9lives", "digit first", HTTPD_GAUGE, NULL, NULL, NULL },
         { NULL, NULL, 0, NULL, NULL, NULL } };
     static const httpd_metric bad3[] = { { "a-b", "dash", HTTPD_GAUGE, NULL, NULL, NULL },
         { NULL, NULL, 0, NULL, NULL, NULL } };
-    static const httpd_metric bad4[] = { { "x", "type", 7, NULL, NULL, NULL }, { NULL, NULL, 0, NULL, NULL, NULL } };
+    static const httpd_metric bad4[] = {{"x", "type", 7, NULL, NULL, NULL},
+                                        {NULL, NULL, 0, NULL, NULL, NULL}};
     d.metrics = good;
     CHECK_EQ(httpd__metrics_new(&m, &d, 3), 0);
     CHECK_EQ(m->napp, 3);
@@ -423,7 +457,10 @@ static httpd_outcome last;
 static void tr(const char *s) { strncat(trace, s, sizeof trace - strlen(trace) - 1); }
 static void on_hello(httpd_request *r) { tr("H"); httpd_respond(r, 200, "text/plain", "Hello", 5); }
 static void on_park(httpd_request *r) { tr("H"); parked = r; }
-static void on_body(httpd_request *r) { tr("H"); httpd_respond(r, 200, NULL, r->body.ptr, r->body.len); }
+static void on_body(httpd_request *r) {
+    tr("H");
+    httpd_respond(r, 200, NULL, r->body.ptr, r->body.len);
+}
 static int g_req(httpd_request *r, void *a) { (void)a; (void)r; tr("g"); return 0; }
 static void g_resp(httpd_request *r, int st, void *a) {
     (void)a; (void)st;
@@ -445,13 +482,19 @@ static int auth_req(httpd_request *r, void *a) {
     return 1;
 }
 static void auth_resp(httpd_request *r, int st, void *a) { (void)a; (void)r; (void)st; tr("A"); }
-static const httpd_middleware global_mw[] = { { g_req, g_resp, g_done, NULL }, { NULL, NULL, NULL, NULL } };
-static const httpd_middleware auth_mw[] = { { auth_req, auth_resp, NULL, NULL }, { NULL, NULL, NULL, NULL } };
+static const httpd_middleware global_mw[] = {{g_req, g_resp, g_done, NULL},
+                                             {NULL, NULL, NULL, NULL}};
+static const httpd_middleware auth_mw[] = {{auth_req, auth_resp, NULL, NULL},
+                                           {NULL, NULL, NULL, NULL}};
 static const char *const origins[] = { "http://a.test", NULL };
-static const httpd_cors cors = { origins, "GET, POST, PUT", "X-Token, Content-Type", "X-Global", 1, 60 };
+static const httpd_cors cors = {origins, "GET, POST, PUT", "X-Token, Content-Type", "X-Global", 1,
+                                60};
 static const httpd_rate_limit limit = { 1, 2, 0, 0, 0, NULL, NULL };
 static const httpd_rate_limit nolimit = { 0, 0, 0, 0, 0, NULL, NULL };
-static httpd_str api_key(httpd_request *r, void *a) { (void)a; return httpd_get_header(r, "X-Api-Key"); }
+static httpd_str api_key(httpd_request *r, void *a) {
+    (void)a;
+    return httpd_get_header(r, "X-Api-Key");
+}
 static const httpd_rate_limit bykey = { 1, 1, 1, 0, 0, api_key, NULL };
 static httpd_route routes[] = {
     { "GET", "/", on_hello, NULL, 0, 0, 0, 0, NULL, NULL, &nolimit, 0 },
@@ -601,14 +644,17 @@ static void then_reset(httpd__conn *c) { (void)c; }
 static void test_every_generated_status(void) {
     char big[2048];
     /* before any parse: the head is salvaged for the request id and the Origin */
-    expect_generated("400 bad field", "GET / HTTP/1.1\r\nHost: a\r\nOrigin: http://a.test\r\n"
-                     "X-Request-Id: client-id-1\r\nBad Field\r\n\r\n", 400, -1, "client-id-1", 1, NULL);
+    expect_generated("400 bad field",
+                     "GET / HTTP/1.1\r\nHost: a\r\nOrigin: http://a.test\r\n"
+                     "X-Request-Id: client-id-1\r\nBad Field\r\n\r\n",
+                     400, -1, "client-id-1", 1, NULL);
     expect_generated("400 garbage", "\x16\x03\x01\x02\x01 \r\n\r\n", 400, -1, NULL, 0, NULL);
     memset(big, 'a', sizeof big);
     memcpy(big, "GET /", 5);
     strcpy(big + 300, " HTTP/1.1\r\nHost: a\r\nOrigin: http://a.test\r\n\r\n");
     expect_generated("414", big, 414, -1, NULL, 1, NULL);
-    char many[1024] = "GET / HTTP/1.1\r\nHost: a\r\nOrigin: http://a.test\r\nX-Request-Id: r431\r\n";
+    char many[1024] =
+        "GET / HTTP/1.1\r\nHost: a\r\nOrigin: http://a.test\r\nX-Request-Id: r431\r\n";
     for (int i = 0; i < 12; i++) strcat(many, "X-Filler: 1\r\n");
     strcat(many, "\r\n");
     expect_generated("431", many, 431, -1, "r431", 1, NULL);
@@ -678,7 +724,8 @@ static void test_order_and_short_circuit(void) {
     drain(c);
     CHECK(!strncmp(out, "HTTP/1.1 401 ", 13));
     CHECK(!strcmp(trace, "gaGAC"));
-    CHECK(strstr(out, "Access-Control-Allow-Origin: http://a.test\r\n") && strstr(out, "X-Request-Id: "));
+    CHECK(strstr(out, "Access-Control-Allow-Origin: http://a.test\r\n") &&
+          strstr(out, "X-Request-Id: "));
     CHECK_EQ(c->state, HTTPD__S_HEAD);                     /* keep-alive goes on */
     done_conn(c);
     /* a preflight is answered before auth (it carries no credentials) */
@@ -699,9 +746,13 @@ static void test_order_and_short_circuit(void) {
     done_conn(c);
     /* refused preflights: a method, a field, an origin */
     static const char *const refused[] = {
-        "OPTIONS /private HTTP/1.1\r\nHost: a\r\nOrigin: http://a.test\r\nAccess-Control-Request-Method: DELETE\r\n\r\n",
-        "OPTIONS /private HTTP/1.1\r\nHost: a\r\nOrigin: http://a.test\r\nAccess-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: x-evil\r\n\r\n",
-        "OPTIONS /private HTTP/1.1\r\nHost: a\r\nOrigin: http://b.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n" };
+        "OPTIONS /private HTTP/1.1\r\nHost: a\r\nOrigin: "
+        "http://a.test\r\nAccess-Control-Request-Method: DELETE\r\n\r\n",
+        "OPTIONS /private HTTP/1.1\r\nHost: a\r\nOrigin: "
+        "http://a.test\r\nAccess-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: "
+        "x-evil\r\n\r\n",
+        "OPTIONS /private HTTP/1.1\r\nHost: a\r\nOrigin: "
+        "http://b.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n"};
     for (size_t i = 0; i < HTTPD__COUNTOF(refused); i++) {
         c = open_conn();
         feed(c, refused[i], strlen(refused[i]));
@@ -746,7 +797,8 @@ static void test_log_line(void) {
     CHECK(strstr(lg, "\"path\":\"/\\\"q\\\\\\u0001\\u00ff\"") != NULL);
     CHECK(strstr(lg, "\"route\":null") && strstr(lg, "\"status\":404"));
     CHECK(strstr(lg, "\"user-agent\":\"ua \\\"x\\\"\"") != NULL);
-    CHECK(strstr(lg, "\"authorization\":\"[redacted]\"") && strstr(lg, "\"x-token\":\"[redacted]\""));
+    CHECK(strstr(lg, "\"authorization\":\"[redacted]\"") &&
+          strstr(lg, "\"x-token\":\"[redacted]\""));
     CHECK(!strstr(lg, "c2VjcmV0"));
     CHECK(strstr(lg, "\"worker\":0,\"close\":null") != NULL);
     for (const char *p = lg; *p; p++) CHECK((*p >= 0x20 && *p < 0x7f) || *p == '\n');
@@ -780,11 +832,13 @@ static void test_client_gone_and_quiet(void) {
     drain(c);
     CHECK(!strncmp(out, "HTTP/1.1 200 ", 13));
     if (getenv("SHOW")) puts(out);
-    CHECK(strstr(out, "\nhttpd_requests_total{route=\"/\",method=\"GET\",status=\"2xx\"} ") != NULL);
+    CHECK(strstr(out, "\nhttpd_requests_total{route=\"/\",method=\"GET\",status=\"2xx\"} ") !=
+          NULL);
     CHECK(strstr(out, "httpd_rejections_total{cause=\"429\"} 1\n") != NULL);
     CHECK(strstr(out, "httpd_rejections_total{cause=\"414\"} 1\n") != NULL);
     CHECK(strstr(out, "# TYPE httpd_request_duration_seconds histogram\n") != NULL);
-    CHECK(strstr(out, "httpd_request_duration_seconds_bucket{route=\"unmatched\",le=\"+Inf\"} ") != NULL);
+    CHECK(strstr(out, "httpd_request_duration_seconds_bucket{route=\"unmatched\",le=\"+Inf\"} ") !=
+          NULL);
     CHECK(take_log()[0] == 0);
     CHECK_EQ(counted(7, 2), before + 1);
     done_conn(c);
@@ -918,7 +972,8 @@ static void test_threads(void) {
     int lines = 0, ok = 1;
     while (f && fgets(line, sizeof line, f)) {
         lines++;
-        ok &= line[0] == '{' && strstr(line, "\"route\":\"/count\"") && strstr(line, "\"status\":200");
+        ok &= line[0] == '{' && strstr(line, "\"route\":\"/count\"") &&
+              strstr(line, "\"status\":200");
     }
     if (f) fclose(f);
     unlink(path);
@@ -939,8 +994,8 @@ static void test_log_to_function(void) {
     static const httpd_route rs[] = {
         { "GET", "/count", on_count, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0 },
         { NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0 } };
-    static const httpd_metric app[] = { { "test_hits_total", "hits", HTTPD_COUNTER, NULL, NULL, NULL },
-        { NULL, NULL, 0, NULL, NULL, NULL } };
+    static const httpd_metric app[] = {{"test_hits_total", "hits", HTTPD_COUNTER, NULL, NULL, NULL},
+                                       {NULL, NULL, 0, NULL, NULL, NULL}};
     httpd_desc d;
     memset(&d, 0, sizeof d);
     d.routes = rs;
@@ -965,8 +1020,8 @@ static void test_scrape_while_serving(void) {
         { "GET", "/count", on_count, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0 },
         { "GET", "/metrics", httpd_metrics, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0 },
         { NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0 } };
-    static const httpd_metric app[] = { { "test_hits_total", "hits", HTTPD_COUNTER, NULL, NULL, NULL },
-        { NULL, NULL, 0, NULL, NULL, NULL } };
+    static const httpd_metric app[] = {{"test_hits_total", "hits", HTTPD_COUNTER, NULL, NULL, NULL},
+                                       {NULL, NULL, 0, NULL, NULL, NULL}};
     httpd_desc d;
     memset(&d, 0, sizeof d);
     d.routes = rs;
@@ -992,7 +1047,9 @@ static void test_scrape_while_serving(void) {
     while ((r = read(fd, out + got, sizeof out - 1 - got)) > 0) got += (size_t)r;
     out[got] = 0;
     close(fd);
-    CHECK(strstr(out, "httpd_requests_total{route=\"/count\",method=\"GET\",status=\"2xx\"} 400\n") != NULL);
+    CHECK(
+        strstr(out, "httpd_requests_total{route=\"/count\",method=\"GET\",status=\"2xx\"} 400\n") !=
+        NULL);
     CHECK(strstr(out, "\ntest_hits_total 400\n") != NULL);
     httpd_stop(live, 1);
     httpd_wait(live);
