@@ -14,7 +14,7 @@ WORKERS ?= 0
 
 .PHONY: all run run-tls test test-run clean bench-quick fuzz
 EXAMPLES := demo hello download upload sse_clock store chat
-all: $(addprefix $(B)/,$(EXAMPLES)) $(B)/firmware $(B)/httpd_pack
+all: $(addprefix $(B)/,$(EXAMPLES)) $(B)/firmware $(B)/httpd_pack $(B)/notes_api
 
 $(B):
 	@mkdir -p $(B)
@@ -55,16 +55,23 @@ $(B)/demo-tsan: examples/demo.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
 $(B)/chat-tsan: examples/chat.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/chat.c $(LIBS)
+# the SQLite example: the only program that links a database
+$(B)/notes_api: examples/notes_api.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS) -lsqlite3
+$(B)/notes_api-asan: examples/notes_api.c httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS) -lsqlite3
 
 # unit tests: one per module, each built with ASan+UBSan
-UNIT := parser wheel router conn multipart static ws
+UNIT := parser wheel router conn multipart static ws mw
 $(B)/test_%: tests/test_%.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
 $(B)/test_server-tsan: tests/test_server.c tests/harness.h httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
+$(B)/test_mw-tsan: tests/test_mw.c tests/harness.h httpd.h | $(B)
+	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 
 # fuzzing: libFuzzer harnesses (clang), replay binaries (any compiler) run by `make test`
-FUZZ         := parser chunked router conn multipart worker static ws tls
+FUZZ         := parser chunked router conn multipart worker static ws proxy tls
 FUZZ_SECONDS ?= 60
 $(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c httpd.h | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)
@@ -98,11 +105,11 @@ run:
 test:
 	@tests/deps.sh
 	@$(MAKE) --no-print-directory test-run
-test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan \
+test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan $(B)/test_mw-tsan \
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
       $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
-      $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls
+      $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls
 	@tests/run.sh
 
 bench-quick: $(B)/demo

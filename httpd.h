@@ -8,11 +8,11 @@
 
    CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES,
              STATIC FILES, FORMS, WEBSOCKETS, TLS, ASYNC AND BLOCKING WORK, TIMEOUTS,
-             SHUTDOWN, THREADS, LIMITS, ERRORS, REVISIONS
+             SHUTDOWN, OPERATIONS, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
-             >>multipart >>sha1 >>ws_frame >>pool >>poll_epoll >>tls_conf >>conn >>response
-             >>stream >>file >>async >>ws >>machine >>tls >>worker >>public >>static_path
-             >>static_cond >>static
+             >>proxyproto >>ratelimit >>multipart >>sha1 >>ws_frame >>pool >>poll_epoll
+             >>tls_conf >>conn >>response >>stream >>file >>async >>ws >>metrics >>accesslog
+             >>mw >>ops >>machine >>tls >>worker >>public >>static_path >>static_cond >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -244,9 +244,10 @@
        desc.max_inflight shed load with 503 + Retry-After before the handler runs: a
        saturated server fails fast instead of queueing work it cannot finish in time. A
        worker that stays out of its event loop longer than desc.blocked_warn_ms (1 s) is
-       named in a warning, once per stall (a watchdog thread). A request the application
-       holds must be answered with httpd_respond exactly once; after a client left, a 504,
-       or a body error, that call returns the reason and frees the request.
+       named in a warning, once per stall (a watchdog thread), with the route of the
+       callback that holds it. A request the application holds must be answered with
+       httpd_respond exactly once; after a client left, a 504, or a body error, that call
+       returns the reason and frees the request.
        A client that half-closes after its request (RFC 9112 §9.6) is still answered,
        pipelined requests included, then the connection closes: a FIN is not a cancel.
        A client that resets the connection is gone at once (tasks cancelled); one that
@@ -279,16 +280,87 @@
        httpd_submit, httpd_stop, httpd_ws_send_to, httpd_ws_broadcast) are safe and fail
        with HTTPD_ERR_STATE.
 
+   OPERATIONS (all off by default; with none configured each hook is one null check)
+       The chain. Every request passes, in this order:
+           access log and metrics (they observe the whole) -> request id -> CORS ->
+           desc.middleware, then the route's .middleware (auth goes here) ->
+           rate limit -> handler (or the router's 404/405/OPTIONS answer) ->
+           error bodies (desc.on_error, for the server's own 4xx/5xx)
+       An httpd_middleware has three optional hooks: request (before the handler; answer
+       and return 1 to end the chain: the handler is skipped), response (before every head
+       the request gets, to add fields) and complete (once, with an httpd_outcome: status,
+       bytes in/out, duration, close reason). Every answer the server generates itself
+       passes the response side too: 400 on a bad head (a request is made from what the
+       head holds: its X-Request-Id and Origin count when readable), 404, 405, the OPTIONS
+       answer, 408, 413, 414, 431, 429, 501, 503, 504; each is logged and counted once. A
+       request whose client left before an answer is reported with status 499. Hooks run
+       on the worker and are synchronous.
+       Request ids (desc.request_id = 1): a client's X-Request-Id of 1-64 characters
+       [A-Za-z0-9._:+/=@-] is kept, any other is replaced by a generated one (32 hex
+       digits: a random prefix per start, the worker, a counter: unique across workers
+       and restarts, no lock); req->request_id for handlers, httpd_task_request_id() for
+       work on the pool; echoed in the response and the log line (and exposed to CORS
+       scripts).
+       CORS (desc.cors, or a route's .cors): origins exact, "https://" "*.example.com"
+       (subdomains) or "*"; the answer carries Access-Control-Allow-Origin (and -Credentials,
+       -Expose-Headers) when the Origin is allowed, and always Vary: Origin. A preflight
+       (OPTIONS + Origin + Access-Control-Request-Method) is answered before any middleware
+       (it carries no credentials, so auth must not see it), by the route of the method it
+       asks for: 204 with the allowed methods and fields, or 403 without CORS fields.
+       Rate limits (desc.rate_limit, or a route's .rate_limit): a token bucket (GCRA) per
+       client address, per key (a callback: an API key, a user) and, with per_route, per
+       route; over it: 429 + Retry-After. Each worker keeps its own bounded table (no lock:
+       max_clients buckets, the fullest evicted first), so a client whose connections land
+       on k workers may get up to k x rate (a keep-alive client stays on one); split = 1
+       divides rate and burst by the workers instead: never above rate in all, but a client
+       on one connection gets 1/workers of it.
+       Access log (desc.access_log.path: a file or "-" for stderr; or .fn): one JSON line
+       per request: time (RFC 3339, ms), id, client, method, path, route, status, in, out,
+       us (duration), worker, close (why the server closed; null: kept open), generated
+       (the server answered itself) and the fields named in .headers (.redact: logged as
+       "[redacted]", Authorization, Proxy-Authorization and Cookie by default). Every
+       string is escaped (control bytes, quotes, bytes over 0x7e as \u00XX): a line is one
+       line of ASCII JSON, whatever the request held. Lines are formatted into per-worker
+       buffers and written by a log thread (flush_ms after the first line, 1 s): a worker
+       never waits for the disk; a line that finds every buffer waiting is dropped and
+       counted. The file is reopened on SIGHUP (httpd_serve) or httpd_log_reopen()
+       (logrotate: move the file, then signal). A route's .quiet = 1 keeps it out (probes).
+       Metrics: a route with handler httpd_metrics serves them (Prometheus text 0.0.4):
+       httpd_requests_total{route,method,status}, httpd_request_duration_seconds{route},
+       httpd_requests_in_flight{worker}, httpd_connections_open{worker},
+       httpd_received_bytes_total, httpd_sent_bytes_total, httpd_rejections_total{cause}
+       (each status the server answers with itself, proxy_header, max_connections,
+       emfile), httpd_tasks_queued, httpd_tasks_running, httpd_tasks_shed_total,
+       httpd_worker_loop_lag_seconds{worker}, httpd_worker_blocked_total{worker},
+       httpd_callback_duration_seconds{route}, httpd_slow_callbacks_total{route} (over
+       blocked_warn_ms), httpd_blocked_callbacks_total{route} (the watchdog's stalls),
+       httpd_access_log_dropped_total, and desc.metrics (the application's, with
+       httpd_metric_add / httpd_metric_set from any thread, or a read callback). Each
+       worker counts in its own block; a scrape sums them. The route label is the
+       pattern ("unmatched" when none took the request). The watchdog's warning names
+       the route of the callback that holds a stalled worker.
+       Behind proxies: desc.trusted_proxies (CIDRs): X-Forwarded-For (else Forwarded) is
+       read from the right while the hop is trusted, so the log, the rate limit and
+       httpd_client_addr() see the client. desc.proxy_protocol = 1 adds a listener
+       (proxy_addr:proxy_port, its own proxy_max_connections) where every connection
+       starts with a PROXY v1 or v2 header (HAProxy send-proxy / send-proxy-v2), read
+       within proxy_timeout_ms (5 s); a bad or late one closes the connection unanswered.
+       v2 headers carry at most 1 KiB of addresses and TLVs; LOCAL, UNKNOWN and AF_UNIX
+       keep the socket's address. desc.server_name adds a Server header (default none).
+       Deploying: examples/deploy/ (Kubernetes, HAProxy, nginx), examples/notes_api.c (a
+       database behind the task pool).
+
    THREADS
        Each worker thread owns an epoll loop, its timer wheel and its connections; a
        connection stays on one worker for life and its handlers, timers and `done`
        callbacks run there. From other threads only httpd_stop() (also async-signal-safe),
        httpd_post() (run a function on a connection's worker), httpd_submit(),
-       httpd_stopping(), httpd_ws_send_to() and httpd_ws_broadcast() may be called. Work crosses threads only through the task queue and
-       each worker's mailbox (a mutex-protected list plus its eventfd); the TLS session
-       cache is the one table workers share (sharded, a mutex each). Worker, pool and
-       watchdog threads run with all signals blocked. The logger may be called by several
-       threads at once.
+       httpd_stopping(), httpd_ws_send_to() and httpd_ws_broadcast() may be called (and
+       httpd_metric_add/_set, httpd_log_reopen). Work crosses threads only through the task
+       queue and each worker's mailbox (a mutex-protected list plus its eventfd); the TLS
+       session cache is the one table workers share (sharded, a mutex each). Worker, pool,
+       watchdog and access-log threads run with all signals blocked. The logger may be
+       called by several threads at once.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
@@ -309,6 +381,9 @@
             static files and packed assets (safe paths, conditionals, ranges,
             precompressed variants);
             WebSockets (RFC 6455) with heartbeats, backpressure, broadcast and graceful close;
+            operations: the middleware chain, request ids, CORS, rate limits, the JSON
+            access log, Prometheus metrics, PROXY protocol and trusted forwarding,
+            blocked callbacks named by route, the Server header.
             HTTPS and WSS with BearSSL (HTTPD_TLS_BEARSSL): SNI, session cache across
             workers, close_notify, handshake deadline, idle connections hold no buffer.
 */
@@ -393,6 +468,8 @@ typedef struct httpd_request {
     void         *user_data;       /* the route's user_data, else desc.user_data    */
     httpd_server *server;
     httpd_conn_id conn;
+    httpd_str     request_id;      /* desc.request_id: the client's valid X-Request-Id,
+                                      else a generated one; ptr NULL when off       */
 } httpd_request;
 
 typedef void (*httpd_handler_fn)(httpd_request *req);
@@ -432,6 +509,14 @@ typedef struct httpd_route {
     uint32_t         max_concurrent HTTPD__0; /* 0: no limit; requests of this route in their
                                         handler at once, over all workers; more -> 503
                                         with Retry-After at once (load shedding)        */
+    const struct httpd_middleware *middleware HTTPD__0; /* zero-terminated; run after
+                                        desc.middleware for this route (OPERATIONS)     */
+    const struct httpd_cors *cors HTTPD__0;  /* instead of desc.cors; one without origins:
+                                        no CORS on this route                           */
+    const struct httpd_rate_limit *rate_limit HTTPD__0; /* instead of desc.rate_limit;
+                                        rate 0: no limit on this route                  */
+    int              quiet HTTPD__0;    /* 1: left out of the access log (probes, scrapes);
+                                        still counted in the metrics                    */
 } httpd_route;
 
 typedef struct httpd_logger {
@@ -446,6 +531,102 @@ typedef struct httpd_logger {
 HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char *msg,
                                 const char *file, int line);
 
+/* ---- operations (see OPERATIONS in the manual): middleware, access log, request ids, CORS,
+   rate limits, metrics, proxies ---- */
+/* What became of a request, for middleware `complete` hooks (and the access log). */
+typedef struct httpd_outcome {
+    int         status;            /* the status sent; 499: the client left first      */
+    int         generated;         /* 1: the server answered itself (an error, 404/405,
+                                      the OPTIONS answer, a preflight, 429, 503)       */
+    uint64_t    bytes_in;          /* head and body bytes read                         */
+    uint64_t    bytes_out;         /* head and body bytes queued for the client        */
+    uint64_t    duration_us;       /* from the head's arrival to the response's end     */
+    const char *close;             /* NULL: the connection stays open; else why it
+                                      closes: "error", "timeout", "unread_body",
+                                      "client_close" (asked for), "client_gone",
+                                      "stopping", "app" (a response cut short)        */
+} httpd_outcome;
+/* A middleware: any of the three hooks may be NULL. A list is zero-terminated (all NULL).
+   request: before the handler, in order; return 0 to go on, or answer the request
+     (httpd_respond & co.) and return 1: the rest of the chain and the handler are
+     skipped. Synchronous: it must not defer, sleep or keep the request.
+   response: before every response head the request gets, the server's own errors
+     included; may add fields with httpd_add_header, must not answer.
+   complete: once per request, when its response is done or it was abandoned. */
+typedef struct httpd_middleware {
+    int  (*request)(httpd_request *req, void *arg) HTTPD__0;
+    void (*response)(httpd_request *req, int status, void *arg) HTTPD__0;
+    void (*complete)(httpd_request *req, const httpd_outcome *o, void *arg) HTTPD__0;
+    void *arg HTTPD__0;
+} httpd_middleware;
+/* Cross-origin resource sharing (WHATWG Fetch §3.2). A request whose Origin matches gets
+   Access-Control-Allow-Origin (and -Credentials, -Expose-Headers) on every response, the
+   server's errors included; every response says Vary: Origin. A preflight (OPTIONS with
+   Origin and Access-Control-Request-Method) is answered 204 without reaching the
+   handler, or 403 without CORS fields when the origin, method or a header is refused. */
+typedef struct httpd_cors {
+    const char *const *origins HTTPD__0; /* NULL-terminated: "https://app.example.com" exact,
+                                     "https://" "*.example.com": any subdomain; "*"  */
+    const char *methods HTTPD__0;   /* allowed in preflights: NULL -> "GET, HEAD, POST";
+                                     "*": whatever is asked                           */
+    const char *headers HTTPD__0;   /* request fields allowed ("Content-Type, X-Token");
+                                     NULL: only the safelisted ones; "*": any asked     */
+    const char *expose HTTPD__0;    /* Access-Control-Expose-Headers (X-Request-Id is
+                                     added when request ids are on)                     */
+    int         credentials HTTPD__0; /* 1: cookies and auth: Allow-Credentials: true     */
+    uint32_t    max_age HTTPD__0;   /* preflight cache, seconds; 0 -> 600               */
+} httpd_cors;
+/* Token buckets (GCRA) per client address, or per key. Over the limit -> 429 with
+   Retry-After. Each worker keeps its own bounded table (no lock); see OPERATIONS for a
+   client whose connections land on several workers. */
+typedef struct httpd_rate_limit {
+    double      rate HTTPD__0;      /* requests per second, refilled continuously; 0: off  */
+    uint32_t    burst HTTPD__0;     /* requests allowed at once; 0 -> rate (at least 1)   */
+    int         per_route HTTPD__0; /* 1: buckets per client and route; 0: one per client
+                                     for every route using this limit                   */
+    int         split HTTPD__0;     /* 1: each worker allows rate/workers (never more than
+                                     rate in all); 0: each allows rate                  */
+    uint32_t    max_clients HTTPD__0; /* buckets per worker, 0 -> 4096; the fullest (least
+                                     limited) bucket is evicted for a new client        */
+    httpd_str (*key)(httpd_request *req, void *arg) HTTPD__0; /* NULL (or ptr NULL back):
+                                     the client address; else e.g. an API key          */
+    void       *key_arg HTTPD__0;
+} httpd_rate_limit;
+/* The access log: one JSON line per request, formatted on its worker into a per-worker
+   buffer that a log thread writes (flushed when full or flush_ms after its first line):
+   a worker never waits for the disk. Lines that find every buffer waiting are dropped
+   and counted (httpd_access_log_dropped_total). */
+typedef struct httpd_access_log {
+    const char *path HTTPD__0;      /* appended to; reopened on SIGHUP (httpd_serve) or
+                                     httpd_log_reopen (logrotate); "-": stderr          */
+    void      (*fn)(void *user_data, const char *lines, size_t len) HTTPD__0; /* instead of
+                                     a file: whole lines, in batches, on the log thread */
+    void       *user_data HTTPD__0;
+    const char *const *headers HTTPD__0; /* request fields to log, NULL-terminated      */
+    const char *const *redact HTTPD__0;  /* fields logged as "[redacted]"; NULL ->
+                                     Authorization, Proxy-Authorization, Cookie       */
+    uint32_t    flush_ms HTTPD__0;  /* 0 -> 1000: longest a line waits in its buffer   */
+    uint32_t    buffer_bytes HTTPD__0; /* 0 -> 64 KiB; up to 16 buffers per worker, made
+                                     only while the disk lags                          */
+} httpd_access_log;
+/* An application metric in the Prometheus text format (httpd_metrics). */
+enum { HTTPD_COUNTER = 1, HTTPD_GAUGE = 2 };
+typedef struct httpd_metric {
+    const char *name HTTPD__0;      /* [a-zA-Z_:][a-zA-Z0-9_:]*; counters end in _total;
+                                     NULL ends the list                                */
+    const char *help HTTPD__0;
+    int         type HTTPD__0;      /* HTTPD_COUNTER or HTTPD_GAUGE                     */
+    const char *labels HTTPD__0;    /* optional: 'pool="read"'; entries in a row may share
+                                     a name with different labels                      */
+    double    (*read)(void *arg) HTTPD__0; /* optional: the value, read at each scrape on
+                                     the scraping worker (must be thread-safe)         */
+    void       *arg HTTPD__0;
+} httpd_metric;
+/* desc.on_error: the server is about to answer `status` itself (4xx/5xx: errors, 404,
+   405, 429, 503, 504). Write a body of at most cap bytes and set *content_type; return its
+   length, or -1 for the default text. Fields may be added with httpd_add_header. */
+typedef int (*httpd_error_fn)(httpd_request *req, int status, char *body, size_t cap,
+                              const char **content_type);
 /* HTTPS and WSS (see TLS above): a TLS listener beside the plaintext one, with BearSSL.
    Compile with -DHTTPD_TLS_BEARSSL and link -lbearssl; without that macro these types
    exist but a desc.tls makes httpd_start fail with HTTPD_ERR_INVAL. */
@@ -547,6 +728,28 @@ typedef struct httpd_desc {
     void        *alloc_ctx HTTPD__0; /* first argument of HTTPD_MALLOC and co.          */
     httpd_logger logger HTTPD__0;               /* 0 -> httpd_log_stderr: errors and warnings on
                                           stderr (to silence: a function that does nothing) */
+    /* operations (OPERATIONS in the manual); all off by default */
+    const httpd_middleware *middleware HTTPD__0; /* zero-terminated: every request, in the
+                                          "auth" position of the chain                   */
+    int          request_id HTTPD__0;  /* 1: X-Request-Id on every request and response    */
+    const httpd_cors *cors HTTPD__0;   /* CORS for every route without its own            */
+    const httpd_rate_limit *rate_limit HTTPD__0; /* for every route without its own        */
+    httpd_access_log access_log HTTPD__0; /* .path or .fn turns it on                       */
+    const httpd_metric *metrics HTTPD__0; /* application metrics, zero-terminated; metrics
+                                          are kept when this is set or a route's handler
+                                          is httpd_metrics                                */
+    httpd_error_fn on_error HTTPD__0;  /* bodies for the server's own error answers       */
+    const char *const *trusted_proxies HTTPD__0; /* NULL-terminated CIDRs ("10.0.0.0/8",
+                                          "::1"): X-Forwarded-For / Forwarded are believed
+                                          from these peers only                           */
+    const char  *server_name HTTPD__0; /* Server header value; NULL: no Server header     */
+    int          proxy_protocol HTTPD__0; /* 1: a second listener at proxy_addr:proxy_port on
+                                          which every connection starts with a PROXY v1 or
+                                          v2 header (HAProxy send-proxy[-v2])              */
+    const char  *proxy_addr HTTPD__0;  /* 0 -> addr                                        */
+    uint16_t     proxy_port HTTPD__0;  /* 0 -> ephemeral (httpd_proxy_port)               */
+    uint32_t     proxy_timeout_ms HTTPD__0; /* 0 -> 5000: the PROXY header's deadline      */
+    uint32_t     proxy_max_connections HTTPD__0; /* 0: only max_connections; else its own cap */
     const httpd_tls_desc *tls HTTPD__0; /* 0: no HTTPS; else the TLS listener (see TLS)  */
 } httpd_desc;
 
@@ -804,7 +1007,7 @@ HTTPD_API void httpd_static_handler(httpd_request *req);
 HTTPD_API int  httpd_static_serve(httpd_request *req, const httpd_static *m);
 /* A route entry: { HTTPD_STATIC_ROUTE("/static/", &mount) } */
 #define HTTPD_STATIC_ROUTE(prefix, mount) \
-    { "GET", prefix "*", httpd_static_handler, (void *)(mount), 0, 0, 0, 0 }
+    { "GET", prefix "*", httpd_static_handler, (void *)(mount), 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* WebSockets (RFC 6455), see WEBSOCKETS above. An httpd_ws * belongs to its connection's
    worker: use it there (callbacks, timers, posts), until on_close returns. Other threads
@@ -892,6 +1095,26 @@ HTTPD_API int  httpd_ws_send_to(httpd_server *s, httpd_conn_id id, int type, con
    HTTPD_ERR_NOMEM. */
 HTTPD_API int  httpd_ws_broadcast(httpd_server *s, const httpd_ws_desc *group, int type,
                                   const void *data, size_t len);
+/* ---- operations ---- */
+/* A ready-made handler: the metrics in the Prometheus text format (version 0.0.4); put it
+   on the route of your choice ({ "GET", "/metrics", httpd_metrics }). */
+HTTPD_API void httpd_metrics(httpd_request *req);
+/* Application metrics (desc.metrics[index]), any thread, no lock on a worker: add to a
+   counter (or a gauge), or set a gauge. HTTPD_ERR_INVAL for a bad index or type. */
+HTTPD_API int  httpd_metric_add(httpd_server *s, int index, double v);
+HTTPD_API int  httpd_metric_set(httpd_server *s, int index, double v);
+/* The access log file is opened again (after logrotate moved it). Any thread, and
+   async-signal-safe; the log thread does it within a second. */
+HTTPD_API void httpd_log_reopen(httpd_server *s);
+/* The client's address as text ("192.0.2.1", "2001:db8::1") into buf: the PROXY header's
+   or the trusted X-Forwarded-For's when configured, else the peer's. Its length, or
+   HTTPD_ERR_TOOLARGE (cap < 46 is enough to fail), HTTPD_ERR_CLOSED. Worker thread. */
+HTTPD_API int  httpd_client_addr(const httpd_request *req, char *buf, size_t cap);
+/* The request id of a task's request (httpd_defer), for logs written by work on the pool:
+   valid while work runs. ptr NULL when request ids are off or for httpd_submit work. */
+HTTPD_API httpd_str httpd_task_request_id(const httpd_task *task);
+/* The PROXY protocol listener's port (desc.proxy_protocol), else -1. */
+HTTPD_API int  httpd_proxy_port(const httpd_server *s);
 
 #ifdef __cplusplus
 }
@@ -952,6 +1175,8 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #  define HTTPD__LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #  define HTTPD__STORE_SC(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #  define HTTPD__ADD_SC(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#  define HTTPD__LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#  define HTTPD__STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #else
 #  include <stdatomic.h>
 #  define HTTPD__ATOMIC(T) _Atomic(T)
@@ -961,7 +1186,12 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #  define HTTPD__LOAD_SC(p) atomic_load(p)
 #  define HTTPD__STORE_SC(p, v) atomic_store((p), (v))
 #  define HTTPD__ADD_SC(p, v) atomic_fetch_add((p), (v))
+#  define HTTPD__LOAD_RLX(p) atomic_load_explicit((p), memory_order_relaxed)
+#  define HTTPD__STORE_RLX(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
 #endif
+/* A counter with one writer (its worker) read by others (a scrape): a plain load, add and
+   store, no locked instruction, yet no data race for the reader. */
+#define HTTPD__BUMP(p, v) HTTPD__STORE_RLX((p), HTTPD__LOAD_RLX(p) + (v))
 
 #if (defined(HTTPD_MALLOC) + defined(HTTPD_REALLOC) + defined(HTTPD_FREE)) % 3 != 0
 #  error "define all of HTTPD_MALLOC, HTTPD_REALLOC, HTTPD_FREE, or none"
@@ -988,13 +1218,15 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #if defined(__GNUC__) || defined(__clang__)
 #  define HTTPD__PRIVATE static __attribute__((unused))
 #  define HTTPD__HOT static inline __attribute__((always_inline, unused))  /* per request */
-#  define HTTPD__COLD static __attribute__((noinline, unused))   /* kept out of the hot path */
+#  define HTTPD__COLD static __attribute__((noinline, cold, unused))   /* off the fast path */
+#  define HTTPD__OUTLINE static __attribute__((noinline, unused)) /* out of line, not cold */
 #  define HTTPD__LIKELY(c)   __builtin_expect(!!(c), 1)
 #  define HTTPD__UNLIKELY(c) __builtin_expect(!!(c), 0)
 #else
 #  define HTTPD__PRIVATE static
 #  define HTTPD__HOT static inline
 #  define HTTPD__COLD static
+#  define HTTPD__OUTLINE static
 #  define HTTPD__LIKELY(c)   (c)
 #  define HTTPD__UNLIKELY(c) (c)
 #endif
@@ -1188,6 +1420,14 @@ HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
     else tmp[--n] = (char)('0' + v);
     for (size_t i = n; i < sizeof tmp; i++) *p++ = tmp[i];   /* a few bytes: no memcpy call */
     return sizeof tmp - n;
+}
+/* v < 1000 in decimal at p (a status, an octet, a worker): its length. */
+HTTPD__HOT size_t httpd__utoa3(char *p, unsigned v) {
+    if (v >= 100) { p[0] = (char)('0' + v / 100); p[1] = (char)('0' + v / 10 % 10);
+                    p[2] = (char)('0' + v % 10); return 3; }
+    if (v >= 10) { p[0] = (char)('0' + v / 10); p[1] = (char)('0' + v % 10); return 2; }
+    p[0] = (char)('0' + v);
+    return 1;
 }
 HTTPD__PRIVATE uint64_t httpd__now_ms(void) {
     struct timespec ts;
@@ -1987,6 +2227,7 @@ typedef struct httpd__seg {
 } httpd__seg;
 typedef struct httpd__route {
     const httpd_route *pub;
+    size_t      plen;          /* strlen(pub->pattern) */
     const char *method;        /* NULL: any method */
     size_t      method_len;
     int         method_id;
@@ -2030,6 +2271,7 @@ HTTPD__PRIVATE int httpd__router_init(httpd__router *r, const httpd_route *route
         const httpd_route *p = &routes[i];
         httpd__route *rt = &r->routes[i];
         rt->pub = p;
+        rt->plen = strlen(p->pattern);
         rt->method = (p->method && strcmp(p->method, "*") != 0) ? p->method : NULL;
         rt->method_len = rt->method ? strlen(rt->method) : 0;
         rt->method_id = rt->method ? httpd__method_id(rt->method, rt->method_len) : -1;
@@ -2109,9 +2351,9 @@ HTTPD__PRIVATE int httpd__route_method_ok(const httpd__route *rt, int mid, const
    bitmask (1 << HTTPD__M_*) of the methods some route accepts for this path (0: no path
    matched; bit 0 stands for routes with a non-standard method). HEAD falls back to a GET
    route (RFC 9110 §9.3.2). The common case, a match, takes one pass. */
-HTTPD__PRIVATE int httpd__router_find(const httpd__router *r, int mid, const char *m,
-                                      size_t mlen, const char *path, size_t n,
-                                      httpd__param *params, int *nparams, unsigned *allow) {
+HTTPD__HOT int httpd__router_find(const httpd__router *r, int mid, const char *m,
+                                  size_t mlen, const char *path, size_t n,
+                                  httpd__param *params, int *nparams, unsigned *allow) {
     *allow = 0;
     for (uint32_t i = 0; i < r->nroutes; i++) {
         const httpd__route *rt = &r->routes[i];
@@ -2131,6 +2373,410 @@ HTTPD__PRIVATE int httpd__router_find(const httpd__router *r, int mid, const cha
         return get;
     }
     return -1;
+}
+
+/* ================================================================ >>proxyproto
+   Who the client is, behind proxies. An address is 16 bytes, IPv4 as ::ffff:a.b.c.d (RFC
+   4291 §2.5.5.2), so one compare serves both families; all zero means unknown. Strict
+   text parsers (not inet_pton: bounded by an end pointer, no octal or short forms), CIDR
+   lists, the PROXY protocol header (HAProxy's proxy-protocol.txt: v1 text, v2 binary) and
+   the X-Forwarded-For / Forwarded (RFC 7239) lists, read from the right and believed only
+   while the hop that wrote them is a trusted proxy: a client can put anything at the left
+   of the list, never at the right. Pure functions over bytes, any thread; fuzzed by
+   fuzz/fuzz_proxy.c. Cost: nothing unless PROXY or trusted proxies are configured. */
+typedef struct httpd__cidr { uint8_t a[16]; uint8_t bits; } httpd__cidr;
+static const uint8_t httpd__v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+#define HTTPD__PROXY_V1_MAX 107      /* the longest v1 line, CRLF included (spec 2.1)  */
+#define HTTPD__PROXY_V2_MAX 1024     /* our cap on a v2 header's addresses and TLVs     */
+#define HTTPD__FWD_MAX 32            /* forwarding hops looked at, from the right        */
+
+HTTPD__PRIVATE int httpd__addr_known(const uint8_t a[16]) {
+    for (int i = 0; i < 16; i++) if (a[i]) return 1;
+    return 0;
+}
+HTTPD__PRIVATE void httpd__addr_from(uint8_t a[16], const struct sockaddr *sa) {
+    memset(a, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        memcpy(a, httpd__v4map, 12);
+        memcpy(a + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        memcpy(a, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    }
+}
+/* Dotted IPv4 at p (RFC 3986 dec-octet: 1-3 digits, no leading zero, <= 255). Returns
+   the bytes taken, or 0. */
+HTTPD__PRIVATE size_t httpd__ip4_parse(const char *p, const char *end, uint8_t out[4]) {
+    const char *s = p;
+    for (int i = 0; i < 4; i++) {
+        if (i) {
+            if (p == end || *p != '.') return 0;
+            p++;
+        }
+        const char *d = p;
+        unsigned v = 0;
+        while (p < end && *p >= '0' && *p <= '9' && p - d < 3) v = v * 10 + (unsigned)(*p++ - '0');
+        if (p == d || v > 255 || (p - d > 1 && *d == '0')) return 0;
+        if (p < end && *p >= '0' && *p <= '9') return 0;          /* a fourth digit */
+        out[i] = (uint8_t)v;
+    }
+    return (size_t)(p - s);
+}
+/* IPv6 text at p (RFC 4291 §2.2: 1-4 hex digits a group, one "::", an IPv4 tail). No zone
+   ids. Returns the bytes taken, or 0. */
+HTTPD__PRIVATE size_t httpd__ip6_parse(const char *p, const char *end, uint8_t out[16]) {
+    const char *s = p;
+    unsigned g[8];
+    int n = 0, gap = -1;
+    if (end - p >= 2 && p[0] == ':' && p[1] == ':') {
+        gap = 0;
+        p += 2;
+        if (p == end || httpd__hexval((unsigned char)*p) < 0) goto done;
+    }
+    for (;;) {
+        const char *q = p;
+        unsigned v = 0;
+        int k = 0, h;
+        while (q < end && k < 4 && (h = httpd__hexval((unsigned char)*q)) >= 0) {
+            v = v * 16 + (unsigned)h; q++; k++;
+        }
+        if (k == 0) return 0;
+        if (q < end && *q == '.') {                       /* the last 32 bits as IPv4 */
+            uint8_t b[4];
+            size_t m = n <= 6 ? httpd__ip4_parse(p, end, b) : 0;
+            if (!m) return 0;
+            g[n++] = (unsigned)b[0] << 8 | b[1];
+            g[n++] = (unsigned)b[2] << 8 | b[3];
+            p += m;
+            break;
+        }
+        if ((q < end && httpd__hexval((unsigned char)*q) >= 0) || n == 8) return 0;
+        g[n++] = v;
+        p = q;
+        if (p == end || *p != ':') break;
+        if (end - p >= 2 && p[1] == ':') {
+            if (gap >= 0) return 0;
+            gap = n;
+            p += 2;
+            if (p == end || httpd__hexval((unsigned char)*p) < 0) break;
+        } else {
+            p++;
+            if (p == end || httpd__hexval((unsigned char)*p) < 0) return 0;
+        }
+    }
+done:
+    if (gap < 0 ? n != 8 : n > 7) return 0;
+    memset(out, 0, 16);
+    int tail = gap < 0 ? 0 : n - gap;
+    for (int i = 0; i < n; i++) {
+        int at = gap < 0 || i < gap ? i : 8 - tail + (i - gap);
+        out[2 * at] = (uint8_t)(g[i] >> 8);
+        out[2 * at + 1] = (uint8_t)g[i];
+    }
+    return (size_t)(p - s);
+}
+/* Text form into out (46 bytes with the NUL): dotted IPv4; IPv6 as RFC 5952 §4 says
+   (lower case, no leading zeros, the longest run of two or more zero groups as "::"). */
+HTTPD__PRIVATE size_t httpd__addr_format(const uint8_t a[16], char *out) {
+    char *p = out;
+    if (!memcmp(a, httpd__v4map, 12)) {
+        for (int i = 12; i < 16; i++) {
+            if (i > 12) *p++ = '.';
+            p += httpd__utoa3(p, a[i]);
+        }
+        *p = 0;
+        return (size_t)(p - out);
+    }
+    unsigned g[8];
+    int best = -1, blen = 1;
+    for (int i = 0; i < 8; i++) g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    for (int i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && g[j] == 0) j++;
+        if (j - i > blen) { best = i; blen = j - i; }
+        i = j > i ? j : i + 1;
+    }
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *p++ = ':';
+            if (i == 0) *p++ = ':';
+            i += blen - 1;
+            continue;
+        }
+        static const char hex[] = "0123456789abcdef";
+        int started = 0;
+        for (int sh = 12; sh >= 0; sh -= 4) {
+            unsigned d = g[i] >> sh & 15;
+            if (d || started || sh == 0) { *p++ = hex[d]; started = 1; }
+        }
+        if (i < 7) *p++ = ':';
+    }
+    *p = 0;
+    return (size_t)(p - out);
+}
+/* "10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1". 0, or -1 when malformed. Host bits
+   are cleared. */
+HTTPD__PRIVATE int httpd__cidr_parse(const char *s, httpd__cidr *c) {
+    size_t n = strlen(s);
+    const char *end = s + n, *slash = (const char *)memchr(s, '/', n);
+    const char *ae = slash ? slash : end;
+    uint8_t b[4];
+    unsigned max = 128, bits;
+    if (ae > s && httpd__ip4_parse(s, ae, b) == (size_t)(ae - s)) {
+        memcpy(c->a, httpd__v4map, 12);
+        memcpy(c->a + 12, b, 4);
+        max = 32;
+    } else if (ae == s || httpd__ip6_parse(s, ae, c->a) != (size_t)(ae - s)) {
+        return -1;
+    }
+    bits = max;
+    if (slash) {
+        const char *d = slash + 1;
+        if (d == end || end - d > 3 || (end - d > 1 && *d == '0')) return -1;
+        for (bits = 0; d < end; d++) {
+            if (*d < '0' || *d > '9') return -1;
+            bits = bits * 10 + (unsigned)(*d - '0');
+        }
+        if (bits > max) return -1;
+    }
+    c->bits = (uint8_t)(bits + 128 - max);
+    for (unsigned i = c->bits; i < 128; i++) c->a[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+    return 0;
+}
+HTTPD__PRIVATE int httpd__cidr_match(const httpd__cidr *c, size_t n, const uint8_t a[16]) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned full = c[i].bits / 8u, rem = c[i].bits % 8u;
+        if (memcmp(a, c[i].a, full)) continue;
+        if (rem && ((a[full] ^ c[i].a[full]) & (0xff00u >> rem) & 0xffu)) continue;
+        return 1;
+    }
+    return 0;
+}
+/* Decimal port, 0..65535, no leading zero. 1 if p..end is exactly that. */
+HTTPD__PRIVATE int httpd__port_ok(const char *p, const char *end) {
+    unsigned v = 0;
+    if (p == end || end - p > 5 || (end - p > 1 && *p == '0')) return 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9') return 0;
+        v = v * 10 + (unsigned)(*p - '0');
+    }
+    return v <= 65535;
+}
+
+/* The PROXY protocol header at b[0..n). >0: its length, with *got = 1 and addr set to the
+   source when it names a TCP client over IPv4/IPv6, *got = 0 when the connection's own
+   address stands (v1 UNKNOWN, v2 LOCAL, AF_UNIX, UNSPEC); 0: incomplete; -1: not a valid
+   header (the connection is closed). A prefix that cannot begin a header fails at once. */
+HTTPD__PRIVATE int httpd__proxy_parse(const char *b, size_t n, uint8_t addr[16], int *got) {
+    static const char sig[12] = { '\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n' };
+    *got = 0;
+    if (n == 0) return 0;
+    if (b[0] == 'P') {                                  /* v1: one text line */
+        if (memcmp(b, "PROXY ", HTTPD__MIN(n, (size_t)6))) return -1;
+        const char *lf = (const char *)memchr(b, '\n', HTTPD__MIN(n, (size_t)HTTPD__PROXY_V1_MAX));
+        if (!lf) return n >= HTTPD__PROXY_V1_MAX ? -1 : 0;
+        const char *p = b + 6, *end = lf - 1;
+        if (lf - b < 7 || *end != '\r') return -1;
+        int len = (int)(lf - b + 1);
+        for (const char *q = p; q < end; q++)            /* printable US-ASCII only */
+            if (*q < 0x20 || *q > 0x7e) return -1;
+        if (end - p >= 7 && !memcmp(p, "UNKNOWN", 7) && (end - p == 7 || p[7] == ' '))
+            return len;                                 /* the rest is to be ignored */
+        if (end - p < 5 || (memcmp(p, "TCP4 ", 5) && memcmp(p, "TCP6 ", 5))) return -1;
+        int v4 = p[3] == '4';
+        p += 5;
+        uint8_t src[16], dst[16], b4[4];
+        for (int i = 0; i < 2; i++) {
+            uint8_t *a = i ? dst : src;
+            const char *sp = (const char *)memchr(p, ' ', (size_t)(end - p));
+            if (!sp || sp == p) return -1;                 /* an empty field is no address */
+            if (v4) {
+                if (httpd__ip4_parse(p, sp, b4) != (size_t)(sp - p)) return -1;
+                memcpy(a, httpd__v4map, 12);
+                memcpy(a + 12, b4, 4);
+            } else if (httpd__ip6_parse(p, sp, a) != (size_t)(sp - p)) {
+                return -1;
+            }
+            p = sp + 1;
+        }
+        const char *sp = (const char *)memchr(p, ' ', (size_t)(end - p));
+        if (!sp || !httpd__port_ok(p, sp) || !httpd__port_ok(sp + 1, end)) return -1;
+        memcpy(addr, src, 16);
+        *got = 1;
+        return len;
+    }
+    /* v2: 12-byte signature, version/command, family/protocol, length, then addresses */
+    if (memcmp(b, sig, HTTPD__MIN(n, sizeof sig))) return -1;
+    if (n < 16) return 0;
+    const uint8_t *u = (const uint8_t *)b;
+    unsigned vc = u[12], fam = u[13], len = (unsigned)u[14] << 8 | u[15], alen;
+    if ((vc >> 4) != 2 || (vc & 15) > 1 || len > HTTPD__PROXY_V2_MAX) return -1;
+    switch (fam) {
+    case 0x00: alen = 0; break;                        /* UNSPEC                  */
+    case 0x11: alen = 12; break;                       /* TCP over IPv4           */
+    case 0x21: alen = 36; break;                       /* TCP over IPv6           */
+    case 0x31: alen = 216; break;                      /* stream over AF_UNIX     */
+    default: return -1;                                /* datagrams, unknown      */
+    }
+    if (len < alen) return -1;
+    if (n < 16 + (size_t)len) return 0;
+    const uint8_t *q = u + 16;
+    for (unsigned i = alen; i < len;) {                /* TLVs must tile the rest */
+        if (len - i < 3) return -1;
+        unsigned tl = (unsigned)q[i + 1] << 8 | q[i + 2];
+        if (len - i - 3 < tl) return -1;
+        i += 3 + tl;
+    }
+    if ((vc & 15) == 1 && fam == 0x11) {
+        memcpy(addr, httpd__v4map, 12);
+        memcpy(addr + 12, q, 4);
+        *got = 1;
+    } else if ((vc & 15) == 1 && fam == 0x21) {
+        memcpy(addr, q, 16);
+        *got = 1;
+    }
+    return (int)(16 + len);
+}
+
+/* One element of a forwarding list: "192.0.2.1", "2001:db8::1", "[2001:db8::1]", with an
+   optional ":port" after IPv4 or the brackets (some proxies add it). 1 and a, else 0. */
+HTTPD__PRIVATE int httpd__fwd_addr(const char *p, const char *end, uint8_t a[16]) {
+    uint8_t b[4];
+    size_t m;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    if (p == end) return 0;
+    if (*p == '[') {
+        const char *rb = (const char *)memchr(p, ']', (size_t)(end - p));
+        if (!rb || rb == p + 1 || httpd__ip6_parse(p + 1, rb, a) != (size_t)(rb - p - 1)) return 0;
+        p = rb + 1;
+    } else if ((m = httpd__ip4_parse(p, end, b)) != 0) {
+        memcpy(a, httpd__v4map, 12);
+        memcpy(a + 12, b, 4);
+        p += m;
+    } else {
+        return httpd__ip6_parse(p, end, a) == (size_t)(end - p);
+    }
+    return p == end || (*p == ':' && httpd__port_ok(p + 1, end));
+}
+/* The `for` parameter of one Forwarded element (RFC 7239 §4: pairs separated by ';',
+   values tokens or quoted strings), as an address. 1 and a, else 0 ("unknown",
+   obfuscated names, no `for`, bad syntax). */
+HTTPD__PRIVATE int httpd__fwd_for(const char *p, const char *end, uint8_t a[16]) {
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ';')) p++;
+        const char *k = p;
+        while (p < end && HTTPD__IS(*p, HTTPD__C_TCHAR)) p++;
+        size_t kl = (size_t)(p - k);
+        if (!kl || p == end || *p != '=') return 0;
+        p++;
+        char v[64];
+        size_t vl = 0;
+        if (p < end && *p == '"') {                        /* quoted-string */
+            for (p++;; p++) {
+                if (p == end) return 0;
+                if (*p == '"') { p++; break; }
+                if (*p == '\\' && ++p == end) return 0;
+                if (vl == sizeof v) return 0;
+                v[vl++] = *p;
+            }
+        } else {
+            while (p < end && HTTPD__IS(*p, HTTPD__C_TCHAR) && vl < sizeof v) v[vl++] = *p++;
+        }
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
+        if (p < end && *p != ';') return 0;
+        if (kl == 3 && httpd__ieq(k, "for", 3)) return httpd__fwd_addr(v, v + vl, a);
+    }
+    return 0;
+}
+/* The client's address behind trusted proxies: from the peer's address leftwards, while
+   the current hop is trusted, the element left of it in X-Forwarded-For (or Forwarded
+   when there is no X-Forwarded-For) is the next hop; an element that is not an address
+   ends the walk there. All lines of the field form one list, in order. */
+HTTPD__PRIVATE void httpd__realip(const httpd__cidr *t, size_t nt, const httpd_header *hs,
+                                  int nh, uint8_t addr[16]) {
+    struct { const char *p, *e; } el[HTTPD__FWD_MAX];
+    size_t total = 0;
+    int xff = 0;
+    if (!nt || !httpd__cidr_match(t, nt, addr)) return;
+    for (int i = 0; i < nh && !xff; i++)
+        xff = httpd__ieq2(hs[i].name.ptr, hs[i].name.len, "x-forwarded-for", 15);
+    for (int i = 0; i < nh; i++) {
+        if (!httpd__ieq2(hs[i].name.ptr, hs[i].name.len, xff ? "x-forwarded-for" : "forwarded",
+                         xff ? 15 : 9))
+            continue;
+        const char *p = hs[i].value.ptr, *end = p + hs[i].value.len, *s = p;
+        int quoted = 0;
+        for (;; p++) {                       /* split at commas outside quoted strings */
+            if (p < end && *p == '"' && !xff) quoted = !quoted;
+            else if (p < end && *p == '\\' && quoted && p + 1 < end) p++;
+            else if (p == end || (*p == ',' && !quoted)) {
+                el[total % HTTPD__FWD_MAX].p = s;     /* an unclosed quote: one element */
+                el[total % HTTPD__FWD_MAX].e = p;     /* to the end, which fails below  */
+                total++;
+                if (p == end) break;
+                s = p + 1;
+            }
+        }
+    }
+    for (size_t k = 0; k < total && k < HTTPD__FWD_MAX; k++) {
+        size_t i = (total - 1 - k) % HTTPD__FWD_MAX;
+        uint8_t a[16];
+        if (!(xff ? httpd__fwd_addr(el[i].p, el[i].e, a) : httpd__fwd_for(el[i].p, el[i].e, a)))
+            return;
+        memcpy(addr, a, 16);
+        if (!httpd__cidr_match(t, nt, addr)) return;
+    }
+}
+
+/* ================================================================= >>ratelimit
+   Token buckets kept as GCRA (the generic cell rate algorithm, ITU-T I.371): one number
+   per client, its theoretical arrival time `tat`. A request at `now` passes when
+   max(tat, now) - now <= tau, tau = (burst - 1) x T and T = 1 / rate, and then moves tat
+   to max(tat, now) + T: a bucket of `burst` tokens refilled at `rate`, without a refill
+   loop. A bucket with tat <= now is full, which is the same as no bucket at all, so the
+   table may forget it. The table is per worker and set associative: a key hashes to a
+   set of 8 slots; a new key takes the slot with the smallest tat (an empty or full
+   bucket first, else the fullest), so memory is bounded and every step O(1), with no lock
+   (one owner). A flood of new keys through one set can forgive a limited client: size
+   max_clients for the clients active within a refill period. Times in microseconds. */
+#define HTTPD__RL_WAYS 8
+typedef struct httpd__rl_slot {
+    uint64_t k0, k1, tat;          /* tat 0: empty                                      */
+    uint32_t k2, pad;              /* the route (per-route limits), key kind            */
+} httpd__rl_slot;
+typedef struct httpd__rl_table {
+    httpd__rl_slot *slot;          /* sets x HTTPD__RL_WAYS                             */
+    uint32_t        sets;          /* a power of two                                    */
+} httpd__rl_table;
+
+HTTPD__PRIVATE uint64_t httpd__mix64(uint64_t x) {  /* splitmix64's finalizer */
+    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27; x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+/* One request for key (k0, k1, k2) at now. 1: allowed; 0: over the limit, and *retry is
+   the time until a request would pass. */
+HTTPD__PRIVATE int httpd__rl_take(httpd__rl_table *t, uint64_t k0, uint64_t k1, uint32_t k2,
+                                  uint64_t now, uint64_t T, uint64_t tau, uint64_t *retry) {
+    uint64_t h = httpd__mix64(k0 ^ httpd__mix64(k1 ^ ((uint64_t)k2 << 32)));
+    httpd__rl_slot *set = t->slot + (size_t)(h & (t->sets - 1)) * HTTPD__RL_WAYS, *e = NULL;
+    httpd__rl_slot *victim = set;
+    for (int i = 0; i < HTTPD__RL_WAYS; i++) {
+        httpd__rl_slot *s = &set[i];
+        if (s->tat && s->k0 == k0 && s->k1 == k1 && s->k2 == k2) { e = s; break; }
+        if (s->tat < victim->tat) victim = s;
+    }
+    if (!e) {
+        e = victim;
+        e->k0 = k0; e->k1 = k1; e->k2 = k2; e->tat = 0;
+    }
+    uint64_t at = e->tat > now ? e->tat : now;
+    if (at - now > tau) {                           /* (a new key never gets here) */
+        *retry = at - now - tau;
+        return 0;
+    }
+    e->tat = at + T;
+    return 1;
 }
 
 /* ================================================================= >>multipart
@@ -2670,6 +3316,8 @@ typedef struct httpd__taskpool {
     pthread_cond_t  cv;
     httpd_task     *head, *tail;
     uint32_t        queued, cap;
+    uint64_t        shed;          /* pushes refused: the queue was full (metrics)     */
+    HTTPD__ATOMIC(uint32_t) running; /* tasks in work() now (metrics)                  */
     int             stopping, nthreads, inited;
     pthread_t      *threads;
     void           *alloc_ctx;
@@ -2692,7 +3340,11 @@ HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
     t->next = NULL;
     /* a request task cancelled while queued is skipped; background work runs (with the
        flag set) so that it can release what it holds */
-    if (t->kind != HTTPD__TASK_REQ || !HTTPD__LOAD(&t->cancelled)) t->work(t->arg, t);
+    if (t->kind != HTTPD__TASK_REQ || !HTTPD__LOAD(&t->cancelled)) {
+        HTTPD__ADD(&p->running, 1u);
+        t->work(t->arg, t);
+        HTTPD__ADD(&p->running, (uint32_t)-1);
+    }
     t->complete(t);
     return 1;
 }
@@ -2705,7 +3357,7 @@ HTTPD__PRIVATE int httpd__taskpool_push(httpd__taskpool *p, httpd_task *t) {
     if (!p->inited) return HTTPD_ERR_STATE;
     pthread_mutex_lock(&p->mu);
     if (p->stopping) rc = HTTPD_ERR_STATE;
-    else if (p->queued >= p->cap) rc = HTTPD_ERR_TOOLARGE;      /* full: fail fast */
+    else if (p->queued >= p->cap) { rc = HTTPD_ERR_TOOLARGE; p->shed++; } /* full: fail fast */
     else {
         if (p->tail) p->tail->next = t; else p->head = t;
         p->tail = t;
@@ -3498,6 +4150,7 @@ enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response fra
                                                 one busy connection cannot starve others */
 
 enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_WS /* a WebSocket (>>ws) */,
+       HTTPD__S_PROXY /* the PROXY protocol header comes first (>>proxyproto) */,
        HTTPD__S_CLOSING, HTTPD__S_LINGER,
        HTTPD__S_ABORT /* close now, unsent output dropped */, HTTPD__S_DEAD };
 enum {
@@ -3543,12 +4196,15 @@ typedef struct httpd__conn {
         uint64_t    file_tag;      /* not check), so a file edited mid-body is caught   */
     } fb;
     struct httpd_ws *ws;           /* set by httpd_ws_upgrade; HTTPD__S_WS <=> ws      */
+    uint8_t     addr[16];          /* the client, when the server needs it (>>proxyproto);
+                                      else zero                                        */
 #ifdef HTTPD_TLS_BEARSSL
     httpd__tls *tls;               /* a connection of the TLS listener (>>tls); NULL:
                                       plaintext, or dropped for a lingering close      */
 #endif
     uint16_t    flags;
     uint8_t     state;
+    uint8_t     proxied;           /* 1: from the PROXY listener (its own cap)         */
 } httpd__conn;
 
 typedef struct httpd__arena_chunk { struct httpd__arena_chunk *next; } httpd__arena_chunk;
@@ -3587,6 +4243,8 @@ typedef struct httpd__req {
     void                *barg;
     uint64_t             stream_left;  /* HTTPD__FR_LENGTH: bytes still due           */
     uint8_t              counted;      /* 1: in s->inflight, 2: in its route's count  */
+    uint8_t              mwon;         /* the operations chain follows it (>>mw); the
+                                          fields at the end are valid only then       */
     httpd_timer_fn       ufn;
     void                *uarg;
     int                  ustatus;
@@ -3597,10 +4255,22 @@ typedef struct httpd__req {
     char                *arena;    /* bump allocator: inline part, then chunks         */
     uint32_t             arena_used, arena_cap;
     httpd__arena_chunk  *chunks;
+    /* operations (>>mw), set by httpd__mw_adopt when mwon */
+    const struct httpd__mwroute *mr;   /* its route's chain                            */
+    uint64_t             t0_us;        /* monotonic: the head's arrival                */
+    uint64_t             bytes_out;    /* response bytes queued so far                 */
+    const char          *why;          /* why the connection closes after it           */
+    int                  status;       /* of its response head; 0: none yet            */
+    uint8_t              generated;    /* the server answered it itself                */
+    uint8_t              mwdone;       /* its completion was reported                  */
+    uint8_t              cors_ok;      /* its Origin is allowed                         */
+    httpd_str            origin;
+    uint8_t              addr[16];     /* the client (PROXY, trusted X-Forwarded-For)   */
+    char                 rid[64];      /* request id (pub.request_id points here)      */
 } httpd__req;
 
 typedef struct httpd__prefix {   /* see httpd__head_prefix */
-    char     text[120];
+    char     text[248];
     uint16_t len, ct_off, ct_len;  /* ct_len UINT16_MAX: no Content-Type line         */
     int      status;               /* 0: nothing cached                               */
     time_t   sec;
@@ -3636,7 +4306,7 @@ typedef struct httpd__worker {
     pthread_mutex_t mbox_mu;       /* tasks coming back (completions, posts)           */
     httpd_task  *mbox, *mbox_tail;
     int          mbox_inited;
-    int          accepting, stopping, forced, draining;
+    int          accepting, paccepting, stopping, forced, draining;
     uint64_t     forced_at;
     httpd__timer accept_timer;     /* re-arms accepting after EMFILE                   */
     httpd__timer stop_timer;       /* graceful stop deadline                           */
@@ -3645,6 +4315,9 @@ typedef struct httpd__worker {
     char         scratch[4096];    /* lingering reads land here                        */
     uint64_t     requests;         /* request heads completed on this worker           */
     HTTPD__ATOMIC(uint64_t) busy_since;  /* ms: out of epoll_wait since; 0 while waiting */
+    HTTPD__ATOMIC(uintptr_t) cb_route; /* in an application callback: its httpd__route *
+                                      (NULL: none matched) | 1, for the watchdog; else 0 */
+    struct httpd__wops *ops;       /* operations state (>>mw); NULL when none is on    */
     uint64_t     blocked_seen;     /* the watchdog's: the stall it reported already    */
     pthread_t    thread;
     int          started;
@@ -3674,6 +4347,11 @@ struct httpd_server {
     HTTPD__ATOMIC(int) gate_closed;/* httpd_wait began releasing: those calls fail     */
     pthread_t     watchdog;        /* blocked-worker detection, when there is a logger */
     int           watchdog_started;
+    struct httpd__mw *mw;          /* operations (>>mw); NULL: none configured         */
+    int           proxy_fd, proxy_port;       /* the PROXY protocol listener           */
+    HTTPD__ATOMIC(uint32_t) proxy_nconns;
+    size_t        server_hdr_len;  /* "Server: <desc.server_name>\r\n" in server_hdr  */
+    char          server_hdr[128];
 };
 
 /* implemented by >>machine and >>worker, called from the sections in between */
@@ -3685,6 +4363,25 @@ HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c);
 #ifdef HTTPD_TLS_BEARSSL
 HTTPD__PRIVATE void httpd__tls_detach(httpd__conn *c);
 #endif
+/* implemented by >>mw; called only when s->mw (a request's mwon, a worker's ops) is set */
+HTTPD__COLD void httpd__mw_head(httpd__req *r, int status, int generated);
+HTTPD__COLD void httpd__mw_done(httpd__req *r, const char *why);
+HTTPD__COLD void httpd__mw_error(httpd__conn *c, httpd__req *r);
+HTTPD__COLD void httpd__cb_timed(httpd__worker *w, const httpd__route *rt, int end);
+HTTPD__COLD void httpd__mw_gauges(httpd__worker *w);
+
+/* Around each call into the application (handler, body piece, timer, task completion,
+   middleware). The watchdog reads which route's callback holds a stalled worker: one
+   store here, cleared at each loop turn (a nested callback names its own route until the
+   outer one calls another). With metrics on, calls are timed (nested ones count in the
+   outermost). */
+HTTPD__HOT void httpd__cb_enter(httpd__worker *w, const httpd__route *rt) {
+    HTTPD__STORE_RLX(&w->cb_route, (uintptr_t)rt | 1u);
+    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__cb_timed(w, rt, 0);
+}
+HTTPD__HOT void httpd__cb_leave(httpd__worker *w, const httpd__route *rt) {
+    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__cb_timed(w, rt, 1);
+}
 
 /* ---- per-request memory ---- */
 HTTPD__PRIVATE void *httpd__arena_alloc(httpd__req *r, size_t n) {
@@ -3707,10 +4404,16 @@ HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily);
 HTTPD__PRIVATE void httpd__req_on_timer(httpd__timer *t, void *ctx) {
     httpd__req *r = HTTPD__CONTAINER(t, httpd__req, utimer);
     httpd_timer_fn fn = r->ufn;
+    const httpd__route *rt = r->route;
     (void)ctx;
     r->ufn = NULL;
     httpd__body_release(r, 2, 1);
-    if (fn) fn(&r->pub, r->uarg, r->ustatus);
+    if (fn) {
+        httpd__cb_enter(r->w, rt);
+        httpd__worker *w = r->w;                      /* fn may free r */
+        fn(&r->pub, r->uarg, r->ustatus);
+        httpd__cb_leave(w, rt);
+    }
 }
 /* A streamed body that will never finish: its body callback hears why (via the timer). */
 HTTPD__PRIVATE void httpd__req_body_gone(httpd_request *req, void *arg, int status) {
@@ -3724,6 +4427,9 @@ HTTPD__PRIVATE void httpd__req_body_gone(httpd_request *req, void *arg, int stat
    is orphaned, not freed; a pending httpd_after() timer, on_writable or body callback
    fires now (on the next loop turn) with the reason. */
 HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
+    if (r->mwon && !r->mwdone)       /* the server is done with it: report it now */
+        httpd__mw_done(r, r->why ? r->why : status == HTTPD_ERR_TIMEOUT ? "timeout"
+                          : HTTPD__LOAD(&r->w->s->stop) ? "stopping" : "client_gone");
     /* its strings point into the connection's input block: keep it with the request
        (the connection is closing) so they stay valid until the application answers */
     if (r->conn) {
@@ -3742,7 +4448,7 @@ HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
         httpd__wheel_add(&r->w->wheel, &r->utimer, r->w->now);
     }
 }
-HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
+HTTPD__HOT httpd__req *httpd__req_get(httpd__worker *w) {
     httpd__req *r = w->free_reqs;
     if (r) {
         w->free_reqs = r->next_free;
@@ -3771,6 +4477,10 @@ HTTPD__PRIVATE httpd__req *httpd__req_get(httpd__worker *w) {
 HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
     httpd__worker *w = r->w;
     void *ctx = w->s->desc.alloc_ctx;
+    if (HTTPD__UNLIKELY(r->mwon)) {     /* not reported yet: it ends without an answer */
+        if (!r->mwdone) httpd__mw_done(r, HTTPD__LOAD(&w->s->stop) ? "stopping" : "client_gone");
+        r->mwon = 0;
+    }
     httpd__wheel_del(&w->wheel, &r->utimer);
     while (r->chunks) {
         httpd__arena_chunk *n = r->chunks->next;
@@ -3880,10 +4590,10 @@ HTTPD__PRIVATE int httpd__head_prefix(httpd__worker *w, int status, const char *
                   : x->ct_len == UINT16_MAX))
         return 0;
     const char *reason = httpd_reason(status);
-    size_t rl = strlen(reason), cl = ctype ? strlen(ctype) : 0;
+    size_t rl = strlen(reason), cl = ctype ? strlen(ctype) : 0, sl = w->s->server_hdr_len;
     if (ctype && !httpd__is_ctl_free(ctype, 0)) return HTTPD_ERR_INVAL;
     x->status = 0;                               /* invalid until complete */
-    if (13 + rl + 2 + 37 + (ctype ? 16 + cl : 0) > sizeof x->text) {
+    if (13 + rl + 2 + 37 + sl + (ctype ? 16 + cl : 0) > sizeof x->text) {
         x->len = 0;                              /* too long to keep: built in place */
         return 0;
     }
@@ -3895,6 +4605,7 @@ HTTPD__PRIVATE int httpd__head_prefix(httpd__worker *w, int status, const char *
     memcpy(p, reason, rl); p += rl;
     *p++ = '\r'; *p++ = '\n';
     memcpy(p, w->date, 37); p += 37;
+    memcpy(p, w->s->server_hdr, sl); p += sl;     /* desc.server_name, if any */
     x->ct_len = UINT16_MAX;
     if (ctype) {
         memcpy(p, "Content-Type: ", 14); p += 14;
@@ -3918,7 +4629,8 @@ HTTPD__PRIVATE int httpd__write_head(httpd__conn *c, int status, const char *cty
     size_t rl = 0, cl = 0, pre = w->prefix.len;
     if (!pre) { reason = httpd_reason(status); rl = strlen(reason); cl = ctype ? strlen(ctype) : 0; }
     int bodyless = status < 200 || status == 204 || status == 304;
-    size_t need = pre + (pre ? 0 : 13 + rl + 2 + 37 + 16 + cl) + 40 + extra_len + 28 + 2 + more;
+    size_t need = pre + (pre ? 0 : 13 + rl + 2 + 37 + w->s->server_hdr_len + 16 + cl) + 40
+                + extra_len + 28 + 2 + more;
     if ((rc = httpd__buf_reserve(&w->pool, &c->out, need)) < 0) return rc;
     char *p = c->out.data + c->out.len;
     if (pre) {
@@ -3932,6 +4644,7 @@ HTTPD__PRIVATE int httpd__write_head(httpd__conn *c, int status, const char *cty
         memcpy(p, reason, rl); p += rl;
         *p++ = '\r'; *p++ = '\n';
         memcpy(p, w->date, 37); p += 37;
+        memcpy(p, w->s->server_hdr, w->s->server_hdr_len); p += w->s->server_hdr_len;
         if (ctype) {
             memcpy(p, "Content-Type: ", 14); p += 14;
             memcpy(p, ctype, cl); p += cl;
@@ -3967,9 +4680,9 @@ HTTPD__HOT int httpd__write_response(httpd__conn *c, int status, const char *cty
 }
 /* Appends "name: value" CRLF to the request's extra lines: response header fields until
    httpd_begin sends them, then trailer fields for httpd_end. */
-HTTPD__PRIVATE int httpd__rh_append(httpd__req *r, const char *name, const char *value) {
-    if (!httpd__is_ctl_free(name, 1) || !httpd__is_ctl_free(value, 0)) return HTTPD_ERR_INVAL;
-    size_t nl = strlen(name), vl = strlen(value), need = nl + vl + 4;
+HTTPD__PRIVATE int httpd__rh_put(httpd__req *r, const char *name, size_t nl, const char *value,
+                                  size_t vl) {
+    size_t need = nl + vl + 4;
     if (r->rh_len + need > r->rh_cap) {
         size_t cap = HTTPD__MAX((size_t)r->rh_cap * 2, r->rh_len + need + 128);
         if (cap > UINT32_MAX / 2) return HTTPD_ERR_TOOLARGE;
@@ -3983,6 +4696,10 @@ HTTPD__PRIVATE int httpd__rh_append(httpd__req *r, const char *name, const char 
     memcpy(p, value, vl); p += vl; *p++ = '\r'; *p++ = '\n';
     r->rh_len += (uint32_t)need;
     return 0;
+}
+HTTPD__PRIVATE int httpd__rh_append(httpd__req *r, const char *name, const char *value) {
+    if (!httpd__is_ctl_free(name, 1) || !httpd__is_ctl_free(value, 0)) return HTTPD_ERR_INVAL;
+    return httpd__rh_put(r, name, strlen(name), value, strlen(value));
 }
 HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char *value) {
     httpd__req *r = (httpd__req *)req;
@@ -4045,6 +4762,19 @@ HTTPD__PRIVATE void httpd__req_answered(httpd__req *r, httpd__conn *c) {
         httpd__conn_queue(c);
     }
 }
+/* httpd_respond with operations on (>>mw): the response side of the chain, bytes counted. */
+HTTPD__COLD int httpd__respond_mw(httpd__req *r, httpd__conn *c, int status, const char *type,
+                                  const void *body, size_t len) {
+    size_t queued = c->out.len - c->out.pos;
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    httpd__mw_head(r, status, 0);
+    int rc = httpd__write_response(c, status, type, r->rh, r->rh_len, body, len, r->keepalive,
+                                   r->head.minor_version, r->head.method_id == HTTPD__M_HEAD);
+    if (rc < 0) return rc;
+    r->bytes_out += c->out.len - c->out.pos - queued;
+    httpd__req_answered(r, c);
+    return 0;
+}
 HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_type,
                             const void *body, size_t len) {
     httpd__req *r = (httpd__req *)req;
@@ -4055,6 +4785,7 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
     if (!c) {                  /* the client left (or got a 504) while we were working */
         return httpd__req_drop_orphan(r);
     }
+    if (HTTPD__UNLIKELY(r->mwon)) return httpd__respond_mw(r, c, status, content_type, body, len);
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     int rc = httpd__write_response(c, status, content_type, r->rh, r->rh_len, body, len,
                                    r->keepalive, r->head.minor_version,
@@ -4064,10 +4795,54 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
     return 0;
 }
 
+/* The server answers r itself (an error, 404/405, OPTIONS, 503, 429, a preflight). With
+   operations on, the middleware's fields (request id, CORS, the application's) and the
+   error handler's body go in; extra holds the answer's own fields (Allow, Retry-After). */
+HTTPD__PRIVATE int httpd__conn_reply(httpd__conn *c, httpd__req *r, int status,
+                                     const char *ctype, const char *extra, size_t extra_len,
+                                     const char *body, size_t len, int keepalive) {
+    int head = r && r->head.method_id == HTTPD__M_HEAD, minor = r ? r->head.minor_version : 1;
+    if (!r || !r->mwon)
+        return httpd__write_response(c, status, ctype, extra, extra_len, body, len, keepalive,
+                                     minor, head);
+    char custom[1024];
+    httpd_error_fn on_error = c->w->s->desc.on_error;
+    if (r->cors_ok != 2) r->rh_len = 0; /* nothing the handler added goes on an error;
+                                          a preflight's own fields stay */
+    if (extra_len) {                      /* the answer's lines, as they are */
+        if (r->rh_cap - r->rh_len < extra_len) {
+            char *n = (char *)httpd__arena_alloc(r, r->rh_len + extra_len + 256);
+            if (!n) return HTTPD_ERR_NOMEM;
+            if (r->rh_len) memcpy(n, r->rh, r->rh_len);
+            r->rh = n; r->rh_cap = r->rh_len + (uint32_t)extra_len + 256;
+        }
+        memcpy(r->rh + r->rh_len, extra, extra_len);
+        r->rh_len += (uint32_t)extra_len;
+    }
+    if (status >= 400 && on_error) {
+        const char *ct = ctype;
+        int n = on_error(&r->pub, status, custom, sizeof custom, &ct);
+        if (n >= 0 && (size_t)n <= sizeof custom && (!ct || httpd__is_ctl_free(ct, 0))) {
+            body = custom; len = (size_t)n; ctype = ct;
+        }
+    }
+    size_t queued = c->out.len - c->out.pos;
+    httpd__mw_head(r, status, 1);
+    int rc = httpd__write_response(c, status, ctype, r->rh, r->rh_len, body, len, keepalive,
+                                   minor, head);
+    if (rc == 0) r->bytes_out += c->out.len - c->out.pos - queued;
+    return rc;
+}
+
 /* An error status generated by the server: always "Connection: close", then a lingering
-   close so that the client can read it even if it is still sending. */
-HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
-    httpd__req *r = c->req;
+   close so that the client can read it even if it is still sending. r: the request it
+   answers, freed after when `owned` (NULL: none was made yet; with operations on one is
+   made then, so that the answer is logged, counted and carries a request id). */
+HTTPD__COLD void httpd__conn_fail(httpd__conn *c, httpd__req *r, int status, int owned) {
+    if (HTTPD__UNLIKELY(c->w->s->mw != NULL) && (!r || !r->mwon)) {
+        if (!r && (r = httpd__req_get(c->w)) != NULL) owned = 1;
+        if (r) httpd__mw_error(c, r);
+    }
     if (!r || !r->responded) {
         char body[64];
         const char *reason = httpd_reason(status);
@@ -4076,18 +4851,21 @@ HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
         size_t rl = HTTPD__MIN(strlen(reason), sizeof body - n - 2);
         memcpy(body + n, reason, rl); n += rl;
         body[n++] = '\n';
-        int head = r && r->head.method_id == HTTPD__M_HEAD;
-        if (httpd__write_response(c, status, "text/plain", NULL, 0, body, n, 0, 1, head) < 0)
+        if (httpd__conn_reply(c, r, status, "text/plain", NULL, 0, body, n, 0) < 0)
             c->out.pos = c->out.len;                     /* cannot even say why: just close */
     }
-    if (r) {
+    if (r && r->mwon) httpd__mw_done(r, status == 408 || status == 504 ? "timeout" : "error");
+    if (r && owned) {
         HTTPD_ASSERT(!(c->flags & HTTPD__F_IN_HANDLER));
         httpd__req_put(r);
-        c->req = NULL;
+        if (c->req == r) c->req = NULL;
     }
     c->state = HTTPD__S_CLOSING;
     c->flags |= HTTPD__F_LINGER;
     HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, status, "request rejected with %d", status);
+}
+HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
+    httpd__conn_fail(c, c->req, status, 1);
 }
 /* Load shedding: over max_inflight or the route's max_concurrent, answer
    503 + Retry-After at once instead of queueing without bound. Returns 1 if shed. */
@@ -4109,19 +4887,21 @@ HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
     httpd__req_uncount(r);
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     static const char retry[] = "Retry-After: 1\r\n";
-    if (httpd__write_response(c, 503, "text/plain", retry, sizeof retry - 1,
-                              "503 Service Unavailable\n", 24, r->keepalive,
-                              r->head.minor_version, r->head.method_id == HTTPD__M_HEAD) < 0)
+    if (httpd__conn_reply(c, r, 503, "text/plain", retry, sizeof retry - 1,
+                          "503 Service Unavailable\n", 24, r->keepalive) < 0)
         c->out.pos = c->out.len;
     r->responded = 1;
     c->state = HTTPD__S_HANDLER;
     return 1;
 }
-/* Answers a request the router settled itself: 404, 405 or OPTIONS, with Allow. */
+/* Answers a request the router settled itself: 404, 405 or OPTIONS, with Allow. The
+   operations chain runs first, the answer standing where a handler would. */
+HTTPD__COLD int httpd__mw_begin(httpd__conn *c, httpd__req *r);
 HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow) {
     httpd__req *r = c->req;
     char extra[128];
     size_t n = 0;
+    if (HTTPD__UNLIKELY(c->w->s->mw != NULL) && httpd__mw_begin(c, r)) return;
     if (status != 404) {
         if (allow & (1u << HTTPD__M_GET)) allow |= 1u << HTTPD__M_HEAD;
         allow |= 1u << HTTPD__M_OPTIONS;
@@ -4137,9 +4917,8 @@ HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow)
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     const char *body = status == 404 ? "404 Not Found\n" : status == 405
                      ? "405 Method Not Allowed\n" : "";
-    if (httpd__write_response(c, status, status == 200 ? NULL : "text/plain", extra, n, body,
-                              strlen(body), r->keepalive, r->head.minor_version,
-                              r->head.method_id == HTTPD__M_HEAD) < 0) {
+    if (httpd__conn_reply(c, r, status, status == 200 ? NULL : "text/plain", extra, n, body,
+                          strlen(body), r->keepalive) < 0) {
         httpd__conn_error(c, 503);
         return;
     }
@@ -4166,11 +4945,14 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
     int minor = r->head.minor_version;
     int fr = content_length >= 0 ? HTTPD__FR_LENGTH : minor ? HTTPD__FR_CHUNKED : HTTPD__FR_CLOSE;
     if (status == 204 || status == 304) { fr = HTTPD__FR_LENGTH; content_length = 0; }
+    size_t queued = c->out.len - c->out.pos;
+    if (r->mwon) httpd__mw_head(r, status, 0);
     r->streaming = (uint8_t)(1 + fr);
     r->keepalive = (uint8_t)(httpd__keepalive(c, r) && fr != HTTPD__FR_CLOSE);
     int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive, minor,
                                fr, content_length >= 0 ? (uint64_t)content_length : 0, 0);
     if (rc < 0) { r->streaming = 0; return rc; }
+    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued;
     r->rh_len = 0;                             /* the extra lines are trailers from now on */
     r->stream_left = content_length >= 0 ? (uint64_t)content_length : 0;
     r->no_body = r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304;
@@ -4202,6 +4984,7 @@ HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
         }
         memcpy(p, data, n); p += n;
         if (fr == HTTPD__FR_CHUNKED) { *p++ = '\r'; *p++ = '\n'; }
+        if (r->mwon) r->bytes_out += (uint64_t)(p - (c->out.data + c->out.len));
         c->out.len = (uint32_t)(p - c->out.data);
         if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
     }
@@ -4212,10 +4995,13 @@ HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c) {
     httpd__req *r = c->req;
     if (!r || !r->wwait || c->out.len - c->out.pos >= HTTPD__OUT_LOW) return;
     httpd_timer_fn fn = r->ufn;
+    const httpd__route *rt = r->route;
     r->wwait = 0;
     r->ufn = NULL;
     httpd__body_release(r, 2, 1);
+    httpd__cb_enter(c->w, rt);
     fn(&r->pub, r->uarg, 0);
+    httpd__cb_leave(c->w, rt);
 }
 HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
@@ -4248,6 +5034,7 @@ HTTPD_API int httpd_end(httpd_request *req) {
             if (r->rh_len) memcpy(p + 3, r->rh, r->rh_len);
             memcpy(p + 3 + r->rh_len, "\r\n", 2);
             c->out.len += 5 + r->rh_len;
+            if (r->mwon) r->bytes_out += 5 + r->rh_len;
         } else {
             r->keepalive = 0;                     /* cannot finish the framing: close */
             c->flags |= HTTPD__F_LINGER;
@@ -4380,9 +5167,14 @@ HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *conte
         return httpd__req_drop_orphan(r);
     }
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    size_t queued = c->out.len - c->out.pos;
+    if (r->mwon) httpd__mw_head(r, status, 0);
     int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive,
                                r->head.minor_version, HTTPD__FR_LENGTH, len, 0);
     if (rc < 0) return rc;
+    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued
+                                 + (r->head.method_id == HTTPD__M_HEAD || status == 204
+                                    || status == 304 ? 0 : len);
     if (r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304 || !len) {
         if (fd >= 0) close(fd);                    /* the head says it all */
     } else {
@@ -4686,6 +5478,7 @@ HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *reason, 
     if (ws->prev) ws->prev->next = ws->next; else w->ws_list = ws->next;
     if (ws->next) ws->next->prev = ws->prev;
     w->nws--;
+    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
     void *ctx = w->s->desc.alloc_ctx;
     HTTPD_FREE(ctx, ws->msg);
     ws->msg = NULL;
@@ -4979,7 +5772,10 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
         int e = httpd_respond(req, st, "text/plain", body, (size_t)n);
         return e < 0 && e != HTTPD_ERR_NOMEM ? e : rc;
     }
-    /* 101 Switching Protocols (§4.2.2), with the header fields the handler added */
+    /* 101 Switching Protocols (§4.2.2), with the header fields the handler added (and the
+       operations chain's: request id, CORS) */
+    size_t queued = c->out.len - c->out.pos;
+    if (r->mwon) httpd__mw_head(r, 101, 0);
     char accept[28];
     httpd__ws_accept(accept, httpd__ws_single(req, "sec-websocket-key"));
     size_t pl = protocol ? strlen(protocol) : 0;
@@ -5005,6 +5801,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     }
     *p++ = '\r'; *p++ = '\n';
     c->out.len = (uint32_t)(p - c->out.data);
+    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued;
 
     memset(ws, 0, sizeof *ws);
     ws->c = c; ws->d = desc; ws->user = user;
@@ -5016,6 +5813,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     if (ws->next) ws->next->prev = ws;
     c->w->ws_list = ws;
     c->w->nws++;
+    if (HTTPD__UNLIKELY(c->w->ops != NULL)) httpd__mw_gauges(c->w);
     c->ws = ws;                            /* conn_finish hands the connection over */
     httpd__req_answered(r, c);
     return 0;
@@ -5223,6 +6021,1371 @@ HTTPD__PRIVATE void httpd__ws_mbox(httpd__worker *w, httpd_task *t, int alive) {
     (void)w; (void)t; (void)alive;
 }
 #endif /* HTTPD_NO_WEBSOCKET */
+/* ================================================================== >>metrics
+   Metrics in the Prometheus text exposition format (version 0.0.4), served by
+   httpd_metrics. Each worker counts in its own block, and is the only writer of it
+   (HTTPD__BUMP: a plain add, no locked instruction, no shared cache line); a scrape sums
+   the blocks with relaxed loads. The watchdog is the one writer of its counts; the task
+   pool's are read under the pool's lock; application metrics written from other threads
+   go to shared cells with a compare-and-swap. Histograms keep a count per bucket
+   (cumulated at the scrape) and a sum in microseconds. Counted: requests by route
+   pattern, method and status class, their durations by route, bytes, in-flight requests
+   and open connections per worker, refusals by cause, the task pool, each worker's loop
+   turns (lag) and stalls, application callbacks by route (durations, those longer than
+   blocked_warn_ms, watchdog stalls). Owner: each worker its block; the scrape runs on the
+   worker that serves it. Cost: nothing unless metrics are on. */
+#define HTTPD__LAT_N 14                  /* request duration buckets, +Inf last        */
+#define HTTPD__CB_N 7                    /* callback duration buckets                  */
+#define HTTPD__LAG_N 8                   /* loop turn buckets                          */
+#define HTTPD__NMETH 8                   /* GET HEAD POST PUT DELETE OPTIONS PATCH other */
+/* bucket upper bounds in microseconds (compared per request) and as printed (le) */
+static const uint64_t httpd__lat_us[HTTPD__LAT_N - 1] =
+    { 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
+      5000000, 10000000 };
+static const uint64_t httpd__cb_us[HTTPD__CB_N - 1] =
+    { 100, 1000, 10000, 100000, 1000000, 10000000 };
+static const uint64_t httpd__lag_us[HTTPD__LAG_N - 1] =
+    { 1000, 5000, 10000, 50000, 100000, 500000, 1000000 };
+static const char *const httpd__meth_names[HTTPD__NMETH] =
+    { "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "other" };
+enum { HTTPD__RJ_400, HTTPD__RJ_408, HTTPD__RJ_413, HTTPD__RJ_414, HTTPD__RJ_431,
+       HTTPD__RJ_429, HTTPD__RJ_501, HTTPD__RJ_503, HTTPD__RJ_504, HTTPD__RJ_505,
+       HTTPD__RJ_PROXY, HTTPD__RJ_MAXCONN, HTTPD__RJ_EMFILE, HTTPD__RJ_N };
+static const char *const httpd__rj_names[HTTPD__RJ_N] = {
+    "400", "408", "413", "414", "431", "429", "501", "503", "504", "505",
+    "proxy_header", "max_connections", "emfile" };
+typedef HTTPD__ATOMIC(uint64_t) httpd__ctr;
+typedef struct httpd__mroute {           /* one route's counts on one worker          */
+    httpd__ctr req[HTTPD__NMETH][5];     /* method x status class 1xx..5xx            */
+    httpd__ctr lat[HTTPD__LAT_N], lat_sum;
+    httpd__ctr cb[HTTPD__CB_N], cb_sum, slow;
+} httpd__mroute;
+typedef struct httpd__wmet {             /* one worker's counts                       */
+    httpd__ctr started, done, bytes_in, bytes_out, conns, ws, log_dropped;
+    httpd__ctr reject[HTTPD__RJ_N];
+    httpd__ctr lag[HTTPD__LAG_N], lag_sum;
+    httpd__ctr blocked;                  /* the watchdog's stalls (its one writer)      */
+    httpd__ctr *app;                     /* desc.metrics counters, as double bits       */
+    httpd__mroute *routes;               /* nroutes + 1: the last for no route          */
+} httpd__wmet;
+typedef struct httpd__metrics {          /* the server's part                           */
+    uint32_t    nroutes;                 /* router routes (+1 slot for "no route")      */
+    uint32_t    napp;
+    const httpd_metric *app;
+    httpd__ctr *shared;                  /* app values from other threads, gauges       */
+    httpd__ctr *stalls;                  /* watchdog stalls by route (its one writer)   */
+    httpd__wmet *w;                      /* one per worker                              */
+} httpd__metrics;
+#ifdef __cplusplus
+#  define HTTPD__CAS_RLX(p, e, d) __atomic_compare_exchange_n((p), (e), (d), 1, \
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+#else
+#  define HTTPD__CAS_RLX(p, e, d) atomic_compare_exchange_weak_explicit((p), (e), (d), \
+                                       memory_order_relaxed, memory_order_relaxed)
+#endif
+HTTPD__PRIVATE double httpd__bits_d(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+HTTPD__PRIVATE uint64_t httpd__d_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+HTTPD__PRIVATE uint64_t httpd__now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+HTTPD__PRIVATE int httpd__meth_index(int mid) {
+    static const signed char map[HTTPD__M_COUNT] = { 7, 0, 1, 2, 3, 4, 5, 6, 7, 7 };
+    return mid >= 0 && mid < HTTPD__M_COUNT ? map[mid] : 7;
+}
+/* The bucket of a duration (us) among `n - 1` upper bounds, +Inf last. */
+HTTPD__PRIVATE int httpd__bucket(const uint64_t *le, int n, uint64_t us) {
+    int i = 0;
+    while (i < n - 1 && us > le[i]) i++;
+    return i;
+}
+HTTPD__PRIVATE int httpd__metric_name_ok(const char *n) {
+    if (!n || !*n || (*n >= '0' && *n <= '9')) return 0;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9')
+              || *n == '_' || *n == ':')) return 0;
+    return 1;
+}
+HTTPD__PRIVATE void httpd__metrics_free(httpd__metrics *m, int nworkers, void *ctx) {
+    if (!m) return;
+    for (int i = 0; m->w && i < nworkers; i++) {
+        HTTPD_FREE(ctx, m->w[i].app);
+        HTTPD_FREE(ctx, m->w[i].routes);
+    }
+    HTTPD_FREE(ctx, m->w);
+    HTTPD_FREE(ctx, (void *)m->shared);
+    HTTPD_FREE(ctx, (void *)m->stalls);
+    HTTPD_FREE(ctx, m);
+}
+/* 0, HTTPD_ERR_NOMEM, or HTTPD_ERR_INVAL for a bad application metric. */
+HTTPD__PRIVATE int httpd__metrics_new(httpd__metrics **out, const httpd_desc *d,
+                                      uint32_t nroutes) {
+    void *ctx = d->alloc_ctx;
+    uint32_t napp = 0;
+    for (const httpd_metric *a = d->metrics; a && a->name; a++, napp++) {
+        size_t nl = strlen(a->name);
+        if (!httpd__metric_name_ok(a->name) || (a->type != HTTPD_COUNTER && a->type != HTTPD_GAUGE)
+            || (a->type == HTTPD_COUNTER && (nl < 6 || strcmp(a->name + nl - 6, "_total")))
+            || (a->labels && (strchr(a->labels, '\n') || strchr(a->labels, '}'))))
+            return HTTPD_ERR_INVAL;
+    }
+    httpd__metrics *m = (httpd__metrics *)HTTPD_MALLOC(ctx, sizeof *m);
+    if (!m) return HTTPD_ERR_NOMEM;
+    memset(m, 0, sizeof *m);
+    m->nroutes = nroutes;
+    m->napp = napp;
+    m->app = d->metrics;
+    size_t nw = (size_t)d->workers;
+    m->w = (httpd__wmet *)HTTPD_MALLOC(ctx, nw * sizeof *m->w);
+    m->shared = (httpd__ctr *)HTTPD_MALLOC(ctx, (napp + 1) * sizeof(httpd__ctr));
+    m->stalls = (httpd__ctr *)HTTPD_MALLOC(ctx, (nroutes + 1) * sizeof(httpd__ctr));
+    if (!m->w || !m->shared || !m->stalls) goto fail;
+    memset((void *)m->w, 0, nw * sizeof *m->w);
+    memset((void *)m->shared, 0, (napp + 1) * sizeof(httpd__ctr));
+    memset((void *)m->stalls, 0, (nroutes + 1) * sizeof(httpd__ctr));
+    for (size_t i = 0; i < nw; i++) {
+        httpd__wmet *w = &m->w[i];
+        w->app = (httpd__ctr *)HTTPD_MALLOC(ctx, (napp + 1) * sizeof(httpd__ctr));
+        w->routes = (httpd__mroute *)HTTPD_MALLOC(ctx, (nroutes + 1) * sizeof(httpd__mroute));
+        if (!w->app || !w->routes) goto fail;
+        memset((void *)w->app, 0, (napp + 1) * sizeof(httpd__ctr));
+        memset((void *)w->routes, 0, (nroutes + 1) * sizeof(httpd__mroute));
+    }
+    *out = m;
+    return 0;
+fail:
+    httpd__metrics_free(m, d->workers, ctx);
+    return HTTPD_ERR_NOMEM;
+}
+HTTPD__PRIVATE void httpd__metrics_reject(httpd__wmet *w, int status) {
+    int k = status == 400 ? HTTPD__RJ_400 : status == 408 ? HTTPD__RJ_408
+          : status == 413 ? HTTPD__RJ_413 : status == 414 ? HTTPD__RJ_414
+          : status == 431 ? HTTPD__RJ_431 : status == 429 ? HTTPD__RJ_429
+          : status == 501 ? HTTPD__RJ_501 : status == 503 ? HTTPD__RJ_503
+          : status == 504 ? HTTPD__RJ_504 : status == 505 ? HTTPD__RJ_505 : -1;
+    if (k >= 0) HTTPD__BUMP(&w->reject[k], 1);
+}
+/* A request is complete: its counts on its worker. */
+HTTPD__PRIVATE void httpd__metrics_request(httpd__wmet *w, uint32_t route, int mid,
+                                           const httpd_outcome *o) {
+    httpd__mroute *m = &w->routes[route];
+    int cls = o->status / 100 - 1;
+    if (cls < 0 || cls > 4) cls = 4;
+    HTTPD__BUMP(&m->req[httpd__meth_index(mid)][cls], 1);
+    HTTPD__BUMP(&m->lat[httpd__bucket(httpd__lat_us, HTTPD__LAT_N, o->duration_us)], 1);
+    HTTPD__BUMP(&m->lat_sum, o->duration_us);
+    HTTPD__BUMP(&w->done, 1);
+    HTTPD__BUMP(&w->bytes_in, o->bytes_in);
+    HTTPD__BUMP(&w->bytes_out, o->bytes_out);
+    if (o->generated) httpd__metrics_reject(w, o->status);
+}
+/* An application callback of `route` ran for us microseconds. */
+HTTPD__PRIVATE void httpd__metrics_callback(httpd__wmet *w, uint32_t route, uint64_t us,
+                                            uint32_t slow_ms) {
+    httpd__mroute *m = &w->routes[route];
+    HTTPD__BUMP(&m->cb[httpd__bucket(httpd__cb_us, HTTPD__CB_N, us)], 1);
+    HTTPD__BUMP(&m->cb_sum, us);
+    if (us >= (uint64_t)slow_ms * 1000u) HTTPD__BUMP(&m->slow, 1);
+}
+HTTPD__PRIVATE void httpd__metrics_turn(httpd__wmet *w, uint64_t us) {
+    HTTPD__BUMP(&w->lag[httpd__bucket(httpd__lag_us, HTTPD__LAG_N, us)], 1);
+    HTTPD__BUMP(&w->lag_sum, us);
+}
+/* Application values: this worker's cell when called on a worker of s, else a shared
+   one (compare-and-swap: other threads may write it too). */
+HTTPD__PRIVATE void httpd__fadd(httpd__ctr *c, double v, int shared) {
+    uint64_t old = HTTPD__LOAD_RLX(c);
+    if (!shared) { HTTPD__STORE_RLX(c, httpd__d_bits(httpd__bits_d(old) + v)); return; }
+    while (!HTTPD__CAS_RLX(c, &old, httpd__d_bits(httpd__bits_d(old) + v))) {}
+}
+
+/* ---- the exposition ---- */
+typedef struct httpd__sb { char *p; size_t len, cap; int err; void *ctx; } httpd__sb;
+HTTPD__PRIVATE void httpd__sb_put(httpd__sb *b, const char *s, size_t n) {
+    if (b->err) return;
+    if (b->cap - b->len < n) {
+        size_t cap = HTTPD__MAX(b->cap * 2, b->len + n + 4096);
+        char *p = (char *)HTTPD_REALLOC(b->ctx, b->p, cap);
+        if (!p) { b->err = 1; return; }
+        b->p = p; b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+HTTPD__PRIVATE void httpd__sb_fmt(httpd__sb *b, const char *fmt, ...) {
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) httpd__sb_put(b, tmp, HTTPD__MIN((size_t)n, sizeof tmp - 1));
+}
+HTTPD__PRIVATE void httpd__sb_head(httpd__sb *b, const char *name, const char *type,
+                                   const char *help) {
+    httpd__sb_fmt(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+/* A label value (text format: backslash, double quote and newline escaped). */
+HTTPD__PRIVATE void httpd__sb_label(httpd__sb *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"') { httpd__sb_put(b, "\\", 1); httpd__sb_put(b, s, 1); }
+        else if (*s == '\n') httpd__sb_put(b, "\\n", 2);
+        else httpd__sb_put(b, s, 1);
+    }
+}
+HTTPD__PRIVATE void httpd__sb_us(httpd__sb *b, uint64_t us) {    /* seconds, exact */
+    httpd__sb_fmt(b, "%llu.%06llu", (unsigned long long)(us / 1000000u),
+                  (unsigned long long)(us % 1000000u));
+}
+/* One histogram series: cumulative buckets, sum, count. lbl: its other labels with a
+   trailing comma, or "". */
+HTTPD__PRIVATE void httpd__sb_hist(httpd__sb *b, const char *name, const char *lbl,
+                                   const uint64_t *le, int n, const uint64_t *cnt,
+                                   uint64_t sum_us) {
+    uint64_t acc = 0;
+    for (int i = 0; i < n; i++) {
+        acc += cnt[i];
+        if (i < n - 1) httpd__sb_fmt(b, "%s_bucket{%sle=\"%g\"} %llu\n", name, lbl,
+                                     (double)le[i] / 1e6, (unsigned long long)acc);
+        else httpd__sb_fmt(b, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, lbl,
+                           (unsigned long long)acc);
+    }
+    httpd__sb_fmt(b, "%s_sum{%s", name, lbl);
+    if (b->len && b->p[b->len - 1] == ',') b->len--;
+    httpd__sb_put(b, "} ", 2);
+    httpd__sb_us(b, sum_us);
+    httpd__sb_fmt(b, "\n%s_count{%s", name, lbl);
+    if (b->len && b->p[b->len - 1] == ',') b->len--;
+    httpd__sb_fmt(b, "} %llu\n", (unsigned long long)acc);
+}
+#define HTTPD__SUM(field) do { v = 0; for (int i_ = 0; i_ < nw; i_++) \
+    v += HTTPD__LOAD_RLX(&m->w[i_].field); } while (0)
+/* The whole exposition into b. */
+HTTPD__PRIVATE void httpd__metrics_render(httpd_server *s, const httpd__metrics *m, httpd__sb *b,
+                                          int log_on) {
+    int nw = s->desc.workers;
+    uint32_t nr = m->nroutes + 1;
+    uint64_t v, cnt[HTTPD__LAT_N];
+    char lbl[600];
+    /* route label values: the pattern, "unmatched" for requests no route took */
+    #define HTTPD__ROUTE_NAME(i) ((i) < m->nroutes ? s->router.routes[i].pub->pattern : "unmatched")
+    httpd__sb_head(b, "httpd_requests_total", "counter",
+                   "Requests answered, by route pattern, method and status class.");
+    for (uint32_t r = 0; r < nr; r++)
+        for (int k = 0; k < HTTPD__NMETH; k++)
+            for (int c = 0; c < 5; c++) {
+                HTTPD__SUM(routes[r].req[k][c]);
+                if (!v) continue;
+                httpd__sb_put(b, "httpd_requests_total{route=\"", 28);
+                httpd__sb_label(b, HTTPD__ROUTE_NAME(r));
+                httpd__sb_fmt(b, "\",method=\"%s\",status=\"%dxx\"} %llu\n", httpd__meth_names[k],
+                              c + 1, (unsigned long long)v);
+            }
+    httpd__sb_head(b, "httpd_request_duration_seconds", "histogram",
+                   "Time from a request's arrival to the end of its response, by route.");
+    for (uint32_t r = 0; r < nr; r++) {
+        uint64_t tot = 0;
+        for (int i = 0; i < HTTPD__LAT_N; i++) {
+            HTTPD__SUM(routes[r].lat[i]);
+            cnt[i] = v;
+            tot += v;
+        }
+        if (!tot) continue;
+        HTTPD__SUM(routes[r].lat_sum);
+        httpd__sb b2 = { lbl, 0, sizeof lbl, 0, NULL };
+        httpd__sb_put(&b2, "route=\"", 7);
+        httpd__sb_label(&b2, HTTPD__ROUTE_NAME(r));
+        httpd__sb_put(&b2, "\",", 3);
+        if (b2.err) continue;                              /* a pattern over 500 bytes */
+        lbl[b2.len] = 0;
+        httpd__sb_hist(b, "httpd_request_duration_seconds", lbl, httpd__lat_us, HTTPD__LAT_N,
+                       cnt, v);
+    }
+    httpd__sb_head(b, "httpd_callback_duration_seconds", "histogram",
+                   "Time the application's callbacks (handlers, timers, task completions, "
+                   "body pieces, middleware) held their worker, by route.");
+    for (uint32_t r = 0; r < nr; r++) {
+        uint64_t tot = 0;
+        for (int i = 0; i < HTTPD__CB_N; i++) {
+            HTTPD__SUM(routes[r].cb[i]);
+            cnt[i] = v;
+            tot += v;
+        }
+        if (!tot) continue;
+        HTTPD__SUM(routes[r].cb_sum);
+        httpd__sb b2 = { lbl, 0, sizeof lbl, 0, NULL };
+        httpd__sb_put(&b2, "route=\"", 7);
+        httpd__sb_label(&b2, HTTPD__ROUTE_NAME(r));
+        httpd__sb_put(&b2, "\",", 3);
+        if (b2.err) continue;
+        lbl[b2.len] = 0;
+        httpd__sb_hist(b, "httpd_callback_duration_seconds", lbl, httpd__cb_us, HTTPD__CB_N,
+                       cnt, v);
+    }
+    httpd__sb_head(b, "httpd_slow_callbacks_total", "counter",
+                   "Callbacks that held their worker longer than blocked_warn_ms, by route.");
+    for (uint32_t r = 0; r < nr; r++) {
+        HTTPD__SUM(routes[r].slow);
+        if (!v) continue;
+        httpd__sb_put(b, "httpd_slow_callbacks_total{route=\"", 34);
+        httpd__sb_label(b, HTTPD__ROUTE_NAME(r));
+        httpd__sb_fmt(b, "\"} %llu\n", (unsigned long long)v);
+    }
+    httpd__sb_head(b, "httpd_blocked_callbacks_total", "counter",
+                   "Worker stalls the watchdog saw, by the route of the callback that held it.");
+    for (uint32_t r = 0; r < nr; r++) {
+        v = HTTPD__LOAD_RLX(&m->stalls[r]);
+        if (!v) continue;
+        httpd__sb_put(b, "httpd_blocked_callbacks_total{route=\"", 37);
+        httpd__sb_label(b, HTTPD__ROUTE_NAME(r));
+        httpd__sb_fmt(b, "\"} %llu\n", (unsigned long long)v);
+    }
+    #undef HTTPD__ROUTE_NAME
+    httpd__sb_head(b, "httpd_requests_in_flight", "gauge",
+                   "Requests received and not yet answered, per worker.");
+    for (int i = 0; i < nw; i++)
+        httpd__sb_fmt(b, "httpd_requests_in_flight{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)(HTTPD__LOAD_RLX(&m->w[i].started)
+                                           - HTTPD__LOAD_RLX(&m->w[i].done)));
+    httpd__sb_head(b, "httpd_connections_open", "gauge", "Open connections, per worker.");
+    for (int i = 0; i < nw; i++)
+        httpd__sb_fmt(b, "httpd_connections_open{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)HTTPD__LOAD_RLX(&m->w[i].conns));
+    httpd__sb_head(b, "httpd_websockets_open", "gauge", "Open WebSockets, per worker.");
+    for (int i = 0; i < nw; i++)
+        httpd__sb_fmt(b, "httpd_websockets_open{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)HTTPD__LOAD_RLX(&m->w[i].ws));
+    httpd__sb_head(b, "httpd_received_bytes_total", "counter", "Request head and body bytes.");
+    HTTPD__SUM(bytes_in);
+    httpd__sb_fmt(b, "httpd_received_bytes_total %llu\n", (unsigned long long)v);
+    httpd__sb_head(b, "httpd_sent_bytes_total", "counter", "Response head and body bytes.");
+    HTTPD__SUM(bytes_out);
+    httpd__sb_fmt(b, "httpd_sent_bytes_total %llu\n", (unsigned long long)v);
+    httpd__sb_head(b, "httpd_rejections_total", "counter",
+                   "Answers and refusals of the server itself, by cause: a status, a bad "
+                   "PROXY header, accepts paused at max_connections or out of descriptors.");
+    for (int k = 0; k < HTTPD__RJ_N; k++) {
+        HTTPD__SUM(reject[k]);
+        httpd__sb_fmt(b, "httpd_rejections_total{cause=\"%s\"} %llu\n", httpd__rj_names[k],
+                      (unsigned long long)v);
+    }
+    uint32_t queued;
+    uint64_t shed;
+    pthread_mutex_lock(&s->pool.mu);
+    queued = s->pool.queued;
+    shed = s->pool.shed;
+    pthread_mutex_unlock(&s->pool.mu);
+    httpd__sb_head(b, "httpd_tasks_queued", "gauge", "Blocking tasks waiting for a pool thread.");
+    httpd__sb_fmt(b, "httpd_tasks_queued %u\n", queued);
+    httpd__sb_head(b, "httpd_tasks_running", "gauge", "Blocking tasks running on the pool.");
+    httpd__sb_fmt(b, "httpd_tasks_running %u\n", (unsigned)HTTPD__LOAD(&s->pool.running));
+    httpd__sb_head(b, "httpd_tasks_shed_total", "counter",
+                   "Tasks refused because the queue was full (httpd_defer failed).");
+    httpd__sb_fmt(b, "httpd_tasks_shed_total %llu\n", (unsigned long long)shed);
+    httpd__sb_head(b, "httpd_worker_loop_lag_seconds", "histogram",
+                   "Length of each worker loop turn: how long new events wait, at most.");
+    for (int i = 0; i < nw; i++) {
+        for (int k = 0; k < HTTPD__LAG_N; k++) cnt[k] = HTTPD__LOAD_RLX(&m->w[i].lag[k]);
+        snprintf(lbl, sizeof lbl, "worker=\"%d\",", i);
+        httpd__sb_hist(b, "httpd_worker_loop_lag_seconds", lbl, httpd__lag_us, HTTPD__LAG_N, cnt,
+                       HTTPD__LOAD_RLX(&m->w[i].lag_sum));
+    }
+    httpd__sb_head(b, "httpd_worker_blocked_total", "counter",
+                   "Stalls the watchdog saw: a worker away from its loop over blocked_warn_ms.");
+    for (int i = 0; i < nw; i++)
+        httpd__sb_fmt(b, "httpd_worker_blocked_total{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)HTTPD__LOAD_RLX(&m->w[i].blocked));
+    if (log_on) {
+        httpd__sb_head(b, "httpd_access_log_dropped_total", "counter",
+                       "Access log lines dropped: every buffer was waiting for the disk.");
+        HTTPD__SUM(log_dropped);
+        httpd__sb_fmt(b, "httpd_access_log_dropped_total %llu\n", (unsigned long long)v);
+    }
+    for (uint32_t k = 0; k < m->napp; k++) {       /* the application's */
+        const httpd_metric *a = &m->app[k];
+        double d;
+        if (a->read) d = a->read(a->arg);
+        else {
+            d = httpd__bits_d(HTTPD__LOAD_RLX(&m->shared[k]));
+            for (int i = 0; i < nw; i++) d += httpd__bits_d(HTTPD__LOAD_RLX(&m->w[i].app[k]));
+        }
+        if (k == 0 || strcmp(m->app[k - 1].name, a->name))
+            httpd__sb_head(b, a->name, a->type == HTTPD_COUNTER ? "counter" : "gauge",
+                           a->help ? a->help : a->name);
+        if (a->labels && *a->labels) httpd__sb_fmt(b, "%s{%s} %.17g\n", a->name, a->labels, d);
+        else httpd__sb_fmt(b, "%s %.17g\n", a->name, d);
+    }
+}
+#undef HTTPD__SUM
+
+/* =============================================================== >>accesslog
+   The access log: one JSON line per request, formatted on the request's worker into that
+   worker's buffer; full buffers (or one whose first line is flush_ms old) go to a queue
+   that one log thread writes to the file, stderr or the application's function. A worker
+   takes the queue's lock once per buffer (a few hundred lines), never waits for the disk:
+   when its buffers are all queued, a line is dropped and counted. The log thread reopens
+   the file when asked (SIGHUP, httpd_log_reopen), for logrotate. A line is always one
+   line of ASCII JSON: every string is escaped (control bytes, quotes, backslashes and
+   bytes over 0x7e as \u00XX) and cut to a bounded length. Owner: each worker its current
+   buffer; the queue under its mutex; the file under the log thread. */
+#define HTTPD__LOG_LINE_MAX 8192         /* room a line may need, at most                */
+#define HTTPD__LOG_BUFS 16               /* buffers per worker at most (made on demand):
+                                            ~40 ms of lines at 100,000 requests/s        */
+#define HTTPD__LOG_FIELDS 16             /* request fields a line may carry             */
+typedef struct httpd__logbuf {
+    struct httpd__logbuf *next;
+    uint32_t len;                        /* its bytes follow the struct                 */
+} httpd__logbuf;
+typedef struct httpd__logw {             /* the writer, one per server                  */
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    httpd__logbuf  *head, *tail;         /* full, oldest first                          */
+    httpd__logbuf  *spare;               /* written, to be reused                       */
+    uint32_t        nbufs, maxbufs, cap;
+    int             fd, own_fd, stop, started;
+    HTTPD__ATOMIC(int) reopen;
+    httpd_access_log cfg;
+    void           *ctx;
+    pthread_t       th;
+    uint32_t        nfields;             /* cfg.headers, compiled:                      */
+    struct { char lower[64]; size_t len; int redact; } field[HTTPD__LOG_FIELDS];
+} httpd__logw;
+
+/* The first byte of [p, end) a JSON string must escape (a control byte, '"', '\\', or a
+   byte over 0x7e), or end. 16 bytes a step: most of a line needs no escape at all. */
+HTTPD__HOT const char *httpd__json_plain(const char *p, const char *end) {
+#if HTTPD__SSE2
+    const __m128i flip = _mm_set1_epi8((char)0x80), lo = _mm_set1_epi8((char)(0x20 ^ 0x80));
+    const __m128i hi = _mm_set1_epi8((char)(0x7e ^ 0x80));
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    for (; HTTPD__VECTOR && end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i x = _mm_xor_si128(v, flip);                 /* unsigned order, signed compare */
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, lo), _mm_cmpgt_epi8(x, hi));
+        bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+        int m = _mm_movemask_epi8(bad);
+        if (m) return p + httpd__ctz64((uint64_t)(unsigned)m);
+    }
+#endif
+    while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f && *p != '"'
+           && *p != '\\')
+        p++;
+    return p;
+}
+/* s[0..n) as a JSON string (RFC 8259 §7), cut after max source bytes ("..." marks a
+   cut). Writes at most 6 x max + 5 bytes. */
+HTTPD__PRIVATE char *httpd__json_str(char *p, const char *s, size_t n, size_t max) {
+    static const char hex[] = "0123456789abcdef";
+    const char *end = s + HTTPD__MIN(n, max);
+    *p++ = '"';
+    for (;;) {
+        const char *run = httpd__json_plain(s, end);
+        memcpy(p, s, (size_t)(run - s));
+        p += run - s;
+        if ((s = run) == end) break;
+        unsigned char ch = (unsigned char)*s++;
+        if (ch == '"' || ch == '\\') { *p++ = '\\'; *p++ = (char)ch; continue; }
+        memcpy(p, "\\u00", 4);
+        p[4] = hex[ch >> 4]; p[5] = hex[ch & 15];
+        p += 6;
+    }
+    if (n > max) { memcpy(p, "...", 3); p += 3; }
+    *p++ = '"';
+    return p;
+}
+/* RFC 3339 UTC time with milliseconds, "2006-01-02T15:04:05.000Z" (24 bytes). */
+HTTPD__PRIVATE void httpd__rfc3339(char out[24], uint64_t unix_ms) {
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    unsigned v[7] = { (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)tm.tm_mon + 1,
+                      (unsigned)tm.tm_mday, (unsigned)tm.tm_hour, (unsigned)tm.tm_min,
+                      (unsigned)tm.tm_sec, (unsigned)(unix_ms % 1000) };
+    static const char sep[7] = { '-', '-', 'T', ':', ':', '.', 'Z' };
+    char *p = out;
+    for (int i = 0; i < 7; i++) {
+        unsigned w = i == 0 ? 4 : i == 6 ? 3 : 2;
+        for (unsigned k = w; k--;) { p[k] = (char)('0' + v[i] % 10); v[i] /= 10; }
+        p += w;
+        *p++ = sep[i];
+    }
+}
+HTTPD__PRIVATE int httpd__logw_open(httpd__logw *l) {
+    if (!l->cfg.path) return 0;
+    if (!strcmp(l->cfg.path, "-")) { l->fd = 2; l->own_fd = 0; return 0; }
+    int fd = open(l->cfg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return HTTPD_ERR_SYS;
+    if (l->own_fd) close(l->fd);
+    l->fd = fd;
+    l->own_fd = 1;
+    return 0;
+}
+HTTPD__PRIVATE void httpd__logw_write(httpd__logw *l, const char *p, size_t n) {
+    if (l->cfg.fn) { l->cfg.fn(l->cfg.user_data, p, n); return; }
+    while (n) {
+        ssize_t k = write(l->fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return;                          /* a full disk: the lines are lost */
+        p += k;
+        n -= (size_t)k;
+    }
+}
+HTTPD__PRIVATE void *httpd__logw_main(void *arg) {
+    httpd__logw *l = (httpd__logw *)arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->head && !l->stop && !HTTPD__LOAD(&l->reopen)) {
+            struct timespec ts;                 /* a reopen asked from a signal handler
+                                                   cannot signal: look once a second */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+        }
+        httpd__logbuf *b = l->head;
+        l->head = l->tail = NULL;
+        int stop = l->stop;
+        pthread_mutex_unlock(&l->mu);
+        if (HTTPD__LOAD(&l->reopen)) {
+            HTTPD__STORE(&l->reopen, 0);
+            httpd__logw_open(l);                   /* on failure the old file stays */
+        }
+        httpd__logbuf *last = NULL;
+        for (httpd__logbuf *x = b; x; x = x->next) {
+            httpd__logw_write(l, (const char *)(x + 1), x->len);
+            x->len = 0;
+            last = x;
+        }
+        pthread_mutex_lock(&l->mu);
+        if (last) { last->next = l->spare; l->spare = b; }
+        if (stop && !l->head) break;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+/* 0, HTTPD_ERR_SYS (cannot open the file), HTTPD_ERR_NOMEM. */
+HTTPD__PRIVATE int httpd__logw_start(httpd__logw **out, const httpd_desc *d) {
+    httpd__logw *l = (httpd__logw *)HTTPD_MALLOC(d->alloc_ctx, sizeof *l);
+    if (!l) return HTTPD_ERR_NOMEM;
+    memset((void *)l, 0, sizeof *l);
+    l->cfg = d->access_log;
+    l->ctx = d->alloc_ctx;
+    l->cap = HTTPD__MAX(HTTPD__DEF(l->cfg.buffer_bytes, 65536u), 2u * HTTPD__LOG_LINE_MAX);
+    l->maxbufs = HTTPD__LOG_BUFS * (uint32_t)d->workers;
+    l->fd = -1;
+    static const char *const dflt[] = { "authorization", "proxy-authorization", "cookie", NULL };
+    const char *const *redact = l->cfg.redact ? l->cfg.redact : dflt;
+    for (const char *const *n = l->cfg.headers; n && *n; n++) {
+        size_t nl = strlen(*n);
+        if (!nl || nl >= sizeof l->field[0].lower || !httpd__is_ctl_free(*n, 1)
+            || l->nfields == HTTPD__LOG_FIELDS) {
+            HTTPD_FREE(d->alloc_ctx, l);
+            return HTTPD_ERR_INVAL;                 /* a field name is a token, 1-63 bytes */
+        }
+        for (size_t i = 0; i <= nl; i++)
+            l->field[l->nfields].lower[i] = (char)httpd__lower((unsigned char)(*n)[i]);
+        l->field[l->nfields].len = nl;
+        for (const char *const *rr = redact; *rr; rr++)
+            l->field[l->nfields].redact |= httpd__ieq2(*rr, strlen(*rr), *n, nl);
+        l->nfields++;
+    }
+    int rc = httpd__logw_open(l);
+    if (rc < 0) { HTTPD_FREE(d->alloc_ctx, l); return rc; }
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    *out = l;
+    return 0;
+}
+/* The thread starts with the others (signals blocked). */
+HTTPD__PRIVATE void httpd__logw_run(httpd__logw *l) {
+    l->started = !pthread_create(&l->th, NULL, httpd__logw_main, l);
+}
+/* Writes what is queued and ends the thread; frees everything. */
+HTTPD__PRIVATE void httpd__logw_stop(httpd__logw *l) {
+    if (!l) return;
+    if (l->started) {
+        pthread_mutex_lock(&l->mu);
+        l->stop = 1;
+        pthread_cond_signal(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->th, NULL);
+    }
+    for (httpd__logbuf *x = l->head; x; x = x->next)      /* never started: write here */
+        httpd__logw_write(l, (const char *)(x + 1), x->len);
+    for (int k = 0; k < 2; k++) {
+        httpd__logbuf *x = k ? l->spare : l->head;
+        while (x) { httpd__logbuf *n = x->next; HTTPD_FREE(l->ctx, x); x = n; }
+    }
+    if (l->own_fd) close(l->fd);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    HTTPD_FREE(l->ctx, l);
+}
+/* Hands a worker's buffer to the log thread (NULL or empty: nothing). */
+HTTPD__PRIVATE void httpd__logw_push(httpd__logw *l, httpd__logbuf *b) {
+    if (!b) return;
+    pthread_mutex_lock(&l->mu);
+    if (!b->len) { b->next = l->spare; l->spare = b; }
+    else {
+        b->next = NULL;
+        if (l->tail) l->tail->next = b; else l->head = b;
+        l->tail = b;
+        pthread_cond_signal(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+/* An empty buffer for a worker: a spare one, a new one while there are fewer than
+   maxbufs, else NULL (every buffer is waiting: the line is dropped). */
+HTTPD__PRIVATE httpd__logbuf *httpd__logw_take(httpd__logw *l) {
+    pthread_mutex_lock(&l->mu);
+    httpd__logbuf *b = l->spare;
+    if (b) l->spare = b->next;
+    else if (l->nbufs < l->maxbufs
+             && (b = (httpd__logbuf *)HTTPD_MALLOC(l->ctx, sizeof *b + l->cap)) != NULL)
+        l->nbufs++;
+    pthread_mutex_unlock(&l->mu);
+    if (b) { b->next = NULL; b->len = 0; }
+    return b;
+}
+
+/* ======================================================================= >>mw
+   The operations chain around every request, in one defined order:
+       access log and metrics (they observe the whole) -> request id -> CORS ->
+       the application's middleware (desc's, then the route's: auth goes here) ->
+       rate limit -> handler -> error bodies (desc.on_error)
+   httpd__mw_begin runs the request side once a request is routed (for a 404, 405 or the
+   OPTIONS answer too: the router's answer stands where the handler would); a preflight,
+   a middleware or the rate limit may answer there and end it. httpd__mw_head adds the
+   response side to every head the request gets, the server's own answers included
+   (request id, CORS fields, the application's `response` hooks). httpd__mw_done reports
+   its completion exactly once (metrics, access log, `complete` hooks), whatever ended
+   it: a response, an error, a timeout, the client leaving. A request refused before its
+   head was even parsed (400, 414, 431, the header timeout's 408) is made from what the
+   head holds (httpd__mw_salvage), so it too is logged, counted, request-id'd, and CORS'd
+   when its Origin could be read. With nothing configured s->mw is NULL and each hook on
+   the request path is one null check. Calls: >>conn, >>response, >>proxyproto,
+   >>ratelimit, >>metrics, >>accesslog. Owner: the connection's worker (the
+   configuration is read-only once started). */
+#define HTTPD__RID_MAX 64                /* longest X-Request-Id taken from a client   */
+typedef struct httpd__limiter {          /* one httpd_rate_limit in use                 */
+    const httpd_rate_limit *pub;
+    uint64_t T, tau;                     /* us between requests, burst tolerance        */
+    uint32_t sets;                       /* table size per worker, x HTTPD__RL_WAYS     */
+} httpd__limiter;
+typedef struct httpd__mwroute {          /* a route's chain (the last one: no route)    */
+    const httpd_middleware *mw[2];       /* desc's, the route's                         */
+    const httpd_cors *cors;
+    const httpd__limiter *rl;
+    uint32_t index;                      /* its metrics slot                             */
+    uint8_t  quiet;
+} httpd__mwroute;
+typedef struct httpd__mw {
+    httpd__mwroute *routes;              /* router routes + 1                           */
+    httpd__limiter *limiters;
+    uint32_t        nlimiters, ntrusted;
+    httpd__cidr    *trusted;
+    int             request_id;
+    httpd__metrics *met;                 /* NULL: metrics off                            */
+    httpd__logw    *log;                 /* NULL: access log off                         */
+    uint64_t        boot;                /* random per start: ids differ across restarts */
+} httpd__mw;
+typedef struct httpd__wops {             /* a worker's part                             */
+    httpd__wmet    *met;
+    httpd__rl_table *rl;                 /* one per limiter, filled on first use        */
+    httpd__logbuf  *lcur;                /* the access log buffer being filled          */
+    httpd__timer    ltimer;              /* flush_ms after its first line               */
+    uint64_t        cb_t0;               /* us: the running callback's start            */
+    uint32_t        cb_depth;            /* callbacks running, nested                   */
+    uint64_t        turn_t0;             /* us: the loop turn's start (metrics)         */
+    time_t          tsec;                /* the second tstr holds                       */
+    char            tstr[32];
+    char            rid[32];             /* the next generated request id: an odometer  */
+    int             dropped;             /* a drop was reported                          */
+} httpd__wops;
+#if defined(__GNUC__) || defined(__clang__)
+static __thread httpd__worker *httpd__tls_worker;   /* the worker running this thread */
+#elif defined(__cplusplus)
+static thread_local httpd__worker *httpd__tls_worker;
+#else
+static _Thread_local httpd__worker *httpd__tls_worker;
+#endif
+
+HTTPD__PRIVATE uint64_t httpd__fnv(const char *p, size_t n, uint64_t h) {
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+/* 64 random bits for request ids (the kernel's, else time, pid and an address). */
+HTTPD__PRIVATE uint64_t httpd__random64(void) {
+    uint64_t v = 0;
+#ifdef SYS_getrandom
+    if (syscall(SYS_getrandom, &v, sizeof v, 0) == (long)sizeof v) return v;
+#endif
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return httpd__mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)getpid()
+                        ^ (uint64_t)(uintptr_t)&v);
+}
+/* A client's X-Request-Id is kept when it is 1 to 64 of [A-Za-z0-9._:+/=@-]: safe in a
+   header, a log line and a URL, and long enough for UUIDs, ULIDs and trace ids. */
+HTTPD__PRIVATE int httpd__rid_ok(httpd_str v) {
+    if (!v.len || v.len > HTTPD__RID_MAX) return 0;
+    for (size_t i = 0; i < v.len; i++) {
+        char ch = v.ptr[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+              || strchr("-_.:+/=@", ch)))
+            return 0;
+    }
+    return 1;
+}
+/* Generated ids: 32 hex digits, 16 random per start, 2 for the worker, 14 counting up:
+   unique across workers and restarts, and a copy and an increment each. */
+HTTPD__PRIVATE void httpd__rid_init(httpd__wops *o, uint64_t boot, int worker) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) o->rid[i] = hex[(boot >> (60 - 4 * i)) & 15];
+    o->rid[16] = hex[(worker >> 4) & 15];
+    o->rid[17] = hex[worker & 15];
+    memset(o->rid + 18, '0', 14);
+}
+HTTPD__PRIVATE void httpd__rid_next(httpd__wops *o, char *out) {
+    memcpy(out, o->rid, 32);
+    for (int i = 31; i >= 18; i--) {
+        char ch = o->rid[i];
+        if (ch == '9') { o->rid[i] = 'a'; return; }
+        if (ch != 'f') { o->rid[i] = (char)(ch + 1); return; }
+        o->rid[i] = '0';
+    }
+}
+/* A middleware list goes on to the first entry without any hook. */
+HTTPD__HOT int httpd__mw_live(const httpd_middleware *m) {
+    return m && (m->request || m->response || m->complete);
+}
+/* Is `tok` in the list ("GET, POST" or "Content-Type, X-Token")? */
+HTTPD__PRIVATE int httpd__list_has(const char *list, const char *tok, size_t n, int nocase) {
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t') p++;
+        const char *s = p;
+        while (*p && *p != ',' && *p != ' ' && *p != '\t') p++;
+        if ((size_t)(p - s) == n && n
+            && (nocase ? httpd__ieq2(s, n, tok, n) : !memcmp(s, tok, n))) return 1;
+    }
+    return 0;
+}
+/* Origin matching: exact (case-insensitive), "https://" "*.suffix" (one or more labels
+   before the suffix, any scheme), or "*". */
+HTTPD__PRIVATE int httpd__cors_match(const httpd_cors *c, httpd_str o) {
+    for (const char *const *pp = c->origins; pp && *pp; pp++) {
+        const char *pat = *pp, *star = strstr(pat, "://*.");
+        size_t pl = strlen(pat);
+        if (pl == 1 && pat[0] == '*') return 1;
+        if (!star) {
+            if (httpd__ieq2(o.ptr, o.len, pat, pl)) return 1;
+            continue;
+        }
+        size_t sch = (size_t)(star - pat) + 3, suf = pl - sch - 1;   /* "https://", ".x.com" */
+        if (o.len <= sch + suf || !httpd__ieq2(o.ptr, sch, pat, sch)
+            || !httpd__ieq2(o.ptr + o.len - suf, suf, pat + sch + 1, suf))
+            continue;
+        size_t i = sch;
+        for (; i < o.len - suf; i++)
+            if (!HTTPD__IS(o.ptr[i], HTTPD__C_TCHAR) || o.ptr[i] == ':' || o.ptr[i] == '/') break;
+        if (i == o.len - suf && o.ptr[sch] != '.') return 1;
+    }
+    return 0;
+}
+HTTPD__PRIVATE int httpd__cors_headers_ok(const httpd_cors *c, httpd_str asked) {
+    if (c->headers && !strcmp(c->headers, "*")) return 1;
+    const char *p = asked.ptr, *end = p ? p + asked.len : NULL;
+    while (p && p < end) {
+        while (p < end && (*p == ' ' || *p == ',' || *p == '\t')) p++;
+        const char *s = p;
+        while (p < end && *p != ',' && *p != ' ' && *p != '\t') p++;
+        if (p > s && (!c->headers || !httpd__list_has(c->headers, s, (size_t)(p - s), 1)))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- the request side ---- */
+/* The request's operations record: start time, client address (trusted proxies), request
+   id, CORS origin. Runs once per request, before anything can answer it. */
+HTTPD__PRIVATE void httpd__mw_adopt(httpd__conn *c, httpd__req *r) {
+    httpd__worker *w = c->w;
+    const httpd_server *s = w->s;
+    const httpd__mw *m = s->mw;
+    httpd_request *p = &r->pub;
+    httpd_str rid = { NULL, 0 };
+    r->mwon = 1;
+    r->mr = &m->routes[r->route ? (size_t)(r->route - s->router.routes) : s->router.nroutes];
+    uint64_t now = httpd__now_us(), waited = w->now > c->since ? (w->now - c->since) * 1000u : 0;
+    r->t0_us = now > waited ? now - waited : now;       /* from the head's first byte */
+    r->bytes_out = 0;
+    r->why = NULL;
+    r->status = 0;
+    r->generated = r->mwdone = r->cors_ok = 0;
+    r->origin.ptr = NULL; r->origin.len = 0;
+    memcpy(r->addr, c->addr, 16);
+    for (int i = 0; i < p->header_count; i++) {
+        const httpd_header *h = &p->headers[i];
+        if (h->name.len == 6 && httpd__ieq(h->name.ptr, "origin", 6)) r->origin = h->value;
+        else if (h->name.len == 12 && httpd__ieq(h->name.ptr, "x-request-id", 12)) rid = h->value;
+    }
+    if (m->ntrusted) httpd__realip(m->trusted, m->ntrusted, p->headers, p->header_count, r->addr);
+    if (m->request_id) {
+        size_t n = 32;
+        if (httpd__rid_ok(rid)) memcpy(r->rid, rid.ptr, n = rid.len);
+        else httpd__rid_next(w->ops, r->rid);
+        p->request_id.ptr = r->rid;
+        p->request_id.len = n;
+    }
+    if (r->mr->cors && r->origin.ptr)
+        r->cors_ok = (uint8_t)httpd__cors_match(r->mr->cors, r->origin);
+    if (w->ops->met) HTTPD__BUMP(&w->ops->met->started, 1);
+}
+/* A request the server refuses before one was parsed (r fresh from httpd__req_get, or
+   with its head unparsed): method, target, path and fields from what the input holds,
+   as far as they are well-formed, for the answer's fields and its log line. */
+HTTPD__PRIVATE void httpd__mw_salvage(httpd__conn *c, httpd__req *r) {
+    const httpd_server *s = c->w->s;
+    const httpd__buf *in = &c->in;
+    size_t avail = in->data ? in->len - in->pos : 0;
+    const char *b = in->data ? in->data + in->pos : "";
+    const char *end = b + HTTPD__MIN(avail, (size_t)s->lim.max_header_bytes), *q = b;
+    httpd_request *p = &r->pub;
+    r->conn = c;
+    r->head_len = (uint32_t)(end - b);
+    r->head.minor_version = 1;
+    while (q < end && q - b < 32 && HTTPD__IS(*q, HTTPD__C_TCHAR)) q++;
+    if (q > b && q < end && *q == ' ') {
+        p->method.ptr = b; p->method.len = (size_t)(q - b);
+        r->head.method_id = httpd__method_id(b, p->method.len);
+        const char *t = ++q;
+        while (q < end && *q != ' ' && *q != '\r' && *q != '\n') q++;
+        p->target.ptr = t; p->target.len = (size_t)(q - t);
+        const char *qm = (const char *)memchr(t, '?', p->target.len);
+        p->path.ptr = t; p->path.len = qm ? (size_t)(qm - t) : p->target.len;
+    }
+    const char *lf = (const char *)memchr(b, '\n', (size_t)(end - b));
+    uint32_t cap = HTTPD__MIN(s->lim.max_headers, 64u), n = 0;
+    httpd_header *hs = lf ? (httpd_header *)httpd__arena_alloc(r, cap * sizeof *hs) : NULL;
+    for (q = lf ? lf + 1 : end; hs && n < cap && end - q >= 2 && q[0] != '\r';)
+        if (httpd__field_line(&q, end, &hs[n]) == 0) n++; else break;
+    p->headers = hs;
+    p->header_count = (int)n;
+    p->conn.id = ((uint64_t)(uint32_t)c->w->index << 56) | ((uint64_t)c->slot << 32) | c->gen;
+}
+/* The server's own answer from the chain (preflight, refusal, 429): queued like the
+   router's, keep-alive when the request allows it. */
+HTTPD__PRIVATE void httpd__mw_answer(httpd__conn *c, httpd__req *r, int status,
+                                     const char *extra, size_t n, const char *body) {
+    r->keepalive = (uint8_t)httpd__keepalive(c, r);
+    if (httpd__conn_reply(c, r, status, *body ? "text/plain" : NULL, extra, n, body,
+                          strlen(body), r->keepalive) < 0) {
+        httpd__conn_error(c, 503);
+        return;
+    }
+    r->responded = 1;
+    c->state = HTTPD__S_HANDLER;
+}
+/* A CORS preflight (WHATWG Fetch §4.8): 204 with what may be sent, or 403 without any
+   CORS field when the origin, the method or a field is not allowed. */
+HTTPD__PRIVATE void httpd__mw_preflight(httpd__conn *c, httpd__req *r, httpd_str acrm) {
+    const httpd_cors *cors = r->mr->cors;
+    httpd_str acrh = httpd_get_header(&r->pub, "Access-Control-Request-Headers");
+    const char *methods = cors->methods ? cors->methods : "GET, HEAD, POST";
+    int any = !strcmp(methods, "*");
+    int ok = r->cors_ok && (any || httpd__list_has(methods, acrm.ptr, acrm.len, 0))
+             && httpd__cors_headers_ok(cors, acrh);
+    r->cors_ok = (uint8_t)(ok ? 2 : 0);
+    if (!ok) { httpd__mw_answer(c, r, 403, NULL, 0, "403 Forbidden (CORS preflight)\n"); return; }
+    char age[24];
+    size_t an = httpd__utoa(age, HTTPD__DEF(cors->max_age, 600u));
+    if (httpd__rh_put(r, HTTPD__LIT("Access-Control-Allow-Methods"), any ? acrm.ptr : methods,
+                      any ? acrm.len : strlen(methods)) < 0
+        || (acrh.len && httpd__rh_put(r, HTTPD__LIT("Access-Control-Allow-Headers"), acrh.ptr,
+                                      acrh.len) < 0)
+        || httpd__rh_put(r, HTTPD__LIT("Access-Control-Max-Age"), age, an) < 0) {
+        httpd__conn_error(c, 503);
+        return;
+    }
+    httpd__mw_answer(c, r, 204, NULL, 0, "");
+}
+/* The rate limit: 1 when the request is over it (429 queued). */
+HTTPD__PRIVATE int httpd__mw_limit(httpd__conn *c, httpd__req *r) {
+    httpd__worker *w = c->w;
+    const httpd__limiter *l = r->mr->rl;
+    httpd__rl_table *t = &w->ops->rl[l - w->s->mw->limiters];
+    uint64_t k0, k1, retry;
+    uint32_t k2 = l->pub->per_route ? r->mr->index + 1 : 0;
+    if (!t->slot) {
+        size_t n = (size_t)l->sets * HTTPD__RL_WAYS * sizeof *t->slot;
+        t->slot = (httpd__rl_slot *)HTTPD_MALLOC(w->s->desc.alloc_ctx, n);
+        if (!t->slot) return 0;                    /* no memory: fail open, once more later */
+        memset(t->slot, 0, n);
+        t->sets = l->sets;
+    }
+    httpd_str key = { NULL, 0 };
+    if (l->pub->key) {
+        httpd__cb_enter(w, r->route);
+        key = l->pub->key(&r->pub, l->pub->key_arg);
+        httpd__cb_leave(w, r->route);
+    }
+    if (key.ptr) {
+        k0 = httpd__fnv(key.ptr, key.len, 0xcbf29ce484222325ull);
+        k1 = httpd__fnv(key.ptr, key.len, 0x84222325cbf29ce4ull ^ key.len);
+        k2 |= 1u << 31;
+    } else {
+        memcpy(&k0, r->addr, 8);
+        memcpy(&k1, r->addr + 8, 8);
+    }
+    if (httpd__rl_take(t, k0, k1, k2, w->now * 1000u + 1, l->T, l->tau, &retry)) return 0;
+    char extra[48];
+    size_t n = 13;
+    memcpy(extra, "Retry-After: ", 13);
+    n += httpd__utoa(extra + n, (retry + 999999u) / 1000000u);
+    extra[n++] = '\r'; extra[n++] = '\n';
+    httpd__mw_answer(c, r, 429, extra, n, "429 Too Many Requests\n");
+    return 1;
+}
+/* The request side, once routed. 1: the chain answered (the handler is skipped). */
+HTTPD__COLD int httpd__mw_begin(httpd__conn *c, httpd__req *r) {
+    httpd__worker *w = c->w;
+    const httpd_server *s = w->s;
+    if (!r->route && r->head.method_id == HTTPD__M_OPTIONS && s->router.nroutes) {
+        /* a preflight where no OPTIONS route exists belongs to the route of the method it
+           asks for: that route's CORS answers it, its counts and log line name it */
+        httpd_str m = httpd_get_header(&r->pub, "Access-Control-Request-Method");
+        unsigned allow;
+        int np, ri = m.ptr ? httpd__router_find(&s->router, httpd__method_id(m.ptr, m.len), m.ptr,
+                                                m.len, r->pub.path.ptr, r->pub.path.len,
+                                                r->params, &np, &allow) : -1;
+        if (ri >= 0) { r->route = &s->router.routes[ri]; r->nparams = np; }
+    }
+    httpd__mw_adopt(c, r);
+    const httpd__mwroute *mr = r->mr;
+    if (mr->cors && r->origin.ptr && r->head.method_id == HTTPD__M_OPTIONS) {
+        httpd_str acrm = httpd_get_header(&r->pub, "Access-Control-Request-Method");
+        if (acrm.ptr) { httpd__mw_preflight(c, r, acrm); return 1; }
+    }
+    for (int k = 0; k < 2; k++)
+        for (const httpd_middleware *m = mr->mw[k]; httpd__mw_live(m); m++) {
+            if (!m->request) continue;
+            c->flags |= HTTPD__F_IN_HANDLER;
+            httpd__cb_enter(w, r->route);
+            int rc = m->request(&r->pub, m->arg);
+            httpd__cb_leave(w, r->route);
+            c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
+            if (r->responded) { c->state = HTTPD__S_HANDLER; return 1; }
+            if (rc) {                   /* stopped the chain without answering: a bug */
+                HTTPD__LOG(w->s, HTTPD_LOG_ERROR, 500, "a middleware stopped the chain "
+                           "without answering: 500");
+                httpd__mw_answer(c, r, 500, NULL, 0, "500 Internal Server Error\n");
+                return 1;
+            }
+        }
+    return mr->rl && httpd__mw_limit(c, r);
+}
+
+/* ---- the response side ---- */
+/* Before a head goes out for r: request id, CORS fields, the application's hooks. */
+HTTPD__COLD void httpd__mw_head(httpd__req *r, int status, int generated) {
+    const httpd__mwroute *mr = r->mr;
+    const httpd_cors *cors = mr->cors;
+    r->status = status;
+    r->generated = (uint8_t)generated;
+    if (r->pub.request_id.ptr)
+        httpd__rh_put(r, HTTPD__LIT("X-Request-Id"), r->pub.request_id.ptr, r->pub.request_id.len);
+    if (cors) {
+        int star = !cors->credentials && cors->origins && cors->origins[0]
+                   && !strcmp(cors->origins[0], "*") && !cors->origins[1];
+        if (r->cors_ok) {
+            if (star) httpd__rh_put(r, HTTPD__LIT("Access-Control-Allow-Origin"), "*", 1);
+            else httpd__rh_put(r, HTTPD__LIT("Access-Control-Allow-Origin"), r->origin.ptr,
+                               r->origin.len);
+            if (cors->credentials)
+                httpd__rh_put(r, HTTPD__LIT("Access-Control-Allow-Credentials"), "true", 4);
+            if (r->cors_ok == 1 && (cors->expose || r->pub.request_id.ptr)) {
+                char ex[512];
+                int n = snprintf(ex, sizeof ex, "%s%s%s", cors->expose ? cors->expose : "",
+                                 cors->expose && r->pub.request_id.ptr ? ", " : "",
+                                 r->pub.request_id.ptr ? "X-Request-Id" : "");
+                if (n > 0 && (size_t)n < sizeof ex)
+                    httpd__rh_put(r, HTTPD__LIT("Access-Control-Expose-Headers"), ex, (size_t)n);
+            }
+        }
+        if (!star) httpd__rh_put(r, HTTPD__LIT("Vary"), "Origin", 6);   /* caches: per origin */
+    }
+    for (int k = 0; k < 2; k++)
+        for (const httpd_middleware *m = mr->mw[k]; httpd__mw_live(m); m++)
+            if (m->response) m->response(&r->pub, status, m->arg);
+}
+/* A string known to need no JSON escape (validated, a token, a constant), quoted. */
+HTTPD__HOT char *httpd__json_raw(char *p, const char *s, size_t n) {
+    *p++ = '"';
+    memcpy(p, s, n);
+    p[n] = '"';
+    return p + n + 1;
+}
+/* The access log line for r. */
+HTTPD__PRIVATE void httpd__mw_log(httpd__worker *w, httpd__req *r, const httpd_outcome *o) {
+    httpd__wops *ops = w->ops;
+    httpd__logw *l = w->s->mw->log;
+    if (!ops->lcur || l->cap - ops->lcur->len < HTTPD__LOG_LINE_MAX) {
+        httpd__logw_push(l, ops->lcur);
+        if (!(ops->lcur = httpd__logw_take(l))) {
+            if (ops->met) HTTPD__BUMP(&ops->met->log_dropped, 1);
+            if (!ops->dropped++)
+                HTTPD__LOG(w->s, HTTPD_LOG_WARN, 0, "access log: the log thread is behind, "
+                           "lines are dropped (httpd_access_log_dropped_total)");
+            return;
+        }
+    }
+    if (!ops->lcur->len)
+        httpd__wheel_add(&w->wheel, &ops->ltimer, w->now + HTTPD__DEF(l->cfg.flush_ms, 1000u));
+    char *start = (char *)(ops->lcur + 1) + ops->lcur->len, *p = start;
+    const httpd_request *q = &r->pub;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != ops->tsec) {
+        httpd__rfc3339(ops->tstr, (uint64_t)ts.tv_sec * 1000u);
+        ops->tsec = ts.tv_sec;
+    }
+    unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
+    ops->tstr[20] = (char)('0' + ms / 100); ops->tstr[21] = (char)('0' + ms / 10 % 10);
+    ops->tstr[22] = (char)('0' + ms % 10);
+    memcpy(p, "{\"time\":\"", 9); p += 9;
+    memcpy(p, ops->tstr, 24); p += 24;
+    memcpy(p, "\",\"id\":", 7); p += 7;
+    if (q->request_id.ptr) p = httpd__json_raw(p, q->request_id.ptr, q->request_id.len);
+    else { memcpy(p, "null", 4); p += 4; }
+    memcpy(p, ",\"client\":", 10); p += 10;
+    if (httpd__addr_known(r->addr)) {
+        *p++ = '"';
+        p += httpd__addr_format(r->addr, p);
+        *p++ = '"';
+    } else { memcpy(p, "null", 4); p += 4; }
+    memcpy(p, ",\"method\":", 10); p += 10;
+    p = httpd__json_str(p, q->method.ptr ? q->method.ptr : "", q->method.len, 32);
+    memcpy(p, ",\"path\":", 8); p += 8;
+    p = httpd__json_str(p, q->path.ptr ? q->path.ptr : "", q->path.len, 512);
+    memcpy(p, ",\"route\":", 9); p += 9;
+    if (r->route && r->route->plen <= 256 && httpd__json_plain(r->route->pub->pattern,
+            r->route->pub->pattern + r->route->plen) == r->route->pub->pattern + r->route->plen)
+        p = httpd__json_raw(p, r->route->pub->pattern, r->route->plen);
+    else if (r->route) p = httpd__json_str(p, r->route->pub->pattern, r->route->plen, 256);
+    else { memcpy(p, "null", 4); p += 4; }
+    memcpy(p, ",\"status\":", 10); p += 10;
+    p += httpd__utoa3(p, (unsigned)o->status);
+    memcpy(p, ",\"in\":", 6); p += 6;
+    p += httpd__utoa(p, o->bytes_in);
+    memcpy(p, ",\"out\":", 7); p += 7;
+    p += httpd__utoa(p, o->bytes_out);
+    memcpy(p, ",\"us\":", 6); p += 6;
+    p += httpd__utoa(p, o->duration_us);
+    memcpy(p, ",\"worker\":", 10); p += 10;
+    p += httpd__utoa3(p, (unsigned)w->index);
+    memcpy(p, ",\"close\":", 9); p += 9;
+    if (o->close) p = httpd__json_str(p, o->close, strlen(o->close), 32);  /* ours or hooks' */
+    else { memcpy(p, "null", 4); p += 4; }
+    if (o->generated) { memcpy(p, ",\"generated\":true", 17); p += 17; }
+    if (l->nfields) {               /* the chosen request fields, the first of each name */
+        char *lim = start + HTTPD__LOG_LINE_MAX - 8;
+        const char *got[HTTPD__LOG_FIELDS];
+        size_t glen[HTTPD__LOG_FIELDS];
+        for (uint32_t k = 0; k < l->nfields; k++) got[k] = NULL;
+        for (int i = 0; i < q->header_count; i++) {
+            const httpd_header *h = &q->headers[i];
+            for (uint32_t k = 0; k < l->nfields; k++)
+                if (!got[k] && h->name.len == l->field[k].len
+                    && httpd__ieq(h->name.ptr, l->field[k].lower, h->name.len)) {
+                    got[k] = h->value.ptr ? h->value.ptr : "";
+                    glen[k] = h->value.len;
+                }
+        }
+        memcpy(p, ",\"headers\":{", 12); p += 12;
+        int first = 1;
+        for (uint32_t k = 0; k < l->nfields; k++) {
+            size_t nl = l->field[k].len;
+            if (!got[k] || lim - p < (ptrdiff_t)(nl + 6 * 256 + 16)) continue;
+            if (!first) *p++ = ',';
+            first = 0;
+            *p++ = '"';
+            memcpy(p, l->field[k].lower, nl); p += nl;       /* a token: nothing to escape */
+            *p++ = '"'; *p++ = ':';
+            if (l->field[k].redact) { memcpy(p, "\"[redacted]\"", 12); p += 12; }
+            else p = httpd__json_str(p, got[k], glen[k], 256);
+        }
+        *p++ = '}';
+    }
+    *p++ = '}';
+    *p++ = '\n';
+    ops->lcur->len += (uint32_t)(p - start);
+}
+/* r is finished (or abandoned): report it once. why: NULL while the connection stays
+   open, else the close reason. */
+HTTPD__COLD void httpd__mw_done(httpd__req *r, const char *why) {
+    if (r->mwdone) return;
+    r->mwdone = 1;
+    httpd__worker *w = r->w;
+    const httpd__mwroute *mr = r->mr;
+    httpd_outcome o;
+    uint64_t now = httpd__now_us();
+    o.status = r->status ? r->status : 499;
+    o.generated = r->generated;
+    o.bytes_in = (uint64_t)r->head_len + r->body_len;
+    o.bytes_out = r->bytes_out;
+    o.duration_us = now > r->t0_us ? now - r->t0_us : 0;
+    o.close = why ? why : r->why;
+    for (int k = 0; k < 2; k++)
+        for (const httpd_middleware *m = mr->mw[k]; httpd__mw_live(m); m++)
+            if (m->complete) m->complete(&r->pub, &o, m->arg);
+    if (w->ops->met) httpd__metrics_request(w->ops->met, mr->index, r->head.method_id, &o);
+    if (w->s->mw->log && !mr->quiet) httpd__mw_log(w, r, &o);
+}
+/* The server's error answer for r is coming: r gets its record first (salvaged when its
+   head was never parsed). */
+HTTPD__COLD void httpd__mw_error(httpd__conn *c, httpd__req *r) {
+    if (r->mwon) return;
+    if (!r->pub.method.ptr) httpd__mw_salvage(c, r);
+    httpd__mw_adopt(c, r);
+}
+/* Why a finished request's connection closes (the server's view). */
+HTTPD__COLD const char *httpd__mw_why(const httpd__conn *c, const httpd__req *r) {
+    const httpd__head *h = &r->head;
+    if (HTTPD__LOAD(&c->w->s->stop)) return "stopping";
+    if (!r->body_done) return "unread_body";
+    if ((h->minor_version == 1 ? (h->flags & HTTPD__H_CLOSE) != 0
+                               : !(h->flags & HTTPD__H_KEEPALIVE) || (h->flags & HTTPD__H_CLOSE))
+        || (c->flags & HTTPD__F_EOF))
+        return "client_close";
+    return r->generated ? "error" : "app";
+}
+/* A callback begins (end 0) or ends (1): its duration, with metrics on. */
+HTTPD__COLD void httpd__cb_timed(httpd__worker *w, const httpd__route *rt, int end) {
+    httpd__wops *o = w->ops;
+    if (!o->met || (end ? --o->cb_depth : o->cb_depth++)) return;   /* the outermost */
+    uint64_t now = httpd__now_us();
+    if (!end) { o->cb_t0 = now; return; }
+    const httpd_server *s = w->s;
+    httpd__metrics_callback(o->met, rt ? (uint32_t)(rt - s->router.routes) : s->router.nroutes,
+                            now - o->cb_t0, s->desc.blocked_warn_ms);
+}
+/* A worker loop turn begins (end 0: w->now is set) or ends: with metrics, its length. */
+HTTPD__COLD void httpd__mw_turn(httpd__worker *w, int end) {
+    httpd__wops *o = w->ops;
+    uint64_t now = o->met ? httpd__now_us() : 0;
+    if (!end) {
+        w->now = o->met ? now / 1000u : httpd__now_ms();
+        o->turn_t0 = now;
+    } else if (o->met) {
+        httpd__metrics_turn(o->met, now - o->turn_t0);
+    }
+}
+/* The worker's open connections or WebSockets changed: the gauges follow. */
+HTTPD__COLD void httpd__mw_gauges(httpd__worker *w) {
+    if (!w->ops->met) return;
+    HTTPD__STORE_RLX(&w->ops->met->conns, (uint64_t)w->nconns);
+    HTTPD__STORE_RLX(&w->ops->met->ws, (uint64_t)w->nws);
+}
+HTTPD__PRIVATE void httpd__mw_flush(httpd__timer *t, void *ctx) {
+    httpd__worker *w = (httpd__worker *)ctx;
+    (void)t;
+    httpd__logw_push(w->s->mw->log, w->ops->lcur);
+    w->ops->lcur = NULL;
+}
+
+/* ======================================================================= >>ops
+   The operations' setup and public calls: httpd__mw_init compiles the configuration at
+   start (routes' chains, limiters, trusted CIDRs, metrics, the log writer) into s->mw, or
+   leaves it NULL when nothing is on; each worker gets its part (httpd__wops); the public
+   functions (httpd_metrics, httpd_metric_add/_set, httpd_client_addr, httpd_log_reopen,
+   httpd_task_request_id). Calls: >>mw, >>metrics, >>accesslog, >>proxyproto, >>async's
+   gate. Owner: httpd_start/httpd_wait for setup; the public calls say their threads. */
+HTTPD__PRIVATE void httpd__mw_free(httpd_server *s) {
+    httpd__mw *m = s->mw;
+    void *ctx = s->desc.alloc_ctx;
+    if (!m) return;
+    httpd__logw_stop(m->log);
+    httpd__metrics_free(m->met, s->desc.workers, ctx);
+    HTTPD_FREE(ctx, m->routes);
+    HTTPD_FREE(ctx, m->limiters);
+    HTTPD_FREE(ctx, m->trusted);
+    HTTPD_FREE(ctx, m);
+    s->mw = NULL;
+}
+HTTPD__PRIVATE const httpd__limiter *httpd__mw_limiter(httpd__mw *m, const httpd_rate_limit *rl,
+                                                        int workers) {
+    if (!rl || !(rl->rate > 0)) return NULL;
+    for (uint32_t i = 0; i < m->nlimiters; i++)
+        if (m->limiters[i].pub == rl) return &m->limiters[i];
+    httpd__limiter *l = &m->limiters[m->nlimiters++];
+    double burst = rl->burst ? (double)rl->burst : (rl->rate < 1 ? 1.0 : rl->rate);
+    double rate = rl->rate;
+    if (rl->split) { rate /= workers; burst = burst / workers < 1 ? 1 : burst / workers; }
+    l->pub = rl;
+    l->T = rate >= 1e6 ? 1 : (uint64_t)(1e6 / rate + 0.5);
+    l->tau = (uint64_t)((uint64_t)burst - 1) * l->T;
+    uint32_t want = HTTPD__DEF(rl->max_clients, 4096u) / HTTPD__RL_WAYS;
+    for (l->sets = 1; l->sets < want && l->sets < (1u << 24); l->sets <<= 1) {}
+    return l;
+}
+/* Compiles the operations configuration (after the router). 0 when none is on (s->mw
+   stays NULL), HTTPD_ERR_INVAL (a bad CIDR, metric, server name), HTTPD_ERR_SYS (the
+   access log file cannot be opened), HTTPD_ERR_NOMEM. */
+HTTPD__PRIVATE int httpd__mw_init(httpd_server *s) {
+    const httpd_desc *d = &s->desc;
+    void *ctx = d->alloc_ctx;
+    uint32_t nr = s->router.nroutes, nt = 0;
+    int any = d->middleware || d->request_id || d->cors || d->rate_limit || d->metrics
+              || d->access_log.path || d->access_log.fn || d->on_error || d->trusted_proxies;
+    int metrics = d->metrics != NULL;
+    for (uint32_t i = 0; i < nr; i++) {
+        const httpd_route *rt = s->router.routes[i].pub;
+        any |= rt->middleware || rt->cors || rt->rate_limit || rt->handler == httpd_metrics;
+        metrics |= rt->handler == httpd_metrics;
+    }
+    if (!any) return 0;
+    httpd__mw *m = (httpd__mw *)HTTPD_MALLOC(ctx, sizeof *m);
+    if (!m) return HTTPD_ERR_NOMEM;
+    memset(m, 0, sizeof *m);
+    s->mw = m;
+    for (const char *const *t = d->trusted_proxies; t && *t; t++) nt++;
+    m->routes = (httpd__mwroute *)HTTPD_MALLOC(ctx, (nr + 1) * sizeof *m->routes);
+    m->limiters = (httpd__limiter *)HTTPD_MALLOC(ctx, (nr + 1) * sizeof *m->limiters);
+    m->trusted = (httpd__cidr *)HTTPD_MALLOC(ctx, (nt + 1) * sizeof *m->trusted);
+    if (!m->routes || !m->limiters || !m->trusted) return HTTPD_ERR_NOMEM;
+    for (uint32_t i = 0; i < nt; i++)
+        if (httpd__cidr_parse(d->trusted_proxies[i], &m->trusted[i]) < 0) {
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "trusted_proxies: \"%s\" is not an "
+                       "address or CIDR", d->trusted_proxies[i]);
+            return HTTPD_ERR_INVAL;
+        }
+    m->ntrusted = nt;
+    m->request_id = d->request_id;
+    m->boot = httpd__random64();
+    for (uint32_t i = 0; i <= nr; i++) {
+        const httpd_route *rt = i < nr ? s->router.routes[i].pub : NULL;
+        httpd__mwroute *mr = &m->routes[i];
+        const httpd_cors *cors = rt && rt->cors ? rt->cors : d->cors;
+        mr->mw[0] = d->middleware;
+        mr->mw[1] = rt ? rt->middleware : NULL;
+        mr->cors = cors && cors->origins && cors->origins[0] ? cors : NULL;
+        mr->rl = httpd__mw_limiter(m, rt && rt->rate_limit ? rt->rate_limit : d->rate_limit,
+                                   d->workers);
+        mr->index = i;
+        mr->quiet = (uint8_t)(rt && rt->quiet);
+    }
+    int rc;
+    if (metrics && (rc = httpd__metrics_new(&m->met, d, nr)) < 0) {
+        if (rc == HTTPD_ERR_INVAL)
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, rc, "desc.metrics: a bad name (counters end in "
+                       "_total), type or labels");
+        return rc;
+    }
+    if ((d->access_log.path || d->access_log.fn) && (rc = httpd__logw_start(&m->log, d)) < 0) {
+        if (rc == HTTPD_ERR_INVAL)
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, rc, "access_log.headers: at most %d names, each a "
+                       "token of 1 to 63 bytes", HTTPD__LOG_FIELDS);
+        else
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, rc, "access log %s: %s", d->access_log.path,
+                       strerror(errno));
+        return rc;
+    }
+    return 0;
+}
+HTTPD__PRIVATE void httpd__mw_worker_free(httpd__worker *w) {
+    httpd__wops *o = w->ops;
+    if (!o) return;
+    void *ctx = w->s->desc.alloc_ctx;
+    if (w->s->mw->log) httpd__logw_push(w->s->mw->log, o->lcur);   /* the rest, written */
+    for (uint32_t i = 0; o->rl && i < w->s->mw->nlimiters; i++) HTTPD_FREE(ctx, o->rl[i].slot);
+    HTTPD_FREE(ctx, o->rl);
+    HTTPD_FREE(ctx, o);
+    w->ops = NULL;
+}
+HTTPD__PRIVATE int httpd__mw_worker_init(httpd__worker *w) {
+    const httpd__mw *m = w->s->mw;
+    void *ctx = w->s->desc.alloc_ctx;
+    if (!m) return 0;
+    httpd__wops *o = (httpd__wops *)HTTPD_MALLOC(ctx, sizeof *o);
+    if (!o) return HTTPD_ERR_NOMEM;
+    memset(o, 0, sizeof *o);
+    w->ops = o;
+    o->met = m->met ? &m->met->w[w->index] : NULL;
+    o->rl = (httpd__rl_table *)HTTPD_MALLOC(ctx, (m->nlimiters + 1) * sizeof *o->rl);
+    if (!o->rl) return HTTPD_ERR_NOMEM;
+    memset(o->rl, 0, (m->nlimiters + 1) * sizeof *o->rl);
+    o->ltimer.fire = httpd__mw_flush;
+    httpd__rid_init(o, m->boot, w->index);
+    return 0;
+}
+
+/* ---- public ---- */
+HTTPD_API void httpd_metrics(httpd_request *req) {
+    httpd_server *s = req->server;
+    if (!s->mw || !s->mw->met) {
+        httpd_respond(req, 404, "text/plain", "metrics are off\n", 16);
+        return;
+    }
+    httpd__sb b = { NULL, 0, 0, 0, s->desc.alloc_ctx };
+    httpd__metrics_render(s, s->mw->met, &b, s->mw->log != NULL);
+    if (b.err) httpd_respond(req, 503, "text/plain", "out of memory\n", 14);
+    else httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+    HTTPD_FREE(s->desc.alloc_ctx, b.p);
+}
+HTTPD__PRIVATE int httpd__metric_op(httpd_server *s, int i, double v, int set) {
+    if (!s) return HTTPD_ERR_INVAL;
+    httpd__worker *w = httpd__tls_worker;
+    int mine = w && w->s == s;                  /* a worker of s: it is alive, no gate */
+    if (!mine && !httpd__gate_enter(s)) return HTTPD_ERR_STATE;
+    int rc = HTTPD_ERR_INVAL;
+    const httpd__metrics *m = s->mw ? s->mw->met : NULL;
+    if (m && i >= 0 && (uint32_t)i < m->napp && !m->app[i].read
+        && (!set || m->app[i].type == HTTPD_GAUGE)) {
+        if (set) HTTPD__STORE_RLX(&m->shared[i], httpd__d_bits(v));
+        else if (mine && m->app[i].type == HTTPD_COUNTER) httpd__fadd(&m->w[w->index].app[i], v, 0);
+        else httpd__fadd(&m->shared[i], v, 1);
+        rc = 0;
+    }
+    if (!mine) httpd__gate_leave(s);
+    return rc;
+}
+HTTPD_API int httpd_metric_add(httpd_server *s, int i, double v) {
+    return httpd__metric_op(s, i, v, 0);
+}
+HTTPD_API int httpd_metric_set(httpd_server *s, int i, double v) {
+    return httpd__metric_op(s, i, v, 1);
+}
+HTTPD_API int httpd_client_addr(const httpd_request *req, char *buf, size_t cap) {
+    const httpd__req *r = (const httpd__req *)req;
+    uint8_t a[16];
+    char t[48];
+    if (!req || !buf) return HTTPD_ERR_INVAL;
+    if (r->mwon) memcpy(a, r->addr, 16);
+    else if (!r->conn) return HTTPD_ERR_CLOSED;
+    else if (httpd__addr_known(r->conn->addr)) memcpy(a, r->conn->addr, 16);
+    else {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(r->conn->fd, (struct sockaddr *)&ss, &sl) < 0) return HTTPD_ERR_SYS;
+        httpd__addr_from(a, (struct sockaddr *)&ss);
+    }
+    size_t n = httpd__addr_format(a, t);
+    if (n >= cap) return HTTPD_ERR_TOOLARGE;
+    memcpy(buf, t, n + 1);
+    return (int)n;
+}
+HTTPD_API void httpd_log_reopen(httpd_server *s) {
+    if (!s || !httpd__gate_enter(s)) return;       /* after httpd_wait: nothing to reopen */
+    if (s->mw && s->mw->log) HTTPD__STORE(&s->mw->log->reopen, 1);
+    httpd__gate_leave(s);
+}
+HTTPD_API httpd_str httpd_task_request_id(const httpd_task *t) {
+    httpd_str none = { NULL, 0 };
+    return t && t->kind == HTTPD__TASK_REQ && t->req ? t->req->pub.request_id : none;
+}
 
 /* =================================================================== >>machine
    The per-connection state machine (HEAD -> BODY -> HANDLER -> HEAD | CLOSING, see
@@ -5243,7 +7406,16 @@ HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     c->flags |= HTTPD__F_IN_HANDLER;
     r->dispatched = 1;
     c->w->held++;
-    r->handler(&r->pub);
+    const httpd__route *rt = r->route;
+    httpd__worker *w = c->w;
+    HTTPD__STORE_RLX(&w->cb_route, (uintptr_t)rt | 1u);         /* httpd__cb_enter */
+    if (HTTPD__UNLIKELY(w->ops != NULL)) {                       /* timed (metrics) */
+        httpd__cb_timed(w, rt, 0);
+        r->handler(&r->pub);
+        httpd__cb_timed(w, rt, 1);
+    } else {
+        r->handler(&r->pub);                 /* the fast path: one store more than bare */
+    }
     c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
 }
 HTTPD__PRIVATE int httpd__custom_method_used(const httpd_server *s, httpd_str m) {
@@ -5262,6 +7434,26 @@ HTTPD__PRIVATE int httpd__path_plain(const char *p, size_t n) {
     return 1;
 }
 /* HEAD state: find, parse and route the next request. Returns 1 to go on, 0 to stop. */
+/* PROXY state: a connection from the PROXY listener sends that header before any request
+   (>>proxyproto). 1: read, the client's address taken, on to HEAD; 0: wait, or it was
+   bad (closed without an answer: the peer is a proxy, not a browser). */
+HTTPD__COLD int httpd__conn_proxy(httpd__conn *c) {
+    httpd__buf *in = &c->in;
+    int got = 0, n = httpd__proxy_parse(in->data ? in->data + in->pos : "", in->len - in->pos,
+                                        c->addr, &got);
+    if (n > 0) {
+        in->pos += (uint32_t)n;
+        c->state = HTTPD__S_HEAD;
+        return 1;
+    }
+    if (n < 0 || (c->flags & HTTPD__F_EOF)) {
+        if (c->w->ops && c->w->ops->met) HTTPD__BUMP(&c->w->ops->met->reject[HTTPD__RJ_PROXY], 1);
+        HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, 400, "bad PROXY protocol header: closed");
+        c->state = HTTPD__S_CLOSING;
+        c->flags |= HTTPD__F_LINGER;
+    }
+    return 0;
+}
 HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     httpd__worker *w = c->w;
     const httpd_server *s = w->s;
@@ -5375,6 +7567,9 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
                          allow);
         return 1;
     }
+    /* the operations chain (>>mw): request id, CORS, middleware, rate limit; for the
+       router's own answers it runs in httpd__conn_auto */
+    if (HTTPD__UNLIKELY(s->mw != NULL) && httpd__mw_begin(c, r)) return 1;
 
     /* body: refuse before reading a byte of it (RFC 9110 §15.5.14) */
     if (r->route && r->route->pub->stream_body) r->stream_body = 1;   /* even when empty */
@@ -5435,16 +7630,25 @@ HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
     c->req = NULL;
     r->bfn = NULL;
     r->timed_out = status == 408;
-    httpd__req_orphan(r, status == 408 ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED);
-    if (status && !started) httpd__conn_error(c, status);
+    if (status && !started) httpd__conn_fail(c, r, status, 0);   /* answered for r */
     else c->state = HTTPD__S_CLOSING;
-    if (fn) fn(&r->pub, r->barg, NULL, 0, err);      /* may answer: that frees r */
+    if (r->mwon && status) r->why = status == 408 ? "timeout" : "error";
+    httpd__req_orphan(r, status == 408 ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED);
+    if (fn) {                                         /* may answer: that frees r */
+        const httpd__route *rt = r->route;
+        httpd__cb_enter(c->w, rt);
+        fn(&r->pub, r->barg, NULL, 0, err);
+        httpd__cb_leave(c->w, rt);
+    }
 }
 /* Hands a piece of a streamed body to the application. */
 HTTPD__PRIVATE void httpd__conn_deliver(httpd__conn *c, const char *p, size_t n, int status) {
     httpd__req *r = c->req;
+    const httpd__route *rt = r->route;
     c->flags |= HTTPD__F_IN_HANDLER;
+    httpd__cb_enter(c->w, rt);
     r->bfn(&r->pub, r->barg, p, n, status);
+    httpd__cb_leave(c->w, rt);
     c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
 }
 /* BODY state: take what the input holds, into the body buffer or to the application.
@@ -5521,9 +7725,12 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
         r->body_done = 1;
         c->state = HTTPD__S_HANDLER;
         httpd_body_fn fn = r->bfn;
+        const httpd__route *rt = r->route;
         r->bfn = NULL;
         c->flags |= HTTPD__F_IN_HANDLER;
+        httpd__cb_enter(c->w, rt);
         fn(&r->pub, r->barg, NULL, 0, HTTPD_BODY_END);
+        httpd__cb_leave(c->w, rt);
         c->flags &= (uint16_t)~HTTPD__F_IN_HANDLER;
         return 1;
     }
@@ -5534,10 +7741,15 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
 HTTPD__PRIVATE void httpd__conn_finish(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
-    if (c->ws) { httpd__ws_start(c); return; }          /* upgraded: frames from here */
+    if (c->ws) {                                        /* upgraded: frames from here */
+        if (HTTPD__UNLIKELY(r->mwon)) httpd__mw_done(r, "upgrade");   /* logged at the 101 */
+        httpd__ws_start(c);
+        return;
+    }
     /* a response whose head went out before a stop began (a stream) still ends the
        connection once the server is stopping: idle connections must not linger */
     int keep = r->keepalive && r->body_done && HTTPD__LOAD(&c->w->s->stop) == 0;
+    if (HTTPD__UNLIKELY(r->mwon)) httpd__mw_done(r, keep ? NULL : httpd__mw_why(c, r));
     in->pos += r->in_used;
     if (!r->body_done) c->flags |= HTTPD__F_LINGER;     /* its body is still coming */
     c->req = NULL;
@@ -5570,8 +7782,9 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
         case HTTPD__S_WS:
             httpd__ws_process(c);
             return;
-        default:
-            return;
+        default:                      /* the PROXY header, once; nothing to run otherwise */
+            if (c->state != HTTPD__S_PROXY || !httpd__conn_proxy(c)) return;
+            break;
         }
     }
 }
@@ -5597,7 +7810,7 @@ HTTPD__HOT char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
             return r->body + r->body_len;
         }
         break;
-    case HTTPD__S_HEAD: case HTTPD__S_HANDLER:
+    case HTTPD__S_HEAD: case HTTPD__S_HANDLER: case HTTPD__S_PROXY:
         break;
     case HTTPD__S_WS:
         if (!httpd__ws_reading(c)) return NULL;
@@ -5703,6 +7916,7 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
         break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
     case HTTPD__S_WS: dl = httpd__ws_deadline(c); break;
+    case HTTPD__S_PROXY: t = HTTPD__MIN(d->proxy_timeout_ms, d->header_timeout_ms); break;
     case HTTPD__S_HANDLER:
         if (!c->req->responded && !c->req->streaming) t = c->req->timeout_ms;
         break;
@@ -5723,8 +7937,8 @@ HTTPD__PRIVATE void httpd__conn_504(httpd__conn *c) {
     if (r->responded || r->streaming) return;
     c->req = NULL;
     r->timed_out = 1;
+    httpd__conn_fail(c, r, 504, 0);                  /* answered for r, which stays held */
     httpd__req_orphan(r, HTTPD_ERR_TIMEOUT);
-    httpd__conn_error(c, 504);
 }
 /* The deadline passed (the caller checked it against w->now). */
 HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
@@ -5740,6 +7954,10 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
     case HTTPD__S_HEAD:
         if (c->flags & HTTPD__F_HEADSTART) httpd__conn_error(c, 408);
         else c->state = HTTPD__S_CLOSING;          /* idle keep-alive: close silently */
+        break;
+    case HTTPD__S_PROXY:                           /* no PROXY header in time: a bad peer */
+        if (c->w->ops && c->w->ops->met) HTTPD__BUMP(&c->w->ops->met->reject[HTTPD__RJ_PROXY], 1);
+        c->state = HTTPD__S_ABORT;
         break;
     case HTTPD__S_BODY: {
         httpd__req *r = c->req;
@@ -6013,7 +8231,7 @@ HTTPD__PRIVATE int httpd__tls_write(httpd__conn *c, httpd__tls *t) {
 }
 /* Drives a TLS connection (httpd__conn_drive's part for it). 1: done (the connection may
    be closed); 0: TLS was dropped for a lingering close, the plaintext drive goes on. */
-HTTPD__COLD int httpd__tls_drive(httpd__conn *c) {
+HTTPD__OUTLINE int httpd__tls_drive(httpd__conn *c) {
     httpd__tls *t = c->tls;
     br_ssl_engine_context *e = &t->sc.eng;
     int round = 0;
@@ -6119,10 +8337,10 @@ HTTPD__PRIVATE const char *httpd__tls_suite_name(unsigned s) {
 #define HTTPD__EVENTS 256
 #define HTTPD__ACCEPT_BURST 64
 
-static char httpd__tag_listen, httpd__tag_wake;   /* epoll user data for non-connections */
-#ifdef HTTPD_TLS_BEARSSL
-static char httpd__tag_tls;                       /* the TLS listener */
-#endif
+/* epoll user data for non-connections: the listeners (indexed by HTTPD__L_*) and the
+   wake-up eventfd */
+enum { HTTPD__L_MAIN, HTTPD__L_PROXY, HTTPD__L_TLS, HTTPD__L_KINDS };
+static char httpd__tag_listen[HTTPD__L_KINDS], httpd__tag_wake;
 
 HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     httpd__conn *c = w->free_conns;
@@ -6147,14 +8365,28 @@ HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c) {
     if (dl != UINT64_MAX && (!c->timer.pprev || c->timer.due > dl))
         httpd__wheel_add(&c->w->wheel, &c->timer, dl);
 }
+/* The PROXY protocol listener on or off for this worker (its own cap, or with the main). */
+HTTPD__PRIVATE void httpd__worker_listen_proxy(httpd__worker *w, int on) {
+    httpd_server *s = w->s;
+    if (on == w->paccepting || s->proxy_fd < 0) return;
+    if (on) {
+        if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_listen[1], 1) == 0)
+            w->paccepting = 1;
+    } else {
+        httpd__poll_del(&w->poll, s->proxy_fd);
+        w->paccepting = 0;
+    }
+}
 HTTPD__PRIVATE void httpd__worker_listen(httpd__worker *w, int on) {
     httpd_server *s = w->s;
+    httpd__worker_listen_proxy(w, on);
     if (on == w->accepting) return;
     if (on) {
-        int ok = s->listen_fd < 0
-                 || httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen, 1) == 0;
+        int ok = s->listen_fd < 0 || httpd__poll_add(&w->poll, s->listen_fd,
+                                                     &httpd__tag_listen[HTTPD__L_MAIN], 1) == 0;
 #ifdef HTTPD_TLS_BEARSSL
-        if (ok && s->tls_fd >= 0 && httpd__poll_add(&w->poll, s->tls_fd, &httpd__tag_tls, 1) < 0) {
+        if (ok && s->tls_fd >= 0
+            && httpd__poll_add(&w->poll, s->tls_fd, &httpd__tag_listen[HTTPD__L_TLS], 1) < 0) {
             if (s->listen_fd >= 0) httpd__poll_del(&w->poll, s->listen_fd);
             ok = 0;
         }
@@ -6195,6 +8427,11 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     w->dead = c;
     w->nconns--;
     HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
+    if (HTTPD__UNLIKELY(c->proxied)) {
+        HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
+        if (w->accepting && !w->stopping) httpd__worker_listen_proxy(w, 1);  /* room again */
+    }
+    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
 }
 /* Reads, runs the state machine, writes, until nothing moves (bounded, for fairness). */
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
@@ -6274,13 +8511,24 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
 }
 /* A new connection on fd (non-blocking) joins this worker: it is driven at once (with
    deferred accept the request is likely there already), then registered with the poller.
-   The caller counted it in s->nconns. NULL when no slot is left (fd closed). tls: from
-   the TLS listener (its handshake starts with the first drive). */
-HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd, int tls) {
+   The caller counted it in s->nconns (and s->proxy_nconns when proxied). addr: the peer
+   (NULL: not needed); proxied: from the PROXY listener (the connection starts in the
+   PROXY state); tls: from the TLS listener (its handshake starts with the first drive).
+   NULL when no slot is left (fd closed). */
+HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
+                                                     const uint8_t *addr, int proxied, int tls) {
     httpd__conn *c = httpd__conn_new(w);
-    if (!c) { close(fd); HTTPD__ADD(&w->s->nconns, (uint32_t)-1); return NULL; }
+    if (!c) {
+        close(fd);
+        HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
+        if (proxied) HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
+        return NULL;
+    }
     httpd__conn_init(c, w, fd);
+    if (addr) memcpy(c->addr, addr, 16);
+    if (proxied) { c->proxied = 1; c->state = HTTPD__S_PROXY; }
     w->nconns++;
+    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
 #ifdef HTTPD_TLS_BEARSSL
     if (tls && httpd__tls_attach(c) < 0) {
         c->state = HTTPD__S_ABORT;                     /* out of memory: drop it */
@@ -6301,12 +8549,20 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd, int tl
     c->flags |= HTTPD__F_POLLED;
     return c;
 }
-HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int tls) {
+HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd, int tls) {
+    return httpd__worker_adopt_from(w, fd, NULL, 0, tls);
+}
+/* Accepts from one listener: HTTPD__L_MAIN, HTTPD__L_PROXY or HTTPD__L_TLS. */
+HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
     httpd_server *s = w->s;
+    httpd__wmet *met = w->ops ? w->ops->met : NULL;
+    uint32_t pmax = s->desc.proxy_max_connections;
+    int proxy = kind == HTTPD__L_PROXY;
+    int want = s->mw != NULL || proxy;            /* the peer's address is needed */
 #ifdef HTTPD_TLS_BEARSSL
-    int lfd = tls ? s->tls_fd : s->listen_fd;
+    int lfd = kind == HTTPD__L_TLS ? s->tls_fd : proxy ? s->proxy_fd : s->listen_fd;
 #else
-    int lfd = s->listen_fd;
+    int lfd = proxy ? s->proxy_fd : s->listen_fd;
 #endif
     for (int i = 0; i < HTTPD__ACCEPT_BURST && lfd >= 0; i++) {
         /* a place is reserved before the accept, so that workers accepting at once never
@@ -6314,11 +8570,23 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int tls) {
         if (HTTPD__ADD(&s->nconns, 1u) >= s->desc.max_connections) {
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
+            if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_MAXCONN], 1);
             return;
         }
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) HTTPD__ADD(&s->nconns, (uint32_t)-1);
+        if (proxy && HTTPD__ADD(&s->proxy_nconns, 1u) >= (pmax ? pmax : UINT32_MAX)) {
+            HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
+            HTTPD__ADD(&s->nconns, (uint32_t)-1);
+            httpd__worker_listen_proxy(w, 0);   /* its own cap */
+            if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_MAXCONN], 1);
+            return;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(lfd, want ? (struct sockaddr *)&ss : NULL,
+                         want ? &sl : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
+            HTTPD__ADD(&s->nconns, (uint32_t)-1);
+            if (proxy) HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -6327,12 +8595,15 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int tls) {
                            "accept: %s; pausing accepts for 100 ms", strerror(errno));
                 httpd__worker_listen(w, 0);
                 httpd__wheel_add(&w->wheel, &w->accept_timer, w->now + 100);
+                if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_EMFILE], 1);
                 return;
             }
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "accept: %s", strerror(errno));
             return;
         }
-        httpd__worker_adopt(w, fd, tls);
+        uint8_t a[16];
+        if (want) httpd__addr_from(a, (struct sockaddr *)&ss);
+        httpd__worker_adopt_from(w, fd, want ? a : NULL, proxy, kind == HTTPD__L_TLS);
     }
 }
 HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
@@ -6361,15 +8632,17 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
         w->stopping = 1;
         httpd__wheel_del(&w->wheel, &w->drain_timer);
         if (graceful && w->accepting) {
-            httpd__worker_accept(w, 0);
+            httpd__worker_accept(w, HTTPD__L_MAIN);
 #ifdef HTTPD_TLS_BEARSSL
-            httpd__worker_accept(w, 1);
+            httpd__worker_accept(w, HTTPD__L_TLS);
 #endif
         }
+        if (graceful && w->paccepting) httpd__worker_accept(w, HTTPD__L_PROXY);
         httpd__worker_listen(w, 0);
         if (HTTPD__ADD(&s->listeners_left, -1) == 1) {
             if (s->listen_fd >= 0) close(s->listen_fd);  /* last worker out closes them */
-            s->listen_fd = -1;
+            if (s->proxy_fd >= 0) close(s->proxy_fd);
+            s->listen_fd = s->proxy_fd = -1;
 #ifdef HTTPD_TLS_BEARSSL
             if (s->tls_fd >= 0) close(s->tls_fd);
             s->tls_fd = -1;
@@ -6390,7 +8663,7 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
             httpd__wheel_del(&w->wheel, &r->utimer);
             httpd__wheel_add(&w->wheel, &r->utimer, w->now);
         }
-        int idle = c->state == HTTPD__S_HEAD && !c->req
+        int idle = (c->state == HTTPD__S_HEAD || c->state == HTTPD__S_PROXY) && !c->req
                    && !(c->flags & (HTTPD__F_HEADSTART | HTTPD__F_FILE))
                    && c->out.pos == c->out.len;
         if (!graceful || idle || c->state == HTTPD__S_LINGER) {
@@ -6419,10 +8692,13 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
         httpd_task *next = t->next;
         if (t->kind == HTTPD__TASK_REQ) {
             httpd__req *r = t->req;
+            const httpd__route *rt = r->route;
             r->task = NULL;
             int st = r->conn ? 0 : r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
             httpd__body_release(r, 2, 1);
-            t->done(&r->pub, t->arg, st);
+            httpd__cb_enter(w, rt);
+            t->done(&r->pub, t->arg, st);                  /* may free r */
+            httpd__cb_leave(w, rt);
         } else if (t->kind == HTTPD__TASK_WS) {
             httpd__ws_mbox(w, t, alive);
         } else {
@@ -6433,7 +8709,9 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
                 httpd__conn *c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
                 if (c->gen == gen && c->state != HTTPD__S_DEAD) st = 0;
             }
+            httpd__cb_enter(w, NULL);
             t->post(w->s, t->conn, t->arg, st);
+            httpd__cb_leave(w, NULL);
         }
         httpd__task_free(t);
         t = next;
@@ -6493,10 +8771,11 @@ HTTPD__PRIVATE void httpd__worker_timers(httpd__worker *w) {
 HTTPD__PRIVATE void httpd__worker_events(httpd__worker *w, const httpd__io_event *ev, int n) {
     for (int i = 0; i < n; i++) {
         void *ud = httpd__poll_ud(&ev[i]);
-        if (ud == &httpd__tag_listen) { if (w->accepting) httpd__worker_accept(w, 0); continue; }
-#ifdef HTTPD_TLS_BEARSSL
-        if (ud == &httpd__tag_tls) { if (w->accepting) httpd__worker_accept(w, 1); continue; }
-#endif
+        if ((uintptr_t)ud - (uintptr_t)httpd__tag_listen < HTTPD__L_KINDS) {   /* one compare */
+            int k = (int)((uintptr_t)ud - (uintptr_t)httpd__tag_listen);
+            if (k == HTTPD__L_PROXY ? w->paccepting : w->accepting) httpd__worker_accept(w, k);
+            continue;
+        }
         if (ud == &httpd__tag_wake) { httpd__worker_wake(w); continue; }
         httpd__conn *c = (httpd__conn *)ud;
         if (c->state == HTTPD__S_DEAD) continue;           /* closed earlier in the batch */
@@ -6565,10 +8844,21 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
             uint64_t since = HTTPD__LOAD(&w->busy_since);
             if (!since || now < since + limit || since == w->blocked_seen) continue;
             w->blocked_seen = since;
-            HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "worker %d blocked for %llu ms: a handler or "
-                       "callback does not return to the event loop (its connections wait); "
-                       "move blocking work to httpd_defer", i,
-                       (unsigned long long)(now - since));
+            /* the callback holding it, if any: its route, in the warning and the metrics */
+            uintptr_t cb = HTTPD__LOAD_RLX(&w->cb_route);
+            const httpd__route *rt = (const httpd__route *)(cb & ~(uintptr_t)1);
+            httpd__metrics *m = s->mw ? s->mw->met : NULL;
+            if (m) {
+                HTTPD__BUMP(&m->w[i].blocked, 1);
+                if (cb) HTTPD__BUMP(&m->stalls[rt ? (size_t)(rt - s->router.routes)
+                                                  : s->router.nroutes], 1);
+            }
+            HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "worker %d blocked for %llu ms%s%s%s%s: a handler "
+                       "or callback does not return to the event loop (its connections wait); "
+                       "move blocking work to httpd_defer", i, (unsigned long long)(now - since),
+                       !cb ? "" : rt ? " in a callback of route " : " in a callback (no route)",
+                       rt ? (rt->method ? rt->method : "*") : "", rt ? " " : "",
+                       rt ? rt->pub->pattern : "");
         }
     }
     return NULL;
@@ -6591,6 +8881,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker *w = (httpd__worker *)arg;
     httpd_server *s = w->s;
     httpd__io_event ev[HTTPD__EVENTS];
+    httpd__tls_worker = w;
     if (s->desc.pin_workers) httpd__pin_thread(w->index);
     w->now = httpd__now_ms();
     w->wheel.now = w->now;
@@ -6607,16 +8898,19 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
         if (w->queue) ms = 0;
         if (w->forced && (ms < 0 || ms > 100)) ms = 100;     /* watch the held requests */
         HTTPD__STORE(&w->busy_since, (uint64_t)0);
+        HTTPD__STORE_RLX(&w->cb_route, (uintptr_t)0);
         int n = httpd__poll_wait(&w->poll, ev, HTTPD__EVENTS, ms);
         if (n < 0) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "epoll_wait: %s", strerror(errno));
             break;
         }
-        w->now = httpd__now_ms();
+        if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 0);   /* timed (metrics) */
+        else w->now = httpd__now_ms();
         HTTPD__STORE(&w->busy_since, w->now);
         httpd__worker_tick_date(w);
         httpd__worker_events(w, ev, n);
         httpd__worker_end_turn(w);
+        if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 1);
         if (!w->stopping && !w->accepting && !w->accept_timer.pprev
             && HTTPD__LOAD(&s->nconns) < s->desc.max_connections)
             httpd__worker_listen(w, 1);                        /* room again */
@@ -6664,6 +8958,7 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     }
     if (w->wake_fd >= 0) close(w->wake_fd);
     w->wake_fd = -1;
+    httpd__mw_worker_free(w);           /* last: freeing the above may still log */
 }
 /* Everything but the thread: usable on its own by in-memory tests (poll and wake fds
    are created too, but nothing requires them). */
@@ -6699,7 +8994,7 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0) return HTTPD_ERR_SYS;
     if (httpd__poll_add(&w->poll, w->wake_fd, &httpd__tag_wake, 2) < 0) return HTTPD_ERR_SYS;
-    return 0;
+    return httpd__mw_worker_init(w);
 }
 
 /* ==================================================================== >>public
@@ -6757,11 +9052,12 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->ws_max_message_bytes = HTTPD__DEF(d->ws_max_message_bytes, (uint64_t)1 << 20);
     d->ws_ping_interval_ms = HTTPD__DEF(d->ws_ping_interval_ms, 15000u);
     d->ws_timeout_ms = HTTPD__DEF(d->ws_timeout_ms, 45000u);
+    d->proxy_timeout_ms = HTTPD__DEF(d->proxy_timeout_ms, 5000u);
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     memset((void *)s, 0, sizeof *s);
-    s->listen_fd = -1;
+    s->listen_fd = s->proxy_fd = -1;
 #ifdef HTTPD_TLS_BEARSSL
     s->tls_fd = -1;
 #endif
@@ -6774,6 +9070,15 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
+    if (d->server_name) {                       /* one header line, kept ready */
+        size_t n = strlen(d->server_name);
+        if (!n || n > sizeof s->server_hdr - 11 || !httpd__is_ctl_free(d->server_name, 0))
+            return HTTPD_ERR_INVAL;
+        memcpy(s->server_hdr, "Server: ", 8);
+        memcpy(s->server_hdr + 8, d->server_name, n);
+        memcpy(s->server_hdr + 8 + n, "\r\n", 2);
+        s->server_hdr_len = n + 10;
+    }
     s->lim.max_request_line = d->max_request_line;
     s->lim.max_header_bytes = d->max_header_bytes;
     s->lim.max_headers = d->max_headers;
@@ -6805,11 +9110,11 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
         if (!s->route_inflight) return HTTPD_ERR_NOMEM;
         memset((void *)s->route_inflight, 0, n);
     }
-    return 0;
+    return httpd__mw_init(s);
 }
-/* A listening socket on addr:port; *fd and *bound (the port, useful with 0) are set. */
-HTTPD__PRIVATE int httpd__listen_on(httpd_server *s, const char *addr, uint16_t lport, int *lfd,
-                                    int *bound) {
+/* A listening socket on addr:port_in; *fd and the bound port, or HTTPD_ERR_ADDR. */
+HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_in, int *out,
+                               int *bound) {
     const httpd_desc *d = &s->desc;
     struct addrinfo hints, *res = NULL;
     char port[8];
@@ -6817,7 +9122,7 @@ HTTPD__PRIVATE int httpd__listen_on(httpd_server *s, const char *addr, uint16_t 
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof port, "%u", (unsigned)lport);
+    snprintf(port, sizeof port, "%u", (unsigned)port_in);
     if (getaddrinfo(addr, port, &hints, &res) != 0 || !res) return HTTPD_ERR_ADDR;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) { freeaddrinfo(res); return HTTPD_ERR_SYS; }
@@ -6831,7 +9136,7 @@ HTTPD__PRIVATE int httpd__listen_on(httpd_server *s, const char *addr, uint16_t 
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, d->backlog) < 0) {
         HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_ADDR, "bind/listen %s:%u: %s", addr,
-                   (unsigned)lport, strerror(errno));
+                   (unsigned)port_in, strerror(errno));
         close(fd);
         freeaddrinfo(res);
         return HTTPD_ERR_ADDR;
@@ -6842,21 +9147,25 @@ HTTPD__PRIVATE int httpd__listen_on(httpd_server *s, const char *addr, uint16_t 
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    *lfd = fd;
+    *out = fd;
     return 0;
 }
-/* The plaintext listener, the TLS one, or both; then checks of the system's limits. */
+/* The listeners: plaintext (unless TLS only), PROXY protocol, TLS; then checks of the
+   system's limits. */
 HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
     const httpd_desc *d = &s->desc;
     int rc = 0;
 #ifdef HTTPD_TLS_BEARSSL
     if (!d->tls || !d->tls->only)
 #endif
-        rc = httpd__listen_on(s, d->addr, d->port, &s->listen_fd, &s->port);
+        rc = httpd__bind(s, d->addr, d->port, &s->listen_fd, &s->port);
+    if (rc == 0 && d->proxy_protocol)            /* the PROXY protocol listener */
+        rc = httpd__bind(s, d->proxy_addr ? d->proxy_addr : d->addr, d->proxy_port,
+                         &s->proxy_fd, &s->proxy_port);
 #ifdef HTTPD_TLS_BEARSSL
     if (rc == 0 && d->tls)
-        rc = httpd__listen_on(s, HTTPD__DEF(d->tls->addr, d->addr), d->tls->port, &s->tls_fd,
-                              &s->tls_port);
+        rc = httpd__bind(s, HTTPD__DEF(d->tls->addr, d->addr), d->tls->port, &s->tls_fd,
+                         &s->tls_port);
 #endif
     if (rc < 0) return rc;
     /* say so when the kernel will cap the listen backlog (connections beyond it are
@@ -6885,8 +9194,10 @@ HTTPD__PRIVATE void httpd__server_release(httpd_server *s) {
     }
     s->nworkers = 0;
     if (s->listen_fd >= 0) close(s->listen_fd);
+    if (s->proxy_fd >= 0) close(s->proxy_fd);
     if (s->exit_fd >= 0) close(s->exit_fd);
-    s->listen_fd = s->exit_fd = -1;
+    s->listen_fd = s->proxy_fd = s->exit_fd = -1;
+    httpd__mw_free(s);                     /* after the workers: writes the last log lines */
 #ifdef HTTPD_TLS_BEARSSL
     if (s->tls_fd >= 0) close(s->tls_fd);
     s->tls_fd = -1;
@@ -6939,6 +9250,7 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     }
     if (s->desc.logger.fn && s->desc.blocked_warn_ms != HTTPD_NO_TIMEOUT)
         s->watchdog_started = !pthread_create(&s->watchdog, NULL, httpd__watchdog_main, s);
+    if (s->mw && s->mw->log) httpd__logw_run(s->mw->log);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = s;
     return 0;
@@ -6947,6 +9259,9 @@ fail:
     return rc;
 }
 HTTPD_API int httpd_port(const httpd_server *s) { return s ? s->port : -1; }
+HTTPD_API int httpd_proxy_port(const httpd_server *s) {
+    return s && s->desc.proxy_protocol ? s->proxy_port : -1;
+}
 HTTPD_API int httpd_tls_port(const httpd_server *s) {
 #ifdef HTTPD_TLS_BEARSSL
     return s && s->desc.tls ? s->tls_port : -1;
@@ -7024,9 +9339,11 @@ HTTPD_API void httpd_destroy(httpd_server *s) {
 }
 HTTPD_API int httpd_serve(httpd_server *s) {
     sigset_t set, old;
+    int hup = s->desc.access_log.path && strcmp(s->desc.access_log.path, "-");
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    if (hup) sigaddset(&set, SIGHUP);            /* logrotate: reopen the access log */
     pthread_sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
     /* sleep in poll() on a signalfd and the server's exit eventfd: no periodic wake-up.
        Without a descriptor for the signalfd (EMFILE: the workers may have taken the last
@@ -7045,6 +9362,7 @@ HTTPD_API int httpd_serve(httpd_server *s) {
             sig = sigtimedwait(&set, NULL, &ts);
         }
         if (sig <= 0) continue;
+        if (sig == SIGHUP) { httpd_log_reopen(s); continue; }
         signals++;
         HTTPD__LOG(s, HTTPD_LOG_INFO, 0, "signal %d: %s stop", sig,
                    signals == 1 ? "graceful" : "immediate");
@@ -7060,6 +9378,8 @@ HTTPD_API int httpd_run(const httpd_desc *desc) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    if (desc && desc->access_log.path && strcmp(desc->access_log.path, "-"))
+        sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     httpd_server *s;
     int rc = httpd_start(desc, &s);

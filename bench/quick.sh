@@ -78,7 +78,8 @@ start_server() {
     local logf=$T/$name.$tag.log
     [ "$kind" = cg ] && pre=(valgrind --tool=callgrind "--callgrind-out-file=$T/cg.$tag.out")
     if [ "$name" = demo ]; then
-        taskset -c "$SRV_CPU" "${pre[@]}" "$DEMO" --host 127.0.0.1 --port "$PORT" --workers 1 >"$logf" 2>&1 &
+        # --bare: no middleware (no request ids, metrics or log), like nginx with access_log off
+        taskset -c "$SRV_CPU" "${pre[@]}" "$DEMO" --host 127.0.0.1 --port "$PORT" --workers 1 --bare >"$logf" 2>&1 &
     else
         local d=$T/nginx.$tag
         nginx_conf "$d" "$PORT" "$([ "$kind" = cg ] && echo off || echo on)"

@@ -93,7 +93,7 @@ start_srv() {
 }
 start_demo() {  # tag -> DPID, DPORT
     pick_port
-    start_srv "demo.$1" "$DEMO" --host 127.0.0.1 --port "$PORT" --workers 1 || return 1
+    start_srv "demo.$1" "$DEMO" --host 127.0.0.1 --port "$PORT" --workers 1 --bare || return 1
     DPID=$SPID DPORT=$PORT
 }
 stop_srv() { stop_pid "$1" "$2" 150; }   # name pid: SIGTERM, 15 s, then SIGKILL; notes an odd exit

@@ -7,9 +7,21 @@
               [--upload-cap BYTES] [--static-dir DIR] [--static-listings]
               [--static-follow-symlinks] [--static-hidden] [--static-cache-control V]
               [--ws-ping S] [--ws-timeout S]
+              [--bare] [--access-log PATH|-] [--log-flush-ms N]
+              [--cors-origin ORIGIN]... [--rate-limit RPS] [--rate-burst N]
+              [--proxy-protocol] [--proxy-port P] [--proxy-max-connections N]
+              [--trusted-proxy CIDR]...
+              [--server-name NAME] [--auth-token T] [--json-errors]
               [--tls-cert PEM --tls-key PEM [--tls-names "a.example *.b.example"]]...
               [--tls-port P] [--tls-only] [--tls-handshake-timeout S]
               [--tls-half-duplex] [--tls-max-record N] [--tls-session-cache N]
+   Operations (OPERATIONS in httpd.h): request ids and /metrics are on unless --bare (no
+   middleware at all, as the benchmarks run it); --access-log writes JSON lines to a file
+   or stderr (-); --cors-origin allows an origin (repeat it) with credentials;
+   --proxy-protocol adds a listener (--proxy-port) expecting HAProxy's PROXY header;
+   --trusted-proxy believes X-Forwarded-For from these peers; --auth-token guards
+   /private with a middleware (Authorization: Bearer T); --json-errors makes the server's
+   own error bodies JSON.
      GET  /           -> 200 "Hello, World!"
      POST /echo       -> 200 echoing the body (cap 1 MiB, over -> 413), streamed back as it
                          arrives when it has a Content-Length
@@ -38,8 +50,13 @@
      GET  /ws-upload  -> WebSocket, messages streamed piece by piece (no cap): at the end of
                          each, a text message "bytes=N crc32=XXXXXXXX"; ?slow=1 pauses
                          reading after every piece and resumes it from the task pool
-     GET  /whoami     -> "worker=W tls=0|1" and, over TLS, the protocol, cipher, SNI name,
-                         ALPN, "resumed=0|1" and the certificate index (tests, benchmarks)
+     GET  /metrics    -> Prometheus metrics (not in the access log)
+     GET  /limited    -> 200, rate limited per client (--rate-limit, default 5/s, burst 5)
+     GET  /whoami     -> "client=ADDR id=ID worker=W tls=0|1": the client's address and request
+                         id as the server sees them and, over TLS, the protocol, cipher, SNI
+                         name, ALPN, "resumed=0|1" and the certificate index (tests, benchmarks)
+     GET, PUT /cors-echo -> the method, X-Custom and Cookie it got; sets a cookie (CORS tests)
+     GET  /private    -> 200 behind the --auth-token middleware (401 without the token)
    With --tls-cert and --tls-key (repeat the pair for more certificates; --tls-names after
    a pair says which SNI names it serves) every route is also served over HTTPS and WSS on
    --tls-port (default 8443; 0: ephemeral), and "httpd: tls on HOST:PORT" is printed.
@@ -171,16 +188,24 @@ static int parse_ms(httpd_request *req, unsigned long *ms) {
     *ms = strtoul(num, &end, 10);
     return *end || *ms > 600000 ? -1 : 0;
 }
-static void block_work(void *arg, const httpd_task *task) {
-    unsigned long ms = (unsigned long)(uintptr_t)arg;
+typedef struct { unsigned long ms; char id[80]; } block_job;
+static void block_sleep(unsigned long ms, const httpd_task *task) {
     for (unsigned long t = 0; t < ms && !(task && httpd_task_cancelled(task)); t += 10) {
         struct timespec ts = { 0, (long)(ms - t < 10 ? ms - t : 10) * 1000000L };
         nanosleep(&ts, NULL);                  /* a blocking call, checked every 10 ms */
     }
 }
+static void block_work(void *arg, const httpd_task *task) {
+    block_job *j = (block_job *)arg;
+    httpd_str id = httpd_task_request_id(task);   /* the request's id, on the pool thread */
+    if (id.ptr) snprintf(j->id, sizeof j->id, " (task of %.*s)", (int)id.len, id.ptr);
+    block_sleep(j->ms, task);
+}
 static void block_done(httpd_request *req, void *arg, int status) {
-    char body[64];
-    int n = snprintf(body, sizeof body, "blocked %lu ms\n", (unsigned long)(uintptr_t)arg);
+    block_job *j = (block_job *)arg;
+    char body[128];
+    int n = snprintf(body, sizeof body, "blocked %lu ms%s\n", j->ms, j->id);
+    free(j);
     httpd_respond(req, 200, "text/plain", body, (size_t)n);     /* frees it if status != 0 */
     (void)status;
 }
@@ -191,13 +216,18 @@ static void busy(httpd_request *req) {
 static void on_block(httpd_request *req) {
     unsigned long ms;
     if (parse_ms(req, &ms) < 0) { httpd_respond(req, 400, "text/plain", "bad ms\n", 7); return; }
-    if (httpd_defer(req, block_work, block_done, (void *)(uintptr_t)ms) < 0) busy(req);
+    block_job *j = (block_job *)calloc(1, sizeof *j);
+    if (!j) { busy(req); return; }
+    j->ms = ms;
+    if (httpd_defer(req, block_work, block_done, j) < 0) { free(j); busy(req); }
 }
 static void on_block_inline(httpd_request *req) {
     unsigned long ms;
     if (parse_ms(req, &ms) < 0) { httpd_respond(req, 400, "text/plain", "bad ms\n", 7); return; }
-    block_work((void *)(uintptr_t)ms, NULL);            /* blocks this worker */
-    block_done(req, (void *)(uintptr_t)ms, 0);
+    block_sleep(ms, NULL);                              /* blocks this worker */
+    char body[64];
+    int n = snprintf(body, sizeof body, "blocked %lu ms\n", ms);
+    httpd_respond(req, 200, "text/plain", body, (size_t)n);
 }
 
 /* SHA-256 (FIPS 180-4), small and plain: the demo's CPU-bound work. */
@@ -389,6 +419,37 @@ static void on_upload(httpd_request *req) {
 }
 
 static httpd_static www = { .root = "examples/www", .precompressed = 1 };
+/* ---- operations ---- */
+static void on_cors_echo(httpd_request *req) {
+    httpd_str x = httpd_get_header(req, "X-Custom"), ck = httpd_get_header(req, "Cookie");
+    char body[512];
+    int n = snprintf(body, sizeof body, "method=%.*s x-custom=%.*s cookie=%.*s\n",
+                     (int)req->method.len, req->method.ptr, (int)(x.len < 100 ? x.len : 100),
+                     x.ptr ? x.ptr : "", (int)(ck.len < 200 ? ck.len : 200), ck.ptr ? ck.ptr : "");
+    httpd_add_header(req, "Set-Cookie", "seen=1; Path=/; SameSite=Lax");
+    httpd_add_header(req, "X-Demo", "cors");
+    httpd_respond(req, 200, "text/plain", body, (size_t)n);
+}
+static void on_ok(httpd_request *req) { httpd_respond(req, 200, "text/plain", "ok\n", 3); }
+/* A middleware in the "auth" position: /private needs "Authorization: Bearer <token>". */
+static int auth_request(httpd_request *req, void *arg) {
+    const char *token = (const char *)arg;
+    httpd_str a = httpd_get_header(req, "Authorization");
+    size_t tl = strlen(token);
+    if (a.ptr && a.len == 7 + tl && !memcmp(a.ptr, "Bearer ", 7) && !memcmp(a.ptr + 7, token, tl))
+        return 0;
+    httpd_add_header(req, "WWW-Authenticate", "Bearer");
+    httpd_respond(req, 401, "text/plain", "401 Unauthorized\n", 17);
+    return 1;
+}
+/* --json-errors: the server's own error answers as JSON, with the request id. */
+static int json_error(httpd_request *req, int status, char *body, size_t cap,
+                      const char **content_type) {
+    *content_type = "application/json";
+    return snprintf(body, cap, "{\"status\":%d,\"error\":\"%s\",\"request_id\":\"%.*s\"}\n",
+                    status, httpd_reason(status), (int)req->request_id.len,
+                    req->request_id.ptr ? req->request_id.ptr : "");
+}
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static void log_stderr(void *user, int level, int code, const char *msg, const char *file,
@@ -465,10 +526,12 @@ static void on_ws_upload(httpd_request *req) {
 
 /* GET /whoami: which worker (the connection id's top byte) and what TLS negotiated */
 static void on_whoami(httpd_request *req) {
-    char body[256];
+    char addr[64], body[512];
     httpd_tls_info ti;
-    int n = snprintf(body, sizeof body, "worker=%u tls=%d", (unsigned)(req->conn.id >> 56),
-                     httpd_tls_get_info(req, &ti));
+    if (httpd_client_addr(req, addr, sizeof addr) < 0) strcpy(addr, "?");
+    int n = snprintf(body, sizeof body, "client=%s id=%.*s worker=%u tls=%d", addr,
+                     (int)req->request_id.len, req->request_id.ptr ? req->request_id.ptr : "",
+                     (unsigned)(req->conn.id >> 56), httpd_tls_get_info(req, &ti));
     if (ti.version)
         n += snprintf(body + n, sizeof body - (size_t)n, " version=%s cipher=%s sni=%s alpn=%s "
                       "resumed=%d cert=%d", ti.version, ti.cipher, ti.server_name,
@@ -483,7 +546,11 @@ static void usage(const char *argv0) {
             "[--max-connections N] [--task-threads N] [--task-queue N] [--block-limit N] "
             "[--max-inflight N] [--upload-cap BYTES] [--static-dir DIR] [--static-listings] "
             "[--static-follow-symlinks] [--static-hidden] [--static-cache-control V] "
-            "[--ws-ping S] [--ws-timeout S] [--tls-cert PEM --tls-key PEM [--tls-names N]]... "
+            "[--ws-ping S] [--ws-timeout S] [--bare] [--access-log PATH|-] "
+            "[--log-flush-ms N] [--cors-origin ORIGIN]... [--rate-limit RPS] [--rate-burst N] "
+            "[--proxy-protocol] [--proxy-port P] [--proxy-max-connections N] "
+            "[--trusted-proxy CIDR]... [--server-name NAME] [--auth-token T] [--json-errors] "
+            "[--tls-cert PEM --tls-key PEM [--tls-names N]]... "
             "[--tls-port P] [--tls-only] [--tls-handshake-timeout S] [--tls-half-duplex] "
             "[--tls-max-record N] [--tls-session-cache N]\n", argv0);
     exit(2);
@@ -494,6 +561,13 @@ static uint32_t seconds_ms(const char *v) {
 }
 
 int main(int argc, char **argv) {
+    static httpd_rate_limit limit = { .rate = 5, .burst = 5 };
+    static httpd_middleware auth[2];
+    static const char *origins[9], *trusted[9];
+    int norigins = 0, ntrusted = 0, bare = 0;
+    static httpd_cors cors = { .origins = origins, .methods = "GET, HEAD, POST, PUT, DELETE",
+                               .headers = "Content-Type, X-Custom, Authorization",
+                               .expose = "X-Demo", .credentials = 1, .max_age = 600 };
     static httpd_route routes[] = {
         { .method = "GET",  .pattern = "/",          .handler = on_hello },
         { .method = "POST", .pattern = "/echo",      .handler = on_echo,
@@ -515,7 +589,12 @@ int main(int argc, char **argv) {
         HTTPD_STATIC_ROUTE("/static/", &www),
         { .method = "GET",  .pattern = "/ws",        .handler = on_ws },
         { .method = "GET",  .pattern = "/ws-upload", .handler = on_ws_upload },
+        { .method = "GET",  .pattern = "/metrics",   .handler = httpd_metrics, .quiet = 1 },
+        { .method = "GET",  .pattern = "/limited",   .handler = on_ok, .rate_limit = &limit },
         { .method = "GET",  .pattern = "/whoami",    .handler = on_whoami },
+        { .method = "GET",  .pattern = "/cors-echo", .handler = on_cors_echo },
+        { .method = "PUT",  .pattern = "/cors-echo", .handler = on_cors_echo },
+        { .method = "GET",  .pattern = "/private",   .handler = on_ok, .middleware = auth },
         { 0 },
     };
     httpd_desc d;
@@ -538,6 +617,9 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--static-hidden")) { www.hidden = 1; continue; }
         if (!strcmp(a, "--tls-only")) { tls.only = 1; continue; }
         if (!strcmp(a, "--tls-half-duplex")) { tls.half_duplex = 1; continue; }
+        if (!strcmp(a, "--bare")) { bare = 1; continue; }
+        if (!strcmp(a, "--proxy-protocol")) { d.proxy_protocol = 1; continue; }
+        if (!strcmp(a, "--json-errors")) { d.on_error = json_error; continue; }
         if (!v) usage(argv[0]);
         if (!strcmp(a, "--host")) d.addr = v;
         else if (!strcmp(a, "--port")) d.port = (uint16_t)atoi(v);
@@ -569,6 +651,16 @@ int main(int argc, char **argv) {
             for (httpd_route *r = routes; r->pattern; r++)
                 if (!strncmp(r->pattern, "/upload", 7)) r->max_body_bytes = strtoull(v, NULL, 10);
         }
+        else if (!strcmp(a, "--access-log")) d.access_log.path = v;
+        else if (!strcmp(a, "--log-flush-ms")) d.access_log.flush_ms = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--cors-origin") && norigins < 8) origins[norigins++] = v;
+        else if (!strcmp(a, "--rate-limit")) limit.rate = atof(v);
+        else if (!strcmp(a, "--rate-burst")) limit.burst = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--proxy-port")) d.proxy_port = (uint16_t)atoi(v);
+        else if (!strcmp(a, "--proxy-max-connections")) d.proxy_max_connections = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--trusted-proxy") && ntrusted < 8) trusted[ntrusted++] = v;
+        else if (!strcmp(a, "--server-name")) d.server_name = v;
+        else if (!strcmp(a, "--auth-token")) auth[0].request = auth_request, auth[0].arg = (void *)v;
         else if (!strcmp(a, "--block-limit")) {
             for (httpd_route *r = routes; r->pattern; r++)
                 if (!strcmp(r->pattern, "/block/:ms")) r->max_concurrent = (uint32_t)atoi(v);
@@ -581,6 +673,21 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (ncert) { tls.certs = certs; tls.ncerts = ncert; d.tls = &tls; }
+    if (!bare) {                    /* operations on, as a production service would run */
+        static const char *const log_headers[] = { "User-Agent", "Authorization", NULL };
+        d.request_id = 1;
+        d.access_log.headers = log_headers;     /* Authorization: redacted by default */
+        if (norigins) d.cors = &cors;
+        if (ntrusted) d.trusted_proxies = trusted;
+    } else {                        /* no middleware at all: every route as plain as "/" */
+        for (httpd_route *r = routes; r->pattern; r++) {
+            r->rate_limit = NULL;
+            r->middleware = NULL;
+            if (r->handler == httpd_metrics) r->handler = on_ok;
+        }
+        d.access_log.path = NULL;
+        d.on_error = NULL;
+    }
     crc32_init();
     if ((rc = httpd_static_open(&www)) < 0)     /* /static/ answers 500 without it */
         fprintf(stderr, "httpd: /static/: cannot open %s: %s\n", www.root,
@@ -597,6 +704,7 @@ int main(int argc, char **argv) {
                 httpd_strerror(rc));
         return 1;
     }
+    if (d.proxy_protocol) printf("httpd: PROXY protocol on %s:%d\n", d.addr, httpd_proxy_port(srv));
     if (httpd_tls_port(srv) >= 0) printf("httpd: tls on %s:%d\n", d.addr, httpd_tls_port(srv));
     if (!d.tls || !tls.only) printf("httpd: listening on %s:%d\n", d.addr, httpd_port(srv));
     fflush(stdout);

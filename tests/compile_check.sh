@@ -31,7 +31,7 @@ check "system headers first, strict -std=c11: one clear error" sh -c "! gcc -std
 awk '/^```c$/ { if (!done) on = 1; next } /^```$/ { if (on) { on = 0; done = 1 } next } on' README.md > "$tmp/readme.c"
 check "README example as C (gcc, clang)" sh -c "gcc -std=c11 $W -I. -c $tmp/readme.c -o $tmp/r1.o && clang -std=c11 $W -I. -c $tmp/readme.c -o $tmp/r2.o"
 check "README example as C++ (g++, clang++; C++20 and C++17)" sh -c "g++ -x c++ -std=c++20 $W -I. -c $tmp/readme.c -o $tmp/r3.o && clang++ -x c++ -std=c++20 $W -I. -c $tmp/readme.c -o $tmp/r4.o && g++ -x c++ -std=c++17 $W -Wno-pedantic -I. -c $tmp/readme.c -o $tmp/r5.o"
-printf '#define HTTPD_IMPLEMENTATION\n#include "%s/httpd.h"\nstatic httpd_static m;\nstatic const httpd_route r[] = { HTTPD_STATIC_ROUTE("/s/", &m), { 0, 0, 0, 0, 0, 0, 0, 0 } };\nint main() { return r[0].handler ? 0 : 1; }\n' "$PWD" > "$tmp/route.cc"
+printf '#define HTTPD_IMPLEMENTATION\n#include "%s/httpd.h"\nstatic httpd_static m;\nstatic const httpd_route r[] = { HTTPD_STATIC_ROUTE("/s/", &m), { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } };\nint main() { return r[0].handler ? 0 : 1; }\n' "$PWD" > "$tmp/route.cc"
 check "HTTPD_STATIC_ROUTE in C++11" g++ -std=c++11 $W -c "$tmp/route.cc" -o "$tmp/t7.o"
 check "examples (gcc, clang)" sh -c "gcc -std=c11 $W -O2 -o $tmp/demo examples/demo.c -lpthread && clang -std=c11 $W -O2 -o $tmp/hello examples/hello.c -lpthread && clang -std=c11 $W -O2 -o $tmp/download examples/download.c -lpthread && gcc -std=c11 $W -O2 -o $tmp/pack tools/httpd_pack.c -lpthread"
 check "two-file link"       sh -c "gcc -std=c11 $W -c tests/link/a.c -o $tmp/a.o && gcc -std=c11 $W -c tests/link/b.c -o $tmp/b.o && gcc -o $tmp/ab $tmp/a.o $tmp/b.o -lpthread && $tmp/ab"

@@ -10,8 +10,10 @@ PKGS=(
     clang libclang-rt-14-dev        # clang compile checks, sanitizer runtimes
     libfuzzer-14-dev                # the CI fuzzing pass (libFuzzer)
     curl                            # real clients
-    python3 python3-h11             # the Python suites (Debian's /usr/bin/python3, no PyPI)
-    haproxy                         # the reverse proxy in front (rolling restart)
+    python3 python3-h11 python3-yaml  # the Python suites (Debian's /usr/bin/python3, no PyPI)
+    haproxy nginx                   # reverse proxies in front (rolling restarts, PROXY)
+    prometheus                      # promtool check metrics, a real scraping server
+    libsqlite3-dev                  # examples/notes_api.c (the only program linking it)
     chromium                        # the browser as a client (forms, pages)
     gzip brotli                     # precompressed variants (tests/test_static.py, httpd_pack)
     python3-websockets nodejs node-ws   # WebSocket clients (tests/test_ws.py, bench/ws.sh)
@@ -26,7 +28,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
 else                                # not Debian: check the commands, cannot install
-    cmds=(gcc g++ make clang curl python3 haproxy chromium gzip brotli node ps ss)
+    cmds=(gcc g++ make clang curl python3 haproxy nginx promtool prometheus chromium gzip brotli node ps ss)
     [ $# -gt 0 ] && cmds=(cc)
     for c in "${cmds[@]}"; do
         command -v "$c" >/dev/null 2>&1 || missing+=("$c")

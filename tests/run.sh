@@ -41,7 +41,7 @@ for h in build/replay_*; do                     # fuzz corpora as regression inp
     run_suite "fuzz replay $n" 300 "$h" "fuzz/corpus/$n"
 done
 if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && command -v clang >/dev/null; then   # CI: a short pass
-    for n in parser chunked router conn multipart worker static ws tls; do
+    for n in parser chunked router conn multipart worker static ws proxy tls; do
         run_suite "fuzz $n ${FUZZ_SECONDS}s" $((FUZZ_SECONDS + 120)) \
             bash -c "set -o pipefail; make -s build/fuzz_$n >/dev/null && mkdir -p build/corpus/$n && \
                    build/fuzz_$n -seed=1 -max_total_time=$FUZZ_SECONDS -dict=fuzz/http.dict \

@@ -378,8 +378,8 @@ static void test_server(void) {
     CHECK_EQ(httpd_static_open(&memm), 0);
     CHECK_EQ(httpd_static_open(&dirm), 0);
     const httpd_route routes[] = { HTTPD_STATIC_ROUTE("/m/", &memm),
-                                   { "*", "/d/*", httpd_static_handler, &dirm, 0, 0, 0, 0 },
-                                   { 0, 0, 0, 0, 0, 0, 0, 0 } };
+                                   { "*", "/d/*", httpd_static_handler, &dirm, 0, 0, 0, 0, 0, 0, 0, 0 },
+                                   { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } };
     httpd_desc d;
     memset(&d, 0, sizeof d);
     d.workers = 1;
