@@ -11,8 +11,9 @@
              SHUTDOWN, OPERATIONS, THREADS, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
              >>proxyproto >>ratelimit >>multipart >>sha1 >>ws_frame >>pool >>poll_epoll
-             >>tls_conf >>conn >>response >>stream >>file >>async >>ws >>metrics >>accesslog
-             >>mw >>ops >>machine >>tls >>worker >>public >>static_path >>static_cond >>static
+             >>tls_pem >>tls_conf >>conn >>response >>stream >>file >>async >>ws >>metrics
+             >>accesslog >>mw >>ops >>machine >>tls >>worker >>public >>static_path
+             >>static_cond >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -38,9 +39,10 @@
          HTTPD_NO_SIMD      plain loops instead of the SSE2/NEON scans of request heads
          HTTPD_NO_WEBSOCKET leave WebSockets out (>>sha1, >>ws_frame, >>ws; httpd_ws_*
                             are then declared but not defined)
-         HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_conf, >>tls; link -lbearssl,
-                            Debian: libbearssl-dev). Without it nothing of TLS is compiled and
-                            nothing refers to BearSSL; desc.tls then fails httpd_start.
+         HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_pem, >>tls_conf, >>tls; link
+                            -lbearssl, Debian: libbearssl-dev). Without it nothing of TLS is
+                            compiled and nothing refers to BearSSL; desc.tls then fails
+                            httpd_start.
        Everything else is runtime configuration in httpd_desc, where zero means the default;
        httpd_query_desc() returns the values in use. See the struct below for every field.
        Include order: in the file with HTTPD_IMPLEMENTATION, httpd.h may come after system
@@ -3466,31 +3468,14 @@ HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
 }
 
 #ifdef HTTPD_TLS_BEARSSL
-/* ================================================================= >>tls_conf
-   TLS configuration (HTTPD_TLS_BEARSSL only): certificate chains and keys from PEM, the
-   BearSSL engine profile every connection starts from, certificate choice (SNI) and the
-   server-side session cache. Nothing here touches a connection: >>tls (after >>machine)
-   runs the records of each one.
-   Profile: TLS 1.2 only (BearSSL's maximum); ECDHE key exchange (forward secrecy) with
-   AEAD suites only: AES-GCM first where the CPU has AES instructions (BearSSL's "default"
-   implementations pick AES-NI + PCLMUL, or POWER8, at run time), ChaCha20-Poly1305 first
-   where it has not (its SSE2 code is then faster than constant-time software AES). The
-   server's order wins. Renegotiation is refused (a client-initiated one costs the server a
-   handshake per request: a denial-of-service lever, RFC 5746 aside). ALPN: http/1.1.
-   Session cache: sessions (RFC 5246 §7.3, session IDs; BearSSL has no server tickets)
-   are kept in one table shared by every worker, so a resumed connection finds its
-   session whichever worker accepted it. The table is split into shards by the session
-   ID's first byte (random, chosen by the server), each with its own mutex: a lookup or an
-   insert holds one lock for a hash-chain walk (well under a microsecond), once per
-   handshake, against the tens to hundreds of microseconds of the handshake itself, so
-   workers practically never wait on each other. Bounded: oldest-first eviction (as
-   nginx), and an expiry. Owner: the server; read-only after start but the cache (locked).
-   Cost: one allocation for the cache at start; none per connection here. */
+/* ================================================================== >>tls_pem
+   TLS certificates and keys (HTTPD_TLS_BEARSSL only): PEM text (files or memory) decoded to
+   DER, certificate chains and RSA/EC private keys (PKCS#1, SEC1, PKCS#8) loaded into what
+   BearSSL takes, and the check that a key belongs to its certificate, so a wrong pair
+   fails httpd_start with a reason instead of every handshake failing later. Runs once, at
+   start, on the caller's thread. Owner: the server's TLS configuration (>>tls_conf). */
 #include <bearssl.h>
 
-#define HTTPD__TLS_IN_OVERHEAD 325     /* record header, explicit IV, MAC, padding (in)  */
-#define HTTPD__TLS_OUT_OVERHEAD 85     /* the same for records we build (BearSSL)        */
-#define HTTPD__TLS_MAX_CERTS 16
 
 typedef struct httpd__tls_cert {       /* one chain and its key, owned                   */
     br_x509_certificate *chain;
@@ -3501,54 +3486,6 @@ typedef struct httpd__tls_cert {       /* one chain and its key, owned          
     unsigned char *key_mem;            /* the key's integers (rsa/ec point into it)      */
     char        *names;                /* SNI patterns, NUL-separated, "" at the end     */
 } httpd__tls_cert;
-
-typedef struct httpd__tls_sess {       /* one cached session                              */
-    unsigned char id[32];
-    unsigned char secret[48];          /* the master secret                              */
-    uint16_t     version, suite;
-    int16_t      cert;                 /* the certificate it was made with               */
-    uint32_t     next;                 /* hash chain: index + 1, 0 ends                  */
-    uint64_t     expires;              /* monotonic ms; 0: free                          */
-} httpd__tls_sess;
-typedef struct httpd__tls_shard {
-    pthread_mutex_t  mu;
-    httpd__tls_sess *e;                /* cap entries, reused oldest first (ring)        */
-    uint32_t        *bucket;           /* nbucket heads: index + 1                       */
-    uint32_t         cap, nbucket, ring;
-} httpd__tls_shard;
-
-typedef struct httpd__tls_conf {
-    httpd_tls_desc   desc;             /* with defaults filled in                        */
-    httpd__tls_cert  certs[HTTPD__TLS_MAX_CERTS];
-    int              ncerts;
-    uint16_t         suites[6];
-    const br_ssl_session_cache_class *cache_vt;   /* BearSSL's handle on the cache       */
-    httpd__tls_shard *shards;
-    uint32_t         nshards;
-    uint32_t         rec_in, rec_out;  /* record buffers (out 0: half duplex, shared)    */
-    uint32_t         stage;            /* each of the two staging areas (see >>tls)      */
-    uint32_t         buf_len;          /* all of it: one block per busy connection       */
-    int              aes_hw;           /* AES in hardware: AES-GCM first                 */
-    void            *alloc_ctx;
-} httpd__tls_conf;
-
-/* The per-connection state lives in >>tls; the policy and the cache need these fields. */
-#define HTTPD__TLS_MAGIC 0x544c5331u   /* a configured engine with a seeded generator    */
-typedef struct httpd__tls {
-    void        *pool_link;            /* the worker's pool links free engines here      */
-    uint32_t     magic;                /* HTTPD__TLS_MAGIC: configured for conf          */
-    br_ssl_server_context sc;          /* the engine (about 4 KB)                        */
-    const br_ssl_server_policy_class *policy;     /* BearSSL calls back with &policy     */
-    const httpd__tls_conf *conf;
-    unsigned char *buf;                /* record buffers + staging; NULL while parked    */
-    uint32_t     ipos, ilen;           /* in-stage: bytes read past the current record   */
-    uint32_t     opos, olen;           /* out-stage: records waiting for the socket      */
-    int16_t      cert;                 /* certificate chosen (or resumed with); -1: none */
-    uint8_t      ready;                /* the handshake completed                        */
-    uint8_t      chose;                /* a full handshake (the policy chose)            */
-    uint8_t      closing;              /* close_notify queued                            */
-    uint8_t      eof;                  /* the socket said end of stream                  */
-} httpd__tls;
 
 /* ---- PEM and DER ---- */
 typedef struct httpd__tls_bytes {         /* a growing buffer for one decoded object */
@@ -3799,6 +3736,83 @@ HTTPD__PRIVATE int httpd__tls_cert_load(httpd__tls_cert *c, const httpd_tls_cert
     c->names[o] = 0;
     return 0;
 }
+#endif /* HTTPD_TLS_BEARSSL */
+
+#ifdef HTTPD_TLS_BEARSSL
+/* ================================================================= >>tls_conf
+   TLS configuration (HTTPD_TLS_BEARSSL only): the certificates (loaded by >>tls_pem), the
+   BearSSL engine profile every connection starts from, certificate choice (SNI) and the
+   server-side session cache. Nothing here touches a connection: >>tls (after >>machine)
+   runs the records of each one.
+   Profile: TLS 1.2 only (BearSSL's maximum); ECDHE key exchange (forward secrecy) with
+   AEAD suites only: AES-GCM first where the CPU has AES instructions (BearSSL's "default"
+   implementations pick AES-NI + PCLMUL, or POWER8, at run time), ChaCha20-Poly1305 first
+   where it has not (its SSE2 code is then faster than constant-time software AES). The
+   server's order wins. Renegotiation is refused (a client-initiated one costs the server a
+   handshake per request: a denial-of-service lever, RFC 5746 aside). ALPN: http/1.1.
+   Session cache: sessions (RFC 5246 §7.3, session IDs; BearSSL has no server tickets)
+   are kept in one table shared by every worker, so a resumed connection finds its
+   session whichever worker accepted it. The table is split into shards by the session
+   ID's first byte (random, chosen by the server), each with its own mutex: a lookup or an
+   insert holds one lock for a hash-chain walk (well under a microsecond), once per
+   handshake, against the tens to hundreds of microseconds of the handshake itself, so
+   workers practically never wait on each other. Bounded: oldest-first eviction (as
+   nginx), and an expiry. Owner: the server; read-only after start but the cache (locked).
+   Cost: one allocation for the cache at start; none per connection here. */
+
+#define HTTPD__TLS_IN_OVERHEAD 325     /* record header, explicit IV, MAC, padding (in)  */
+#define HTTPD__TLS_OUT_OVERHEAD 85     /* the same for records we build (BearSSL)        */
+#define HTTPD__TLS_MAX_CERTS 16
+
+
+typedef struct httpd__tls_sess {       /* one cached session                              */
+    unsigned char id[32];
+    unsigned char secret[48];          /* the master secret                              */
+    uint16_t     version, suite;
+    int16_t      cert;                 /* the certificate it was made with               */
+    uint32_t     next;                 /* hash chain: index + 1, 0 ends                  */
+    uint64_t     expires;              /* monotonic ms; 0: free                          */
+} httpd__tls_sess;
+typedef struct httpd__tls_shard {
+    pthread_mutex_t  mu;
+    httpd__tls_sess *e;                /* cap entries, reused oldest first (ring)        */
+    uint32_t        *bucket;           /* nbucket heads: index + 1                       */
+    uint32_t         cap, nbucket, ring;
+} httpd__tls_shard;
+
+typedef struct httpd__tls_conf {
+    httpd_tls_desc   desc;             /* with defaults filled in                        */
+    httpd__tls_cert  certs[HTTPD__TLS_MAX_CERTS];
+    int              ncerts;
+    uint16_t         suites[6];
+    const br_ssl_session_cache_class *cache_vt;   /* BearSSL's handle on the cache       */
+    httpd__tls_shard *shards;
+    uint32_t         nshards;
+    uint32_t         rec_in, rec_out;  /* record buffers (out 0: half duplex, shared)    */
+    uint32_t         stage;            /* each of the two staging areas (see >>tls)      */
+    uint32_t         buf_len;          /* all of it: one block per busy connection       */
+    int              aes_hw;           /* AES in hardware: AES-GCM first                 */
+    void            *alloc_ctx;
+} httpd__tls_conf;
+
+/* The per-connection state lives in >>tls; the policy and the cache need these fields. */
+#define HTTPD__TLS_MAGIC 0x544c5331u   /* a configured engine with a seeded generator    */
+typedef struct httpd__tls {
+    void        *pool_link;            /* the worker's pool links free engines here      */
+    uint32_t     magic;                /* HTTPD__TLS_MAGIC: configured for conf          */
+    br_ssl_server_context sc;          /* the engine (about 4 KB)                        */
+    const br_ssl_server_policy_class *policy;     /* BearSSL calls back with &policy     */
+    const httpd__tls_conf *conf;
+    unsigned char *buf;                /* record buffers + staging; NULL while parked    */
+    uint32_t     ipos, ilen;           /* in-stage: bytes read past the current record   */
+    uint32_t     opos, olen;           /* out-stage: records waiting for the socket      */
+    int16_t      cert;                 /* certificate chosen (or resumed with); -1: none */
+    uint8_t      ready;                /* the handshake completed                        */
+    uint8_t      chose;                /* a full handshake (the policy chose)            */
+    uint8_t      closing;              /* close_notify queued                            */
+    uint8_t      eof;                  /* the socket said end of stream                  */
+} httpd__tls;
+
 /* Does host name (any case) match pattern (lower case): equal, or "*.rest" with one
    label before "rest" (RFC 6125 §6.4.3, the wildcard as the whole left-most label). */
 HTTPD__PRIVATE int httpd__tls_name_match(const char *pat, const char *name) {
