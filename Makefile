@@ -7,7 +7,24 @@ STD     := -std=c11
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN    := -O1 -g -fsanitize=thread
 LIBS    := -lpthread
+# BACKEND=epoll (default, build/), poll (build-poll/) or kqueue (build-kqueue/: the kqueue
+# backend over tests/kqueue_emu.h, with the code paths of a non-Linux system); every program
+# and suite is built and run the same way with each.
+BACKEND ?= epoll
+ifeq ($(BACKEND),epoll)
 B       := build
+BFLAGS  :=
+else ifeq ($(BACKEND),poll)
+B       := build-poll
+BFLAGS  := -DHTTPD_BACKEND_POLL
+else ifeq ($(BACKEND),kqueue)
+B       := build-kqueue
+BFLAGS  := -DHTTPD_BACKEND_KQUEUE -DHTTPD_TEST_KQUEUE_EMU -DHTTPD_TEST_NOT_LINUX
+else
+$(error BACKEND is epoll, poll or kqueue)
+endif
+WARN    += $(BFLAGS)
+HDR     := httpd.h tests/kqueue_emu.h
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
 WORKERS ?= 0
@@ -19,55 +36,56 @@ all: $(addprefix $(B)/,$(EXAMPLES)) $(B)/firmware $(B)/httpd_pack $(B)/notes_api
 $(B):
 	@mkdir -p $(B)
 
-$(B)/%: examples/%.c httpd.h | $(B)
+$(B)/%: examples/%.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS)
-$(B)/%-asan: examples/%.c httpd.h | $(B)
+$(B)/%-asan: examples/%.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
-$(B)/download-nosendfile: examples/download.c httpd.h | $(B)
+$(B)/download-nosendfile: examples/download.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_NO_SENDFILE -o $@ $< $(LIBS)
 # packed assets: tools/httpd_pack turns examples/www into build/www_assets.c for firmware.c
-$(B)/httpd_pack: tools/httpd_pack.c httpd.h | $(B)
+$(B)/httpd_pack: tools/httpd_pack.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS)
 $(B)/www_assets.c: $(B)/httpd_pack $(shell find examples/www -type f)
 	$(B)/httpd_pack --name www_assets --gzip --brotli examples/www > $@.tmp && mv $@.tmp $@
-$(B)/firmware: examples/firmware.c $(B)/www_assets.c httpd.h
+$(B)/firmware: examples/firmware.c $(B)/www_assets.c $(HDR)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -I$(B) -o $@ $< $(LIBS)
-$(B)/firmware-asan: examples/firmware.c $(B)/www_assets.c httpd.h
+$(B)/firmware-asan: examples/firmware.c $(B)/www_assets.c $(HDR)
 	$(CC) $(STD) $(WARN) $(SAN) -I$(B) -o $@ $< $(LIBS)
 # TLS variants (BearSSL): the demo with HTTPS/WSS, and its sanitizer builds
 TLS     := -DHTTPD_TLS_BEARSSL
 TLSLIB  := -lbearssl
-$(B)/demo-tls: examples/demo.c httpd.h | $(B)
+$(B)/demo-tls: examples/demo.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
-$(B)/demo-tls-asan: examples/demo.c httpd.h | $(B)
+$(B)/demo-tls-asan: examples/demo.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
-$(B)/demo-tls-tsan: examples/demo.c httpd.h | $(B)
+$(B)/demo-tls-tsan: examples/demo.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
-$(B)/test_tls: tests/test_tls.c tests/harness.h httpd.h | $(B)
+$(B)/test_tls: tests/test_tls.c tests/harness.h $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
-$(B)/test_tls-tsan: tests/test_tls.c tests/harness.h httpd.h | $(B)
+$(B)/test_tls-tsan: tests/test_tls.c tests/harness.h $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
-$(B)/replay_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c fuzz/replay.c httpd.h | $(B)
+$(B)/replay_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c fuzz/replay.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) $(TLS) -o $@ $< fuzz/replay.c $(LIBS) $(TLSLIB)
-$(B)/fuzz_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c httpd.h | $(B)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
-$(B)/demo-tsan: examples/demo.c httpd.h | $(B)
+$(B)/fuzz_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c $(HDR) | $(B)
+	clang $(BFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
+$(B)/demo-tsan: examples/demo.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
-$(B)/chat-tsan: examples/chat.c httpd.h | $(B)
+$(B)/chat-tsan: examples/chat.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/chat.c $(LIBS)
 # the SQLite example: the only program that links a database
-$(B)/notes_api: examples/notes_api.c httpd.h | $(B)
+$(B)/notes_api: examples/notes_api.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS) -lsqlite3
-$(B)/notes_api-asan: examples/notes_api.c httpd.h | $(B)
+$(B)/notes_api-asan: examples/notes_api.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS) -lsqlite3
 
 # unit tests: one per module, each built with ASan+UBSan
-UNIT := parser wheel router conn multipart static ws mw
-$(B)/test_%: tests/test_%.c tests/harness.h httpd.h | $(B)
+UNIT := parser wheel router conn multipart static ws mw kqueue_emu
+$(B)/test_%: tests/test_%.c tests/harness.h $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
-$(B)/test_server-tsan: tests/test_server.c tests/harness.h httpd.h | $(B)
+$(B)/test_server-tsan: tests/test_server.c tests/harness.h $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
-$(B)/test_mw-tsan: tests/test_mw.c tests/harness.h httpd.h | $(B)
+$(B)/test_mw-tsan: tests/test_mw.c tests/harness.h $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 
 # fuzzing: libFuzzer harnesses (clang), replay binaries (any compiler) run by `make test`
@@ -77,10 +95,11 @@ FUZZ_SECONDS ?= 60
 # built with everything else (make -j2) rather than one by one between the runs
 FUZZ_BINS := $(if $(filter environment command,$(firstword $(origin FUZZ_SECONDS))),$(if \
     $(shell command -v clang 2>/dev/null),$(addprefix $(B)/fuzz_,$(FUZZ))))
-$(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c httpd.h | $(B)
+$(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)
-$(B)/fuzz_%: fuzz/fuzz_%.c httpd.h | $(B)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIBS)
+$(B)/fuzz_%: fuzz/fuzz_%.c $(HDR) | $(B)
+	clang $(BFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ $< $(LIBS)
 fuzz: $(addprefix $(B)/fuzz_,$(FUZZ))
 	@for h in $(FUZZ); do mkdir -p $(B)/corpus/$$h && cp -n fuzz/corpus/$$h/* $(B)/corpus/$$h/; \
 	  echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \
@@ -109,12 +128,31 @@ run:
 test:
 	@tests/deps.sh
 	@$(MAKE) --no-print-directory test-run
+	@if [ "$(BACKEND)" = epoll ]; then $(MAKE) --no-print-directory test-backends; fi
 test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan $(B)/test_mw-tsan \
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
       $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
       $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls
-	@tests/run.sh
+	@BUILD=$(B) tests/run.sh
+
+# The other two event backends, a subset of the suites each (the whole suite with each:
+# `make test-run BACKEND=poll`, `BACKEND=kqueue`). Part of `make test`.
+SUBSET_BIN   := test_server test_conn test_tls replay_worker demo-asan demo chat-asan chat-tsan
+SUBSET_SUITE := test_server test_conn test_tls replay_worker test_http.py \
+                test_smuggling.py test_ws.py
+.PHONY: test-backends test-portability
+test-backends:
+	@for be in poll kqueue; do \
+	  $(MAKE) --no-print-directory BACKEND=$$be $(addprefix build-$$be/,$(SUBSET_BIN)) \
+	    >/dev/null || exit 1; \
+	done
+	@for be in poll kqueue; do echo "==== backend $$be"; \
+	  BUILD=build-$$be ONLY="$(SUBSET_SUITE)" tests/run.sh || exit 1; done
+# gcc/clang/C++ with each backend, musl, 32-bit, ARM and s390x under qemu (tests/portability.sh)
+test-portability:
+	@tests/deps.sh $$(tests/deps.sh --portability-list)
+	@tests/portability.sh
 
 bench-quick: $(B)/demo
 	@bench/quick.sh
@@ -123,4 +161,4 @@ bench-stream: $(B)/demo $(B)/download
 	@bench/streaming.sh
 
 clean:
-	rm -rf $(B)
+	rm -rf build build-poll build-kqueue build-port

@@ -3,17 +3,17 @@
    In ONE .c file:    #define HTTPD_IMPLEMENTATION
                       #include "httpd.h"
    Everywhere else:   #include "httpd.h"
-   Link with -lpthread. C11 or C++; Linux (epoll). Nothing else is needed (HTTPS: BearSSL,
-   optional, see TLS).
+   Link with -lpthread. C11 or C++; Linux (epoll), macOS and the BSDs (kqueue), other
+   POSIX systems (poll). Nothing else is needed (HTTPS: BearSSL, optional, see TLS).
 
    CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES,
              STATIC FILES, FORMS, WEBSOCKETS, TLS, ASYNC AND BLOCKING WORK, TIMEOUTS,
-             SHUTDOWN, OPERATIONS, THREADS, LIMITS, ERRORS, REVISIONS
+             SHUTDOWN, OPERATIONS, THREADS, PORTABILITY, LIMITS, ERRORS, REVISIONS
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
-             >>proxyproto >>ratelimit >>multipart >>sha1 >>ws_frame >>pool >>poll_epoll
-             >>tls_pem >>tls_conf >>conn >>response >>stream >>file >>async >>ws >>metrics
-             >>accesslog >>mw >>ops >>machine >>tls >>worker >>public >>static_path
-             >>static_cond >>static
+             >>proxyproto >>ratelimit >>multipart >>sha1 >>ws_frame >>pool >>poll
+             >>poll_epoll >>poll_kqueue >>poll_poll >>tls_pem >>tls_conf >>conn >>response
+             >>stream >>file >>async >>ws >>metrics >>accesslog >>mw >>ops >>machine >>tls
+             >>worker >>public >>static_path >>static_cond >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -43,6 +43,9 @@
                             -lbearssl, Debian: libbearssl-dev). Without it nothing of TLS is
                             compiled and nothing refers to BearSSL; desc.tls then fails
                             httpd_start.
+         HTTPD_BACKEND_EPOLL, HTTPD_BACKEND_KQUEUE, HTTPD_BACKEND_POLL  the event backend
+                            (default: epoll on Linux, kqueue on macOS/BSD, else poll;
+                            see PORTABILITY)
        Everything else is runtime configuration in httpd_desc, where zero means the default;
        httpd_query_desc() returns the values in use. See the struct below for every field.
        Include order: in the file with HTTPD_IMPLEMENTATION, httpd.h may come after system
@@ -353,16 +356,39 @@
        database behind the task pool).
 
    THREADS
-       Each worker thread owns an epoll loop, its timer wheel and its connections; a
+       Each worker thread owns an event loop, its timer wheel and its connections; a
        connection stays on one worker for life and its handlers, timers and `done`
        callbacks run there. From other threads only httpd_stop() (also async-signal-safe),
        httpd_post() (run a function on a connection's worker), httpd_submit(),
        httpd_stopping(), httpd_ws_send_to() and httpd_ws_broadcast() may be called (and
        httpd_metric_add/_set, httpd_log_reopen). Work crosses threads only through the task
-       queue and each worker's mailbox (a mutex-protected list plus its eventfd); the TLS
-       session cache is the one table workers share (sharded, a mutex each). Worker, pool,
-       watchdog and access-log threads run with all signals blocked. The logger may be
+       queue and each worker's mailbox (a mutex-protected list plus its wake-up
+       descriptor: an eventfd on Linux, a pipe elsewhere); the TLS session cache is the one
+       table workers share (sharded, a mutex each). Worker, pool, watchdog and access-log
+       threads run with all signals blocked. The logger may be
        called by several threads at once.
+
+   PORTABILITY
+       The event backend is chosen at compile time: epoll on Linux (edge-triggered
+       connections, EPOLLEXCLUSIVE listeners), kqueue on macOS, FreeBSD, OpenBSD, NetBSD
+       and DragonFly (EVFILT_READ/EVFILT_WRITE with EV_CLEAR: the same edge semantics; all
+       workers wake for a new connection and one gets it), poll() elsewhere (level-
+       triggered: a connection asks for POLLIN only while it would read and POLLOUT only
+       while a write is blocked, so paused connections cost no wake-ups; every wait is
+       O(connections): meant for small servers and lwIP-style stacks). Define one of
+       HTTPD_BACKEND_EPOLL/_KQUEUE/_POLL to force it (poll works on Linux too).
+       Off Linux the library uses plain POSIX where Linux has a faster call: accept +
+       fcntl for accept4, a pipe for eventfd, pread + write for sendfile (the BSD
+       sendfile differs), readdir for getdents64, no TCP_DEFER_ACCEPT or MSG_MORE, SIGPIPE
+       kept off by SO_NOSIGPIPE (and the workers' blocked signal mask), and httpd_serve
+       checks for signals every 100 ms (sigpending + sigwait) instead of a signalfd.
+       Tested (`make test BACKEND=poll`, `BACKEND=kqueue`): every suite passes with each
+       backend; the kqueue backend runs on Linux over tests/kqueue_emu.h, an emulation of
+       kqueue()/kevent() on epoll, together with the non-Linux code paths. `make
+       test-portability`: gcc and clang -std=c11 -pedantic and C++11/17 with each backend,
+       musl static, 32-bit x86, ARM (unit tests and the demo under qemu) and big-endian
+       s390x (parser, WebSocket framing, PROXY protocol under qemu). No BSD or macOS
+       machine runs in CI: the kqueue code is the part checked only through the emulation.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
@@ -385,7 +411,9 @@
             WebSockets (RFC 6455) with heartbeats, backpressure, broadcast and graceful close;
             operations: the middleware chain, request ids, CORS, rate limits, the JSON
             access log, Prometheus metrics, PROXY protocol and trusted forwarding,
-            blocked callbacks named by route, the Server header.
+            blocked callbacks named by route, the Server header;
+            event backends: epoll, kqueue (macOS, BSD) and poll(), and the non-Linux
+            code paths; HTTP dates right past 2038 with a 32-bit time_t.
             HTTPS and WSS with BearSSL (HTTPD_TLS_BEARSSL): SNI, session cache across
             workers, close_notify, handshake deadline, idle connections hold no buffer.
 */
@@ -1143,31 +1171,83 @@ HTTPD_API int  httpd_proxy_port(const httpd_server *s);
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <ctype.h>
+/* Linux-only calls (eventfd, signalfd, accept4, sendfile, TCP_DEFER_ACCEPT, MSG_MORE, raw
+   system calls) are used on Linux only; elsewhere portable POSIX does the same work.
+   HTTPD_TEST_NOT_LINUX makes a Linux build take the other paths, so that tests run them. */
+#if defined(__linux__) && !defined(HTTPD_TEST_NOT_LINUX)
+#  define HTTPD__LINUX 1
+#  include <sys/eventfd.h>
+#  include <sys/signalfd.h>
+#else
+#  define HTTPD__LINUX 0
+#  ifndef HTTPD_NO_SENDFILE
+#    define HTTPD_NO_SENDFILE 1            /* the BSDs' sendfile has another signature */
+#  endif
+#  include <dirent.h>
+#endif
 #ifndef HTTPD_NO_SENDFILE
 #  include <sys/sendfile.h>
+#endif
+/* The event backend: epoll on Linux, kqueue on the BSDs and macOS, poll() elsewhere; one
+   HTTPD_BACKEND_EPOLL / _KQUEUE / _POLL forces it. */
+#if defined(HTTPD_BACKEND_EPOLL) + defined(HTTPD_BACKEND_KQUEUE) + defined(HTTPD_BACKEND_POLL) > 1
+#  error "httpd.h: define at most one of HTTPD_BACKEND_EPOLL, _KQUEUE, _POLL"
+#endif
+#if !defined(HTTPD_BACKEND_EPOLL) && !defined(HTTPD_BACKEND_KQUEUE) && !defined(HTTPD_BACKEND_POLL)
+#  if defined(__linux__)
+#    define HTTPD_BACKEND_EPOLL 1
+#  elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) \
+        || defined(__NetBSD__) || defined(__DragonFly__)
+#    define HTTPD_BACKEND_KQUEUE 1
+#  else
+#    define HTTPD_BACKEND_POLL 1
+#  endif
+#endif
+#if defined(HTTPD_BACKEND_EPOLL)
+#  include <sys/epoll.h>
+#elif defined(HTTPD_BACKEND_KQUEUE) && defined(HTTPD_TEST_KQUEUE_EMU)
+#  include "tests/kqueue_emu.h"     /* tests: kqueue()/kevent() emulated on top of epoll */
+#elif defined(HTTPD_BACKEND_KQUEUE)
+#  include <sys/types.h>
+#  include <sys/event.h>
 #endif
 #if defined(__GLIBC__) && !defined(__USE_MISC)
 /* strict -std=c11 hides POSIX from every header once one is included without it */
 #  error "httpd.h: the implementation needs POSIX: include httpd.h before any system header in the file that defines HTTPD_IMPLEMENTATION, or compile with -std=gnu11 (or -D_DEFAULT_SOURCE)"
 #else                                 /* (the rest of the implementation: one error only) */
-#if defined(__GLIBC__) && !defined(__USE_GNU)
+#if HTTPD__LINUX && defined(__GLIBC__) && !defined(__USE_GNU)
 /* a system header came first (default, not GNU, mode): the one GNU call we make */
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #endif
-#ifndef TCP_DEFER_ACCEPT
+#if HTTPD__LINUX && !defined(TCP_DEFER_ACCEPT)
 #  define TCP_DEFER_ACCEPT 9
 #endif
-#ifndef CLOCK_REALTIME_COARSE
-#  define CLOCK_REALTIME_COARSE CLOCK_REALTIME
+#if !HTTPD__LINUX || !defined(MSG_MORE)
+#  define HTTPD__MSG_MORE 0
+#else
+#  define HTTPD__MSG_MORE MSG_MORE
+#endif
+#if !HTTPD__LINUX || !defined(MSG_NOSIGNAL)
+#  define HTTPD__MSG_NOSIGNAL 0     /* SO_NOSIGPIPE per socket where it exists; the workers
+                                       block every signal, so a SIGPIPE stays pending */
+#else
+#  define HTTPD__MSG_NOSIGNAL MSG_NOSIGNAL
+#endif
+#if !HTTPD__LINUX || !defined(CLOCK_REALTIME_COARSE)
+#  define HTTPD__CLOCK_COARSE CLOCK_REALTIME
+#else
+#  define HTTPD__CLOCK_COARSE CLOCK_REALTIME_COARSE
+#endif
+#ifdef __APPLE__                    /* file times: st_mtimespec on macOS, st_mtim elsewhere */
+#  define HTTPD__MTIM(st) ((st).st_mtimespec)
+#else
+#  define HTTPD__MTIM(st) ((st).st_mtim)
 #endif
 #ifdef __cplusplus                /* C++ has no _Atomic: the gcc/clang builtins instead */
 #  define HTTPD__ATOMIC(T) T
@@ -1436,12 +1516,25 @@ HTTPD__PRIVATE uint64_t httpd__now_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
-/* IMF-fixdate (RFC 9110 §5.6.7) for a Unix time, 29 bytes, into out[29]. */
-HTTPD__PRIVATE void httpd__http_date(char out[29], time_t t) {
+/* IMF-fixdate (RFC 9110 §5.6.7) for a Unix time, 29 bytes, into out[29]. Calendar
+   arithmetic on 64 bits (days to civil date, as H. Hinnant's algorithm), not gmtime_r:
+   dates past 2038 come out right where time_t has 32 bits (i386, 32-bit ARM). */
+typedef struct httpd__tm { int tm_wday, tm_mday, tm_mon, tm_year, tm_hour, tm_min, tm_sec; }
+    httpd__tm;
+HTTPD__PRIVATE void httpd__http_date(char out[29], int64_t t) {
     static const char days[] = "SunMonTueWedThuFriSat";
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    struct tm tm;
-    gmtime_r(&t, &tm);
+    httpd__tm tm;
+    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), sec = t - day * 86400;
+    tm.tm_hour = (int)(sec / 3600); tm.tm_min = (int)(sec / 60 % 60); tm.tm_sec = (int)(sec % 60);
+    tm.tm_wday = (int)(((day % 7) + 11) % 7);                      /* 1970-01-01: Thursday */
+    int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                   /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    tm.tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    tm.tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);                  /* 0 = January */
+    tm.tm_year = (int)(yoe + era * 400 + (tm.tm_mon <= 1)) - 1900;
     char *p = out;
     memcpy(p, days + 3 * tm.tm_wday, 3); p += 3; *p++ = ','; *p++ = ' ';
     *p++ = (char)('0' + tm.tm_mday / 10); *p++ = (char)('0' + tm.tm_mday % 10); *p++ = ' ';
@@ -3405,16 +3498,103 @@ HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap
     return 0;
 }
 
-/* ================================================================ >>poll_epoll
-   The event backend: a few functions, nothing outside this block knows which backend is
-   in use. Connections are registered once, edge-triggered for read and write (no
-   epoll_ctl per request); the connection layer remembers readiness itself. Listeners are
-   level-triggered with EPOLLEXCLUSIVE so that one connection wakes one worker. */
+/* ====================================================================== >>poll
+   The event backend's interface; one of >>poll_epoll, >>poll_kqueue, >>poll_poll
+   implements it and nothing outside these blocks knows which:
+     httpd__poll_clear(p)                 a poller that owns nothing yet (free is safe)
+     httpd__poll_init(p, alloc_ctx)       0 or HTTPD_ERR_SYS / HTTPD_ERR_NOMEM
+     httpd__poll_free(p)
+     httpd__poll_add(p, fd, ud, kind)     HTTPD__PK_CONN: a connection, read and write
+                                          interest; HTTPD__PK_LISTEN: a listener (one
+                                          worker woken per connection where the system
+                                          can); HTTPD__PK_WAKE: a wake-up descriptor
+     httpd__poll_del(p, fd)               a listener or wake-up descriptor leaves
+     httpd__poll_forget(p, fd)            a connection is about to be closed
+     httpd__poll_want(p, fd, want)        a connection's interest now (HTTPD__IO_R|W)
+     httpd__poll_wait(p, ev, cap, ms)     events (0 on EINTR), HTTPD_ERR_SYS
+     httpd__poll_ud(e), httpd__poll_bits(e)   an event's user data and HTTPD__IO_* bits
+   epoll and kqueue are edge-triggered for connections: the connection layer remembers
+   readiness itself (F_READABLE, F_WBLOCKED), so want and forget cost nothing there
+   (HTTPD__POLL_LEVEL is 0 and the calls are compiled out). poll() is level-triggered:
+   there want() keeps POLLIN only while the connection would read and has not seen its
+   socket readable, POLLOUT only while a write is blocked, so that a paused connection
+   (body backpressure, a held request, a task) makes no busy loop.
+   Wake-ups (httpd__wakefd): an eventfd on Linux, a non-blocking pipe elsewhere; signal
+   writes one (from any thread, async-signal-safe), drain empties it. */
 enum { HTTPD__IO_R = 1, HTTPD__IO_W = 2, HTTPD__IO_HUP = 4, HTTPD__IO_ERR = 8 };
+enum { HTTPD__PK_CONN, HTTPD__PK_LISTEN, HTTPD__PK_WAKE };
+typedef struct httpd__wakefd { int rd, wr; } httpd__wakefd;  /* rd == wr for an eventfd */
+
+HTTPD__PRIVATE int httpd__cloexec_nonblock(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+HTTPD__PRIVATE int httpd__wakefd_open(httpd__wakefd *k) {
+#if HTTPD__LINUX
+    k->rd = k->wr = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return k->rd < 0 ? HTTPD_ERR_SYS : 0;
+#else
+    int fds[2];
+    k->rd = k->wr = -1;
+    if (pipe(fds) < 0) return HTTPD_ERR_SYS;
+    if (httpd__cloexec_nonblock(fds[0]) < 0 || httpd__cloexec_nonblock(fds[1]) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return HTTPD_ERR_SYS;
+    }
+    k->rd = fds[0];
+    k->wr = fds[1];
+    return 0;
+#endif
+}
+HTTPD__PRIVATE void httpd__wakefd_close(httpd__wakefd *k) {
+    if (k->wr >= 0 && k->wr != k->rd) close(k->wr);
+    if (k->rd >= 0) close(k->rd);
+    k->rd = k->wr = -1;
+}
+HTTPD__PRIVATE void httpd__wakefd_signal(const httpd__wakefd *k) {
+    uint64_t one = 1;            /* a pipe takes the first byte: one is enough to wake */
+    if (write(k->wr, &one, HTTPD__LINUX ? sizeof one : 1) < 0) { /* full: awake already */ }
+}
+HTTPD__PRIVATE void httpd__wakefd_drain(const httpd__wakefd *k) {
+    uint64_t v[8];
+#if HTTPD__LINUX
+    if (read(k->rd, v, sizeof v[0]) < 0) { /* EAGAIN: nothing pending */ }
+#else
+    while (read(k->rd, v, sizeof v) == (ssize_t)sizeof v) {}   /* level-triggered: empty */
+#endif
+}
+/* Socket reads and writes of connections. The libc wrappers are thread cancellation
+   points, which in a threaded process costs two atomic read-modify-writes per call; the
+   workers are never cancelled, so on Linux the system calls are made directly. */
+HTTPD__PRIVATE ssize_t httpd__io_read(int fd, void *p, size_t n) {
+#if HTTPD__LINUX && defined(SYS_read)
+    return (ssize_t)syscall(SYS_read, fd, p, n);
+#else
+    return read(fd, p, n);
+#endif
+}
+HTTPD__PRIVATE ssize_t httpd__io_send(int fd, const void *p, size_t n, int flags) {
+#if HTTPD__LINUX && defined(SYS_sendto)
+    return (ssize_t)syscall(SYS_sendto, fd, p, n, flags, NULL, 0);
+#else
+    return send(fd, p, n, flags);
+#endif
+}
+
+#if defined(HTTPD_BACKEND_EPOLL)
+/* ================================================================ >>poll_epoll
+   Linux. Connections are registered once, edge-triggered for read and write (no
+   epoll_ctl per request). Listeners are level-triggered with EPOLLEXCLUSIVE so that one
+   connection wakes one worker. */
+#define HTTPD__POLL_LEVEL 0
 typedef struct httpd__poll { int fd; } httpd__poll;
 typedef struct epoll_event httpd__io_event;
 
-HTTPD__PRIVATE int httpd__poll_init(httpd__poll *p) {
+HTTPD__PRIVATE void httpd__poll_clear(httpd__poll *p) { p->fd = -1; }
+HTTPD__PRIVATE int httpd__poll_init(httpd__poll *p, void *alloc_ctx) {
+    (void)alloc_ctx;
     p->fd = epoll_create1(EPOLL_CLOEXEC);
     return p->fd < 0 ? HTTPD_ERR_SYS : 0;
 }
@@ -3422,13 +3602,12 @@ HTTPD__PRIVATE void httpd__poll_free(httpd__poll *p) {
     if (p->fd >= 0) close(p->fd);
     p->fd = -1;
 }
-/* kind 0: a connection (edge-triggered R+W); 1: a listener (exclusive); 2: a wake fd */
 HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.data.ptr = ud;
-    ev.events = kind == 0 ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
-              : kind == 1 ? (EPOLLIN | EPOLLEXCLUSIVE) : EPOLLIN;
+    ev.events = kind == HTTPD__PK_CONN ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+              : kind == HTTPD__PK_LISTEN ? (EPOLLIN | EPOLLEXCLUSIVE) : EPOLLIN;
     return epoll_ctl(p->fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? HTTPD_ERR_SYS : 0;
 }
 HTTPD__PRIVATE int httpd__poll_del(httpd__poll *p, int fd) {
@@ -3436,28 +3615,16 @@ HTTPD__PRIVATE int httpd__poll_del(httpd__poll *p, int fd) {
     memset(&ev, 0, sizeof ev);
     return epoll_ctl(p->fd, EPOLL_CTL_DEL, fd, &ev) < 0 ? HTTPD_ERR_SYS : 0;
 }
+/* close() takes the registration away; interest never changes (edge-triggered) */
+HTTPD__PRIVATE void httpd__poll_forget(httpd__poll *p, int fd) { (void)p; (void)fd; }
+HTTPD__PRIVATE void httpd__poll_want(httpd__poll *p, int fd, unsigned want) {
+    (void)p; (void)fd; (void)want;
+}
 HTTPD__PRIVATE int httpd__poll_wait(httpd__poll *p, httpd__io_event *ev, int cap, int ms) {
     int n = epoll_wait(p->fd, ev, cap, ms);
     return n < 0 ? (errno == EINTR ? 0 : HTTPD_ERR_SYS) : n;
 }
 HTTPD__PRIVATE void *httpd__poll_ud(const httpd__io_event *e) { return e->data.ptr; }
-/* Socket reads and writes of connections. The libc wrappers are thread cancellation
-   points, which in a threaded process costs two atomic read-modify-writes per call; the
-   workers are never cancelled, so on Linux the system calls are made directly. */
-HTTPD__PRIVATE ssize_t httpd__io_read(int fd, void *p, size_t n) {
-#ifdef SYS_read
-    return (ssize_t)syscall(SYS_read, fd, p, n);
-#else
-    return read(fd, p, n);
-#endif
-}
-HTTPD__PRIVATE ssize_t httpd__io_send(int fd, const void *p, size_t n, int flags) {
-#ifdef SYS_sendto
-    return (ssize_t)syscall(SYS_sendto, fd, p, n, flags, NULL, 0);
-#else
-    return send(fd, p, n, flags);
-#endif
-}
 HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
     unsigned b = 0;
     if (e->events & EPOLLIN) b |= HTTPD__IO_R;
@@ -3466,6 +3633,182 @@ HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
     if (e->events & EPOLLERR) b |= HTTPD__IO_ERR;
     return b;
 }
+
+#elif defined(HTTPD_BACKEND_KQUEUE)
+/* =============================================================== >>poll_kqueue
+   macOS and the BSDs. A connection has two registrations, EVFILT_READ and EVFILT_WRITE,
+   both EV_CLEAR: reported once per change, like epoll's edges, so the connection layer
+   works unchanged and no kevent call is made per request. A read event with EV_EOF is
+   the peer's FIN (HUP: read until 0), with fflags set a socket error; a write event with
+   EV_EOF and an error is a reset. Listeners and wake-up pipes are level-triggered (no
+   EV_CLEAR); every worker polling a listener wakes for a connection and all but one find
+   accept() empty (kqueue has no exclusive wake-up). close() deletes the registrations.
+   Tests run this code on Linux over tests/kqueue_emu.h (HTTPD_TEST_KQUEUE_EMU). */
+#define HTTPD__POLL_LEVEL 0
+typedef struct httpd__poll { int fd; } httpd__poll;
+typedef struct kevent httpd__io_event;
+
+HTTPD__PRIVATE void httpd__poll_clear(httpd__poll *p) { p->fd = -1; }
+HTTPD__PRIVATE int httpd__poll_init(httpd__poll *p, void *alloc_ctx) {
+    (void)alloc_ctx;
+    p->fd = kqueue();
+    if (p->fd < 0) return HTTPD_ERR_SYS;
+    if (fcntl(p->fd, F_SETFD, FD_CLOEXEC) < 0) { close(p->fd); p->fd = -1; return HTTPD_ERR_SYS; }
+    return 0;
+}
+HTTPD__PRIVATE void httpd__poll_free(httpd__poll *p) {
+    if (p->fd >= 0) close(p->fd);
+    p->fd = -1;
+}
+HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
+    struct kevent ch[2];
+    int n = 1;
+    if (kind == HTTPD__PK_CONN) {
+        EV_SET(&ch[0], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, ud);
+        EV_SET(&ch[1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, ud);
+        n = 2;
+    } else {
+        EV_SET(&ch[0], fd, EVFILT_READ, EV_ADD, 0, 0, ud);
+    }
+    return kevent(p->fd, ch, n, NULL, 0, NULL) < 0 ? HTTPD_ERR_SYS : 0;
+}
+HTTPD__PRIVATE int httpd__poll_del(httpd__poll *p, int fd) {
+    struct kevent ch;
+    EV_SET(&ch, fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+    return kevent(p->fd, &ch, 1, NULL, 0, NULL) < 0 ? HTTPD_ERR_SYS : 0;
+}
+HTTPD__PRIVATE void httpd__poll_forget(httpd__poll *p, int fd) { (void)p; (void)fd; }
+HTTPD__PRIVATE void httpd__poll_want(httpd__poll *p, int fd, unsigned want) {
+    (void)p; (void)fd; (void)want;
+}
+HTTPD__PRIVATE int httpd__poll_wait(httpd__poll *p, httpd__io_event *ev, int cap, int ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    int n = kevent(p->fd, NULL, 0, ev, cap, ms < 0 ? NULL : &ts);
+    return n < 0 ? (errno == EINTR ? 0 : HTTPD_ERR_SYS) : n;
+}
+HTTPD__PRIVATE void *httpd__poll_ud(const httpd__io_event *e) { return (void *)e->udata; }
+HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) {
+    unsigned b = e->filter == EVFILT_WRITE ? HTTPD__IO_W : HTTPD__IO_R;
+    if (e->flags & EV_ERROR) return b | HTTPD__IO_ERR;
+    if ((e->flags & EV_EOF) && e->filter != EVFILT_WRITE) b |= HTTPD__IO_HUP;
+    if ((e->flags & EV_EOF) && e->fflags) b |= HTTPD__IO_ERR;
+    return b;
+}
+
+#else
+/* ================================================================= >>poll_poll
+   poll(2): any POSIX system, and lwIP-style stacks that offer only poll. Level-triggered,
+   so interest follows the connection (httpd__poll_want, called after every drive): a
+   connection with nothing to wait for leaves the array's live part (its fd is -1 there,
+   so that even POLLHUP/POLLERR, which poll reports unasked, cannot spin the loop). The
+   array is dense: at[fd] is an fd's index, and removal moves the last entry into the hole
+   (O(1)). Events are copied out of the array before they are handled, so the array may
+   change during a batch. Each wait is O(registered descriptors) in the kernel: this
+   backend is for small servers; epoll and kqueue are O(ready). */
+#define HTTPD__POLL_LEVEL 1
+typedef struct httpd__poll {
+    struct pollfd *pfd;           /* [n]; pfd[i].fd is -1 while interest is empty      */
+    int           *fds;           /* [n]: the real descriptor of pfd[i]                */
+    void         **ud;            /* [n]                                               */
+    int           *at;            /* [nat]: index of fd in pfd, or -1                  */
+    int            n, cap, nat, next;  /* next: where the last batch stopped (fairness) */
+    void          *ctx;
+} httpd__poll;
+typedef struct httpd__io_event { void *ud; unsigned bits; } httpd__io_event;
+
+HTTPD__PRIVATE void httpd__poll_clear(httpd__poll *p) { memset(p, 0, sizeof *p); }
+HTTPD__PRIVATE int httpd__poll_init(httpd__poll *p, void *alloc_ctx) {
+    httpd__poll_clear(p);
+    p->ctx = alloc_ctx;
+    return 0;
+}
+HTTPD__PRIVATE void httpd__poll_free(httpd__poll *p) {
+    HTTPD_FREE(p->ctx, p->pfd);
+    HTTPD_FREE(p->ctx, p->fds);
+    HTTPD_FREE(p->ctx, p->ud);
+    HTTPD_FREE(p->ctx, p->at);
+    httpd__poll_clear(p);
+}
+HTTPD__PRIVATE int httpd__poll_grow(void *ctx, void **arr, size_t elem, int *cap, int need) {
+    int c = *cap ? *cap : 16;
+    while (c < need) c *= 2;
+    void *q = HTTPD_REALLOC(ctx, *arr, (size_t)c * elem);
+    if (!q) return HTTPD_ERR_NOMEM;
+    *arr = q;
+    return c;
+}
+HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
+    (void)kind;                          /* listeners and wake-ups: POLLIN, level as all */
+    if (fd < 0) return HTTPD_ERR_INVAL;
+    if (fd >= p->nat) {
+        int c = p->nat, old = p->nat;
+        if ((c = httpd__poll_grow(p->ctx, (void **)&p->at, sizeof *p->at, &c, fd + 1)) < 0)
+            return c;
+        for (int i = old; i < c; i++) p->at[i] = -1;
+        p->nat = c;
+    }
+    if (p->at[fd] >= 0) return HTTPD_ERR_INVAL;          /* registered already */
+    if (p->n == p->cap) {
+        int c1 = p->cap, c2 = p->cap, c3 = p->cap;
+        if ((c1 = httpd__poll_grow(p->ctx, (void **)&p->pfd, sizeof *p->pfd, &c1, p->n + 1)) < 0
+            || (c2 = httpd__poll_grow(p->ctx, (void **)&p->fds, sizeof *p->fds, &c2, c1)) < 0
+            || (c3 = httpd__poll_grow(p->ctx, (void **)&p->ud, sizeof *p->ud, &c3, c1)) < 0)
+            return HTTPD_ERR_NOMEM;      /* the arrays that did grow stay grown: harmless */
+        p->cap = c1;
+    }
+    int i = p->n++;
+    p->pfd[i].fd = fd;
+    p->pfd[i].events = (short)(kind == HTTPD__PK_CONN ? (POLLIN | POLLOUT) : POLLIN);
+    p->pfd[i].revents = 0;
+    p->fds[i] = fd;
+    p->ud[i] = ud;
+    p->at[fd] = i;
+    return 0;
+}
+HTTPD__PRIVATE int httpd__poll_del(httpd__poll *p, int fd) {
+    if (fd < 0 || fd >= p->nat || p->at[fd] < 0) return HTTPD_ERR_INVAL;
+    int i = p->at[fd], last = --p->n;
+    if (i != last) {                                   /* the last entry fills the hole */
+        p->pfd[i] = p->pfd[last];
+        p->fds[i] = p->fds[last];
+        p->ud[i] = p->ud[last];
+        p->at[p->fds[i]] = i;
+    }
+    p->at[fd] = -1;
+    return 0;
+}
+HTTPD__PRIVATE void httpd__poll_forget(httpd__poll *p, int fd) { httpd__poll_del(p, fd); }
+HTTPD__PRIVATE void httpd__poll_want(httpd__poll *p, int fd, unsigned want) {
+    if (fd < 0 || fd >= p->nat || p->at[fd] < 0) return;
+    struct pollfd *e = &p->pfd[p->at[fd]];
+    e->events = (short)(((want & HTTPD__IO_R) ? POLLIN : 0) | ((want & HTTPD__IO_W) ? POLLOUT : 0));
+    e->fd = want ? fd : -1;
+}
+HTTPD__PRIVATE int httpd__poll_wait(httpd__poll *p, httpd__io_event *ev, int cap, int ms) {
+    int r = poll(p->pfd, (nfds_t)p->n, ms);
+    if (r <= 0) return r < 0 ? (errno == EINTR ? 0 : HTTPD_ERR_SYS) : 0;
+    int k = 0, n = p->n, start = p->next < n ? p->next : 0;
+    for (int j = 0; j < n && k < cap; j++) {     /* from where the last full batch ended */
+        int i = (start + j) % n;
+        short re = p->pfd[i].revents;
+        if (!re || p->pfd[i].fd < 0) continue;
+        unsigned b = 0;
+        if (re & POLLIN) b |= HTTPD__IO_R;
+        if (re & POLLOUT) b |= HTTPD__IO_W;
+        if (re & POLLHUP) b |= HTTPD__IO_HUP | HTTPD__IO_R;   /* read the 0 (or error) */
+        if (re & (POLLERR | POLLNVAL)) b |= HTTPD__IO_ERR;
+        ev[k].ud = p->ud[i];
+        ev[k].bits = b;
+        k++;
+        p->next = (i + 1) % n;
+    }
+    return k;
+}
+HTTPD__PRIVATE void *httpd__poll_ud(const httpd__io_event *e) { return e->ud; }
+HTTPD__PRIVATE unsigned httpd__poll_bits(const httpd__io_event *e) { return e->bits; }
+#endif
 
 #ifdef HTTPD_TLS_BEARSSL
 /* ================================================================== >>tls_pem
@@ -4293,7 +4636,7 @@ typedef struct httpd__worker {
     struct httpd_server *s;
     int          index;
     httpd__poll  poll;
-    int          wake_fd;          /* eventfd: stop and cross-thread wake-ups          */
+    httpd__wakefd wake;            /* stop and cross-thread wake-ups (>>poll)          */
     httpd__wheel wheel;
     uint64_t     now;              /* ms, monotonic, updated once per loop turn        */
     time_t       date_sec;
@@ -4356,7 +4699,7 @@ struct httpd_server {
     HTTPD__ATOMIC(int) stop;       /* 0 running, 1 graceful, 2 immediate               */
     HTTPD__ATOMIC(int) running;    /* workers still in their loop                      */
     HTTPD__ATOMIC(int) listeners_left;
-    int           exit_fd;         /* eventfd: written when the last worker ends       */
+    httpd__wakefd exit;            /* signalled when the last worker ends (>>poll)     */
     HTTPD__ATOMIC(int) gate_users; /* other threads inside httpd_post/submit/stop      */
     HTTPD__ATOMIC(int) gate_closed;/* httpd_wait began releasing: those calls fail     */
     pthread_t     watchdog;        /* blocked-worker detection, when there is a logger */
@@ -4374,6 +4717,7 @@ HTTPD__PRIVATE void httpd__conn_out_done(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c);
 HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c);
+HTTPD__PRIVATE void httpd__conn_interest(httpd__conn *c);
 #ifdef HTTPD_TLS_BEARSSL
 HTTPD__PRIVATE void httpd__tls_detach(httpd__conn *c);
 #endif
@@ -5148,7 +5492,7 @@ HTTPD_API int httpd_sse_comment(httpd_request *req, const char *text) {
    bytes still to come may belong to another version. */
 HTTPD__PRIVATE uint64_t httpd__file_tag(const struct stat *st) {
     uint64_t h = (uint64_t)st->st_size * 0x9e3779b97f4a7c15u;
-    h ^= ((uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec)
+    h ^= ((uint64_t)HTTPD__MTIM(*st).tv_sec * 1000000000u + (uint64_t)HTTPD__MTIM(*st).tv_nsec)
          * 0xc2b2ae3d27d4eb4fu;
     h ^= (uint64_t)st->st_ino * 0x165667b19e3779f9u;
     return h ? h : 1;
@@ -5254,7 +5598,7 @@ HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
     }
 #endif
     if (c->flags & HTTPD__F_FILEMEM) {            /* read-only memory: straight out */
-        n = httpd__io_send(c->fd, c->fb.file_mem + c->file_off, want, MSG_NOSIGNAL);
+        n = httpd__io_send(c->fd, c->fb.file_mem + c->file_off, want, HTTPD__MSG_NOSIGNAL);
         if (n > 0) { httpd__conn_file_sent(c, (size_t)n); return 1; }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             c->flags |= HTTPD__F_WBLOCKED;
@@ -5345,8 +5689,7 @@ HTTPD__PRIVATE void httpd__mbox_push(httpd__worker *w, httpd_task *t) {
     if (w->mbox_tail) w->mbox_tail->next = t; else w->mbox = t;
     w->mbox_tail = t;
     pthread_mutex_unlock(&w->mbox_mu);
-    uint64_t one = 1;
-    if (write(w->wake_fd, &one, sizeof one) < 0) { /* counter full: the worker is awake */ }
+    httpd__wakefd_signal(&w->wake);
 }
 HTTPD__PRIVATE void httpd__task_to_worker(httpd_task *t) { httpd__mbox_push(t->w, t); }
 HTTPD__PRIVATE void httpd__task_free(httpd_task *t) { HTTPD_FREE(t->alloc_ctx, t); }
@@ -8228,7 +8571,7 @@ HTTPD__PRIVATE int httpd__tls_write(httpd__conn *c, httpd__tls *t) {
         if (staged) { src = stage + t->opos; len = t->olen - t->opos; }
         else if (p) { src = p; len = n; }
         else break;
-        ssize_t r = httpd__io_send(c->fd, src, len, MSG_NOSIGNAL);
+        ssize_t r = httpd__io_send(c->fd, src, len, HTTPD__MSG_NOSIGNAL);
         if (r > 0) {
             moved = 1;
             c->wsince = c->w->now;
@@ -8323,6 +8666,7 @@ end:
     if (round == HTTPD__DRIVE_ROUNDS) httpd__conn_queue(c);     /* more to do: next turn */
     else if (c->req && c->req->wwait) httpd__conn_writable(c);
     httpd__conn_arm(c);
+    httpd__conn_interest(c);
     return 1;
 }
 /* OpenSSL's names for our suites (what nginx logs and curl -v prints). */
@@ -8373,6 +8717,17 @@ HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     c->state = HTTPD__S_DEAD;
     return c;
 }
+/* A level-triggered poller (>>poll_poll) waits only for what the connection would act on:
+   reading while it has not seen its socket readable (and no EOF yet), writing while a
+   write is blocked. Nothing at all for the edge-triggered ones. */
+HTTPD__PRIVATE void httpd__conn_interest(httpd__conn *c) {
+    if (!HTTPD__POLL_LEVEL || !(c->flags & HTTPD__F_POLLED) || c->state == HTTPD__S_DEAD) return;
+    unsigned want = 0;
+    if (!(c->flags & (HTTPD__F_READABLE | HTTPD__F_EOF)) && c->state <= HTTPD__S_LINGER)
+        want |= HTTPD__IO_R;
+    if (c->flags & HTTPD__F_WBLOCKED) want |= HTTPD__IO_W;
+    httpd__poll_want(&c->w->poll, c->fd, want);
+}
 HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c) {
     uint64_t dl = httpd__conn_deadline(c);
     /* lazy: an earlier timer stays; when it fires the deadline is checked again */
@@ -8384,7 +8739,7 @@ HTTPD__PRIVATE void httpd__worker_listen_proxy(httpd__worker *w, int on) {
     httpd_server *s = w->s;
     if (on == w->paccepting || s->proxy_fd < 0) return;
     if (on) {
-        if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_listen[1], 1) == 0)
+        if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_listen[1], HTTPD__PK_LISTEN) == 0)
             w->paccepting = 1;
     } else {
         httpd__poll_del(&w->poll, s->proxy_fd);
@@ -8397,10 +8752,10 @@ HTTPD__PRIVATE void httpd__worker_listen(httpd__worker *w, int on) {
     if (on == w->accepting) return;
     if (on) {
         int ok = s->listen_fd < 0 || httpd__poll_add(&w->poll, s->listen_fd,
-                                                     &httpd__tag_listen[HTTPD__L_MAIN], 1) == 0;
+                                                     &httpd__tag_listen[HTTPD__L_MAIN], HTTPD__PK_LISTEN) == 0;
 #ifdef HTTPD_TLS_BEARSSL
         if (ok && s->tls_fd >= 0
-            && httpd__poll_add(&w->poll, s->tls_fd, &httpd__tag_listen[HTTPD__L_TLS], 1) < 0) {
+            && httpd__poll_add(&w->poll, s->tls_fd, &httpd__tag_listen[HTTPD__L_TLS], HTTPD__PK_LISTEN) < 0) {
             if (s->listen_fd >= 0) httpd__poll_del(&w->poll, s->listen_fd);
             ok = 0;
         }
@@ -8434,6 +8789,7 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
         return;
     }
     httpd__conn_release(c);
+    if (HTTPD__POLL_LEVEL && (c->flags & HTTPD__F_POLLED)) httpd__poll_forget(&w->poll, c->fd);
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->gen++;
@@ -8496,7 +8852,8 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
             int more = (c->state == HTTPD__S_CLOSING && !(c->flags & HTTPD__F_LINGER))
                        || ((c->flags & (HTTPD__F_FILE | HTTPD__F_FILEREAD)) == HTTPD__F_FILE
                            && c->file_left <= 65536);
-            ssize_t r = httpd__io_send(c->fd, out, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+            ssize_t r = httpd__io_send(c->fd, out, n,
+                                       HTTPD__MSG_NOSIGNAL | (more ? HTTPD__MSG_MORE : 0));
             if (r > 0) {
                 if ((size_t)r < n) c->flags |= HTTPD__F_WBLOCKED;
                 httpd__conn_sent(c, (size_t)r);
@@ -8522,6 +8879,7 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
     if (round == HTTPD__DRIVE_ROUNDS) httpd__conn_queue(c);  /* more to do: next turn */
     else if (c->req && c->req->wwait) httpd__conn_writable(c);
     httpd__conn_arm(c);
+    httpd__conn_interest(c);
 }
 /* A new connection on fd (non-blocking) joins this worker: it is driven at once (with
    deferred accept the request is likely there already), then registered with the poller.
@@ -8555,16 +8913,39 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
     c->flags |= HTTPD__F_READABLE;
     httpd__conn_drive(c);
     if (c->state == HTTPD__S_DEAD) return c;
-    if (httpd__poll_add(&w->poll, fd, c, 0) < 0) {
+    if (httpd__poll_add(&w->poll, fd, c, HTTPD__PK_CONN) < 0) {
         c->state = HTTPD__S_ABORT;
         httpd__conn_close(c);
         return c;
     }
     c->flags |= HTTPD__F_POLLED;
+    httpd__conn_interest(c);
     return c;
 }
 HTTPD__PRIVATE httpd__conn *httpd__worker_adopt(httpd__worker *w, int fd, int tls) {
     return httpd__worker_adopt_from(w, fd, NULL, 0, tls);
+}
+/* accept4 where it exists (one call); elsewhere accept, then the flags one at a time.
+   Without MSG_NOSIGNAL, SO_NOSIGPIPE keeps a write to a reset peer from raising SIGPIPE
+   (where neither exists the workers' blocked signal mask holds it pending). */
+HTTPD__PRIVATE int httpd__accept(int lfd, struct sockaddr *sa, socklen_t *sl) {
+#if HTTPD__LINUX
+    return accept4(lfd, sa, sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    int fd = accept(lfd, sa, sl);
+    if (fd < 0) return -1;
+    if (httpd__cloexec_nonblock(fd) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e == EAGAIN ? ENOBUFS : e;     /* never "try again": the socket is gone */
+        return -1;
+    }
+#  ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#  endif
+    return fd;
+#endif
 }
 /* Accepts from one listener: HTTPD__L_MAIN, HTTPD__L_PROXY or HTTPD__L_TLS. */
 HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
@@ -8596,8 +8977,7 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
         }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = accept4(lfd, want ? (struct sockaddr *)&ss : NULL,
-                         want ? &sl : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = httpd__accept(lfd, want ? (struct sockaddr *)&ss : NULL, want ? &sl : NULL);
         if (fd < 0) {
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             if (proxy) HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
@@ -8622,7 +9002,7 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
 }
 HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    clock_gettime(HTTPD__CLOCK_COARSE, &ts);
     if (ts.tv_sec == w->date_sec) return;
     w->date_sec = ts.tv_sec;
     memcpy(w->date, "Date: ", 6);
@@ -8732,8 +9112,7 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
     }
 }
 HTTPD__PRIVATE void httpd__worker_wake(httpd__worker *w) {
-    uint64_t v;
-    if (read(w->wake_fd, &v, sizeof v) < 0) { /* EAGAIN: nothing pending */ }
+    httpd__wakefd_drain(&w->wake);
     httpd__worker_mbox(w, 1);
     int stop = HTTPD__LOAD(&w->s->stop);
     if (stop) httpd__worker_begin_stop(w, stop == 1);
@@ -8850,7 +9229,7 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
     httpd_server *s = (httpd_server *)arg;
     uint32_t limit = s->desc.blocked_warn_ms;
     int tick = (int)HTTPD__MIN(HTTPD__MAX(limit / 2, 10u), 1000u);  /* 2 polls/s at 1 s */
-    struct pollfd pf = { s->exit_fd, POLLIN, 0 };
+    struct pollfd pf = { s->exit.rd, POLLIN, 0 };
     while (HTTPD__LOAD(&s->running) > 0 && poll(&pf, 1, tick) <= 0) {
         uint64_t now = httpd__now_ms();
         for (int i = 0; i < s->nworkers; i++) {
@@ -8880,7 +9259,7 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
 /* Pins the calling thread to CPU i mod the online CPUs (a mask of its own, through the
    system call, so that no GNU-only type is needed). */
 HTTPD__PRIVATE void httpd__pin_thread(int i) {
-#ifdef SYS_sched_setaffinity
+#if HTTPD__LINUX && defined(SYS_sched_setaffinity)  /* the BSDs: cpuset(2), not this */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned long mask[1024 / (8 * sizeof(unsigned long))];
     unsigned cpu = (unsigned)i % (unsigned)(ncpu > 0 ? (ncpu < 1024 ? ncpu : 1024) : 1);
@@ -8930,8 +9309,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
             httpd__worker_listen(w, 1);                        /* room again */
     }
     if (HTTPD__ADD(&s->running, -1) == 1) {                 /* the last one out says so */
-        uint64_t one = 1;
-        if (write(s->exit_fd, &one, sizeof one) < 0) { /* counter full: already said */ }
+        httpd__wakefd_signal(&s->exit);
     }
     return NULL;
 }
@@ -8970,8 +9348,7 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
         pthread_mutex_destroy(&w->mbox_mu);
         w->mbox_inited = 0;
     }
-    if (w->wake_fd >= 0) close(w->wake_fd);
-    w->wake_fd = -1;
+    httpd__wakefd_close(&w->wake);
     httpd__mw_worker_free(w);           /* last: freeing the above may still log */
 }
 /* Everything but the thread: usable on its own by in-memory tests (poll and wake fds
@@ -8980,8 +9357,8 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     memset(w, 0, sizeof *w);
     w->s = s;
     w->index = index;
-    w->poll.fd = -1;
-    w->wake_fd = -1;
+    httpd__poll_clear(&w->poll);
+    w->wake.rd = w->wake.wr = -1;
     w->now = httpd__now_ms();
     httpd__wheel_init(&w->wheel, w->now);
     httpd__worker_tick_date(w);
@@ -9002,12 +9379,13 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->max_chunks = s->desc.max_connections / HTTPD__CONN_CHUNK + 1;
     w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
     if (!w->chunks) return HTTPD_ERR_NOMEM;
-    if (httpd__poll_init(&w->poll) < 0) return HTTPD_ERR_SYS;
+    int rc = httpd__poll_init(&w->poll, s->desc.alloc_ctx);
+    if (rc < 0) return rc;
     pthread_mutex_init(&w->mbox_mu, NULL);
     w->mbox_inited = 1;
-    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->wake_fd < 0) return HTTPD_ERR_SYS;
-    if (httpd__poll_add(&w->poll, w->wake_fd, &httpd__tag_wake, 2) < 0) return HTTPD_ERR_SYS;
+    if ((rc = httpd__wakefd_open(&w->wake)) < 0) return rc;
+    if ((rc = httpd__poll_add(&w->poll, w->wake.rd, &httpd__tag_wake, HTTPD__PK_WAKE)) < 0)
+        return rc;
     return httpd__mw_worker_init(w);
 }
 
@@ -9075,10 +9453,11 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
 #ifdef HTTPD_TLS_BEARSSL
     s->tls_fd = -1;
 #endif
-    s->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    s->exit.rd = s->exit.wr = -1;
     s->desc = *desc;
     httpd__fill_defaults(&s->desc);
     httpd_desc *d = &s->desc;
+    if (httpd__wakefd_open(&s->exit) < 0) return HTTPD_ERR_SYS;
     if (d->workers < 1 || d->workers > 255 || d->task_threads < 1 || d->task_threads > 1024
         || d->max_header_bytes > (1u << 24)
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
@@ -9138,7 +9517,12 @@ HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     snprintf(port, sizeof port, "%u", (unsigned)port_in);
     if (getaddrinfo(addr, port, &hints, &res) != 0 || !res) return HTTPD_ERR_ADDR;
+#if HTTPD__LINUX
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    if (fd >= 0 && httpd__cloexec_nonblock(fd) < 0) { close(fd); fd = -1; }
+#endif
     if (fd < 0) { freeaddrinfo(res); return HTTPD_ERR_SYS; }
     /* deferred accept: the kernel hands a connection over when its first bytes arrive
        (the request is then read at once), but holds a silent one only for about a second
@@ -9147,7 +9531,11 @@ HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_
     int one = 1, defer = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* inherited by accept */
+#if HTTPD__LINUX
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
+#else
+    (void)defer;                  /* (FreeBSD's accept filters need a kernel module) */
+#endif
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, d->backlog) < 0) {
         HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_ADDR, "bind/listen %s:%u: %s", addr,
                    (unsigned)port_in, strerror(errno));
@@ -9209,8 +9597,8 @@ HTTPD__PRIVATE void httpd__server_release(httpd_server *s) {
     s->nworkers = 0;
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->proxy_fd >= 0) close(s->proxy_fd);
-    if (s->exit_fd >= 0) close(s->exit_fd);
-    s->listen_fd = s->proxy_fd = s->exit_fd = -1;
+    httpd__wakefd_close(&s->exit);
+    s->listen_fd = s->proxy_fd = -1;
     httpd__mw_free(s);                     /* after the workers: writes the last log lines */
 #ifdef HTTPD_TLS_BEARSSL
     if (s->tls_fd >= 0) close(s->tls_fd);
@@ -9327,9 +9715,8 @@ HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
 #endif
     }
     if (!httpd__gate_enter(s)) return;             /* httpd_wait: the workers are gone */
-    uint64_t one = 1;
     for (int i = 0; i < s->nworkers; i++)          /* write(2): async-signal-safe */
-        if (write(s->workers[i].wake_fd, &one, sizeof one) < 0) { /* counter full: awake */ }
+        httpd__wakefd_signal(&s->workers[i].wake);
     httpd__gate_leave(s);
 }
 HTTPD_API int httpd_wait(httpd_server *s) {
@@ -9337,7 +9724,7 @@ HTTPD_API int httpd_wait(httpd_server *s) {
     if (HTTPD__LOAD_SC(&s->gate_closed)) return HTTPD_ERR_STATE;       /* waited already */
     for (int i = 0; i < s->nworkers; i++)
         if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
-    if (s->watchdog_started) pthread_join(s->watchdog, NULL);   /* exit_fd woke it */
+    if (s->watchdog_started) pthread_join(s->watchdog, NULL);   /* s->exit woke it */
     s->watchdog_started = 0;
     httpd__gate_close(s);                   /* from here other threads' calls fail */
     httpd__server_release(s);
@@ -9361,19 +9748,32 @@ HTTPD_API int httpd_serve(httpd_server *s) {
     pthread_sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
     /* sleep in poll() on a signalfd and the server's exit eventfd: no periodic wake-up.
        Without a descriptor for the signalfd (EMFILE: the workers may have taken the last
-       ones already), wait for the signals themselves, 100 ms at a time. */
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK), signals = 0;
+       ones already), and where there is no signalfd, wait for the exit descriptor 100 ms
+       at a time and take the signals that came meanwhile (sigpending, then sigwait). */
+#if HTTPD__LINUX
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+#else
+    int sfd = -1;
+#endif
+    int signals = 0;
     while (HTTPD__LOAD(&s->running) > 0) {
         int sig = 0;
         if (sfd >= 0) {
-            struct pollfd pf[2] = { { s->exit_fd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+#if HTTPD__LINUX
+            struct pollfd pf[2] = { { s->exit.rd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
             struct signalfd_siginfo si;
             if (poll(pf, 2, -1) > 0 && (pf[1].revents & POLLIN)
                 && read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
                 sig = (int)si.ssi_signo;
+#endif
         } else {
-            struct timespec ts = { 0, 100 * 1000 * 1000 };
-            sig = sigtimedwait(&set, NULL, &ts);
+            struct pollfd pf = { s->exit.rd, POLLIN, 0 };
+            sigset_t pend;
+            if (poll(&pf, 1, 100) == 0 && sigpending(&pend) == 0
+                && (sigismember(&pend, SIGINT) == 1 || sigismember(&pend, SIGTERM) == 1
+                    || (hup && sigismember(&pend, SIGHUP) == 1))
+                && sigwait(&set, &sig) != 0)
+                sig = 0;
         }
         if (sig <= 0) continue;
         if (sig == SIGHUP) { httpd_log_reopen(s); continue; }
@@ -10050,11 +10450,11 @@ HTTPD__PRIVATE void httpd__static_file_rep(httpd__static_rep *p, int fd, const s
     p->mem = NULL;
     p->len = (uint64_t)st->st_size;
     p->tag = httpd__file_tag(st);
-    p->mtime = (int64_t)st->st_mtim.tv_sec;
+    p->mtime = (int64_t)HTTPD__MTIM(*st).tv_sec;
     snprintf(p->etag_buf, sizeof p->etag_buf, "\"%llx-%llx-%llx\"",   /* strong: exact */
              (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
-             (unsigned long long)st->st_mtim.tv_sec * 1000000000ull
-                 + (unsigned long long)st->st_mtim.tv_nsec);
+             (unsigned long long)HTTPD__MTIM(*st).tv_sec * 1000000000ull
+                 + (unsigned long long)HTTPD__MTIM(*st).tv_nsec);
     p->etag = p->etag_buf;
 }
 HTTPD__PRIVATE int httpd__static_fail(httpd_request *req, int status, int fd) {
@@ -10089,7 +10489,7 @@ HTTPD__PRIVATE int httpd__static_send(httpd__req *r, const httpd_static *m,
     HTTPD__PUT("ETag: ", 6); HTTPD__PUT(p->etag, HTTPD__MIN(el, 64)); HTTPD__PUT("\r\n", 2);
     if (p->mtime > 0) {
         HTTPD__PUT("Last-Modified: ", 15);
-        httpd__http_date(h + k, (time_t)p->mtime);
+        httpd__http_date(h + k, p->mtime);
         k += 29;
         HTTPD__PUT("\r\n", 2);
     }
@@ -10187,41 +10587,65 @@ HTTPD__PRIVATE int httpd__static_list(httpd__req *r, const httpd_static *m, cons
     size_t cap = 16384, len = 0, nn = 0, ncap = 256, total = 0;
     char *names = (char *)httpd__arena_alloc(r, cap);
     char **v = (char **)httpd__arena_alloc(r, ncap * sizeof *v);
+    /* the names: getdents64 on Linux (no DIR allocation), readdir elsewhere */
+#if HTTPD__LINUX
     char dents[8192];
-    long got;
-    while (names && v && (got = syscall(SYS_getdents64, fd, dents, sizeof dents)) > 0) {
-        for (long o = 0; o < got;) {
-            const char *d = dents + o;                 /* struct linux_dirent64 */
-            unsigned short reclen;
-            memcpy(&reclen, d + 16, 2);
-            unsigned char type = (unsigned char)d[18];
-            const char *nm = d + 19;
-            size_t nl = strlen(nm);
-            o += reclen;
-            if (type == 0 && fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)   /* DT_UNKNOWN */
-                type = S_ISDIR(st.st_mode) ? 4 : S_ISREG(st.st_mode) ? 8
-                     : S_ISLNK(st.st_mode) ? 10 : 1;
-            if ((type != 4 && type != 8 && !(type == 10 && m->follow_symlinks))
-                || httpd__static_seg((const unsigned char *)nm, nl, m->hidden)) continue;
-            if ((total += 9 * nl + 40) > HTTPD__STATIC_LIST_MAX) break;
-            if (len + nl + 2 > cap || nn == ncap) {
-                size_t c2 = len + nl + 2 > cap ? cap * 2 : cap, n2 = nn == ncap ? ncap * 2 : ncap;
-                char *b = (char *)httpd__arena_alloc(r, c2);
-                char **w = (char **)httpd__arena_alloc(r, n2 * sizeof *w);
-                if (!b || !w) { names = NULL; break; }
-                memcpy(b, names, len);
-                for (size_t i = 0; i < nn; i++) w[i] = b + (v[i] - names);
-                names = b; v = w; cap = c2; ncap = n2;
-            }
-            v[nn++] = names + len;
-            memcpy(names + len, nm, nl);
-            len += nl;
-            names[len++] = type == 4 ? '/' : 0;      /* a directory keeps its slash */
-            if (type == 4) names[len++] = 0;
+    long got = 0, at = 0;
+#else
+    DIR *dir = fdopendir(fd);                             /* owns fd from here */
+    if (!dir) return httpd__static_fail(req, 503, fd);
+#endif
+    while (names && v) {
+        const char *nm;
+        unsigned char type;
+#if HTTPD__LINUX
+        if (at >= got) {
+            if ((got = syscall(SYS_getdents64, fd, dents, sizeof dents)) <= 0) break;
+            at = 0;
         }
-        if (total > HTTPD__STATIC_LIST_MAX) break;
+        const char *d = dents + at;                    /* struct linux_dirent64 */
+        unsigned short reclen;
+        memcpy(&reclen, d + 16, 2);
+        type = (unsigned char)d[18];
+        nm = d + 19;
+        at += reclen;
+#else
+        struct dirent *de = readdir(dir);
+        if (!de) break;
+        nm = de->d_name;
+#  ifdef DT_DIR
+        type = (unsigned char)de->d_type;              /* DT_DIR 4, DT_REG 8, DT_LNK 10 */
+#  else
+        type = 0;
+#  endif
+#endif
+        size_t nl = strlen(nm);
+        if (type == 0 && fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)   /* DT_UNKNOWN */
+            type = S_ISDIR(st.st_mode) ? 4 : S_ISREG(st.st_mode) ? 8
+                 : S_ISLNK(st.st_mode) ? 10 : 1;
+        if ((type != 4 && type != 8 && !(type == 10 && m->follow_symlinks))
+            || httpd__static_seg((const unsigned char *)nm, nl, m->hidden)) continue;
+        if ((total += 9 * nl + 40) > HTTPD__STATIC_LIST_MAX) break;
+        if (len + nl + 2 > cap || nn == ncap) {
+            size_t c2 = len + nl + 2 > cap ? cap * 2 : cap, n2 = nn == ncap ? ncap * 2 : ncap;
+            char *b = (char *)httpd__arena_alloc(r, c2);
+            char **w = (char **)httpd__arena_alloc(r, n2 * sizeof *w);
+            if (!b || !w) { names = NULL; break; }
+            memcpy(b, names, len);
+            for (size_t i = 0; i < nn; i++) w[i] = b + (v[i] - names);
+            names = b; v = w; cap = c2; ncap = n2;
+        }
+        v[nn++] = names + len;
+        memcpy(names + len, nm, nl);
+        len += nl;
+        names[len++] = type == 4 ? '/' : 0;      /* a directory keeps its slash */
+        if (type == 4) names[len++] = 0;
     }
+#if HTTPD__LINUX
     close(fd);
+#else
+    closedir(dir);
+#endif
     if (!names || !v) return httpd__static_fail(req, 503, -1);
     for (size_t gap = nn / 2; gap > 0; gap /= 2)      /* shell sort: no allocation */
         for (size_t i = gap; i < nn; i++)
@@ -10301,8 +10725,9 @@ HTTPD__PRIVATE int httpd__static_fs(httpd__req *r, const httpd_static *m, char *
         path[n] = 0;
         struct stat vs;
         if (vfd >= 0 && fstat(vfd, &vs) == 0 && S_ISREG(vs.st_mode)
-            && (vs.st_mtim.tv_sec > st.st_mtim.tv_sec || (vs.st_mtim.tv_sec == st.st_mtim.tv_sec
-                && vs.st_mtim.tv_nsec >= st.st_mtim.tv_nsec))) {   /* not older than name */
+            && (HTTPD__MTIM(vs).tv_sec > HTTPD__MTIM(st).tv_sec
+                || (HTTPD__MTIM(vs).tv_sec == HTTPD__MTIM(st).tv_sec
+                    && HTTPD__MTIM(vs).tv_nsec >= HTTPD__MTIM(st).tv_nsec))) {  /* not older */
             const char *type = p.type;
             close(fd);
             httpd__static_file_rep(&p, vfd, &vs);

@@ -21,6 +21,15 @@ PKGS=(
     libbearssl-dev openssl          # TLS (HTTPD_TLS_BEARSSL) and test certificates
     libnss3-tools                   # certutil: the test CA trusted by Chromium (tests/test_tls.py)
 )
+# `make test-portability` (tests/portability.sh): cross compilers, their C libraries, qemu
+PORT_PKGS=(
+    gcc clang g++ musl-tools
+    gcc-i686-linux-gnu libc6-dev-i386-cross          # 32-bit x86 (gcc-multilib conflicts
+    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross    #  with the cross compilers)
+    gcc-s390x-linux-gnu libc6-dev-s390x-cross        # big-endian
+    qemu-user python3 python3-h11
+)
+if [ "${1:-}" = --portability-list ]; then echo "${PORT_PKGS[*]}"; exit 0; fi
 [ $# -gt 0 ] && PKGS=("$@")          # `make run` asks only for a compiler
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -12,7 +12,8 @@ back. Prints one line per case that fails, then "N passed, N failed".
 import gzip, os, re, shutil, socket, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEMO = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "build", "demo")
+BUILD = os.environ.get("BUILD", "build")
+DEMO = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", BUILD, "demo")
 MARK = b"MARK-OUTSIDE-7f3a"
 passed = failed = 0
 

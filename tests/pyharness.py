@@ -6,7 +6,7 @@ The binary under test is $DEMO (default build/demo-asan, built by `make test`)."
 import os, re, signal, socket, subprocess, sys, threading, time, traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO = os.environ.get("DEMO", os.path.join(ROOT, "build", "demo-asan"))
+DEMO = os.environ.get("DEMO", os.path.join(ROOT, os.environ.get("BUILD", "build"), "demo-asan"))
 if not os.path.isabs(DEMO):
     DEMO = os.path.join(ROOT, DEMO)
 SAN_PATTERNS = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"

@@ -7,11 +7,17 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
-export DEMO=${DEMO:-build/demo-asan}
+export BUILD=${BUILD:-build}           # build-poll, build-kqueue: the other backends
+export DEMO=${DEMO:-$BUILD/demo-asan}
 PY=/usr/bin/python3
 total_p=0; total_f=0; broken=()
 run_suite() {  # name, timeout-seconds, command...
     local name=$1 secs=$2; shift 2
+    if [ -n "${ONLY:-}" ]; then                 # ONLY="test_http.py replay_worker ...": those
+        local key=$name
+        case "$name" in "fuzz replay "*) key="replay_${name#fuzz replay }" ;; esac
+        case " $ONLY " in *" $key "*) ;; *) return 0 ;; esac
+    fi
     local out; out=$(mktemp)
     echo "== $name"
     local t0=$SECONDS
@@ -31,16 +37,16 @@ run_suite() {  # name, timeout-seconds, command...
     rm -f "$out"
 }
 run_suite compile_check 300 tests/compile_check.sh
-for t in build/test_*; do
+for t in "$BUILD"/test_*; do
     [ -x "$t" ] || continue
     run_suite "$(basename "$t")" 300 "$t"
 done
-for h in build/replay_*; do                     # fuzz corpora as regression inputs
+for h in "$BUILD"/replay_*; do                  # fuzz corpora as regression inputs
     [ -x "$h" ] || continue
-    n=${h#build/replay_}
+    n=${h#"$BUILD"/replay_}
     run_suite "fuzz replay $n" 300 "$h" "fuzz/corpus/$n"
 done
-if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && command -v clang >/dev/null; then   # CI: a short pass
+if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && [ "$BUILD" = build ] && command -v clang >/dev/null; then  # CI
     for n in parser chunked router conn multipart worker static ws proxy tls; do
         run_suite "fuzz $n ${FUZZ_SECONDS}s" $((FUZZ_SECONDS + 120)) \
             bash -c "set -o pipefail; make -s build/fuzz_$n >/dev/null && mkdir -p build/corpus/$n && \

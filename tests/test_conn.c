@@ -987,6 +987,6 @@ int main(void) {
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     HTTPD_FREE(NULL, (void *)srv.route_inflight);
-    close(srv.exit_fd);
+    httpd__wakefd_close(&srv.exit);
     return REPORT();
 }

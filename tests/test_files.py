@@ -6,7 +6,8 @@ import hashlib, http.client, os, shutil, signal, socket, subprocess, sys, tempfi
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyharness import Demo, ROOT, test, run_all, read_to_close
 
-BINARIES = [os.path.join(ROOT, "build", b) for b in ("download-asan", "download-nosendfile")]
+BUILD = os.environ.get("BUILD", "build")
+BINARIES = [os.path.join(ROOT, BUILD, b) for b in ("download-asan", "download-nosendfile")]
 SIZES = (0, 1, 4095, 65536, 100001, 20 * 1000 * 1000)
 
 
@@ -354,7 +355,7 @@ def test_trailer_curl_raw_and_http10():
 # ---- the SSE clock example ----
 @test
 def test_sse_clock():
-    with Demo(workers=1, binary=os.path.join(ROOT, "build", "sse_clock-asan")) as d:
+    with Demo(workers=1, binary=os.path.join(ROOT, BUILD, "sse_clock-asan")) as d:
         c = http.client.HTTPConnection(*d.addr(), timeout=5)
         c.request("GET", "/")
         assert b"EventSource('/clock')" in c.getresponse().read()

@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyharness import Demo, test, run_all, parse_responses, ROOT
 from browser import WS, ours, evaluate   # the DevTools client
 
-UPLOAD = os.environ.get("UPLOAD", os.path.join(ROOT, "build", "upload-asan"))
+BUILD = os.environ.get("BUILD", "build")
+UPLOAD = os.environ.get("UPLOAD", os.path.join(ROOT, BUILD, "upload-asan"))
 if not os.path.isabs(UPLOAD):
     UPLOAD = os.path.join(ROOT, UPLOAD)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

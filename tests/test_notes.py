@@ -7,7 +7,8 @@ import json, os, shutil, socket, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyharness import Demo, test, run_all, parse_responses, ROOT
 
-NOTES = os.environ.get("NOTES", os.path.join(ROOT, "build", "notes_api-asan"))
+BUILD = os.environ.get("BUILD", "build")
+NOTES = os.environ.get("NOTES", os.path.join(ROOT, BUILD, "notes_api-asan"))
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 

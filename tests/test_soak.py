@@ -268,12 +268,12 @@ def soak(binary, seconds):
 
 @test
 def test_soak_asan():
-    soak(os.path.join(ROOT, "build", "demo-asan"), 45)
+    soak(os.path.join(ROOT, os.environ.get("BUILD", "build"), "demo-asan"), 45)
 
 
 @test
 def test_soak_plain():
-    soak(os.path.join(ROOT, "build", "demo"), 30)
+    soak(os.path.join(ROOT, os.environ.get("BUILD", "build"), "demo"), 30)
 
 if __name__ == "__main__":
     sys.exit(run_all())

@@ -447,7 +447,7 @@ def test_slow_reader_1gib_sparse_memory_flat():
 
 def firmware_binary(tmp, srcdir):
     """Packs srcdir with tools/httpd_pack and builds examples/firmware.c against it."""
-    pack = os.path.join(ROOT, "build", "httpd_pack")
+    pack = os.path.join(ROOT, os.environ.get("BUILD", "build"), "httpd_pack")
     with open(os.path.join(tmp, "www_assets.c"), "wb") as f:
         subprocess.run([pack, "--name", "www_assets", "--gzip", "--brotli", srcdir], stdout=f,
                        check=True, timeout=60)

@@ -14,7 +14,8 @@ import http.client
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyharness import Demo, test, run_all, ROOT  # noqa: E402
 
-TLS_DEMO = os.environ.get("TLS_DEMO", os.path.join(ROOT, "build", "demo-tls-asan"))
+TLS_DEMO = os.environ.get("TLS_DEMO", os.path.join(ROOT, os.environ.get("BUILD", "build"),
+                                                   "demo-tls-asan"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CERTS = tempfile.mkdtemp(prefix="test_tls-")
 subprocess.run([os.path.join(ROOT, "tests", "tls_certs.sh"), CERTS], check=True)

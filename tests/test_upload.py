@@ -223,7 +223,8 @@ def test_paced_upload_cut_while_paused_frees_its_state():
         time.sleep(3.5)
 
 # ---- examples/store.c: every piece written by the task pool, no copy ----
-STORE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "store-asan")
+STORE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                     os.environ.get("BUILD", "build"), "store-asan")
 
 
 def store_server(dirname, cap):

@@ -993,6 +993,6 @@ int main(void) {
     httpd__worker_free(&wk);
     httpd__router_free(&srv.router, NULL);
     HTTPD_FREE(NULL, (void *)srv.route_inflight);
-    if (srv.exit_fd >= 0) close(srv.exit_fd);
+    httpd__wakefd_close(&srv.exit);
     return REPORT();
 }

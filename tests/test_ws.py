@@ -16,9 +16,9 @@ from wsraw import Raw, Closed, frame, close_payload
 
 import websockets
 
-CHAT = os.environ.get("CHAT", os.path.join(ROOT, "build", "chat-asan"))
-CHAT_TSAN = os.path.join(ROOT, "build", "chat-tsan")
-PLAIN = os.path.join(ROOT, "build", "demo")
+CHAT = os.environ.get("CHAT", os.path.join(ROOT, os.environ.get("BUILD", "build"), "chat-asan"))
+CHAT_TSAN = os.path.join(ROOT, os.environ.get("BUILD", "build"), "chat-tsan")
+PLAIN = os.path.join(ROOT, os.environ.get("BUILD", "build"), "demo")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 NODE = shutil.which("node") or "/usr/bin/node"
 MiB = 1 << 20
