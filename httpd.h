@@ -8751,11 +8751,13 @@ HTTPD__PRIVATE void httpd__worker_listen(httpd__worker *w, int on) {
     httpd__worker_listen_proxy(w, on);
     if (on == w->accepting) return;
     if (on) {
-        int ok = s->listen_fd < 0 || httpd__poll_add(&w->poll, s->listen_fd,
-                                                     &httpd__tag_listen[HTTPD__L_MAIN], HTTPD__PK_LISTEN) == 0;
+        int ok = s->listen_fd < 0
+                 || httpd__poll_add(&w->poll, s->listen_fd, &httpd__tag_listen[HTTPD__L_MAIN],
+                                    HTTPD__PK_LISTEN) == 0;
 #ifdef HTTPD_TLS_BEARSSL
         if (ok && s->tls_fd >= 0
-            && httpd__poll_add(&w->poll, s->tls_fd, &httpd__tag_listen[HTTPD__L_TLS], HTTPD__PK_LISTEN) < 0) {
+            && httpd__poll_add(&w->poll, s->tls_fd, &httpd__tag_listen[HTTPD__L_TLS],
+                               HTTPD__PK_LISTEN) < 0) {
             if (s->listen_fd >= 0) httpd__poll_del(&w->poll, s->listen_fd);
             ok = 0;
         }
