@@ -12,8 +12,8 @@
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
              >>proxyproto >>ratelimit >>multipart >>sha1 >>ws_frame >>pool >>poll
              >>poll_epoll >>poll_kqueue >>poll_poll >>tls_pem >>tls_conf >>conn >>response
-             >>stream >>file >>async >>ws >>metrics >>accesslog >>mw >>ops >>machine >>tls
-             >>worker >>public >>static_path >>static_cond >>static
+             >>stream >>file >>async >>ws >>metrics >>accesslog >>mw >>ops >>machine >>deadline
+             >>tls >>drive >>worker >>public >>static_path >>static_cond >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -4482,10 +4482,11 @@ buffers:
      >>file      file bodies (sendfile / pread)
      >>async     timers, blocking tasks and cross-thread posts of requests
      >>machine   the per-connection state machine and its sans-I/O surface
+     >>deadline  each state's deadline and what its passing does; setup and release
    Bytes in (httpd__conn_rbuf/httpd__conn_recv), bytes out (httpd__conn_obuf/
    httpd__conn_sent), time in (w->now, httpd__conn_timeout): no section but >>file's pump
    makes a system call, so tests and fuzzers drive whole connections in memory and TLS
-   can sit between the core and the socket. The worker (>>worker) does the real I/O.
+   can sit between the core and the socket. >>drive and >>worker do the real I/O.
 
    States: HEAD (waiting for or reading a head; idle when nothing is buffered) -> BODY ->
    HANDLER (the application has the request) -> back to HEAD, or CLOSING (flush, then close
@@ -8248,6 +8249,11 @@ HTTPD__HOT void httpd__conn_sent(httpd__conn *c, size_t n) {
         httpd__conn_out_done(c);
     }
 }
+/* ================================================================== >>deadline
+   Time for the state machine: the one deadline of each state (head, idle keep-alive,
+   body, request/handler, lingering close, stop), what happens when it passes (408, 504,
+   a close), the connection's wheel timer, and setting up and releasing a connection.
+   Calls: >>machine, >>response, >>async. Owner: the connection's worker thread. */
 /* The absolute time (ms) at which this connection times out in its current state. */
 HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     const httpd_desc *d = &c->w->s->desc;
@@ -8683,15 +8689,15 @@ HTTPD__PRIVATE const char *httpd__tls_suite_name(unsigned s) {
 }
 #endif /* HTTPD_TLS_BEARSSL */
 
-/* ==================================================================== >>worker
-   One thread per worker: an epoll loop over the shared listener (EPOLLEXCLUSIVE: one
-   accept queue, so nothing the kernel queued is lost to a per-worker queue closing, and one
-   wake-up per connection instead of a thundering herd), its connections, its timer wheel
-   and an eventfd for stop. Connections are driven right away on accept (TCP_DEFER_ACCEPT
-   means the request is usually there already), so a connection-per-request client costs
-   accept, read, write, close and no epoll_ctl. Reads stop when a read comes back short
-   (edge-triggered: a new edge will come), so keep-alive costs one read and one write per
-   request. Connections closed during an event batch are recycled after it. */
+/* ===================================================================== >>drive
+   The real I/O of one connection: reads into the buffer the state machine offers, runs it,
+   writes what it queued (or hands the connection to >>tls), waits for readiness through
+   the event backend (>>poll), closes or lingers, and accepts new connections. Connections
+   are driven right away on accept (TCP_DEFER_ACCEPT means the request is usually there
+   already), so a connection-per-request client costs accept, read, write, close and no
+   interest change. Reads stop when a read comes back short (edge-triggered backends: a new
+   edge will come), so keep-alive costs one read and one write per request. Connections
+   closed during an event batch are recycled after it. Owner: the connection's worker. */
 #define HTTPD__EVENTS 256
 #define HTTPD__ACCEPT_BURST 64
 
@@ -9002,6 +9008,13 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
         httpd__worker_adopt_from(w, fd, want ? a : NULL, proxy, kind == HTTPD__L_TLS);
     }
 }
+/* ==================================================================== >>worker
+   One thread per worker: an event loop (>>poll) over the shared listener (with epoll,
+   EPOLLEXCLUSIVE: one accept queue, so nothing the kernel queued is lost to a per-worker
+   queue closing, and one wake-up per connection instead of a thundering herd), its
+   connections, its timer wheel, its mailbox and a wake-up for stop. Also: the date cache,
+   graceful and hard stop, memory trimming after bursts, the watchdog, setup and teardown.
+   Calls: >>drive and everything above. Owner: the worker thread (the watchdog only reads). */
 HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
     struct timespec ts;
     clock_gettime(HTTPD__CLOCK_COARSE, &ts);
