@@ -272,10 +272,12 @@
 
    SHUTDOWN
        httpd_stop(srv, 1) (or SIGINT/SIGTERM under httpd_serve/httpd_run): readiness
-       (httpd_ready, httpd_stopping) fails at once; after desc.drain_delay_ms the listener
-       stops (what the kernel queued is accepted first); idle connections close; in-flight
-       requests finish with "Connection: close"; after shutdown_timeout_ms the rest are
-       closed (tasks cancelled, timers fired with HTTPD_ERR_CLOSED). Streaming responses
+       (httpd_ready, httpd_stopping) fails at once; after desc.drain_delay_ms (on Linux at
+       least 0.2 s, with deferred accepts off, so that no connection the kernel completed is
+       reset) the listener stops, after accepting what the kernel queued; idle connections
+       close, but one accepted whose first request has not arrived yet gets 1 s for it;
+       in-flight requests finish with "Connection: close"; after shutdown_timeout_ms the
+       rest are closed (tasks cancelled, timers fired with HTTPD_ERR_CLOSED). Streaming responses
        waiting in httpd_after() are woken at once (status 0) to see httpd_stopping() and end
        (SSE, long polls). WebSockets get close 1001 and end when their peer answers (see
        WEBSOCKETS). A second signal, or httpd_stop(srv, 0), stops at once.
@@ -4499,6 +4501,7 @@ buffers:
 #define HTTPD__OUT_LOW (16u * 1024u)         /* httpd_on_writable fires below it */
 enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response framing */
 #define HTTPD__LINGER_MS 2000u               /* read-and-discard after an error response */
+#define HTTPD__STOP_GRACE_MS 1000u   /* a connection accepted but silent when the stop began */
 #define HTTPD__LINGER_BYTES (1u << 20)
 #define HTTPD__ARENA_INLINE 1024u
 #define HTTPD__BODY_ROOM 1024u               /* input space kept free after a head */
@@ -4666,6 +4669,7 @@ typedef struct httpd__worker {
     int          mbox_inited;
     int          accepting, paccepting, stopping, forced, draining;
     uint64_t     forced_at;
+    uint64_t     stop_at;          /* when the listener stopped (0: it has not)        */
     httpd__timer accept_timer;     /* re-arms accepting after EMFILE                   */
     httpd__timer stop_timer;       /* graceful stop deadline                           */
     httpd__timer drain_timer;      /* end of the drain delay                           */
@@ -8254,15 +8258,25 @@ HTTPD__HOT void httpd__conn_sent(httpd__conn *c, size_t n) {
    body, request/handler, lingering close, stop), what happens when it passes (408, 504,
    a close), the connection's wheel timer, and setting up and releasing a connection.
    Calls: >>machine, >>response, >>async. Owner: the connection's worker thread. */
+/* Accepted, and nothing of its first request has arrived yet. When a stop begins such a
+   connection is not idle (its client connected to send a request, which may be on its
+   way): it gets HTTPD__STOP_GRACE_MS for it instead of being closed with the idle ones. */
+HTTPD__PRIVATE int httpd__conn_fresh(const httpd__conn *c) {
+    return c->state == HTTPD__S_PROXY
+           || (c->state == HTTPD__S_HEAD && !c->req
+               && (c->flags & (HTTPD__F_FIRST | HTTPD__F_HEADSTART)) == HTTPD__F_FIRST);
+}
 /* The absolute time (ms) at which this connection times out in its current state. */
 HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
     const httpd_desc *d = &c->w->s->desc;
     uint32_t t = HTTPD_NO_TIMEOUT;
     uint64_t dl = UINT64_MAX;
+    if (HTTPD__UNLIKELY(c->w->stop_at) && httpd__conn_fresh(c))
+        dl = c->w->stop_at + HTTPD__STOP_GRACE_MS;
 #ifdef HTTPD_TLS_BEARSSL
     if (c->tls && !c->tls->ready) {                /* the handshake has its own deadline */
         t = c->tls->conf->desc.handshake_timeout_ms;
-        return t == HTTPD_NO_TIMEOUT ? UINT64_MAX : c->since + t;
+        return t == HTTPD_NO_TIMEOUT ? dl : HTTPD__MIN(dl, c->since + t);
     }
 #endif
     switch (c->state) {
@@ -8285,7 +8299,7 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
         break;
     default: break;
     }
-    if (t != HTTPD_NO_TIMEOUT) dl = c->since + t;
+    if (t != HTTPD_NO_TIMEOUT) dl = HTTPD__MIN(dl, c->since + t);
     if (c->state == HTTPD__S_BODY && d->body_min_rate != HTTPD_NO_TIMEOUT
         && !(c->req->stream_body && (!c->req->bfn || c->req->paused)))
         dl = HTTPD__MIN(dl, c->req->rate_start + HTTPD__RATE_WINDOW_MS);
@@ -8319,7 +8333,8 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         else c->state = HTTPD__S_CLOSING;          /* idle keep-alive: close silently */
         break;
     case HTTPD__S_PROXY:                           /* no PROXY header in time: a bad peer */
-        if (c->w->ops && c->w->ops->met) HTTPD__BUMP(&c->w->ops->met->reject[HTTPD__RJ_PROXY], 1);
+        if (c->w->ops && c->w->ops->met && !c->w->stop_at)     /* (not: a stop's grace) */
+            HTTPD__BUMP(&c->w->ops->met->reject[HTTPD__RJ_PROXY], 1);
         c->state = HTTPD__S_ABORT;
         break;
     case HTTPD__S_BODY: {
@@ -8955,8 +8970,29 @@ HTTPD__PRIVATE int httpd__accept(int lfd, struct sockaddr *sa, socklen_t *sl) {
     return fd;
 #endif
 }
-/* Accepts from one listener: HTTPD__L_MAIN, HTTPD__L_PROXY or HTTPD__L_TLS. */
-HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
+/* A graceful stop begins: the listeners stop deferring accepts. With TCP_DEFER_ACCEPT the
+   kernel holds a connection whose handshake is done but whose request has not arrived out
+   of the accept queue, and closing the listener would reset it although its client
+   believes it connected. Without it, such connections reach the queue and are accepted
+   before the listener closes, HTTPD__STOP_SETTLE_MS (or the drain delay) later. */
+#if HTTPD__LINUX
+#define HTTPD__STOP_SETTLE_MS 200u
+HTTPD__PRIVATE void httpd__listen_nodefer(httpd_server *s) {
+    int off = 0;
+    int fds[3] = { s->listen_fd, s->proxy_fd, -1 };
+#ifdef HTTPD_TLS_BEARSSL
+    fds[2] = s->tls_fd;
+#endif
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0) setsockopt(fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off);
+}
+#else
+#define HTTPD__STOP_SETTLE_MS 0u
+#define httpd__listen_nodefer(s) ((void)(s))
+#endif
+/* Accepts from one listener: HTTPD__L_MAIN, HTTPD__L_PROXY or HTTPD__L_TLS. Returns 1 when
+   it stopped because the burst was used up (more may be queued), else 0. */
+HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
     httpd_server *s = w->s;
     httpd__wmet *met = w->ops ? w->ops->met : NULL;
     uint32_t pmax = s->desc.proxy_max_connections;
@@ -8974,14 +9010,14 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
             if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_MAXCONN], 1);
-            return;
+            return 0;
         }
         if (proxy && HTTPD__ADD(&s->proxy_nconns, 1u) >= (pmax ? pmax : UINT32_MAX)) {
             HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             httpd__worker_listen_proxy(w, 0);   /* its own cap */
             if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_MAXCONN], 1);
-            return;
+            return 0;
         }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -8989,7 +9025,7 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
         if (fd < 0) {
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             if (proxy) HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* out of descriptors: pause (no spinning), keep serving, retry soon */
@@ -8998,15 +9034,16 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
                 httpd__worker_listen(w, 0);
                 httpd__wheel_add(&w->wheel, &w->accept_timer, w->now + 100);
                 if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_EMFILE], 1);
-                return;
+                return 0;
             }
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "accept: %s", strerror(errno));
-            return;
+            return 0;
         }
         uint8_t a[16];
         if (want) httpd__addr_from(a, (struct sockaddr *)&ss);
         httpd__worker_adopt_from(w, fd, want ? a : NULL, proxy, kind == HTTPD__L_TLS);
     }
+    return lfd >= 0;
 }
 /* ==================================================================== >>worker
    One thread per worker: an event loop (>>poll) over the shared listener (with epoll,
@@ -9031,22 +9068,28 @@ HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
 HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     httpd_server *s = w->s;
     if (graceful && w->draining && !w->stopping && w->drain_timer.pprev) return;  /* draining */
-    if (graceful && !w->stopping && !w->draining && s->desc.drain_delay_ms
-        && s->desc.drain_delay_ms != HTTPD_NO_TIMEOUT) {
+    uint32_t dd = s->desc.drain_delay_ms == HTTPD_NO_TIMEOUT ? 0 : s->desc.drain_delay_ms;
+    if (graceful && !w->stopping && !w->draining && HTTPD__MAX(dd, HTTPD__STOP_SETTLE_MS)) {
         w->draining = 1;
-        httpd__wheel_add(&w->wheel, &w->drain_timer, w->now + s->desc.drain_delay_ms);
+        httpd__listen_nodefer(s);
+        httpd__wheel_add(&w->wheel, &w->drain_timer,
+                         w->now + HTTPD__MAX(dd, HTTPD__STOP_SETTLE_MS));
         return;
     }
     if (!w->stopping) {
         w->stopping = 1;
+        w->stop_at = w->now ? w->now : 1;
         httpd__wheel_del(&w->wheel, &w->drain_timer);
-        if (graceful && w->accepting) {
-            httpd__worker_accept(w, HTTPD__L_MAIN);
+        /* what the kernel queued was promised an answer: accept all of it (bounded) */
+        for (int i = 0; graceful && w->accepting && i < 64; i++) {
+            int more = httpd__worker_accept(w, HTTPD__L_MAIN);
 #ifdef HTTPD_TLS_BEARSSL
-            httpd__worker_accept(w, HTTPD__L_TLS);
+            more |= httpd__worker_accept(w, HTTPD__L_TLS);
 #endif
+            if (!more) break;
         }
-        if (graceful && w->paccepting) httpd__worker_accept(w, HTTPD__L_PROXY);
+        for (int i = 0; graceful && w->paccepting && i < 64; i++)
+            if (!httpd__worker_accept(w, HTTPD__L_PROXY)) break;
         httpd__worker_listen(w, 0);
         if (HTTPD__ADD(&s->listeners_left, -1) == 1) {
             if (s->listen_fd >= 0) close(s->listen_fd);  /* last worker out closes them */
@@ -9074,7 +9117,8 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
         }
         int idle = (c->state == HTTPD__S_HEAD || c->state == HTTPD__S_PROXY) && !c->req
                    && !(c->flags & (HTTPD__F_HEADSTART | HTTPD__F_FILE))
-                   && c->out.pos == c->out.len;
+                   && c->out.pos == c->out.len && !(graceful && httpd__conn_fresh(c));
+        if (graceful && !idle && httpd__conn_fresh(c)) httpd__conn_arm(c);   /* its grace */
         if (!graceful || idle || c->state == HTTPD__S_LINGER) {
 #ifdef HTTPD_TLS_BEARSSL
             if (graceful && idle && c->tls && c->tls->ready) {

@@ -207,6 +207,58 @@ def test_graceful_shutdown_under_load():
 
 
 
+@test
+def test_graceful_stop_answers_every_accepted_connection():
+    """No drain delay, one worker: connections that the kernel completed before the stop,
+    including ones whose request arrives just after it and ones that never had to wait,
+    are all answered; a client is only ever refused at connect, never reset after it."""
+    d = Demo(workers=1, args=TIMEOUTS)
+    d.start()
+    req = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    fresh = [socket.create_connection(d.addr(), timeout=5) for _ in range(16)]
+    served, lost, stop = [0], [], [False]
+
+    def client():                       # connection per request until refused
+        while True:
+            try:
+                s = socket.create_connection(d.addr(), timeout=5)
+            except OSError:
+                return
+            try:
+                s.sendall(req)
+                rs = parse_responses(recv_all(s, 5))
+                if rs and rs[0][0] == 200:
+                    served[0] += 1
+                else:
+                    lost.append(rs)
+            except OSError as e:
+                lost.append(repr(e))
+            finally:
+                s.close()
+            if stop[0]:
+                return
+    th = [threading.Thread(target=client) for _ in range(8)]
+    for t in th:
+        t.start()
+    time.sleep(0.5)
+    d.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    for s in fresh:                     # connected before the stop, request after it
+        try:
+            s.sendall(req)
+        except OSError as e:
+            lost.append(repr(e))
+    answers = [parse_responses(recv_all(s, 5)) for s in fresh]
+    stop[0] = True
+    for t in th:
+        t.join(15)
+    rc = d.stop(timeout=15)
+    assert rc == 0
+    assert all(a and a[0][0] == 200 for a in answers), answers
+    assert served[0] > 50, served[0]
+    assert not lost, lost[:5]
+
+
 def silent_close_times(addr, n, limit):
     """Open n connections that never send a byte; return (seconds until each was closed
     by the server, bytes each received)."""
