@@ -159,6 +159,15 @@ bench-quick: $(B)/demo
 .PHONY: bench-stream
 bench-stream: $(B)/demo $(B)/download
 	@bench/streaming.sh
+# the regression gate (in CI): instructions and syscalls per request against
+# bench/baseline.json, fails over +3 % (bench/check.sh; BENCH_CHECK_UPDATE=1 rewrites it)
+.PHONY: bench-check bench
+$(B)/bench_parser: bench/bench_parser.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS)
+bench-check:
+	@tests/deps.sh $$(tests/deps.sh --bench-list)
+	@$(MAKE) --no-print-directory $(B)/demo $(B)/bench_parser
+	@bench/check.sh
 
 clean:
 	rm -rf build build-poll build-kqueue build-port

@@ -29,7 +29,16 @@ PORT_PKGS=(
     gcc-s390x-linux-gnu libc6-dev-s390x-cross        # big-endian
     qemu-user python3 python3-h11
 )
+# `make bench-check` and `make bench` (bench/check.sh, bench/suite.sh): load generators, the
+# peers (nginx, h2o, lighttpd, libmicrohttpd), callgrind, strace, the plots
+BENCH_PKGS=(
+    gcc make libc6-dev libsqlite3-dev libbearssl-dev openssl procps util-linux
+    valgrind strace wrk nghttp2-client apache2-utils
+    nginx h2o lighttpd libmicrohttpd-dev
+    nodejs node-ws gnuplot-nox
+)
 if [ "${1:-}" = --portability-list ]; then echo "${PORT_PKGS[*]}"; exit 0; fi
+if [ "${1:-}" = --bench-list ]; then echo "${BENCH_PKGS[*]}"; exit 0; fi
 [ $# -gt 0 ] && PKGS=("$@")          # `make run` asks only for a compiler
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
