@@ -168,6 +168,12 @@ bench-check:
 	@tests/deps.sh $$(tests/deps.sh --bench-list)
 	@$(MAKE) --no-print-directory $(B)/demo $(B)/bench_parser
 	@bench/check.sh
+# every scenario against nginx, h2o, lighttpd and libmicrohttpd, the plots and
+# bench/RESULTS.md (bench/suite.sh, about 25 min; BENCH_QUICK=1 make bench: about 5 min)
+bench:
+	@tests/deps.sh $$(tests/deps.sh --bench-list)
+	@$(MAKE) --no-print-directory $(B)/demo $(B)/demo-tls $(B)/notes_api
+	@bench/suite.sh
 
 clean:
 	rm -rf build build-poll build-kqueue build-port

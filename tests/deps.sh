@@ -35,7 +35,7 @@ BENCH_PKGS=(
     gcc make libc6-dev libsqlite3-dev libbearssl-dev openssl procps util-linux
     valgrind strace wrk nghttp2-client apache2-utils
     nginx h2o lighttpd libmicrohttpd-dev
-    nodejs node-ws gnuplot-nox
+    nodejs node-ws python3-websockets libssl-dev curl gnuplot-nox
 )
 if [ "${1:-}" = --portability-list ]; then echo "${PORT_PKGS[*]}"; exit 0; fi
 if [ "${1:-}" = --bench-list ]; then echo "${BENCH_PKGS[*]}"; exit 0; fi
