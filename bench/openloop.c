@@ -7,6 +7,7 @@
    cc -O2 -o build/openloop bench/openloop.c
    build/openloop --port P [--host 127.0.0.1] [--path /] --rate R --seconds S
                   [--conns C (64)] [--close] [--timeout-ms 2000] [--curve FILE]
+                  [--post-every K --post-path P --post-body JSON]
    --close: a new connection per request (Connection: close), at most C at a time.
    Keep-alive: C connections, one request in flight on each (no pipelining); requests due
    while all C are busy wait in a queue, and that wait is part of their latency.
@@ -14,7 +15,9 @@
    unsent), achieved rate, p50/p90/p99/p99.9/max in microseconds. A request still
    unanswered --timeout-ms after its intended time is an error (and counts in the
    percentiles at that latency, so the tail never looks better than it was). --curve writes
-   "percentile latency_us" lines for plotting. Single-threaded, epoll + timerfd, loopback. */
+   "percentile latency_us" lines for plotting. --post-every K: every K-th request is
+   POST P with that JSON body instead (a mixed read/write load); 503 answers are counted
+   apart as shed= (load shedding, not failures). Single-threaded, epoll + timerfd, loopback. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,6 +40,8 @@ typedef struct conn {
     int connecting;
     long req;            /* index of the request in flight                 */
     size_t sent;         /* bytes of the request written                   */
+    const char *rb;      /* the request's bytes: reqbuf or postbuf         */
+    size_t rlen;
     char buf[8192];
     size_t have;
     long body_left;      /* -1: head not complete yet                      */
@@ -47,14 +52,16 @@ static const char *host = "127.0.0.1", *path = "/";
 static int port, nconns = 64, close_mode;
 static double rate, seconds;
 static long timeout_us = 2000000;
-static char reqbuf[512];
-static size_t reqlen;
+static char reqbuf[512], postbuf[2048];
+static size_t reqlen, postlen;
+static long post_every;
+static const char *post_path = "/", *post_body = "{}";
 static struct sockaddr_in sa;
 static int ep;
 static conn *conns;
 static uint64_t t0_ns;
 static uint32_t *lat;              /* per request, us; UINT32_MAX: not finished */
-static long total, next_due, done_ok, e_connect, e_io, e_status, e_timeout, in_flight;
+static long total, next_due, done_ok, e_connect, e_io, e_status, e_timeout, in_flight, shed;
 static long *queue, qhead, qtail;  /* due, not yet sent */
 
 static uint64_t now_ns(void) {
@@ -91,18 +98,20 @@ static void fail(conn *c, long *counter) {
     conn_close(c);
 }
 static void try_write(conn *c) {
-    while (c->sent < reqlen) {
-        ssize_t w = send(c->fd, reqbuf + c->sent, reqlen - c->sent, MSG_NOSIGNAL);
+    while (c->sent < c->rlen) {
+        ssize_t w = send(c->fd, c->rb + c->sent, c->rlen - c->sent, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN) break;
             fail(c, &e_io); return;
         }
         c->sent += (size_t)w;
     }
-    struct epoll_event ev = { .events = EPOLLIN | (c->sent < reqlen ? EPOLLOUT : 0), .data.ptr = c };
+    struct epoll_event ev = { .events = EPOLLIN | (c->sent < c->rlen ? EPOLLOUT : 0), .data.ptr = c };
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 static void start(conn *c, long i) {
+    int post = post_every > 0 && i % post_every == 0;
+    c->rb = post ? postbuf : reqbuf; c->rlen = post ? postlen : reqlen;
     c->busy = 1; c->req = i; c->sent = 0; c->have = 0; c->body_left = -1; c->close_after = 0;
     in_flight++;
     if (c->fd < 0) {
@@ -123,7 +132,9 @@ static int parse(conn *c) {
         if (!e) return 0;
         size_t hl = (size_t)(e - c->buf) + 4;
         int st = 0;
-        if (sscanf(c->buf, "HTTP/1.%*d %d", &st) != 1 || st < 200 || st > 299) return -2;
+        if (sscanf(c->buf, "HTTP/1.%*d %d", &st) != 1) return -1;
+        if (st == 503) return -3;
+        if (st < 200 || st > 299) return -2;
         long cl = -1;
         for (char *p = c->buf; p < e; p++) {
             if (*p != '\n') continue;
@@ -155,7 +166,7 @@ static void on_event(conn *c, uint32_t evs) {
         epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
         return;
     }
-    if ((evs & EPOLLOUT) && c->busy && c->sent < reqlen) try_write(c);
+    if ((evs & EPOLLOUT) && c->busy && c->sent < c->rlen) try_write(c);
     if (c->fd < 0 || !(evs & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
     for (;;) {
         ssize_t r = recv(c->fd, c->buf + c->have, sizeof c->buf - 1 - c->have, 0);
@@ -167,6 +178,9 @@ static void on_event(conn *c, uint32_t evs) {
         if (p == 0) {
             if (c->have >= sizeof c->buf - 1) { fail(c, &e_io); return; }
             continue;
+        }
+        if (p == -3) {               /* shed: answered at once, not a failure of the server */
+            finish(c->req, 0); shed++; c->busy = 0; conn_close(c); dispatch(); return;
         }
         if (p < 0) { fail(c, p == -2 ? &e_status : &e_io); return; }
         finish(c->req, 1);
@@ -203,6 +217,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--conns")) nconns = atoi(v);
         else if (!strcmp(a, "--timeout-ms")) timeout_us = atol(v) * 1000;
         else if (!strcmp(a, "--curve")) curve = v;
+        else if (!strcmp(a, "--post-every")) post_every = atol(v);
+        else if (!strcmp(a, "--post-path")) post_path = v;
+        else if (!strcmp(a, "--post-body")) post_body = v;
         else { fprintf(stderr, "openloop: unknown option %s\n", a); return 2; }
         i++;
     }
@@ -213,6 +230,11 @@ int main(int argc, char **argv) {
     }
     reqlen = (size_t)snprintf(reqbuf, sizeof reqbuf, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n",
                               path, host, port, close_mode ? "Connection: close\r\n" : "");
+    postlen = (size_t)snprintf(postbuf, sizeof postbuf, "POST %s HTTP/1.1\r\nHost: %s:%d\r\n%s"
+                               "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                               post_path, host, port, close_mode ? "Connection: close\r\n" : "",
+                               strlen(post_body), post_body);
+    if (postlen >= sizeof postbuf) { fprintf(stderr, "openloop: --post-body too long\n"); return 2; }
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) { fprintf(stderr, "openloop: bad host\n"); return 2; }
@@ -268,10 +290,10 @@ int main(int argc, char **argv) {
     qsort(lat, (size_t)total, sizeof *lat, cmp_u32);
     long errors = e_connect + e_io + e_status + e_timeout + unsent;
     printf("offered=%.0f seconds=%.1f conns=%d mode=%s requests=%ld ok=%ld errors=%ld "
-           "connect=%ld io=%ld status=%ld timeout=%ld unsent=%ld achieved=%.0f "
+           "connect=%ld io=%ld status=%ld timeout=%ld unsent=%ld shed=%ld achieved=%.0f "
            "p50_us=%u p90_us=%u p99_us=%u p999_us=%u max_us=%u\n",
            rate, seconds, nconns, close_mode ? "close" : "keep-alive", total, done_ok, errors,
-           e_connect, e_io, e_status, e_timeout, unsent, (double)done_ok / ((double)elapsed / 1e9),
+           e_connect, e_io, e_status, e_timeout, unsent, shed, (double)done_ok / ((double)elapsed / 1e9),
            pct(lat, total, 50), pct(lat, total, 90), pct(lat, total, 99), pct(lat, total, 99.9),
            total ? lat[total - 1] : 0);
     if (curve) {
