@@ -29,6 +29,7 @@ SN=${BENCH_CHECK_SYS_N:-10000}     # requests per strace run
 PN=${BENCH_CHECK_PARSER_N:-2000}   # passes over bench_parser's 5 requests
 SRV_CPU=${BENCH_SRV_CPU:-0}
 LG_CPU=${BENCH_LG_CPU:-1}
+[ "$(nproc)" -lt 2 ] && LG_CPU=$SRV_CPU      # one CPU: counts do not care, both on it
 HZ=$(getconf CLK_TCK)
 NEXT_PORT=$((24000 + ($$ % 200) * 20))
 
