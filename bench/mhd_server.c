@@ -53,7 +53,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         if (fd >= 0) close(fd);
     }
-    struct MHD_Response *nf = MHD_create_response_from_buffer(9, "not found", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *nf = MHD_create_response_from_buffer(9, "not found",
+                                                              MHD_RESPMEM_PERSISTENT);
     enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_NOT_FOUND, nf);
     MHD_destroy_response(nf);
     return rc;
@@ -83,7 +84,8 @@ int main(int argc, char **argv) {
     while (!stop) pause();
     MHD_quiesce_daemon(d);          /* no new connections; the open ones finish */
     for (int i = 0; i < 100; i++) {
-        const union MHD_DaemonInfo *inf = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        const union MHD_DaemonInfo *inf =
+            MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         if (!inf || inf->num_connections == 0) break;
         usleep(100000);
     }

@@ -106,7 +106,8 @@ static void try_write(conn *c) {
         }
         c->sent += (size_t)w;
     }
-    struct epoll_event ev = { .events = EPOLLIN | (c->sent < c->rlen ? EPOLLOUT : 0), .data.ptr = c };
+    struct epoll_event ev = { .events = EPOLLIN | (c->sent < c->rlen ? EPOLLOUT : 0),
+                              .data.ptr = c };
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 static void start(conn *c, long i) {
@@ -234,10 +235,16 @@ int main(int argc, char **argv) {
                                "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                                post_path, host, port, close_mode ? "Connection: close\r\n" : "",
                                strlen(post_body), post_body);
-    if (postlen >= sizeof postbuf) { fprintf(stderr, "openloop: --post-body too long\n"); return 2; }
+    if (postlen >= sizeof postbuf) {
+        fprintf(stderr, "openloop: --post-body too long\n");
+        return 2;
+    }
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) { fprintf(stderr, "openloop: bad host\n"); return 2; }
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "openloop: bad host\n");
+        return 2;
+    }
     total = (long)(rate * seconds);
     lat = malloc((size_t)total * sizeof *lat);
     queue = malloc((size_t)total * sizeof *queue);
@@ -267,7 +274,8 @@ int main(int argc, char **argv) {
                 fail(&conns[k], &e_timeout);
         if (!armed && next_due < total) {
             uint64_t d = due_ns(next_due);
-            struct itimerspec its = { .it_value = { (time_t)(d / 1000000000u), (long)(d % 1000000000u) } };
+            struct itimerspec its = { .it_value = { (time_t)(d / 1000000000u),
+                                                    (long)(d % 1000000000u) } };
             timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
             armed = 1;
         }
@@ -293,7 +301,8 @@ int main(int argc, char **argv) {
            "connect=%ld io=%ld status=%ld timeout=%ld unsent=%ld shed=%ld achieved=%.0f "
            "p50_us=%u p90_us=%u p99_us=%u p999_us=%u max_us=%u\n",
            rate, seconds, nconns, close_mode ? "close" : "keep-alive", total, done_ok, errors,
-           e_connect, e_io, e_status, e_timeout, unsent, shed, (double)done_ok / ((double)elapsed / 1e9),
+           e_connect, e_io, e_status, e_timeout, unsent, shed,
+           (double)done_ok / ((double)elapsed / 1e9),
            pct(lat, total, 50), pct(lat, total, 90), pct(lat, total, 99), pct(lat, total, 99.9),
            total ? lat[total - 1] : 0);
     if (curve) {
