@@ -12,9 +12,11 @@
    Keep-alive: C connections, one request in flight on each (no pipelining); requests due
    while all C are busy wait in a queue, and that wait is part of their latency.
    Prints one line of key=value: offered, sent, ok, errors (connect, io, status, timeout,
-   unsent), achieved rate, p50/p90/p99/p99.9/max in microseconds. A request still
-   unanswered --timeout-ms after its intended time is an error (and counts in the
-   percentiles at that latency, so the tail never looks better than it was). --curve writes
+   unsent), achieved rate, p50/p90/p99/p99.9/max in microseconds. A request unanswered
+   --timeout-ms after it was sent is an error; the run ends --timeout-ms after the last
+   request was due, and what is still queued then is "unsent". Both count in the
+   percentiles at their age when given up (a lower bound), so the tail never looks better
+   than it was. --curve writes
    "percentile latency_us" lines for plotting. --post-every K: every K-th request is
    POST P with that JSON body instead (a mixed read/write load); 503 answers are counted
    apart as shed= (load shedding, not failures). Single-threaded, epoll + timerfd, loopback. */
@@ -39,6 +41,7 @@ typedef struct conn {
     int busy;            /* a request is in flight                         */
     int connecting;
     long req;            /* index of the request in flight                 */
+    uint64_t sent_ns;    /* when it left the queue (the timeout runs from here) */
     size_t sent;         /* bytes of the request written                   */
     const char *rb;      /* the request's bytes: reqbuf or postbuf         */
     size_t rlen;
@@ -113,7 +116,7 @@ static void try_write(conn *c) {
 static void start(conn *c, long i) {
     int post = post_every > 0 && i % post_every == 0;
     c->rb = post ? postbuf : reqbuf; c->rlen = post ? postlen : reqlen;
-    c->busy = 1; c->req = i; c->sent = 0; c->have = 0; c->body_left = -1; c->close_after = 0;
+    c->busy = 1; c->req = i; c->sent = 0; c->sent_ns = now_ns(); c->have = 0; c->body_left = -1; c->close_after = 0;
     in_flight++;
     if (c->fd < 0) {
         if (conn_open(c) < 0) { fail(c, &e_connect); return; }
@@ -268,9 +271,12 @@ int main(int argc, char **argv) {
         if (now >= end_ns) break;
         while (next_due < total && due_ns(next_due) <= now) queue[qtail++] = next_due++;
         dispatch();
-        /* requests past their timeout: the ones in flight are abandoned with their conn */
+        /* requests unanswered --timeout-ms after they were sent are abandoned with their
+           connection; the timeout runs from the send, not the intended time, so that an
+           overloaded run does not also tear down connections for requests the server has
+           only just been given (their latency still counts from the intended time) */
         for (int k = 0; k < nconns; k++)
-            if (conns[k].busy && now - due_ns(conns[k].req) > (uint64_t)timeout_us * 1000)
+            if (conns[k].busy && now - conns[k].sent_ns > (uint64_t)timeout_us * 1000)
                 fail(&conns[k], &e_timeout);
         if (!armed && next_due < total) {
             uint64_t d = due_ns(next_due);
@@ -293,8 +299,13 @@ int main(int argc, char **argv) {
     uint64_t elapsed = now_ns() - t0_ns;
     long unsent = qtail - qhead + (total - next_due);
     for (int k = 0; k < nconns; k++) if (conns[k].busy) fail(&conns[k], &e_timeout);
-    /* every request due counts in the percentiles; unfinished ones at the timeout */
-    for (long i = 0; i < total; i++) if (lat[i] == UINT32_MAX) lat[i] = (uint32_t)timeout_us;
+    /* every request due counts in the percentiles; the unfinished ones at their age now */
+    uint64_t last = now_ns();
+    for (long i = 0; i < total; i++)
+        if (lat[i] == UINT32_MAX) {
+            uint64_t l = (last - due_ns(i)) / 1000;
+            lat[i] = l > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)l;
+        }
     qsort(lat, (size_t)total, sizeof *lat, cmp_u32);
     long errors = e_connect + e_io + e_status + e_timeout + unsent;
     printf("offered=%.0f seconds=%.1f conns=%d mode=%s requests=%ld ok=%ld errors=%ld "
