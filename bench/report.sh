@@ -63,11 +63,11 @@ plot() {  # name, gnuplot body
 cmds="" sep=""
 for s in $SERVERS; do
     [ -s "$OUT/curve.$s.dat" ] || continue
-    cmds+="$sep'$OUT/curve.$s.dat' using (1/(1-\$1/100.0000001)):(\$2/1000) with linespoints title '$s'"
+    cmds+="$sep'$OUT/curve.$s.dat' using (\$1 < 100 ? 1/(1-\$1/100) : NaN):(\$2/1000) with linespoints title '$s'"
     sep=", "
 done
 [ -n "$cmds" ] && plot latency_percentiles "set title 'Open-loop latency at $CURVE_AT req/s offered (keep-alive, 64 conns, one worker)'; \
-    set logscale x; set logscale y; set xlabel 'percentile'; set ylabel 'latency (ms)'; set grid; set key top left; \
+    set logscale x; set logscale y; set xlabel 'percentile'; set ylabel 'latency (ms)'; set grid; set key outside right; \
     set xtics ('0' 1, '50' 2, '90' 10, '99' 100, '99.9' 1000, '99.99' 10000, '99.999' 100000); plot $cmds"
 cmds="" sep=""
 for s in $SERVERS; do
@@ -76,11 +76,11 @@ for s in $SERVERS; do
     sep=", "
 done
 [ -n "$cmds" ] && plot p99_vs_load "set title 'Open-loop p99 latency vs offered load (one worker)'; set logscale y; \
-    set xlabel 'offered load (thousand req/s)'; set ylabel 'p99 latency (ms)'; set grid; set key top left; \
+    set xlabel 'offered load (thousand req/s)'; set ylabel 'p99 latency (ms)'; set grid; set key outside right; \
     set arrow from graph 0, first 10 to graph 1, first 10 nohead dt 2; plot $cmds"
 [ -s "$OUT/cpu_per_request.dat" ] && plot cpu_per_request "set title 'Server CPU per request (us, median; lower is better)'; \
     set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1; \
-    set ylabel 'server CPU us/request'; set grid ytics; set key top left; set yrange [0:*]; \
+    set ylabel 'server CPU us/request'; set grid ytics; set key outside right; set yrange [0:*]; \
     plot '$OUT/cpu_per_request.dat' using 2:xtic(1) title 'keep-alive', '' using 3 title 'conn per request', \
     '' using 4 title 'pipelined x16', '' using 5 title 'static 1 KiB'"
 
