@@ -276,7 +276,8 @@ int main(int argc, char **argv) {
            overloaded run does not also tear down connections for requests the server has
            only just been given (their latency still counts from the intended time) */
         for (int k = 0; k < nconns; k++)
-            if (conns[k].busy && now - conns[k].sent_ns > (uint64_t)timeout_us * 1000)
+            if (conns[k].busy && now > conns[k].sent_ns
+                && now - conns[k].sent_ns > (uint64_t)timeout_us * 1000)
                 fail(&conns[k], &e_timeout);
         if (!armed && next_due < total) {
             uint64_t d = due_ns(next_due);
