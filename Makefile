@@ -165,11 +165,11 @@ bench-stream: $(B)/demo $(B)/download
 $(B)/bench_parser: bench/bench_parser.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS)
 bench-check:
-	@tests/deps.sh $$(tests/deps.sh --bench-list)
+	@tests/deps.sh $$(tests/deps.sh --check-list)
 	@$(MAKE) --no-print-directory $(B)/demo $(B)/bench_parser
 	@bench/check.sh
 # every scenario against nginx, h2o, lighttpd and libmicrohttpd, the plots and
-# bench/RESULTS.md (bench/suite.sh, about 25 min; BENCH_QUICK=1 make bench: about 5 min)
+# bench/RESULTS.md (bench/suite.sh, about 20 min; BENCH_QUICK=1 make bench: about 6 min)
 bench:
 	@tests/deps.sh $$(tests/deps.sh --bench-list)
 	@$(MAKE) --no-print-directory $(B)/demo $(B)/demo-tls $(B)/notes_api
