@@ -43,7 +43,7 @@ done
 
 # ---- CPU per request bars ----
 {
-    echo "server ka close pipe static1k"
+    echo "# server ka close pipe static1k"
     for s in $SERVERS; do
         printf '%s' "$s"
         for k in ka close pipe static1k; do v=$(med "${R[$k.$s.cpu]:-}"); printf ' %s' "${v:-0}"; done
