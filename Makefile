@@ -169,7 +169,7 @@ bench-check:
 	@$(MAKE) --no-print-directory $(B)/demo $(B)/bench_parser
 	@bench/check.sh
 # every scenario against nginx, h2o, lighttpd and libmicrohttpd, the plots and
-# bench/RESULTS.md (bench/suite.sh, about 20 min; BENCH_QUICK=1 make bench: about 6 min)
+# bench/RESULTS.md (bench/suite.sh, about 17 min; BENCH_QUICK=1 make bench: about 4 min)
 bench:
 	@tests/deps.sh $$(tests/deps.sh --bench-list)
 	@$(MAKE) --no-print-directory $(B)/demo $(B)/demo-tls $(B)/notes_api

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/suite.sh - `make bench`: build/demo against nginx, h2o, lighttpd and libmicrohttpd
 # (bench/mhd_server.c), one worker each, every scenario of issue 16, then the plots and the
-# generated part of bench/RESULTS.md. About 25 min; BENCH_QUICK=1: a ~6 min subset
+# generated part of bench/RESULTS.md. About 17 min; BENCH_QUICK=1: a ~4 min subset
 # (one round, 2 s runs, three load levels, shutdown with keep-alive only). See bench/RESULTS.md for what each row is.
 #
 # Every server runs pinned to CPU $BENCH_SRV_CPU (0), every load generator to $BENCH_LG_CPU
