@@ -159,6 +159,21 @@ bench-quick: $(B)/demo
 .PHONY: bench-stream
 bench-stream: $(B)/demo $(B)/download
 	@bench/streaming.sh
+# the regression gate (in CI): instructions and syscalls per request against
+# bench/baseline.json, fails over +3 % (bench/check.sh; BENCH_CHECK_UPDATE=1 rewrites it)
+.PHONY: bench-check bench
+$(B)/bench_parser: bench/bench_parser.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS)
+bench-check:
+	@tests/deps.sh $$(tests/deps.sh --check-list)
+	@$(MAKE) --no-print-directory $(B)/demo $(B)/bench_parser
+	@bench/check.sh
+# every scenario against nginx, h2o, lighttpd and libmicrohttpd, the plots and
+# bench/RESULTS.md (bench/suite.sh, about 17 min; BENCH_QUICK=1 make bench: about 4 min)
+bench:
+	@tests/deps.sh $$(tests/deps.sh --bench-list)
+	@$(MAKE) --no-print-directory $(B)/demo $(B)/demo-tls $(B)/notes_api
+	@bench/suite.sh
 
 clean:
 	rm -rf build build-poll build-kqueue build-port

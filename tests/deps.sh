@@ -29,7 +29,19 @@ PORT_PKGS=(
     gcc-s390x-linux-gnu libc6-dev-s390x-cross        # big-endian
     qemu-user python3 python3-h11
 )
+# `make bench-check` (bench/check.sh, in CI): callgrind, strace and two standard clients
+CHECK_PKGS=(gcc make libc6-dev util-linux valgrind strace nghttp2-client apache2-utils)
+# `make bench` (bench/suite.sh): load generators, the peers (nginx, h2o, lighttpd,
+# libmicrohttpd), what bench/ws.sh and bench/tls.sh run, the plots
+BENCH_PKGS=(
+    gcc make libc6-dev libsqlite3-dev libbearssl-dev openssl procps util-linux
+    valgrind strace wrk nghttp2-client apache2-utils
+    nginx h2o lighttpd libmicrohttpd-dev
+    nodejs node-ws python3-websockets libssl-dev curl gnuplot-nox
+)
 if [ "${1:-}" = --portability-list ]; then echo "${PORT_PKGS[*]}"; exit 0; fi
+if [ "${1:-}" = --bench-list ]; then echo "${BENCH_PKGS[*]}"; exit 0; fi
+if [ "${1:-}" = --check-list ]; then echo "${CHECK_PKGS[*]}"; exit 0; fi
 [ $# -gt 0 ] && PKGS=("$@")          # `make run` asks only for a compiler
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
