@@ -4502,7 +4502,8 @@ enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response fra
 #define HTTPD__LINGER_BYTES (1u << 20)
 #define HTTPD__ARENA_INLINE 1024u
 #define HTTPD__BODY_ROOM 1024u               /* input space kept free after a head */
-#define HTTPD__CONN_CHUNK 1024u              /* conns per slab chunk */
+#define HTTPD__CONN_CHUNK_BITS 10            /* at most 1,024 conns per slab chunk; fewer
+                                                when max_connections is smaller */
 #define HTTPD__RATE_WINDOW_MS 5000u          /* body_min_rate is checked per window */
 #define HTTPD__DRIVE_ROUNDS 16               /* read/write rounds per connection per turn, so
                                                 one busy connection cannot starve others */
@@ -4652,8 +4653,8 @@ typedef struct httpd__worker {
     httpd_header *hdrs;            /* max_headers slots: heads are parsed here, then the
                                       fields used are copied into the request's arena */
     httpd__head  head;             /* a head parsed before its request object exists    */
-    httpd__conn **chunks;          /* slab of connections, HTTPD__CONN_CHUNK each      */
-    uint32_t     nchunks, max_chunks, nslots;
+    httpd__conn **chunks;          /* slab of connections, 1 << cbits each             */
+    uint32_t     nchunks, max_chunks, nslots, cbits;
     httpd__conn *free_conns;
     httpd__conn *queue;            /* conns to drive at the end of this loop turn      */
     httpd__conn *dead;             /* closed in this turn; recycled after the batch    */
@@ -4711,6 +4712,9 @@ struct httpd_server {
     size_t        server_hdr_len;  /* "Server: <desc.server_name>\r\n" in server_hdr  */
     char          server_hdr[128];
 };
+
+/* connection slot i of worker w (i < w->nslots) */
+#define HTTPD__SLOT(w, i) (&(w)->chunks[(i) >> (w)->cbits][(i) & ((1u << (w)->cbits) - 1)])
 
 /* implemented by >>machine and >>worker, called from the sections in between */
 HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c);
@@ -6262,7 +6266,7 @@ HTTPD_API httpd_ws *httpd_ws_from_id(httpd_server *s, httpd_conn_id id) {
     if (!s || (int)wi >= s->nworkers) return NULL;
     httpd__worker *w = &s->workers[wi];
     if (slot >= w->nslots) return NULL;
-    httpd__conn *c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+    httpd__conn *c = HTTPD__SLOT(w, slot);
     if (c->gen != (uint32_t)id.id || c->state != HTTPD__S_WS || !c->ws
         || c->ws->state != HTTPD__WSS_OPEN)
         return NULL;
@@ -8709,15 +8713,15 @@ static char httpd__tag_listen[HTTPD__L_KINDS], httpd__tag_wake;
 HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     httpd__conn *c = w->free_conns;
     if (c) { w->free_conns = c->dnext; return c; }
-    if (w->nslots % HTTPD__CONN_CHUNK == 0) {
+    if ((w->nslots & ((1u << w->cbits) - 1)) == 0) {
         if (w->nchunks == w->max_chunks) return NULL;
         httpd__conn *chunk = (httpd__conn *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
-                                                         HTTPD__CONN_CHUNK * sizeof *chunk);
+                                                         ((size_t)1 << w->cbits) * sizeof *chunk);
         if (!chunk) return NULL;
         w->chunks[w->nchunks++] = chunk;
     }
     uint32_t slot = w->nslots++;
-    c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+    c = HTTPD__SLOT(w, slot);
     memset(c, 0, sizeof *c);
     c->slot = slot;
     c->state = HTTPD__S_DEAD;
@@ -9063,7 +9067,7 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     }
     if (!graceful && !w->forced) { w->forced = 1; w->forced_at = w->now; }
     for (uint32_t i = 0; i < w->nslots; i++) {
-        httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
+        httpd__conn *c = HTTPD__SLOT(w, i);
         if (c->state == HTTPD__S_DEAD || c->fd < 0) continue;
         httpd__req *r = c->req;
         if (graceful && r && r->streaming && !r->responded && r->utimer.pprev) {
@@ -9115,7 +9119,7 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
             uint32_t gen = (uint32_t)t->conn.id;
             int st = HTTPD_ERR_CLOSED;
             if (alive && slot < w->nslots) {
-                httpd__conn *c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+                httpd__conn *c = HTTPD__SLOT(w, slot);
                 if (c->gen == gen && c->state != HTTPD__S_DEAD) st = 0;
             }
             httpd__cb_enter(w, NULL);
@@ -9331,7 +9335,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
 HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     void *ctx = w->s->desc.alloc_ctx;
     for (uint32_t i = 0; i < w->nslots; i++) {
-        httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
+        httpd__conn *c = HTTPD__SLOT(w, i);
         if (c->state != HTTPD__S_DEAD && c->w) {
             httpd__conn_release(c);
             if (c->fd >= 0) close(c->fd);
@@ -9391,7 +9395,11 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
                                            s->lim.max_headers * sizeof(httpd_header));
     if (!w->hdrs) return HTTPD_ERR_NOMEM;
     w->head.headers = w->hdrs;
-    w->max_chunks = s->desc.max_connections / HTTPD__CONN_CHUNK + 1;
+    /* chunks of the next power of two >= max_connections (a worker may hold them all), at
+       most 1,024: a 4-connection device allocates 4 slots, not 1,024 */
+    while (w->cbits < HTTPD__CONN_CHUNK_BITS && (1u << w->cbits) < s->desc.max_connections)
+        w->cbits++;
+    w->max_chunks = (s->desc.max_connections >> w->cbits) + 1;
     w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
     if (!w->chunks) return HTTPD_ERR_NOMEM;
     int rc = httpd__poll_init(&w->poll, s->desc.alloc_ctx);

@@ -1,0 +1,121 @@
+/* fw_server.c - a small firmware-style server whose allocator hooks count every call.
+   Prints, once started:  "heap N bytes in M allocations at start" and "port P".
+   GET /        -> "hello"
+   GET /echo/:x -> x
+   POST /sum    -> the body's byte count and byte sum ("n s")
+   GET /stats   -> "allocs A frees F live L bytes B" (counted since the start)
+   Options: --port P --conns N --prealloc (desc.preallocate) --no-serve (print and exit).
+   Built by tests/test_firmware.py (default, HTTPD_MINIMAL, HTTPD_NO_THREADS). */
+#include <stdatomic.h>
+#include <stddef.h>
+static atomic_long fw_allocs, fw_frees, fw_live_bytes;
+static void *fw_malloc(size_t n);
+static void *fw_realloc(void *p, size_t n);
+static void fw_free(void *p);
+#define HTTPD_MALLOC(ctx, n) ((void)(ctx), fw_malloc(n))
+#define HTTPD_REALLOC(ctx, p, n) ((void)(ctx), fw_realloc((p), (n)))
+#define HTTPD_FREE(ctx, p) ((void)(ctx), fw_free(p))
+#define HTTPD_IMPLEMENTATION
+#include "../httpd.h"
+
+/* each block carries its size in front, so live bytes can be counted */
+typedef union { size_t n; max_align_t a; } fw_hdr;
+static void *fw_malloc(size_t n) {
+    fw_hdr *h = (fw_hdr *)malloc(sizeof *h + n);
+    if (!h) return NULL;
+    h->n = n;
+    atomic_fetch_add(&fw_allocs, 1);
+    atomic_fetch_add(&fw_live_bytes, (long)n);
+    return h + 1;
+}
+static void fw_free(void *p) {
+    if (!p) return;
+    fw_hdr *h = (fw_hdr *)p - 1;
+    atomic_fetch_add(&fw_frees, 1);
+    atomic_fetch_sub(&fw_live_bytes, (long)h->n);
+    free(h);
+}
+static void *fw_realloc(void *p, size_t n) {
+    if (!p) return fw_malloc(n);
+    fw_hdr *h = (fw_hdr *)p - 1;
+    size_t old = h->n;
+    fw_hdr *q = (fw_hdr *)realloc(h, sizeof *q + n);
+    if (!q) return NULL;
+    q->n = n;
+    atomic_fetch_add(&fw_allocs, 1);             /* a realloc is an allocation too */
+    atomic_fetch_add(&fw_live_bytes, (long)n - (long)old);
+    return q + 1;
+}
+
+static long base_allocs, base_frees;
+
+static void hello(httpd_request *req) { httpd_respond(req, 200, "text/plain", "hello", 5); }
+static void echo(httpd_request *req) {
+    httpd_str x = httpd_param(req, "x");
+    httpd_respond(req, 200, "text/plain", x.ptr, x.len);
+}
+static void sum(httpd_request *req) {
+    unsigned long s = 0;
+    for (size_t i = 0; i < req->body.len; i++) s += (unsigned char)req->body.ptr[i];
+    char out[64];
+    int n = snprintf(out, sizeof out, "%lu %lu", (unsigned long)req->body.len, s);
+    httpd_respond(req, 200, "text/plain", out, (size_t)n);
+}
+static void stats(httpd_request *req) {
+    char out[128];
+    int n = snprintf(out, sizeof out, "allocs %ld frees %ld live %ld",
+                     atomic_load(&fw_allocs) - base_allocs, atomic_load(&fw_frees) - base_frees,
+                     atomic_load(&fw_live_bytes));
+    httpd_respond(req, 200, "text/plain", out, (size_t)n);
+}
+
+int main(int argc, char **argv) {
+    static const httpd_route routes[] = {
+        { .method = "GET", .pattern = "/", .handler = hello },
+        { .method = "GET", .pattern = "/echo/:x", .handler = echo },
+        { .method = "POST", .pattern = "/sum", .handler = sum },
+        { .method = "GET", .pattern = "/stats", .handler = stats },
+        { 0 },
+    };
+    httpd_desc d = { 0 };
+    int serve = 1;
+    d.port = 0;
+    d.workers = 1;
+    d.max_connections = 4;
+    d.max_header_bytes = 2048;
+    d.max_request_line = 512;
+    d.max_headers = 16;
+    d.max_body_bytes = 4096;
+    d.read_buffer_bytes = 2048;
+    d.routes = routes;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--port") && i + 1 < argc) d.port = (uint16_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--conns") && i + 1 < argc)
+            d.max_connections = (uint32_t)atoi(argv[++i]);
+#ifdef HTTPD_HAS_PREALLOCATE
+        else if (!strcmp(argv[i], "--prealloc")) d.preallocate = 1;
+#endif
+        else if (!strcmp(argv[i], "--no-serve")) serve = 0;
+        else { fprintf(stderr, "usage: fw_server [--port P] [--conns N] [--prealloc]\n"); return 2; }
+    }
+    sigset_t set;                           /* as httpd_run does: for httpd_serve */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    httpd_server *s;
+    int rc = httpd_start(&d, &s);
+    if (rc < 0) { fprintf(stderr, "httpd_start: %s\n", httpd_strerror(rc)); return 1; }
+    base_allocs = atomic_load(&fw_allocs);
+    base_frees = atomic_load(&fw_frees);
+    printf("heap %ld bytes in %ld allocations at start\n", atomic_load(&fw_live_bytes),
+           base_allocs);
+    printf("port %d\n", httpd_port(s));
+    fflush(stdout);
+    if (serve) httpd_serve(s);
+    else httpd_stop(s, 0), httpd_wait(s);
+    printf("after start: %ld allocations, %ld frees\n", atomic_load(&fw_allocs) - base_allocs,
+           atomic_load(&fw_frees) - base_frees);
+    httpd_destroy(s);
+    return 0;
+}
