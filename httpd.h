@@ -39,6 +39,23 @@
          HTTPD_NO_SIMD      plain loops instead of the SSE2/NEON scans of request heads
          HTTPD_NO_WEBSOCKET leave WebSockets out (>>sha1, >>ws_frame, >>ws; httpd_ws_*
                             are then declared but not defined)
+         HTTPD_NO_MULTIPART leave multipart/form-data out (>>multipart, httpd_multipart_*)
+         HTTPD_NO_SSE       leave Server-Sent Events out (httpd_sse_*)
+         HTTPD_NO_FILES     leave file bodies out (>>file: httpd_send_file, sendfile);
+                            implies HTTPD_NO_STATIC
+         HTTPD_NO_STATIC    leave static files and packed assets out (>>static_path,
+                            >>static_cond, >>static; httpd_static_*)
+         HTTPD_NO_MIDDLEWARE leave the operations out (>>proxyproto, >>ratelimit, >>metrics,
+                            >>accesslog, >>mw, >>ops: middleware chains, CORS, request ids,
+                            rate limits, metrics, the access log, on_error, trusted proxies,
+                            the PROXY protocol); a desc or route that asks for one of them
+                            fails httpd_start with HTTPD_ERR_INVAL
+         HTTPD_NO_GETADDRINFO numeric addresses only (inet_pton; "localhost" is 127.0.0.1),
+                            no resolver linked in
+         HTTPD_MINIMAL      all of the above plus HTTPD_NO_WEBSOCKET, and no TLS: HTTP/1.1
+                            with the strict parser, router, timeouts and caps (PORTABILITY).
+                            What a switch leaves out stays declared but is not defined;
+                            tests/features.sh checks every combination.
          HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_pem, >>tls_conf, >>tls; link
                             -lbearssl, Debian: libbearssl-dev). Without it nothing of TLS is
                             compiled and nothing refers to BearSSL; desc.tls then fails
@@ -422,6 +439,32 @@
 #endif
 #ifndef HTTPD_H_INCLUDED
 #define HTTPD_H_INCLUDED
+#ifdef HTTPD_MINIMAL            /* the firmware build: see CONFIG and PORTABILITY */
+#  ifndef HTTPD_NO_MULTIPART
+#    define HTTPD_NO_MULTIPART 1
+#  endif
+#  ifndef HTTPD_NO_SSE
+#    define HTTPD_NO_SSE 1
+#  endif
+#  ifndef HTTPD_NO_FILES
+#    define HTTPD_NO_FILES 1
+#  endif
+#  ifndef HTTPD_NO_MIDDLEWARE
+#    define HTTPD_NO_MIDDLEWARE 1
+#  endif
+#  ifndef HTTPD_NO_GETADDRINFO
+#    define HTTPD_NO_GETADDRINFO 1
+#  endif
+#  ifndef HTTPD_NO_WEBSOCKET
+#    define HTTPD_NO_WEBSOCKET 1
+#  endif
+#  ifdef HTTPD_TLS_BEARSSL
+#    error "httpd.h: HTTPD_MINIMAL has no TLS; leave HTTPD_TLS_BEARSSL out"
+#  endif
+#endif
+#if defined(HTTPD_NO_FILES) && !defined(HTTPD_NO_STATIC)
+#  define HTTPD_NO_STATIC 1     /* static files are sent as file bodies */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 
@@ -1166,7 +1209,9 @@ HTTPD_API int  httpd_proxy_port(const httpd_server *s);
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
-#include <netdb.h>
+#ifndef HTTPD_NO_GETADDRINFO
+#  include <netdb.h>
+#endif
 #include <sched.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -2470,6 +2515,7 @@ HTTPD__HOT int httpd__router_find(const httpd__router *r, int mid, const char *m
     return -1;
 }
 
+#ifndef HTTPD_NO_MIDDLEWARE      /* >>proxyproto and >>ratelimit: operations only */
 /* ================================================================ >>proxyproto
    Who the client is, behind proxies. An address is 16 bytes, IPv4 as ::ffff:a.b.c.d (RFC
    4291 §2.5.5.2), so one compare serves both families; all zero means unknown. Strict
@@ -2874,6 +2920,18 @@ HTTPD__PRIVATE int httpd__rl_take(httpd__rl_table *t, uint64_t k0, uint64_t k1, 
     return 1;
 }
 
+#else  /* HTTPD_NO_MIDDLEWARE: no PROXY listener, no peer address is kept */
+HTTPD__PRIVATE int httpd__proxy_parse(const char *b, size_t n, uint8_t addr[16], int *got) {
+    (void)b; (void)n; (void)addr; (void)got;
+    return -1;
+}
+HTTPD__PRIVATE void httpd__addr_from(uint8_t a[16], const struct sockaddr *sa) {
+    (void)sa;
+    memset(a, 0, 16);
+}
+#endif /* HTTPD_NO_MIDDLEWARE */
+
+#ifndef HTTPD_NO_MULTIPART
 /* ================================================================= >>multipart
    multipart/form-data, streamed (RFC 7578; syntax of RFC 2046 §5.1.1). The body is
      preamble "--" B pad CRLF part *( CRLF "--" B pad CRLF part ) CRLF "--" B "--" epilogue
@@ -3112,6 +3170,8 @@ HTTPD_API int httpd_multipart_end(const httpd_multipart *m) {
     if (!m) return HTTPD_ERR_INVAL;
     return m->rc == HTTPD_MULTIPART_DONE ? 0 : m->rc < 0 ? m->rc : HTTPD_ERR_INVAL;
 }
+
+#endif /* HTTPD_NO_MULTIPART */
 
 #ifndef HTTPD_NO_WEBSOCKET
 /* ====================================================================== >>sha1
@@ -5442,6 +5502,7 @@ HTTPD_API void httpd_body_resume(httpd_request *req) {
     if (req) httpd__body_release((httpd__req *)req, 1, 0);
 }
 
+#ifndef HTTPD_NO_SSE
 /* ---- Server-Sent Events (WHATWG HTML §9.2) ---- */
 HTTPD_API int httpd_sse_begin(httpd_request *req) {
     int rc = httpd_add_header(req, "Cache-Control", "no-cache");
@@ -5485,7 +5546,9 @@ HTTPD_API int httpd_sse_comment(httpd_request *req, const char *text) {
     return httpd_write(req, b, (size_t)n);
 }
 
+#endif /* HTTPD_NO_SSE */
 
+#ifndef HTTPD_NO_FILES
 /* ====================================================================== >>file
    File bodies: httpd_send_file queues a head and leaves the body to the pump, which the
    worker calls once the buffered output is out: sendfile(2) from the page cache, or
@@ -5650,6 +5713,10 @@ HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
     c->state = HTTPD__S_ABORT;
     return 0;
 }
+
+#else  /* HTTPD_NO_FILES: no file body is ever queued (HTTPD__F_FILE stays clear) */
+HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) { (void)c; return 0; }
+#endif /* HTTPD_NO_FILES */
 
 /* ===================================================================== >>async
    Work that outlives the handler call: httpd_after (a timer on the worker's wheel),
@@ -6383,6 +6450,7 @@ HTTPD__PRIVATE void httpd__ws_mbox(httpd__worker *w, httpd_task *t, int alive) {
     (void)w; (void)t; (void)alive;
 }
 #endif /* HTTPD_NO_WEBSOCKET */
+#ifndef HTTPD_NO_MIDDLEWARE   /* >>metrics, >>accesslog, >>mw, >>ops */
 /* ================================================================== >>metrics
    Metrics in the Prometheus text exposition format (version 0.0.4), served by
    httpd_metrics. Each worker counts in its own block, and is the only writer of it
@@ -7749,6 +7817,46 @@ HTTPD_API httpd_str httpd_task_request_id(const httpd_task *t) {
     return t && t->kind == HTTPD__TASK_REQ && t->req ? t->req->pub.request_id : none;
 }
 
+#define HTTPD__REJECT(w, kind) do { if ((w)->ops && (w)->ops->met) \
+    HTTPD__BUMP(&(w)->ops->met->reject[kind], 1); } while (0)   /* refusals by cause */
+#else  /* HTTPD_NO_MIDDLEWARE: s->mw, w->ops and r->mwon stay NULL/0; the hooks do nothing
+          and a desc that asks for an operation fails httpd_start with HTTPD_ERR_INVAL */
+#define HTTPD__REJECT(w, kind) ((void)(w))
+HTTPD__COLD void httpd__mw_head(httpd__req *r, int status, int generated) {
+    (void)r; (void)status; (void)generated;
+}
+HTTPD__COLD void httpd__mw_done(httpd__req *r, const char *why) { (void)r; (void)why; }
+HTTPD__COLD void httpd__mw_error(httpd__conn *c, httpd__req *r) { (void)c; (void)r; }
+HTTPD__COLD void httpd__cb_timed(httpd__worker *w, const httpd__route *rt, int end) {
+    (void)w; (void)rt; (void)end;
+}
+HTTPD__COLD void httpd__mw_gauges(httpd__worker *w) { (void)w; }
+HTTPD__COLD int httpd__mw_begin(httpd__conn *c, httpd__req *r) { (void)c; (void)r; return 0; }
+HTTPD__COLD const char *httpd__mw_why(const httpd__conn *c, const httpd__req *r) {
+    (void)c; (void)r;
+    return NULL;
+}
+HTTPD__COLD void httpd__mw_turn(httpd__worker *w, int end) { (void)w; (void)end; }
+HTTPD__PRIVATE void httpd__mw_free(httpd_server *s) { (void)s; }
+HTTPD__PRIVATE void httpd__mw_worker_free(httpd__worker *w) { (void)w; }
+HTTPD__PRIVATE int httpd__mw_worker_init(httpd__worker *w) { (void)w; return 0; }
+HTTPD__PRIVATE int httpd__mw_init(httpd_server *s) {
+    const httpd_desc *d = &s->desc;
+    int any = d->middleware || d->request_id || d->cors || d->rate_limit || d->metrics
+              || d->access_log.path || d->access_log.fn || d->on_error || d->trusted_proxies
+              || d->proxy_protocol;
+    for (uint32_t i = 0; i < s->router.nroutes; i++) {
+        const httpd_route *rt = s->router.routes[i].pub;
+        any |= rt->middleware || rt->cors || rt->rate_limit;
+    }
+    if (!any) return 0;
+    HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "middleware, CORS, request ids, rate "
+               "limits, metrics, access log, on_error, trusted proxies or the PROXY protocol: "
+               "httpd.h was compiled with HTTPD_NO_MIDDLEWARE");
+    return HTTPD_ERR_INVAL;
+}
+#endif /* HTTPD_NO_MIDDLEWARE */
+
 /* =================================================================== >>machine
    The per-connection state machine (HEAD -> BODY -> HANDLER -> HEAD | CLOSING, see
    >>conn): find and parse a head, route it, refuse what must be refused before the body
@@ -7809,7 +7917,7 @@ HTTPD__COLD int httpd__conn_proxy(httpd__conn *c) {
         return 1;
     }
     if (n < 0 || (c->flags & HTTPD__F_EOF)) {
-        if (c->w->ops && c->w->ops->met) HTTPD__BUMP(&c->w->ops->met->reject[HTTPD__RJ_PROXY], 1);
+        HTTPD__REJECT(c->w, HTTPD__RJ_PROXY);
         HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, 400, "bad PROXY protocol header: closed");
         c->state = HTTPD__S_CLOSING;
         c->flags |= HTTPD__F_LINGER;
@@ -8323,7 +8431,7 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         else c->state = HTTPD__S_CLOSING;          /* idle keep-alive: close silently */
         break;
     case HTTPD__S_PROXY:                           /* no PROXY header in time: a bad peer */
-        if (c->w->ops && c->w->ops->met) HTTPD__BUMP(&c->w->ops->met->reject[HTTPD__RJ_PROXY], 1);
+        HTTPD__REJECT(c->w, HTTPD__RJ_PROXY);
         c->state = HTTPD__S_ABORT;
         break;
     case HTTPD__S_BODY: {
@@ -8962,7 +9070,6 @@ HTTPD__PRIVATE int httpd__accept(int lfd, struct sockaddr *sa, socklen_t *sl) {
 /* Accepts from one listener: HTTPD__L_MAIN, HTTPD__L_PROXY or HTTPD__L_TLS. */
 HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
     httpd_server *s = w->s;
-    httpd__wmet *met = w->ops ? w->ops->met : NULL;
     uint32_t pmax = s->desc.proxy_max_connections;
     int proxy = kind == HTTPD__L_PROXY;
     int want = s->mw != NULL || proxy;            /* the peer's address is needed */
@@ -8977,14 +9084,14 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
         if (HTTPD__ADD(&s->nconns, 1u) >= s->desc.max_connections) {
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
-            if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_MAXCONN], 1);
+            HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
             return;
         }
         if (proxy && HTTPD__ADD(&s->proxy_nconns, 1u) >= (pmax ? pmax : UINT32_MAX)) {
             HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             httpd__worker_listen_proxy(w, 0);   /* its own cap */
-            if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_MAXCONN], 1);
+            HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
             return;
         }
         struct sockaddr_storage ss;
@@ -9001,7 +9108,7 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
                            "accept: %s; pausing accepts for 100 ms", strerror(errno));
                 httpd__worker_listen(w, 0);
                 httpd__wheel_add(&w->wheel, &w->accept_timer, w->now + 100);
-                if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_EMFILE], 1);
+                HTTPD__REJECT(w, HTTPD__RJ_EMFILE);
                 return;
             }
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "accept: %s", strerror(errno));
@@ -9259,12 +9366,14 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
             /* the callback holding it, if any: its route, in the warning and the metrics */
             uintptr_t cb = HTTPD__LOAD_RLX(&w->cb_route);
             const httpd__route *rt = (const httpd__route *)(cb & ~(uintptr_t)1);
+#ifndef HTTPD_NO_MIDDLEWARE
             httpd__metrics *m = s->mw ? s->mw->met : NULL;
             if (m) {
                 HTTPD__BUMP(&m->w[i].blocked, 1);
                 if (cb) HTTPD__BUMP(&m->stalls[rt ? (size_t)(rt - s->router.routes)
                                                   : s->router.nroutes], 1);
             }
+#endif
             HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "worker %d blocked for %llu ms%s%s%s%s: a handler "
                        "or callback does not return to the event loop (its connections wait); "
                        "move blocking work to httpd_defer", i, (unsigned long long)(now - since),
@@ -9293,7 +9402,9 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker *w = (httpd__worker *)arg;
     httpd_server *s = w->s;
     httpd__io_event ev[HTTPD__EVENTS];
-    httpd__tls_worker = w;
+#ifndef HTTPD_NO_MIDDLEWARE
+    httpd__tls_worker = w;              /* httpd_metric_add from a handler */
+#endif
     if (s->desc.pin_workers) httpd__pin_thread(w->index);
     w->now = httpd__now_ms();
     w->wheel.now = w->now;
@@ -9532,6 +9643,33 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
 HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_in, int *out,
                                int *bound) {
     const httpd_desc *d = &s->desc;
+#ifdef HTTPD_NO_GETADDRINFO
+    /* numeric addresses only ("localhost" too): no resolver linked in (a static glibc
+       getaddrinfo is about 180 KB) */
+    struct sockaddr_storage sa;
+    struct { int ai_family; struct sockaddr *ai_addr; socklen_t ai_addrlen; } one_res, *res;
+    memset(&sa, 0, sizeof sa);
+    res = &one_res;
+    res->ai_addr = (struct sockaddr *)&sa;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)&sa;
+    if (!strcmp(addr, "localhost")) addr = "127.0.0.1";
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port_in);
+        res->ai_addrlen = sizeof *v4;
+    } else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port_in);
+        res->ai_addrlen = sizeof *v6;
+    } else {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_ADDR, "address %s: not numeric "
+                   "(HTTPD_NO_GETADDRINFO)", addr);
+        return HTTPD_ERR_ADDR;
+    }
+    res->ai_family = sa.ss_family;
+#  define freeaddrinfo(r) ((void)(r))
+#else
     struct addrinfo hints, *res = NULL;
     char port[8];
     memset(&hints, 0, sizeof hints);
@@ -9540,6 +9678,7 @@ HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     snprintf(port, sizeof port, "%u", (unsigned)port_in);
     if (getaddrinfo(addr, port, &hints, &res) != 0 || !res) return HTTPD_ERR_ADDR;
+#endif
 #if HTTPD__LINUX
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 #else
@@ -9575,6 +9714,9 @@ HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_
     *out = fd;
     return 0;
 }
+#ifdef HTTPD_NO_GETADDRINFO
+#  undef freeaddrinfo
+#endif
 /* The listeners: plaintext (unless TLS only), PROXY protocol, TLS; then checks of the
    system's limits. */
 HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
@@ -9675,7 +9817,9 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     }
     if (s->desc.logger.fn && s->desc.blocked_warn_ms != HTTPD_NO_TIMEOUT)
         s->watchdog_started = !pthread_create(&s->watchdog, NULL, httpd__watchdog_main, s);
+#ifndef HTTPD_NO_MIDDLEWARE
     if (s->mw && s->mw->log) httpd__logw_run(s->mw->log);
+#endif
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = s;
     return 0;
@@ -9799,7 +9943,9 @@ HTTPD_API int httpd_serve(httpd_server *s) {
                 sig = 0;
         }
         if (sig <= 0) continue;
+#ifndef HTTPD_NO_MIDDLEWARE
         if (sig == SIGHUP) { httpd_log_reopen(s); continue; }
+#endif
         signals++;
         HTTPD__LOG(s, HTTPD_LOG_INFO, 0, "signal %d: %s stop", sig,
                    signals == 1 ? "graceful" : "immediate");
@@ -9906,6 +10052,7 @@ HTTPD_API httpd_str httpd_form_param(httpd_request *req, const char *name) {
     if (!httpd__content_type_is(req, "application/x-www-form-urlencoded")) return none;
     return httpd__urlencoded_find((httpd__req *)req, req->body, name);
 }
+#ifndef HTTPD_NO_MULTIPART
 HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
                                                  const httpd_multipart_limits *lim,
                                                  httpd_part_fn fn, void *arg) {
@@ -9917,6 +10064,8 @@ HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
     if (!m || httpd_multipart_init(m, ct, lim, (char *)(m + 1), hcap, fn, arg) < 0) return NULL;
     return m;
 }
+#endif
+#ifndef HTTPD_NO_STATIC
 /* =============================================================== >>static_path
    Safe paths for >>static: the request path checked and decoded once, then opened beneath
    the mount's root descriptor, and the MIME type table. Built on >>public; no state but
@@ -10869,6 +11018,7 @@ HTTPD_API void httpd_static_close(httpd_static *m) {
     m->root_fd = -1;
     m->is_open = 0;
 }
+#endif /* HTTPD_NO_STATIC */
 #endif /* POSIX available */
 #endif /* HTTPD_IMPLEMENTATION */
 
