@@ -141,7 +141,7 @@ test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan
 SUBSET_BIN   := test_server test_conn test_tls replay_worker demo-asan demo chat-asan chat-tsan
 SUBSET_SUITE := test_server test_conn test_tls replay_worker test_http.py \
                 test_smuggling.py test_ws.py
-.PHONY: test-backends test-portability
+.PHONY: test-backends test-portability size
 test-backends:
 	@for be in poll kqueue; do \
 	  $(MAKE) --no-print-directory BACKEND=$$be $(addprefix build-$$be/,$(SUBSET_BIN)) \
@@ -153,6 +153,12 @@ test-backends:
 test-portability:
 	@tests/deps.sh $$(tests/deps.sh --portability-list)
 	@tests/portability.sh
+
+# footprint of examples/hello.c (x86-64 -O1, ARM Thumb-2 -Os gc; default and HTTPD_MINIMAL),
+# heap at start of a 4-connection server, bytes per idle connection (tools/size.sh)
+size:
+	@tests/deps.sh gcc binutils gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+	@tools/size.sh
 
 bench-quick: $(B)/demo
 	@bench/quick.sh
