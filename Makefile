@@ -73,6 +73,12 @@ $(B)/demo-tsan: examples/demo.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
 $(B)/chat-tsan: examples/chat.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/chat.c $(LIBS)
+# tests/fw_server.c (counting allocator hooks) as firmware builds: default, HTTPD_MINIMAL,
+# HTTPD_NO_THREADS; driven by tests/test_firmware.py
+$(B)/fw_server-asan: tests/fw_server.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
+$(B)/fw_server-min: tests/fw_server.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_MINIMAL -o $@ $< $(LIBS)
 # the SQLite example: the only program that links a database
 $(B)/notes_api: examples/notes_api.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS) -lsqlite3
@@ -133,7 +139,8 @@ test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
       $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
-      $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls
+      $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls \
+      $(B)/fw_server-asan $(B)/fw_server-min
 	@BUILD=$(B) tests/run.sh
 
 # The other two event backends, a subset of the suites each (the whole suite with each:

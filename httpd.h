@@ -824,6 +824,9 @@ typedef struct httpd_desc {
     uint32_t     proxy_timeout_ms HTTPD__0; /* 0 -> 5000: the PROXY header's deadline      */
     uint32_t     proxy_max_connections HTTPD__0; /* 0: only max_connections; else its own cap */
     const httpd_tls_desc *tls HTTPD__0; /* 0: no HTTPS; else the TLS listener (see TLS)  */
+    int          preallocate HTTPD__0; /* 1: no allocation after httpd_start: connections,
+                                          buffers and requests come from pools sized here
+                                          from max_connections (see PORTABILITY)          */
 } httpd_desc;
 
 /* Binds, starts the workers and returns at once. On error nothing is left running and
@@ -1621,6 +1624,8 @@ typedef struct httpd__pool {
                                   (blocks that held keys: TLS engines)              */
     uint32_t low;              /* fewest free blocks since the last trim: never needed */
     uint32_t block;            /* block size in bytes                               */
+    uint32_t fixed;            /* 1: the blocks were all made at start (preallocate):
+                                  never allocate, grow or free one until the end      */
     void    *alloc_ctx;
 } httpd__pool;
 
@@ -1632,7 +1637,7 @@ typedef struct httpd__buf {    /* bytes [pos, len) are live; cap 0 <=> data NULL
 HTTPD__PRIVATE void httpd__pool_init(httpd__pool *p, uint32_t block, uint32_t keep, void *ctx) {
     p->free_list = NULL; p->nfree = p->low = 0; p->keep = keep; p->block = block;
     p->alloc_ctx = ctx;
-    p->wipe = 0;
+    p->wipe = p->fixed = 0;
 }
 HTTPD__PRIVATE char *httpd__pool_get(httpd__pool *p) {
     if (p->free_list) {
@@ -1641,11 +1646,11 @@ HTTPD__PRIVATE char *httpd__pool_get(httpd__pool *p) {
         if (--p->nfree < p->low) p->low = p->nfree;
         return b;
     }
-    return (char *)HTTPD_MALLOC(p->alloc_ctx, p->block);
+    return p->fixed ? NULL : (char *)HTTPD_MALLOC(p->alloc_ctx, p->block);
 }
 HTTPD__PRIVATE void httpd__pool_put(httpd__pool *p, char *b, uint32_t cap) {
     if (!b) return;
-    if (cap != p->block || p->nfree >= p->keep) {
+    if (cap != p->block || (p->nfree >= p->keep && !p->fixed)) {
         if (p->wipe) memset(b, 0, cap);
         HTTPD_FREE(p->alloc_ctx, b);
         return;
@@ -1656,7 +1661,7 @@ HTTPD__PRIVATE void httpd__pool_put(httpd__pool *p, char *b, uint32_t cap) {
 }
 /* Frees the blocks no one needed since the last trim (after a burst, memory goes back). */
 HTTPD__PRIVATE uint32_t httpd__pool_trim(httpd__pool *p) {
-    uint32_t n = p->low;
+    uint32_t n = p->fixed ? 0 : p->low;
     for (uint32_t i = 0; i < n; i++) {
         char *b = (char *)p->free_list;
         memcpy(&p->free_list, b, sizeof(void *));
@@ -1681,10 +1686,12 @@ HTTPD__PRIVATE void httpd__buf_release(httpd__pool *p, httpd__buf *b) {
     b->data = NULL; b->pos = b->len = b->cap = 0;
 }
 /* Makes room for n more bytes after len (moving live bytes to the front first).
-   Returns 0 or HTTPD_ERR_NOMEM / HTTPD_ERR_TOOLARGE (over 2 GiB). */
+   Returns 0 or HTTPD_ERR_NOMEM / HTTPD_ERR_TOOLARGE (over 2 GiB); NOMEM too when a fixed
+   pool's block is full. */
 HTTPD__PRIVATE int httpd__buf_reserve(httpd__pool *p, httpd__buf *b, size_t n) {
     if (!b->data) {
         size_t cap = n <= p->block ? p->block : n;
+        if (p->fixed && cap != p->block) return HTTPD_ERR_NOMEM;
         if (cap > 0x7fffffffu) return HTTPD_ERR_TOOLARGE;
         b->data = cap == p->block ? httpd__pool_get(p) : (char *)HTTPD_MALLOC(p->alloc_ctx, cap);
         if (!b->data) return HTTPD_ERR_NOMEM;
@@ -1698,6 +1705,7 @@ HTTPD__PRIVATE int httpd__buf_reserve(httpd__pool *p, httpd__buf *b, size_t n) {
         if (b->cap - b->len >= n) return 0;
     }
     if (n > 0x7fffffffu - b->len) return HTTPD_ERR_TOOLARGE;
+    if (p->fixed) return HTTPD_ERR_NOMEM;               /* a block never grows */
     size_t want = (size_t)b->len + n, cap = (size_t)b->cap * 2;
     if (cap < want) cap = want;
     if (cap > 0x7fffffffu) cap = 0x7fffffffu;
@@ -4715,6 +4723,9 @@ typedef struct httpd__worker {
     httpd__head  head;             /* a head parsed before its request object exists    */
     httpd__conn **chunks;          /* slab of connections, 1 << cbits each             */
     uint32_t     nchunks, max_chunks, nslots, cbits;
+    uint32_t     max_slots;        /* preallocate: this worker's share of the slots     */
+    uint32_t     out_high, out_low; /* HTTPD__OUT_HIGH/_LOW, or a quarter and an eighth
+                                      of a block when blocks cannot grow (preallocate) */
     httpd__conn *free_conns;
     httpd__conn *queue;            /* conns to drive at the end of this loop turn      */
     httpd__conn *dead;             /* closed in this turn; recycled after the batch    */
@@ -4814,7 +4825,7 @@ HTTPD__PRIVATE void *httpd__arena_alloc(httpd__req *r, size_t n) {
         r->arena_used += (uint32_t)n;
         return p;
     }
-    if (n > (size_t)1 << 30) return NULL;
+    if (n > (size_t)1 << 30 || r->w->s->desc.preallocate) return NULL;
     httpd__arena_chunk *ch = (httpd__arena_chunk *)HTTPD_MALLOC(
         r->w->s->desc.alloc_ctx, sizeof(httpd__arena_chunk) + n);
     if (!ch) return NULL;
@@ -4877,6 +4888,7 @@ HTTPD__HOT httpd__req *httpd__req_get(httpd__worker *w) {
         w->free_reqs = r->next_free;
         if (--w->nfree_reqs < w->low_reqs) w->low_reqs = w->nfree_reqs;
     } else {
+        if (w->s->desc.preallocate) return NULL;           /* all made at start: 503 */
         r = (httpd__req *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
                                        sizeof(httpd__req) + HTTPD__ARENA_INLINE);
         if (!r) return NULL;
@@ -4913,7 +4925,7 @@ HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
     if (r->body && !r->body_in_place) HTTPD_FREE(ctx, r->body);
     r->body = NULL;
     httpd__buf_release(&w->pool, &r->hold);
-    if (w->nfree_reqs >= 64) { HTTPD_FREE(ctx, r); return; }
+    if (w->nfree_reqs >= 64 && !w->max_slots) { HTTPD_FREE(ctx, r); return; }
     r->next_free = w->free_reqs;
     w->free_reqs = r;
     w->nfree_reqs++;
@@ -5411,12 +5423,12 @@ HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
         c->out.len = (uint32_t)(p - c->out.data);
         if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
     }
-    return c->out.len - c->out.pos > HTTPD__OUT_HIGH ? HTTPD_WRITE_FULL : 0;
+    return c->out.len - c->out.pos > c->w->out_high ? HTTPD_WRITE_FULL : 0;
 }
 /* Calls the on_writable waiter once the queued output is below the low-water mark. */
 HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c) {
     httpd__req *r = c->req;
-    if (!r || !r->wwait || c->out.len - c->out.pos >= HTTPD__OUT_LOW) return;
+    if (!r || !r->wwait || c->out.len - c->out.pos >= c->w->out_low) return;
     httpd_timer_fn fn = r->ufn;
     const httpd__route *rt = r->route;
     r->wwait = 0;
@@ -8059,6 +8071,9 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
             if (r->body_left <= (uint64_t)(in->cap - in->pos - (uint32_t)hl)) {
                 r->body_in_place = 1;                 /* small body: stays in the input */
                 r->body = in->data + in->pos + hl;
+            } else if (s->desc.preallocate) {      /* buffered bodies stay in the input */
+                httpd__conn_error(c, 413);
+                return 0;
             } else if (!(r->body = (char *)HTTPD_MALLOC(s->desc.alloc_ctx,
                                                         (size_t)r->body_left))) {
                 httpd__conn_error(c, 503);
@@ -8176,6 +8191,7 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
             size_t cap = HTTPD__MAX(r->body_cap * 2, r->body_len + got);
             if (cap < 4096) cap = 4096;
             if (cap > r->max_body) cap = (size_t)r->max_body;
+            if (s->desc.preallocate) { httpd__conn_body_fail(c, 413); return 0; }
             char *b = (char *)HTTPD_REALLOC(s->desc.alloc_ctx, r->body, cap);
             if (!b) { httpd__conn_body_fail(c, 503); return 0; }
             r->body = b; r->body_cap = cap;
@@ -8238,7 +8254,7 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
     for (;;) {
         switch (c->state) {
         case HTTPD__S_HEAD:
-            if (c->out.len - c->out.pos > HTTPD__OUT_HIGH || (c->flags & HTTPD__F_FILE))
+            if (c->out.len - c->out.pos > c->w->out_high || (c->flags & HTTPD__F_FILE))
                 return;                                               /* flush first */
             if (!httpd__conn_start(c)) return;
             break;
@@ -8821,7 +8837,8 @@ static char httpd__tag_listen[HTTPD__L_KINDS], httpd__tag_wake;
 HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     httpd__conn *c = w->free_conns;
     if (c) { w->free_conns = c->dnext; return c; }
-    if ((w->nslots & ((1u << w->cbits) - 1)) == 0) {
+    if (w->max_slots && w->nslots == w->max_slots) return NULL;   /* preallocated: full */
+    if ((w->nslots >> w->cbits) == w->nchunks) {                   /* a new chunk */
         if (w->nchunks == w->max_chunks) return NULL;
         httpd__conn *chunk = (httpd__conn *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
                                                          ((size_t)1 << w->cbits) * sizeof *chunk);
@@ -9079,6 +9096,16 @@ HTTPD__PRIVATE void httpd__worker_accept(httpd__worker *w, int kind) {
     int lfd = proxy ? s->proxy_fd : s->listen_fd;
 #endif
     for (int i = 0; i < HTTPD__ACCEPT_BURST && lfd >= 0; i++) {
+        if (w->max_slots && w->nconns >= w->max_slots) {    /* preallocated slots all used */
+            httpd__worker_listen(w, 0);
+            HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
+            return;
+        }
+        /* no slot until the batch's closed ones are recycled (slots follow max_connections):
+           the listener is level-triggered, the next turn accepts */
+        if (!w->free_conns
+            && w->nslots >= (w->max_slots ? w->max_slots : w->max_chunks << w->cbits))
+            return;
         /* a place is reserved before the accept, so that workers accepting at once never
            pass max_connections together */
         if (HTTPD__ADD(&s->nconns, 1u) >= s->desc.max_connections) {
@@ -9265,6 +9292,7 @@ HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
 #define HTTPD__TRIM_HEAP_MIN (1u << 20)
 HTTPD__PRIVATE void httpd__worker_on_trim_timer(httpd__timer *t, void *ctx) {
     httpd__worker *w = (httpd__worker *)ctx;
+    if (w->max_slots) return;              /* preallocated: kept until the end */
     size_t freed = (size_t)httpd__pool_trim(&w->pool) * w->pool.block;
 #ifdef HTTPD_TLS_BEARSSL
     freed += (size_t)httpd__pool_trim(&w->tls_mem) * w->tls_mem.block;
@@ -9435,7 +9463,8 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
         httpd__worker_end_turn(w);
         if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 1);
         if (!w->stopping && !w->accepting && !w->accept_timer.pprev
-            && HTTPD__LOAD(&s->nconns) < s->desc.max_connections)
+            && HTTPD__LOAD(&s->nconns) < s->desc.max_connections
+            && (!w->max_slots || w->nconns < w->max_slots))
             httpd__worker_listen(w, 1);                        /* room again */
     }
     if (HTTPD__ADD(&s->running, -1) == 1) {                 /* the last one out says so */
@@ -9483,6 +9512,41 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
 }
 /* Everything but the thread: usable on its own by in-memory tests (poll and wake fds
    are created too, but nothing requires them). */
+/* desc.preallocate: this worker's share of max_connections, all made now: the slots (one
+   chunk), two blocks per slot (input and output) and one request per slot, plus one spare
+   block and request (a request the application still holds after its client left keeps
+   them). From then on the pools never allocate: past them a connection waits in the
+   kernel's backlog (the listener is not watched) and a request gets 503. Blocks do not
+   grow, so output stops parsing pipelined requests at a quarter of a block. */
+HTTPD__PRIVATE int httpd__worker_prealloc(httpd__worker *w) {
+    httpd_server *s = w->s;
+    void *ctx = s->desc.alloc_ctx;
+    uint32_t n = (s->desc.max_connections + (uint32_t)s->nworkers - 1) / (uint32_t)s->nworkers;
+    if (n > (1u << w->cbits)) n = 1u << w->cbits;        /* one chunk (<= 1,024 slots) */
+    w->chunks[0] = (httpd__conn *)HTTPD_MALLOC(ctx, (size_t)n * sizeof(httpd__conn));
+    if (!w->chunks[0]) return HTTPD_ERR_NOMEM;
+    w->nchunks = 1;
+    w->max_slots = n;
+    w->pool.keep = 2 * n + 1;
+    for (uint32_t i = 0; i < 2 * n + 1; i++) {
+        char *b = (char *)HTTPD_MALLOC(ctx, w->pool.block);
+        if (!b) return HTTPD_ERR_NOMEM;
+        httpd__pool_put(&w->pool, b, w->pool.block);
+    }
+    w->pool.fixed = 1;
+    w->pool.low = w->pool.nfree;
+    for (uint32_t i = 0; i < n + 1; i++) {
+        httpd__req *r = (httpd__req *)HTTPD_MALLOC(ctx, sizeof(httpd__req) + HTTPD__ARENA_INLINE);
+        if (!r) return HTTPD_ERR_NOMEM;
+        r->next_free = w->free_reqs;
+        w->free_reqs = r;
+        w->nfree_reqs++;
+    }
+    w->low_reqs = w->nfree_reqs;
+    w->out_high = w->pool.block / 4;
+    w->out_low = w->pool.block / 8;
+    return 0;
+}
 HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int index) {
     memset(w, 0, sizeof *w);
     w->s = s;
@@ -9513,6 +9577,12 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->max_chunks = (s->desc.max_connections >> w->cbits) + 1;
     w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
     if (!w->chunks) return HTTPD_ERR_NOMEM;
+    w->out_high = HTTPD__OUT_HIGH;
+    w->out_low = HTTPD__OUT_LOW;
+    if (s->desc.preallocate) {
+        int rc = httpd__worker_prealloc(w);
+        if (rc < 0) return rc;
+    }
     int rc = httpd__poll_init(&w->poll, s->desc.alloc_ctx);
     if (rc < 0) return rc;
     pthread_mutex_init(&w->mbox_mu, NULL);
@@ -9597,6 +9667,12 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
+    if (d->preallocate && (d->metrics || d->access_log.path || d->access_log.fn || d->tls
+                           || d->max_connections > 1024u * (uint32_t)d->workers)) {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "preallocate: metrics, the access "
+                   "log and TLS allocate as they go; at most 1,024 connections per worker");
+        return HTTPD_ERR_INVAL;
+    }
     if (d->server_name) {                       /* one header line, kept ready */
         size_t n = strlen(d->server_name);
         if (!n || n > sizeof s->server_hdr - 11 || !httpd__is_ctl_free(d->server_name, 0))
@@ -10827,6 +10903,8 @@ HTTPD__PRIVATE int httpd__static_list(httpd__req *r, const httpd_static *m, cons
     size_t plen = req->path.len, hcap = 256 + 12 * plen + total;
     char *html = (char *)httpd__arena_alloc(r, hcap), *o = html;
     if (!html) return httpd__static_fail(req, 503, -1);
+/* literals by memcpy: no format string (and no false "null destination" from gcc) */
+#define HTTPD__PUT(lit) do { memcpy(o, lit, sizeof(lit) - 1); o += sizeof(lit) - 1; } while (0)
 #define HTTPD__ESC(s, n, href) do { for (size_t i_ = 0; i_ < (n); i_++) { \
         unsigned char c_ = (unsigned char)(s)[i_]; \
         if ((href) && !(isalnum(c_) || strchr("-._~/", c_) || c_ == 0)) { \
@@ -10837,21 +10915,22 @@ HTTPD__PRIVATE int httpd__static_list(httpd__req *r, const httpd_static *m, cons
         else if (c_ == '"') { memcpy(o, "&quot;", 6); o += 6; } \
         else if (c_ == '\'') { memcpy(o, "&#39;", 5); o += 5; } \
         else *o++ = (char)c_; } } while (0)
-    o += sprintf(o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+    HTTPD__PUT("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
     HTTPD__ESC(req->path.ptr, plen, 0);
-    o += sprintf(o, "</title></head>\n<body><h1>Index of ");
+    HTTPD__PUT("</title></head>\n<body><h1>Index of ");
     HTTPD__ESC(req->path.ptr, plen, 0);
-    o += sprintf(o, "</h1>\n<ul>\n<li><a href=\"../\">../</a></li>\n");
+    HTTPD__PUT("</h1>\n<ul>\n<li><a href=\"../\">../</a></li>\n");
     for (size_t i = 0; i < nn; i++) {
         size_t nl = strlen(v[i]);
-        o += sprintf(o, "<li><a href=\"");
+        HTTPD__PUT("<li><a href=\"");
         HTTPD__ESC(v[i], nl, 1);
-        o += sprintf(o, "\">");
+        HTTPD__PUT("\">");
         HTTPD__ESC(v[i], nl, 0);
-        o += sprintf(o, "</a></li>\n");
+        HTTPD__PUT("</a></li>\n");
     }
 #undef HTTPD__ESC
-    o += sprintf(o, "</ul>\n</body></html>\n");
+    HTTPD__PUT("</ul>\n</body></html>\n");
+#undef HTTPD__PUT
     return httpd_respond(req, 200, "text/html; charset=utf-8", html, (size_t)(o - html));
 }
 /* A mount on a directory. path: the cleaned relative path, in a buffer of HTTPD__STATIC_

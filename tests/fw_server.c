@@ -4,7 +4,8 @@
    GET /echo/:x -> x
    POST /sum    -> the body's byte count and byte sum ("n s")
    GET /stats   -> "allocs A frees F live L bytes B" (counted since the start)
-   Options: --port P --conns N --prealloc (desc.preallocate) --no-serve (print and exit).
+   Options: --port P --conns N --prealloc (desc.preallocate) --no-serve (print and exit);
+   --request-id, --metrics: ask for operations (refused by some builds and modes).
    Built by tests/test_firmware.py (default, HTTPD_MINIMAL, HTTPD_NO_THREADS). */
 #include <stdatomic.h>
 #include <stddef.h>
@@ -77,6 +78,7 @@ int main(int argc, char **argv) {
         { .method = "GET", .pattern = "/stats", .handler = stats },
         { 0 },
     };
+    static const httpd_metric no_metrics[1];
     httpd_desc d = { 0 };
     int serve = 1;
     d.port = 0;
@@ -92,9 +94,9 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc) d.port = (uint16_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--conns") && i + 1 < argc)
             d.max_connections = (uint32_t)atoi(argv[++i]);
-#ifdef HTTPD_HAS_PREALLOCATE
         else if (!strcmp(argv[i], "--prealloc")) d.preallocate = 1;
-#endif
+        else if (!strcmp(argv[i], "--request-id")) d.request_id = 1;     /* must fail when */
+        else if (!strcmp(argv[i], "--metrics")) d.metrics = no_metrics;  /* not available */
         else if (!strcmp(argv[i], "--no-serve")) serve = 0;
         else { fprintf(stderr, "usage: fw_server [--port P] [--conns N] [--prealloc]\n"); return 2; }
     }
