@@ -1203,7 +1203,9 @@ HTTPD_API int  httpd_proxy_port(const httpd_server *s);
    Includes, allocator hooks, private macros. Nothing here has state. */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
+#ifndef HTTPD_NO_THREADS
+#  include <pthread.h>
+#endif
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1322,6 +1324,44 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 /* A counter with one writer (its worker) read by others (a scrape): a plain load, add and
    store, no locked instruction, yet no data race for the reader. */
 #define HTTPD__BUMP(p, v) HTTPD__STORE_RLX((p), HTTPD__LOAD_RLX(p) + (v))
+
+/* The thread layer: pthreads, or (HTTPD_NO_THREADS) nothing at all: one thread runs
+   everything, locks are no-ops and a thread never starts (httpd__thread_start fails). */
+#ifndef HTTPD_NO_THREADS
+typedef pthread_mutex_t httpd__mutex;
+typedef pthread_cond_t httpd__cond;
+typedef pthread_t httpd__thread;
+#  define httpd__mutex_init(m) pthread_mutex_init((m), NULL)
+#  define httpd__mutex_destroy(m) pthread_mutex_destroy(m)
+#  define httpd__lock(m) pthread_mutex_lock(m)
+#  define httpd__unlock(m) pthread_mutex_unlock(m)
+#  define httpd__cond_init(c) pthread_cond_init((c), NULL)
+#  define httpd__cond_destroy(c) pthread_cond_destroy(c)
+#  define httpd__cond_signal(c) pthread_cond_signal(c)
+#  define httpd__cond_broadcast(c) pthread_cond_broadcast(c)
+#  define httpd__cond_wait(c, m) pthread_cond_wait((c), (m))
+#  define httpd__cond_timedwait(c, m, ts) pthread_cond_timedwait((c), (m), (ts))
+#  define httpd__thread_start(t, fn, arg) pthread_create((t), NULL, (fn), (arg))
+#  define httpd__thread_join(t) pthread_join((t), NULL)
+#  define httpd__sigmask(how, set, old) pthread_sigmask((how), (set), (old))
+#else
+typedef int httpd__mutex;
+typedef int httpd__cond;
+typedef int httpd__thread;
+#  define httpd__mutex_init(m) ((void)(m))
+#  define httpd__mutex_destroy(m) ((void)(m))
+#  define httpd__lock(m) ((void)(m))
+#  define httpd__unlock(m) ((void)(m))
+#  define httpd__cond_init(c) ((void)(c))
+#  define httpd__cond_destroy(c) ((void)(c))
+#  define httpd__cond_signal(c) ((void)(c))
+#  define httpd__cond_broadcast(c) ((void)(c))
+#  define httpd__cond_wait(c, m) ((void)(c), (void)(m))
+#  define httpd__cond_timedwait(c, m, ts) ((void)(c), (void)(m), (void)(ts))
+#  define httpd__thread_start(t, fn, arg) ((void)(t), (void)(fn), (void)(arg), -1)
+#  define httpd__thread_join(t) ((void)(t))
+#  define httpd__sigmask(how, set, old) sigprocmask((how), (set), (old))
+#endif
 
 #if (defined(HTTPD_MALLOC) + defined(HTTPD_REALLOC) + defined(HTTPD_FREE)) % 3 != 0
 #  error "define all of HTTPD_MALLOC, HTTPD_REALLOC, HTTPD_FREE, or none"
@@ -3475,14 +3515,14 @@ struct httpd_task {
     void                *alloc_ctx;
 };
 typedef struct httpd__taskpool {
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
+    httpd__mutex mu;
+    httpd__cond  cv;
     httpd_task     *head, *tail;
     uint32_t        queued, cap;
     uint64_t        shed;          /* pushes refused: the queue was full (metrics)     */
     HTTPD__ATOMIC(uint32_t) running; /* tasks in work() now (metrics)                  */
     int             stopping, nthreads, inited;
-    pthread_t      *threads;
+    httpd__thread      *threads;
     void           *alloc_ctx;
 } httpd__taskpool;
 
@@ -3492,14 +3532,14 @@ HTTPD_API int httpd_task_cancelled(const httpd_task *t) {
 /* Takes one task off the queue (waiting for one if `wait`), runs it and completes it.
    0: nothing to run (not waiting, or stopping with the queue drained). */
 HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
-    pthread_mutex_lock(&p->mu);
-    while (wait && !p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
+    httpd__lock(&p->mu);
+    while (wait && !p->head && !p->stopping) httpd__cond_wait(&p->cv, &p->mu);
     httpd_task *t = p->head;
-    if (!t) { pthread_mutex_unlock(&p->mu); return 0; }
+    if (!t) { httpd__unlock(&p->mu); return 0; }
     p->head = t->next;
     if (!p->head) p->tail = NULL;
     p->queued--;
-    pthread_mutex_unlock(&p->mu);
+    httpd__unlock(&p->mu);
     t->next = NULL;
     /* a request task cancelled while queued is skipped; background work runs (with the
        flag set) so that it can release what it holds */
@@ -3518,34 +3558,34 @@ HTTPD__PRIVATE void *httpd__taskpool_main(void *arg) {
 HTTPD__PRIVATE int httpd__taskpool_push(httpd__taskpool *p, httpd_task *t) {
     int rc = 0;
     if (!p->inited) return HTTPD_ERR_STATE;
-    pthread_mutex_lock(&p->mu);
+    httpd__lock(&p->mu);
     if (p->stopping) rc = HTTPD_ERR_STATE;
     else if (p->queued >= p->cap) { rc = HTTPD_ERR_TOOLARGE; p->shed++; } /* full: fail fast */
     else {
         if (p->tail) p->tail->next = t; else p->head = t;
         p->tail = t;
         p->queued++;
-        pthread_cond_signal(&p->cv);
+        httpd__cond_signal(&p->cv);
     }
-    pthread_mutex_unlock(&p->mu);
+    httpd__unlock(&p->mu);
     return rc;
 }
 /* Cancels what waits, lets the threads finish it, joins them. */
 HTTPD__PRIVATE void httpd__taskpool_stop(httpd__taskpool *p) {
     if (!p->inited) return;
-    pthread_mutex_lock(&p->mu);
+    httpd__lock(&p->mu);
     p->stopping = 1;
     for (httpd_task *t = p->head; t; t = t->next) HTTPD__STORE(&t->cancelled, 1);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    httpd__cond_broadcast(&p->cv);
+    httpd__unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) httpd__thread_join(p->threads[i]);
     p->nthreads = 0;
 }
 HTTPD__PRIVATE void httpd__taskpool_free(httpd__taskpool *p) {
     if (!p->inited) return;
     httpd__taskpool_stop(p);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
+    httpd__mutex_destroy(&p->mu);
+    httpd__cond_destroy(&p->cv);
     HTTPD_FREE(p->alloc_ctx, p->threads);
     p->inited = 0;
 }
@@ -3554,13 +3594,16 @@ HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap
     memset(p, 0, sizeof *p);
     p->cap = cap;
     p->alloc_ctx = ctx;
-    p->threads = (pthread_t *)HTTPD_MALLOC(ctx, (size_t)n * sizeof *p->threads);
+    p->threads = (httpd__thread *)HTTPD_MALLOC(ctx, (size_t)n * sizeof *p->threads);
     if (!p->threads) return HTTPD_ERR_NOMEM;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    httpd__mutex_init(&p->mu);
+    httpd__cond_init(&p->cv);
     p->inited = 1;
+#ifdef HTTPD_NO_THREADS
+    n = 0;                      /* no thread: the loop runs the queue between its turns */
+#endif
     for (int i = 0; i < n; i++) {
-        if (pthread_create(&p->threads[i], NULL, httpd__taskpool_main, p)) return HTTPD_ERR_SYS;
+        if (httpd__thread_start(&p->threads[i], httpd__taskpool_main, p)) return HTTPD_ERR_SYS;
         p->nthreads = i + 1;
     }
     return 0;
@@ -4185,7 +4228,7 @@ typedef struct httpd__tls_sess {       /* one cached session                    
     uint64_t     expires;              /* monotonic ms; 0: free                          */
 } httpd__tls_sess;
 typedef struct httpd__tls_shard {
-    pthread_mutex_t  mu;
+    httpd__mutex  mu;
     httpd__tls_sess *e;                /* cap entries, reused oldest first (ring)        */
     uint32_t        *bucket;           /* nbucket heads: index + 1                       */
     uint32_t         cap, nbucket, ring;
@@ -4364,7 +4407,7 @@ HTTPD__PRIVATE void httpd__tls_cache_save(const br_ssl_session_cache_class **ctx
     if (p->session_id_len != 32) return;
     httpd__tls_shard *sh = httpd__tls_shard_of(cf, p->session_id);
     uint64_t now = httpd__now_ms();
-    pthread_mutex_lock(&sh->mu);
+    httpd__lock(&sh->mu);
     uint32_t i = sh->ring;
     sh->ring = (sh->ring + 1) % sh->cap;
     if (sh->e[i].expires) httpd__tls_unlink(sh, i);      /* the oldest goes */
@@ -4378,7 +4421,7 @@ HTTPD__PRIVATE void httpd__tls_cache_save(const br_ssl_session_cache_class **ctx
     uint32_t *b = &sh->bucket[httpd__tls_bucket(sh, e->id)];
     e->next = *b;
     *b = i + 1;
-    pthread_mutex_unlock(&sh->mu);
+    httpd__unlock(&sh->mu);
 }
 HTTPD__PRIVATE int httpd__tls_cache_load(const br_ssl_session_cache_class **ctx,
                                          br_ssl_server_context *sc, br_ssl_session_parameters *p) {
@@ -4387,7 +4430,7 @@ HTTPD__PRIVATE int httpd__tls_cache_load(const br_ssl_session_cache_class **ctx,
     httpd__tls_shard *sh = httpd__tls_shard_of(cf, p->session_id);
     uint64_t now = httpd__now_ms();
     int found = 0;
-    pthread_mutex_lock(&sh->mu);
+    httpd__lock(&sh->mu);
     for (uint32_t k = sh->bucket[httpd__tls_bucket(sh, p->session_id)]; k; k = sh->e[k - 1].next) {
         httpd__tls_sess *e = &sh->e[k - 1];
         if (memcmp(e->id, p->session_id, 32)) continue;
@@ -4399,7 +4442,7 @@ HTTPD__PRIVATE int httpd__tls_cache_load(const br_ssl_session_cache_class **ctx,
         found = 1;
         break;
     }
-    pthread_mutex_unlock(&sh->mu);
+    httpd__unlock(&sh->mu);
     return found;
 }
 /* BearSSL's handle on the cache is &conf->cache_vt, which leads back to the conf. */
@@ -4417,7 +4460,7 @@ HTTPD__PRIVATE void httpd__tls_conf_free(httpd__tls_conf *cf) {
             httpd__tls_shard *sh = &cf->shards[i];
             if (sh->e) {
                 memset(sh->e, 0, (size_t)sh->cap * sizeof *sh->e);   /* master secrets */
-                pthread_mutex_destroy(&sh->mu);
+                httpd__mutex_destroy(&sh->mu);
             }
             HTTPD_FREE(ctx, sh->e);
             HTTPD_FREE(ctx, sh->bucket);
@@ -4484,7 +4527,7 @@ HTTPD__PRIVATE httpd__tls_conf *httpd__tls_conf_new(const httpd_tls_desc *d, voi
             if (!sh->e || !sh->bucket) goto fail;
             memset(sh->e, 0, (size_t)sh->cap * sizeof *sh->e);
             memset(sh->bucket, 0, (size_t)sh->nbucket * sizeof *sh->bucket);
-            pthread_mutex_init(&sh->mu, NULL);
+            httpd__mutex_init(&sh->mu);
         }
         cf->cache_vt = &httpd__tls_cache_class;
     }
@@ -4733,7 +4776,7 @@ typedef struct httpd__worker {
     uint32_t     nws;
     uint32_t     nconns;
     uint32_t     held;             /* requests the application holds (async)           */
-    pthread_mutex_t mbox_mu;       /* tasks coming back (completions, posts)           */
+    httpd__mutex mbox_mu;       /* tasks coming back (completions, posts)           */
     httpd_task  *mbox, *mbox_tail;
     int          mbox_inited;
     int          accepting, paccepting, stopping, forced, draining;
@@ -4749,7 +4792,7 @@ typedef struct httpd__worker {
                                       (NULL: none matched) | 1, for the watchdog; else 0 */
     struct httpd__wops *ops;       /* operations state (>>mw); NULL when none is on    */
     uint64_t     blocked_seen;     /* the watchdog's: the stall it reported already    */
-    pthread_t    thread;
+    httpd__thread    thread;
     int          started;
 } httpd__worker;
 
@@ -4775,7 +4818,7 @@ struct httpd_server {
     httpd__wakefd exit;            /* signalled when the last worker ends (>>poll)     */
     HTTPD__ATOMIC(int) gate_users; /* other threads inside httpd_post/submit/stop      */
     HTTPD__ATOMIC(int) gate_closed;/* httpd_wait began releasing: those calls fail     */
-    pthread_t     watchdog;        /* blocked-worker detection, when there is a logger */
+    httpd__thread     watchdog;        /* blocked-worker detection, when there is a logger */
     int           watchdog_started;
     struct httpd__mw *mw;          /* operations (>>mw); NULL: none configured         */
     int           proxy_fd, proxy_port;       /* the PROXY protocol listener           */
@@ -5768,11 +5811,11 @@ HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, vo
 }
 /* Pool thread: hand a finished task back to its worker's mailbox and wake the worker. */
 HTTPD__PRIVATE void httpd__mbox_push(httpd__worker *w, httpd_task *t) {
-    pthread_mutex_lock(&w->mbox_mu);
+    httpd__lock(&w->mbox_mu);
     t->next = NULL;
     if (w->mbox_tail) w->mbox_tail->next = t; else w->mbox = t;
     w->mbox_tail = t;
-    pthread_mutex_unlock(&w->mbox_mu);
+    httpd__unlock(&w->mbox_mu);
     httpd__wakefd_signal(&w->wake);
 }
 HTTPD__PRIVATE void httpd__task_to_worker(httpd_task *t) { httpd__mbox_push(t->w, t); }
@@ -6816,10 +6859,10 @@ HTTPD__PRIVATE void httpd__metrics_render(httpd_server *s, const httpd__metrics 
     }
     uint32_t queued;
     uint64_t shed;
-    pthread_mutex_lock(&s->pool.mu);
+    httpd__lock(&s->pool.mu);
     queued = s->pool.queued;
     shed = s->pool.shed;
-    pthread_mutex_unlock(&s->pool.mu);
+    httpd__unlock(&s->pool.mu);
     httpd__sb_head(b, "httpd_tasks_queued", "gauge", "Blocking tasks waiting for a pool thread.");
     httpd__sb_fmt(b, "httpd_tasks_queued %u\n", queued);
     httpd__sb_head(b, "httpd_tasks_running", "gauge", "Blocking tasks running on the pool.");
@@ -6882,8 +6925,8 @@ typedef struct httpd__logbuf {
     uint32_t len;                        /* its bytes follow the struct                 */
 } httpd__logbuf;
 typedef struct httpd__logw {             /* the writer, one per server                  */
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
+    httpd__mutex mu;
+    httpd__cond  cv;
     httpd__logbuf  *head, *tail;         /* full, oldest first                          */
     httpd__logbuf  *spare;               /* written, to be reused                       */
     uint32_t        nbufs, maxbufs, cap;
@@ -6891,7 +6934,7 @@ typedef struct httpd__logw {             /* the writer, one per server          
     HTTPD__ATOMIC(int) reopen;
     httpd_access_log cfg;
     void           *ctx;
-    pthread_t       th;
+    httpd__thread       th;
     uint32_t        nfields;             /* cfg.headers, compiled:                      */
     struct { char lower[64]; size_t len; int redact; } field[HTTPD__LOG_FIELDS];
 } httpd__logw;
@@ -6977,19 +7020,19 @@ HTTPD__PRIVATE void httpd__logw_write(httpd__logw *l, const char *p, size_t n) {
 }
 HTTPD__PRIVATE void *httpd__logw_main(void *arg) {
     httpd__logw *l = (httpd__logw *)arg;
-    pthread_mutex_lock(&l->mu);
+    httpd__lock(&l->mu);
     for (;;) {
         while (!l->head && !l->stop && !HTTPD__LOAD(&l->reopen)) {
             struct timespec ts;                 /* a reopen asked from a signal handler
                                                    cannot signal: look once a second */
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
-            pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+            httpd__cond_timedwait(&l->cv, &l->mu, &ts);
         }
         httpd__logbuf *b = l->head;
         l->head = l->tail = NULL;
         int stop = l->stop;
-        pthread_mutex_unlock(&l->mu);
+        httpd__unlock(&l->mu);
         if (HTTPD__LOAD(&l->reopen)) {
             HTTPD__STORE(&l->reopen, 0);
             httpd__logw_open(l);                   /* on failure the old file stays */
@@ -7000,11 +7043,11 @@ HTTPD__PRIVATE void *httpd__logw_main(void *arg) {
             x->len = 0;
             last = x;
         }
-        pthread_mutex_lock(&l->mu);
+        httpd__lock(&l->mu);
         if (last) { last->next = l->spare; l->spare = b; }
         if (stop && !l->head) break;
     }
-    pthread_mutex_unlock(&l->mu);
+    httpd__unlock(&l->mu);
     return NULL;
 }
 /* 0, HTTPD_ERR_SYS (cannot open the file), HTTPD_ERR_NOMEM. */
@@ -7035,24 +7078,24 @@ HTTPD__PRIVATE int httpd__logw_start(httpd__logw **out, const httpd_desc *d) {
     }
     int rc = httpd__logw_open(l);
     if (rc < 0) { HTTPD_FREE(d->alloc_ctx, l); return rc; }
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    httpd__mutex_init(&l->mu);
+    httpd__cond_init(&l->cv);
     *out = l;
     return 0;
 }
 /* The thread starts with the others (signals blocked). */
 HTTPD__PRIVATE void httpd__logw_run(httpd__logw *l) {
-    l->started = !pthread_create(&l->th, NULL, httpd__logw_main, l);
+    l->started = !httpd__thread_start(&l->th, httpd__logw_main, l);
 }
 /* Writes what is queued and ends the thread; frees everything. */
 HTTPD__PRIVATE void httpd__logw_stop(httpd__logw *l) {
     if (!l) return;
     if (l->started) {
-        pthread_mutex_lock(&l->mu);
+        httpd__lock(&l->mu);
         l->stop = 1;
-        pthread_cond_signal(&l->cv);
-        pthread_mutex_unlock(&l->mu);
-        pthread_join(l->th, NULL);
+        httpd__cond_signal(&l->cv);
+        httpd__unlock(&l->mu);
+        httpd__thread_join(l->th);
     }
     for (httpd__logbuf *x = l->head; x; x = x->next)      /* never started: write here */
         httpd__logw_write(l, (const char *)(x + 1), x->len);
@@ -7061,33 +7104,33 @@ HTTPD__PRIVATE void httpd__logw_stop(httpd__logw *l) {
         while (x) { httpd__logbuf *n = x->next; HTTPD_FREE(l->ctx, x); x = n; }
     }
     if (l->own_fd) close(l->fd);
-    pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->cv);
+    httpd__mutex_destroy(&l->mu);
+    httpd__cond_destroy(&l->cv);
     HTTPD_FREE(l->ctx, l);
 }
 /* Hands a worker's buffer to the log thread (NULL or empty: nothing). */
 HTTPD__PRIVATE void httpd__logw_push(httpd__logw *l, httpd__logbuf *b) {
     if (!b) return;
-    pthread_mutex_lock(&l->mu);
+    httpd__lock(&l->mu);
     if (!b->len) { b->next = l->spare; l->spare = b; }
     else {
         b->next = NULL;
         if (l->tail) l->tail->next = b; else l->head = b;
         l->tail = b;
-        pthread_cond_signal(&l->cv);
+        httpd__cond_signal(&l->cv);
     }
-    pthread_mutex_unlock(&l->mu);
+    httpd__unlock(&l->mu);
 }
 /* An empty buffer for a worker: a spare one, a new one while there are fewer than
    maxbufs, else NULL (every buffer is waiting: the line is dropped). */
 HTTPD__PRIVATE httpd__logbuf *httpd__logw_take(httpd__logw *l) {
-    pthread_mutex_lock(&l->mu);
+    httpd__lock(&l->mu);
     httpd__logbuf *b = l->spare;
     if (b) l->spare = b->next;
     else if (l->nbufs < l->maxbufs
              && (b = (httpd__logbuf *)HTTPD_MALLOC(l->ctx, sizeof *b + l->cap)) != NULL)
         l->nbufs++;
-    pthread_mutex_unlock(&l->mu);
+    httpd__unlock(&l->mu);
     if (b) { b->next = NULL; b->len = 0; }
     return b;
 }
@@ -9231,10 +9274,10 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
 /* Runs what came back from other threads: task completions (done on this worker, with
    the reason if the client left or the deadline passed) and posted functions. */
 HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
-    pthread_mutex_lock(&w->mbox_mu);
+    httpd__lock(&w->mbox_mu);
     httpd_task *t = w->mbox;
     w->mbox = w->mbox_tail = NULL;
-    pthread_mutex_unlock(&w->mbox_mu);
+    httpd__unlock(&w->mbox_mu);
     while (t) {
         httpd_task *next = t->next;
         if (t->kind == HTTPD__TASK_REQ) {
@@ -9461,6 +9504,11 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
         httpd__worker_tick_date(w);
         httpd__worker_events(w, ev, n);
         httpd__worker_end_turn(w);
+#ifdef HTTPD_NO_THREADS
+        /* the blocking tasks queued so far, now, between turns (their completions come
+           back through the mailbox, whose wake-up makes the next wait return at once) */
+        for (uint32_t k = s->pool.queued; k && httpd__taskpool_step(&s->pool, 0); k--) {}
+#endif
         if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 1);
         if (!w->stopping && !w->accepting && !w->accept_timer.pprev
             && HTTPD__LOAD(&s->nconns) < s->desc.max_connections
@@ -9504,7 +9552,7 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     w->hdrs = NULL;
     httpd__poll_free(&w->poll);
     if (w->mbox_inited) {
-        pthread_mutex_destroy(&w->mbox_mu);
+        httpd__mutex_destroy(&w->mbox_mu);
         w->mbox_inited = 0;
     }
     httpd__wakefd_close(&w->wake);
@@ -9585,7 +9633,7 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     }
     int rc = httpd__poll_init(&w->poll, s->desc.alloc_ctx);
     if (rc < 0) return rc;
-    pthread_mutex_init(&w->mbox_mu, NULL);
+    httpd__mutex_init(&w->mbox_mu);
     w->mbox_inited = 1;
     if ((rc = httpd__wakefd_open(&w->wake)) < 0) return rc;
     if ((rc = httpd__poll_add(&w->poll, w->wake.rd, &httpd__tag_wake, HTTPD__PK_WAKE)) < 0)
@@ -9627,7 +9675,12 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!d->logger.fn) d->logger.fn = httpd_log_stderr;     /* errors are never silent */
     d->addr = HTTPD__DEF(d->addr, "127.0.0.1");
+#ifdef HTTPD_NO_THREADS
+    (void)ncpu;
+    d->workers = HTTPD__DEF(d->workers, 1);          /* one thread: the caller's */
+#else
     d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
+#endif
     d->backlog = HTTPD__DEF(d->backlog, 4096);
     d->max_connections = HTTPD__DEF(d->max_connections, 10000u);
     d->max_request_line = HTTPD__DEF(d->max_request_line, 8192u);
@@ -9667,6 +9720,13 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
+#ifdef HTTPD_NO_THREADS
+    if (d->workers != 1 || d->access_log.path || d->access_log.fn) {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_THREADS: one worker, and no "
+                   "access log (it has a writer thread)");
+        return HTTPD_ERR_INVAL;
+    }
+#endif
     if (d->preallocate && (d->metrics || d->access_log.path || d->access_log.fn || d->tls
                            || d->max_connections > 1024u * (uint32_t)d->workers)) {
         HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "preallocate: metrics, the access "
@@ -9874,29 +9934,33 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     HTTPD__STORE(&s->listeners_left, s->nworkers);
     sigset_t all, old;                /* signals go to the application's threads, not ours */
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    httpd__sigmask(SIG_BLOCK, &all, &old);
     rc = httpd__taskpool_start(&s->pool, s->desc.task_threads, s->desc.task_queue,
                                s->desc.alloc_ctx);
     if (rc < 0) {
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        httpd__sigmask(SIG_SETMASK, &old, NULL);
         goto fail;
     }
+#ifdef HTTPD_NO_THREADS
+    HTTPD__ADD(&s->running, 1);             /* the loop runs in httpd_serve / httpd_wait */
+#else
     for (int i = 0; i < s->nworkers; i++) {
         HTTPD__ADD(&s->running, 1);
-        if (pthread_create(&s->workers[i].thread, NULL, httpd__worker_main, &s->workers[i])) {
+        if (httpd__thread_start(&s->workers[i].thread, httpd__worker_main, &s->workers[i])) {
             HTTPD__ADD(&s->running, -1);
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            httpd__sigmask(SIG_SETMASK, &old, NULL);
             httpd_destroy(s);                        /* stops and waits for the others */
             return HTTPD_ERR_SYS;
         }
         s->workers[i].started = 1;
     }
+#endif
     if (s->desc.logger.fn && s->desc.blocked_warn_ms != HTTPD_NO_TIMEOUT)
-        s->watchdog_started = !pthread_create(&s->watchdog, NULL, httpd__watchdog_main, s);
+        s->watchdog_started = !httpd__thread_start(&s->watchdog, httpd__watchdog_main, s);
 #ifndef HTTPD_NO_MIDDLEWARE
     if (s->mw && s->mw->log) httpd__logw_run(s->mw->log);
 #endif
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    httpd__sigmask(SIG_SETMASK, &old, NULL);
     *out = s;
     return 0;
 fail:
@@ -9965,9 +10029,15 @@ HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
 HTTPD_API int httpd_wait(httpd_server *s) {
     if (!s) return HTTPD_ERR_INVAL;
     if (HTTPD__LOAD_SC(&s->gate_closed)) return HTTPD_ERR_STATE;       /* waited already */
+#ifdef HTTPD_NO_THREADS
+    if (!s->workers[0].started) {                 /* the loop, here, until it stops */
+        s->workers[0].started = 1;
+        httpd__worker_main(&s->workers[0]);
+    }
+#endif
     for (int i = 0; i < s->nworkers; i++)
-        if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
-    if (s->watchdog_started) pthread_join(s->watchdog, NULL);   /* s->exit woke it */
+        if (s->workers[i].started) httpd__thread_join(s->workers[i].thread);
+    if (s->watchdog_started) httpd__thread_join(s->watchdog);   /* s->exit woke it */
     s->watchdog_started = 0;
     httpd__gate_close(s);                   /* from here other threads' calls fail */
     httpd__server_release(s);
@@ -9981,6 +10051,38 @@ HTTPD_API void httpd_destroy(httpd_server *s) {
     }
     HTTPD_FREE(s->desc.alloc_ctx, s);
 }
+#ifdef HTTPD_NO_THREADS
+/* One thread: the loop runs in httpd_serve, so SIGINT/SIGTERM come through handlers that
+   only call httpd_stop (async-signal-safe: atomics and a write to the wake-up). */
+static httpd_server *volatile httpd__sig_server;
+static volatile sig_atomic_t httpd__sig_count;
+static void httpd__on_signal(int sig) {
+    (void)sig;
+    httpd_server *s = httpd__sig_server;
+    if (s) httpd_stop(s, ++httpd__sig_count == 1);  /* the first graceful, then at once */
+}
+HTTPD_API int httpd_serve(httpd_server *s) {
+    struct sigaction sa, oint, oterm;
+    sigset_t set, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = httpd__on_signal;
+    sigemptyset(&sa.sa_mask);
+    httpd__sig_count = 0;
+    httpd__sig_server = s;
+    sigaction(SIGINT, &sa, &oint);
+    sigaction(SIGTERM, &sa, &oterm);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, &old);      /* httpd_run blocked them before the start */
+    int rc = httpd_wait(s);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGINT, &oint, NULL);
+    sigaction(SIGTERM, &oterm, NULL);
+    httpd__sig_server = NULL;
+    return rc;
+}
+#else
 HTTPD_API int httpd_serve(httpd_server *s) {
     sigset_t set, old;
     int hup = s->desc.access_log.path && strcmp(s->desc.access_log.path, "-");
@@ -9988,7 +10090,7 @@ HTTPD_API int httpd_serve(httpd_server *s) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     if (hup) sigaddset(&set, SIGHUP);            /* logrotate: reopen the access log */
-    pthread_sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
+    httpd__sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
     /* sleep in poll() on a signalfd and the server's exit eventfd: no periodic wake-up.
        Without a descriptor for the signalfd (EMFILE: the workers may have taken the last
        ones already), and where there is no signalfd, wait for the exit descriptor 100 ms
@@ -10029,9 +10131,10 @@ HTTPD_API int httpd_serve(httpd_server *s) {
     }
     if (sfd >= 0) close(sfd);
     int rc = httpd_wait(s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    httpd__sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
+#endif /* HTTPD_NO_THREADS */
 HTTPD_API int httpd_run(const httpd_desc *desc) {
     sigset_t set, old;                 /* blocked before the start: none can slip through */
     sigemptyset(&set);
@@ -10039,14 +10142,14 @@ HTTPD_API int httpd_run(const httpd_desc *desc) {
     sigaddset(&set, SIGTERM);
     if (desc && desc->access_log.path && strcmp(desc->access_log.path, "-"))
         sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
+    httpd__sigmask(SIG_BLOCK, &set, &old);
     httpd_server *s;
     int rc = httpd_start(desc, &s);
     if (rc >= 0) {
         rc = httpd_serve(s);
         httpd_destroy(s);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    httpd__sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every combination of the compile-out switches (2^7 = 128) checked warning-free as C11
+# Every combination of the compile-out switches (2^8 = 256) checked warning-free as C11
 # (gcc -fsyntax-only: the front end's warnings), each switch alone built as C++17 (g++),
 # HTTPD_MINIMAL built with gcc, clang, g++ and clang++ and linked into the hello example,
 # and HTTPD_MINIMAL with TLS refused. Two builds at a time. Prints "N passed, N failed".
@@ -9,7 +9,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf '#define HTTPD_IMPLEMENTATION\n#include "%s/httpd.h"\nint main(void){return 0;}\n' "$PWD" > "$tmp/t.c"
 W="-Wall -Wextra -Werror"
 SW=(HTTPD_NO_MULTIPART HTTPD_NO_SSE HTTPD_NO_STATIC HTTPD_NO_FILES HTTPD_NO_MIDDLEWARE
-    HTTPD_NO_GETADDRINFO HTTPD_NO_WEBSOCKET)
+    HTTPD_NO_GETADDRINFO HTTPD_NO_WEBSOCKET HTTPD_NO_THREADS)
 : > "$tmp/jobs"
 for ((m = 0; m < 1 << ${#SW[@]}; m++)); do
     f=""
@@ -21,6 +21,7 @@ for cc in "clang -std=c11" "clang++ -x c++ -std=c++17" "g++ -x c++ -std=c++17" "
     echo "$cc $W -DHTTPD_MINIMAL -c $tmp/t.c -o $tmp/m$RANDOM.o" >> "$tmp/jobs"
 done
 echo "gcc -std=c11 $W -O2 -DHTTPD_MINIMAL -o $tmp/hello examples/hello.c -lpthread" >> "$tmp/jobs"
+echo "gcc -std=c11 $W -O2 -DHTTPD_MINIMAL -DHTTPD_NO_THREADS -o $tmp/hello1 examples/hello.c" >> "$tmp/jobs"
 echo "sh -c '! gcc -std=c11 -DHTTPD_MINIMAL -DHTTPD_TLS_BEARSSL -c $tmp/t.c -o $tmp/x.o 2>/dev/null'" >> "$tmp/jobs"
 # one line per job: "ok" or "FAIL <command>"
 tr '\n' '\0' < "$tmp/jobs" | xargs -0 -P 2 -I{} sh -c \

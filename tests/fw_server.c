@@ -3,7 +3,9 @@
    GET /        -> "hello"
    GET /echo/:x -> x
    POST /sum    -> the body's byte count and byte sum ("n s")
-   GET /stats   -> "allocs A frees F live L bytes B" (counted since the start)
+   GET /stats   -> "allocs A frees F live L" (counted since the start)
+   GET /task    -> "task N": N computed by a blocking task (httpd_defer; with HTTPD_NO_THREADS
+                   it runs on the loop between turns)
    Options: --port P --conns N --prealloc (desc.preallocate) --no-serve (print and exit);
    --request-id, --metrics: ask for operations (refused by some builds and modes).
    Built by tests/test_firmware.py (default, HTTPD_MINIMAL, HTTPD_NO_THREADS). */
@@ -62,6 +64,26 @@ static void sum(httpd_request *req) {
     int n = snprintf(out, sizeof out, "%lu %lu", (unsigned long)req->body.len, s);
     httpd_respond(req, 200, "text/plain", out, (size_t)n);
 }
+static void task_work(void *arg, const httpd_task *t) {
+    (void)t;
+    unsigned long *n = (unsigned long *)arg;
+    for (unsigned long i = 1; i <= 1000; i++) *n += i;
+}
+static void task_done(httpd_request *req, void *arg, int status) {
+    unsigned long *n = (unsigned long *)arg;
+    char out[64];
+    int len = snprintf(out, sizeof out, "task %lu", *n);
+    free(n);
+    if (status == 0) httpd_respond(req, 200, "text/plain", out, (size_t)len);
+    else if (req) httpd_respond(req, 503, "text/plain", "busy", 4);
+}
+static void task(httpd_request *req) {
+    unsigned long *n = (unsigned long *)calloc(1, sizeof *n);   /* not counted: the app's */
+    if (!n || httpd_defer(req, task_work, task_done, n) < 0) {
+        free(n);
+        httpd_respond(req, 503, "text/plain", "busy", 4);
+    }
+}
 static void stats(httpd_request *req) {
     char out[128];
     int n = snprintf(out, sizeof out, "allocs %ld frees %ld live %ld",
@@ -76,6 +98,7 @@ int main(int argc, char **argv) {
         { .method = "GET", .pattern = "/echo/:x", .handler = echo },
         { .method = "POST", .pattern = "/sum", .handler = sum },
         { .method = "GET", .pattern = "/stats", .handler = stats },
+        { .method = "GET", .pattern = "/task", .handler = task },
         { 0 },
     };
     static const httpd_metric no_metrics[1];
@@ -104,7 +127,7 @@ int main(int argc, char **argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigprocmask(SIG_BLOCK, &set, NULL);     /* one thread so far */
     httpd_server *s;
     int rc = httpd_start(&d, &s);
     if (rc < 0) { fprintf(stderr, "httpd_start: %s\n", httpd_strerror(rc)); return 1; }

@@ -5,7 +5,8 @@ be right and the allocation counter must stay at ZERO after httpd_start through 
 2,000 requests: keep-alive, connection per request, pipelined bursts, request bodies,
 overload past max_connections (the listener is left alone while the slots are full, the
 kernel's backlog holds the rest), refused oversized bodies. The binaries are
-$BUILD/fw_server-asan, fw_server-min and fw_server-nothreads (ASan+UBSan)."""
+$BUILD/fw_server-asan, fw_server-min and fw_server-nothreads (HTTPD_MINIMAL and
+HTTPD_NO_THREADS, no -lpthread), all with ASan+UBSan."""
 import os, re, signal, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyharness import test, run_all, parse_responses, SAN_PATTERNS, ROOT
@@ -212,6 +213,39 @@ def minimal_build_refuses_operations():
     p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--prealloc", "--metrics",
                         "--no-serve"], capture_output=True, text=True, timeout=20)
     assert p.returncode == 1 and "invalid argument" in p.stderr, (p.returncode, p.stderr)
+
+
+@test
+def blocking_tasks_and_signals():
+    """httpd_defer in every build (HTTPD_NO_THREADS: run on the loop between turns, 100
+    of them on 4 keep-alive connections at once), then SIGINT: a graceful stop, exit 0."""
+    for v in VARIANTS:
+        with Fw(v) as fw:
+            def client(errs):
+                try:
+                    s = socket.create_connection(fw.addr, timeout=10)
+                    for _ in range(25):
+                        s.sendall(b"GET /task HTTP/1.1\r\nHost: fw\r\n\r\n")
+                        (st, _, body), = recv_responses(s, 1)
+                        assert st == 200 and body == b"task 500500", (st, body)
+                    s.close()
+                except Exception as e:      # noqa: BLE001
+                    errs.append(repr(e))
+            errs = []
+            ts = [threading.Thread(target=client, args=(errs,)) for _ in range(4)]
+            [t.start() for t in ts]
+            [t.join(60) for t in ts]
+            assert not errs, (v, errs[:3])
+            idle = socket.create_connection(fw.addr, timeout=10)   # closed by the stop
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: fw\r\n\r\n")
+            recv_responses(idle, 1)
+            fw.proc.send_signal(signal.SIGINT)
+            out, _ = fw.proc.communicate(timeout=20)
+            assert fw.proc.returncode == 0 and "after start:" in out, (v, fw.proc.returncode,
+                                                                        fw.err[-10:])
+            idle.settimeout(5)
+            assert idle.recv(100) == b""                 # the idle connection was closed
+            idle.close()
 
 
 if __name__ == "__main__":
