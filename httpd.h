@@ -52,8 +52,9 @@
                             fails httpd_start with HTTPD_ERR_INVAL
          HTTPD_NO_GETADDRINFO numeric addresses only (inet_pton; "localhost" is 127.0.0.1),
                             no resolver linked in
-         HTTPD_MINIMAL      all of the above plus HTTPD_NO_WEBSOCKET, and no TLS: HTTP/1.1
-                            with the strict parser, router, timeouts and caps (PORTABILITY).
+         HTTPD_MINIMAL      all of the above plus HTTPD_NO_WEBSOCKET and HTTPD_NO_SIMD, no
+                            TLS, no start-up hints (somaxconn, ulimit): HTTP/1.1 with the
+                            strict parser, router, timeouts and caps (PORTABILITY).
                             What a switch leaves out stays declared but is not defined;
                             tests/features.sh checks every combination.
          HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_pem, >>tls_conf, >>tls; link
@@ -457,6 +458,9 @@
 #  endif
 #  ifndef HTTPD_NO_WEBSOCKET
 #    define HTTPD_NO_WEBSOCKET 1
+#  endif
+#  ifndef HTTPD_NO_SIMD
+#    define HTTPD_NO_SIMD 1     /* the plain loops are smaller */
 #  endif
 #  ifdef HTTPD_TLS_BEARSSL
 #    error "httpd.h: HTTPD_MINIMAL has no TLS; leave HTTPD_TLS_BEARSSL out"
@@ -1623,17 +1627,23 @@ HTTPD__PRIVATE void httpd__http_date(char out[29], int64_t t) {
     tm.tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
     tm.tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);                  /* 0 = January */
     tm.tm_year = (int)(yoe + era * 400 + (tm.tm_mon <= 1)) - 1900;
-    char *p = out;
-    memcpy(p, days + 3 * tm.tm_wday, 3); p += 3; *p++ = ','; *p++ = ' ';
-    *p++ = (char)('0' + tm.tm_mday / 10); *p++ = (char)('0' + tm.tm_mday % 10); *p++ = ' ';
-    memcpy(p, months + 3 * tm.tm_mon, 3); p += 3; *p++ = ' ';
+    /* "Sun, 06 Nov 1994 08:49:37 GMT": two digits and a separator at a time (small code:
+       this runs once a second) */
     int y = tm.tm_year + 1900;
-    *p++ = (char)('0' + y / 1000 % 10); *p++ = (char)('0' + y / 100 % 10);
-    *p++ = (char)('0' + y / 10 % 10); *p++ = (char)('0' + y % 10); *p++ = ' ';
-    *p++ = (char)('0' + tm.tm_hour / 10); *p++ = (char)('0' + tm.tm_hour % 10); *p++ = ':';
-    *p++ = (char)('0' + tm.tm_min / 10); *p++ = (char)('0' + tm.tm_min % 10); *p++ = ':';
-    *p++ = (char)('0' + tm.tm_sec / 10); *p++ = (char)('0' + tm.tm_sec % 10);
-    memcpy(p, " GMT", 4);
+    int two[6] = { tm.tm_mday, y / 100 % 100, y % 100, tm.tm_hour, tm.tm_min, tm.tm_sec };
+    static const unsigned char at[6] = { 5, 12, 14, 17, 20, 23 };
+    static const char sep[6] = { ' ', 0, ' ', ':', ':', ' ' };
+    memcpy(out, days + 3 * tm.tm_wday, 3);
+    memcpy(out + 3, ", ", 2);
+    memcpy(out + 8, months + 3 * tm.tm_mon, 3);
+    out[11] = ' ';
+    for (int i = 0; i < 6; i++) {
+        char *p = out + at[i];
+        p[0] = (char)('0' + two[i] / 10);
+        p[1] = (char)('0' + two[i] % 10);
+        if (sep[i]) p[2] = sep[i];
+    }
+    memcpy(out + 26, "GMT", 3);
 }
 
 /* ======================================================================= >>log
@@ -9871,6 +9881,7 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
                          &s->tls_port);
 #endif
     if (rc < 0) return rc;
+#ifndef HTTPD_MINIMAL            /* (the firmware build leaves out these start-up hints) */
     /* say so when the kernel will cap the listen backlog (connections beyond it are
        refused or reset during bursts) or descriptors run short */
     FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
@@ -9884,6 +9895,7 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
         && rl.rlim_cur < (rlim_t)d->max_connections + 64)
         HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "open-file limit %lu is below max_connections %u "
                    "+ 64: raise ulimit -n", (unsigned long)rl.rlim_cur, d->max_connections);
+#endif
     return 0;
 }
 /* Everything the server holds but the object itself (which httpd_destroy frees). */
