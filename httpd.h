@@ -41,6 +41,9 @@
                             are then declared but not defined)
          HTTPD_NO_MULTIPART leave multipart/form-data out (>>multipart, httpd_multipart_*)
          HTTPD_NO_SSE       leave Server-Sent Events out (httpd_sse_*)
+         HTTPD_NO_STREAMING leave streaming out: httpd_begin/_write/_end, httpd_add_trailer,
+                            httpd_on_writable, httpd_body_read/_pause/_resume (a route with
+                            stream_body fails httpd_start); implies HTTPD_NO_SSE
          HTTPD_NO_FILES     leave file bodies out (>>file: httpd_send_file, sendfile);
                             implies HTTPD_NO_STATIC
          HTTPD_NO_STATIC    leave static files and packed assets out (>>static_path,
@@ -462,9 +465,15 @@
 #  ifndef HTTPD_NO_SIMD
 #    define HTTPD_NO_SIMD 1     /* the plain loops are smaller */
 #  endif
+#  ifndef HTTPD_NO_STREAMING
+#    define HTTPD_NO_STREAMING 1
+#  endif
 #  ifdef HTTPD_TLS_BEARSSL
 #    error "httpd.h: HTTPD_MINIMAL has no TLS; leave HTTPD_TLS_BEARSSL out"
 #  endif
+#endif
+#if defined(HTTPD_NO_STREAMING) && !defined(HTTPD_NO_SSE)
+#  define HTTPD_NO_SSE 1        /* events are a streaming response */
 #endif
 #if defined(HTTPD_NO_FILES) && !defined(HTTPD_NO_STATIC)
 #  define HTTPD_NO_STATIC 1     /* static files are sent as file bodies */
@@ -4749,6 +4758,17 @@ typedef struct httpd__req {
     char                 rid[64];      /* request id (pub.request_id points here)      */
 } httpd__req;
 
+/* A streamed request body (the route's stream_body) and a streaming response (1 + its
+   framing after httpd_begin); under HTTPD_NO_STREAMING both are 0 where the core reads
+   them, so the compiler drops those paths. */
+#ifdef HTTPD_NO_STREAMING
+#  define HTTPD__SBODY(x) ((void)(x), 0)
+#  define HTTPD__STREAMING(r) ((void)(r), 0)
+#else
+#  define HTTPD__SBODY(x) ((x)->stream_body)
+#  define HTTPD__STREAMING(r) ((r)->streaming)
+#endif
+
 typedef struct httpd__prefix {   /* see httpd__head_prefix */
     char     text[248];
     uint16_t len, ct_off, ct_len;  /* ct_len UINT16_MAX: no Content-Type line         */
@@ -5019,7 +5039,7 @@ HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily) 
 }
 /* A timer, task or writable wait was set up for r: hold its body (if one is streaming). */
 HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
-    if (r->stream_body && !r->body_done) httpd__body_hold(r, 2);
+    if (HTTPD__SBODY(r) && !r->body_done) httpd__body_hold(r, 2);
 }
 
 /* ================================================================== >>response
@@ -5192,9 +5212,10 @@ HTTPD__PRIVATE int httpd__rh_append(httpd__req *r, const char *name, const char 
 HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char *value) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
-    if (r->streaming) return HTTPD_ERR_STATE;             /* the head went out already */
+    if (HTTPD__STREAMING(r)) return HTTPD_ERR_STATE;             /* the head went out already */
     return httpd__rh_append(r, name, value);
 }
+#ifndef HTTPD_NO_STREAMING
 HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char *value) {
     /* RFC 9110 §6.5.1: framing, routing, request modifiers, authentication, response
        control data and content metadata must not be sent as trailers */
@@ -5209,18 +5230,19 @@ HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char
     if (nl > 8 && httpd__ieq(name, "content-", 8)) return HTTPD_ERR_INVAL;
     for (int i = 0; banned[i]; i++)
         if (httpd__ieq2(name, nl, banned[i], strlen(banned[i]))) return HTTPD_ERR_INVAL;
-    if (!r->streaming) return HTTPD_ERR_STATE;
+    if (!HTTPD__STREAMING(r)) return HTTPD_ERR_STATE;
     if (r->no_body) return 0;                     /* HEAD: dropped like the body */
-    if (r->streaming - 1 != HTTPD__FR_CHUNKED) return HTTPD_ERR_STATE;
+    if (HTTPD__STREAMING(r) - 1 != HTTPD__FR_CHUNKED) return HTTPD_ERR_STATE;
     return httpd__rh_append(r, name, value);
 }
+#endif
 /* May the connection carry another request after this one? A body still unread means a
    close, except for a streaming response to a streamed body, which is expected to read it
    all before it ends (httpd_end closes if it did not). */
 HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
     /* a client that half-closed still gets answers to the requests it sent before: the
        last one buffered says Connection: close */
-    return r->keepalive && (r->body_done || (r->stream_body && r->streaming))
+    return r->keepalive && (r->body_done || (HTTPD__SBODY(r) && HTTPD__STREAMING(r)))
         && (!(c->flags & HTTPD__F_EOF) || c->in.len > c->in.pos + r->in_used)
         && HTTPD__LOAD(&c->w->s->stop) == 0;
 }
@@ -5268,7 +5290,7 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
     httpd__req *r = (httpd__req *)req;
     if (!req || r->responded || status < 200 || status > 999) return HTTPD_ERR_INVAL;
     if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;  /* still pending */
-    if (r->streaming) return HTTPD_ERR_STATE;                /* httpd_end finishes those */
+    if (HTTPD__STREAMING(r)) return HTTPD_ERR_STATE;                /* httpd_end finishes those */
     httpd__conn *c = r->conn;
     if (!c) {                  /* the client left (or got a 504) while we were working */
         return httpd__req_drop_orphan(r);
@@ -5421,10 +5443,11 @@ HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow)
    Request bodies: httpd_body_read hands the body to a callback piece by piece (the
    pieces are cut by >>machine), pause/resume stop and restart reading the socket.
    Calls: >>conn, >>response. Owner: the connection's worker thread. */
+#ifndef HTTPD_NO_STREAMING
 HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_type,
                           int64_t content_length) {
     httpd__req *r = (httpd__req *)req;
-    if (!req || r->responded || r->streaming || status < 200 || status > 999)
+    if (!req || r->responded || HTTPD__STREAMING(r) || status < 200 || status > 999)
         return HTTPD_ERR_INVAL;
     if (content_type && !httpd__is_ctl_free(content_type, 0)) return HTTPD_ERR_INVAL;
     if (r->utimer.pprev || r->task || r->wwait || !r->dispatched) return HTTPD_ERR_STATE;
@@ -5449,10 +5472,10 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
 }
 HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
     httpd__req *r = (httpd__req *)req;
-    if (!req || !r->streaming || r->responded || (n && !data)) return HTTPD_ERR_INVAL;
+    if (!req || !HTTPD__STREAMING(r) || r->responded || (n && !data)) return HTTPD_ERR_INVAL;
     httpd__conn *c = r->conn;
     if (!c) return r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
-    int fr = r->streaming - 1;
+    int fr = HTTPD__STREAMING(r) - 1;
     if (fr == HTTPD__FR_LENGTH) {
         if (n > r->stream_left) return HTTPD_ERR_INVAL;
         r->stream_left -= n;
@@ -5479,6 +5502,7 @@ HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
     return c->out.len - c->out.pos > c->w->out_high ? HTTPD_WRITE_FULL : 0;
 }
 /* Calls the on_writable waiter once the queued output is below the low-water mark. */
+#endif /* HTTPD_NO_STREAMING */
 HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c) {
     httpd__req *r = c->req;
     if (!r || !r->wwait || c->out.len - c->out.pos >= c->w->out_low) return;
@@ -5491,10 +5515,11 @@ HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c) {
     fn(&r->pub, r->uarg, 0);
     httpd__cb_leave(c->w, rt);
 }
+#ifndef HTTPD_NO_STREAMING
 HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !fn) return HTTPD_ERR_INVAL;
-    if (!r->streaming || r->responded || r->utimer.pprev || r->task || r->wwait)
+    if (!HTTPD__STREAMING(r) || r->responded || r->utimer.pprev || r->task || r->wwait)
         return HTTPD_ERR_STATE;
     r->ufn = fn;
     r->uarg = arg;
@@ -5512,9 +5537,9 @@ HTTPD_API int httpd_end(httpd_request *req) {
     if (!c) {                                     /* client gone: free it */
         return httpd__req_drop_orphan(r);
     }
-    if (!r->streaming) return HTTPD_ERR_STATE;
+    if (!HTTPD__STREAMING(r)) return HTTPD_ERR_STATE;
     int rc = 0;
-    if (r->streaming - 1 == HTTPD__FR_CHUNKED && !r->no_body) {
+    if (HTTPD__STREAMING(r) - 1 == HTTPD__FR_CHUNKED && !r->no_body) {
         rc = httpd__buf_reserve(&c->w->pool, &c->out, 5 + (size_t)r->rh_len);
         if (rc == 0) {                             /* last-chunk, trailer fields, CRLF */
             char *p = c->out.data + c->out.len;
@@ -5527,7 +5552,7 @@ HTTPD_API int httpd_end(httpd_request *req) {
             r->keepalive = 0;                     /* cannot finish the framing: close */
             c->flags |= HTTPD__F_LINGER;
         }
-    } else if (r->streaming - 1 == HTTPD__FR_LENGTH && r->stream_left) {
+    } else if (HTTPD__STREAMING(r) - 1 == HTTPD__FR_LENGTH && r->stream_left) {
         r->keepalive = 0;                        /* short body: only a close can say so */
         rc = HTTPD_ERR_INVAL;
     }
@@ -5538,7 +5563,7 @@ HTTPD_API int httpd_end(httpd_request *req) {
 HTTPD_API int httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !fn) return HTTPD_ERR_INVAL;
-    if (!r->stream_body || r->bfn || r->responded) return HTTPD_ERR_STATE;
+    if (!HTTPD__SBODY(r) || r->bfn || r->responded) return HTTPD_ERR_STATE;
     httpd__conn *c = r->conn;
     if (!c) return r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
     if (r->body_done) {                        /* no body at all: just the end */
@@ -5550,7 +5575,7 @@ HTTPD_API int httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg) {
     c->since = r->rate_start = c->w->now;
     r->rate_bytes = 0;
     /* RFC 9110 §10.1.1: 100 Continue only once we will read, before any response */
-    if ((r->head.flags & HTTPD__H_EXPECT) && !r->streaming && !r->body_len
+    if ((r->head.flags & HTTPD__H_EXPECT) && !HTTPD__STREAMING(r) && !r->body_len
         && c->in.len == c->in.pos + r->in_used
         && httpd__buf_append(&c->w->pool, &c->out, HTTPD__LIT("HTTP/1.1 100 Continue\r\n\r\n")) < 0)
         return HTTPD_ERR_NOMEM;
@@ -5566,6 +5591,8 @@ HTTPD_API void httpd_body_pause(httpd_request *req) {
 HTTPD_API void httpd_body_resume(httpd_request *req) {
     if (req) httpd__body_release((httpd__req *)req, 1, 0);
 }
+
+#endif /* HTTPD_NO_STREAMING */
 
 #ifndef HTTPD_NO_SSE
 /* ---- Server-Sent Events (WHATWG HTML §9.2) ---- */
@@ -5641,7 +5668,7 @@ HTTPD__PRIVATE uint64_t httpd__file_tag(const struct stat *st) {
 HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *content_type,
                                     int fd, const void *mem, uint64_t tag, uint64_t offset,
                                     uint64_t len) {
-    if (r->responded || r->streaming || status < 200 || status > 999
+    if (r->responded || HTTPD__STREAMING(r) || status < 200 || status > 999
         || (content_type && !httpd__is_ctl_free(content_type, 0)))
         return HTTPD_ERR_INVAL;
     if (len == HTTPD_FILE_REST) {
@@ -6246,7 +6273,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
                                const char *protocol, void *user) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !desc || !desc->on_message) return HTTPD_ERR_STATE;
-    if (r->responded || r->streaming || r->utimer.pprev || r->task || r->wwait || !r->dispatched)
+    if (r->responded || HTTPD__STREAMING(r) || r->utimer.pprev || r->task || r->wwait || !r->dispatched)
         return HTTPD_ERR_STATE;
     httpd__conn *c = r->conn;
     if (!c) return httpd__req_drop_orphan(r);
@@ -7931,7 +7958,7 @@ HTTPD__PRIVATE int httpd__mw_init(httpd_server *s) {
    timeout for time. Calls: every section above. Owner: the connection's worker thread. */
 HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     httpd__req *r = c->req;
-    if (!r->stream_body) r->body_done = 1;
+    if (!HTTPD__SBODY(r)) r->body_done = 1;
     if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
     if ((c->w->s->desc.max_inflight || (r->route && r->route->pub->max_concurrent))
         && httpd__conn_shed(c, r))
@@ -8107,10 +8134,10 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     if (HTTPD__UNLIKELY(s->mw != NULL) && httpd__mw_begin(c, r)) return 1;
 
     /* body: refuse before reading a byte of it (RFC 9110 §15.5.14) */
-    if (r->route && r->route->pub->stream_body) r->stream_body = 1;   /* even when empty */
+    if (r->route && HTTPD__SBODY(r->route->pub)) r->stream_body = 1;   /* even when empty */
     if (!r->body_done) {
         if (!chunked && r->body_left > r->max_body) { httpd__conn_error(c, 413); return 0; }
-        if (r->route && r->route->pub->stream_body) {      /* the handler reads it itself */
+        if (r->route && HTTPD__SBODY(r->route->pub)) {      /* the handler reads it itself */
             r->stream_body = 1;
             r->rate_start = w->now;
             httpd__conn_dispatch(c);
@@ -8148,7 +8175,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
    (httpd_respond/httpd_end then return the error and free it). */
 HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
     httpd__req *r = c->req;
-    if (!r->stream_body) {
+    if (!HTTPD__SBODY(r)) {
         if (status) { httpd__conn_error(c, status); return; }
         httpd__req_put(r);
         c->req = NULL;
@@ -8158,7 +8185,7 @@ HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
     int err = status == 413 ? HTTPD_ERR_TOOLARGE : status == 408 ? HTTPD_ERR_TIMEOUT
             : status == 400 ? HTTPD_ERR_INVAL : status ? HTTPD_ERR_NOMEM : HTTPD_ERR_CLOSED;
     httpd_body_fn fn = r->bfn;
-    int started = r->streaming || r->responded;
+    int started = HTTPD__STREAMING(r) || r->responded;
     r->err = err;
     if (status && started)                /* the status cannot be sent any more */
         HTTPD__LOG(c->w->s, HTTPD_LOG_INFO, status, "request body failed (%d) after the "
@@ -8195,7 +8222,7 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
     const httpd_server *s = c->w->s;
-    int stream = r->stream_body;
+    int stream = HTTPD__SBODY(r);
     if (stream) {
         if (r->responded) { c->state = HTTPD__S_HANDLER; return 1; }  /* answered: stop */
         if (!r->bfn || r->paused) {
@@ -8341,7 +8368,7 @@ HTTPD__HOT char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
         *n = sizeof c->w->scratch;
         return c->w->scratch;
     case HTTPD__S_BODY:
-        if (r->stream_body && (!r->bfn || r->paused || r->responded)) return NULL;
+        if (HTTPD__SBODY(r) && (!r->bfn || r->paused || r->responded)) return NULL;
         if (r->body && !r->body_in_place && !(r->head.flags & HTTPD__H_CHUNKED)
             && in->len == in->pos + r->in_used) {             /* large body: read in place */
             c->flags |= HTTPD__F_RDIRECT;
@@ -8367,7 +8394,7 @@ HTTPD__HOT char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
         in->len -= in->pos; in->pos = 0;
     }
     *n = in->cap - in->len;
-    if (c->state == HTTPD__S_BODY && r->stream_body && !(r->head.flags & HTTPD__H_CHUNKED)
+    if (c->state == HTTPD__S_BODY && HTTPD__SBODY(r) && !(r->head.flags & HTTPD__H_CHUNKED)
         && *n > r->body_left)
         *n = (size_t)r->body_left;              /* never read past a streamed body */
     return *n ? in->data + in->len : NULL;
@@ -8454,21 +8481,21 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
             : HTTPD_NO_TIMEOUT;                /* still sending: the write timeout rules */
         break;
     case HTTPD__S_BODY:
-        if (c->req->stream_body && (!c->req->bfn || c->req->paused))
-            t = c->req->responded || c->req->streaming ? HTTPD_NO_TIMEOUT : c->req->timeout_ms;
+        if (HTTPD__SBODY(c->req) && (!c->req->bfn || c->req->paused))
+            t = c->req->responded || HTTPD__STREAMING(c->req) ? HTTPD_NO_TIMEOUT : c->req->timeout_ms;
         else t = d->body_timeout_ms;
         break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
     case HTTPD__S_WS: dl = httpd__ws_deadline(c); break;
     case HTTPD__S_PROXY: t = HTTPD__MIN(d->proxy_timeout_ms, d->header_timeout_ms); break;
     case HTTPD__S_HANDLER:
-        if (!c->req->responded && !c->req->streaming) t = c->req->timeout_ms;
+        if (!c->req->responded && !HTTPD__STREAMING(c->req)) t = c->req->timeout_ms;
         break;
     default: break;
     }
     if (t != HTTPD_NO_TIMEOUT) dl = c->since + t;
     if (c->state == HTTPD__S_BODY && d->body_min_rate != HTTPD_NO_TIMEOUT
-        && !(c->req->stream_body && (!c->req->bfn || c->req->paused)))
+        && !(HTTPD__SBODY(c->req) && (!c->req->bfn || c->req->paused)))
         dl = HTTPD__MIN(dl, c->req->rate_start + HTTPD__RATE_WINDOW_MS);
     if ((c->flags & HTTPD__F_WBLOCKED) && d->write_timeout_ms != HTTPD_NO_TIMEOUT)
         dl = HTTPD__MIN(dl, c->wsince + d->write_timeout_ms);
@@ -8478,7 +8505,7 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
    it began a response) and orphan the request, whose later answer then just frees it. */
 HTTPD__PRIVATE void httpd__conn_504(httpd__conn *c) {
     httpd__req *r = c->req;
-    if (r->responded || r->streaming) return;
+    if (r->responded || HTTPD__STREAMING(r)) return;
     c->req = NULL;
     r->timed_out = 1;
     httpd__conn_fail(c, r, 504, 0);                  /* answered for r, which stays held */
@@ -8506,7 +8533,7 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
     case HTTPD__S_BODY: {
         httpd__req *r = c->req;
         const httpd_desc *d = &c->w->s->desc;
-        if (r->stream_body && (!r->bfn || r->paused)) {
+        if (HTTPD__SBODY(r) && (!r->bfn || r->paused)) {
             /* the application holds it and is not reading: its request deadline */
             httpd__conn_504(c);
             break;
@@ -9257,7 +9284,7 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
         httpd__conn *c = HTTPD__SLOT(w, i);
         if (c->state == HTTPD__S_DEAD || c->fd < 0) continue;
         httpd__req *r = c->req;
-        if (graceful && r && r->streaming && !r->responded && r->utimer.pprev) {
+        if (graceful && r && HTTPD__STREAMING(r) && !r->responded && r->utimer.pprev) {
             /* a stream sleeping between events (SSE ticks) wakes now, sees
                httpd_stopping() and can end, instead of holding the stop until its tick */
             httpd__wheel_del(&w->wheel, &r->utimer);
@@ -9776,6 +9803,13 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     for (uint32_t i = 0; i < s->router.nroutes; i++) {
         int m = s->router.routes[i].method_id;
         if (m > 0) s->used_methods |= 1u << m;
+#ifdef HTTPD_NO_STREAMING
+        if (s->router.routes[i].pub->stream_body) {
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "route %s: stream_body, but "
+                       "httpd.h was compiled with HTTPD_NO_STREAMING", s->router.routes[i].pub->pattern);
+            return HTTPD_ERR_INVAL;
+        }
+#endif
     }
     if (s->router.nroutes) {
         size_t n = s->router.nroutes * sizeof *s->route_inflight;
