@@ -74,12 +74,14 @@ $(B)/demo-tsan: examples/demo.c $(HDR) | $(B)
 $(B)/chat-tsan: examples/chat.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/chat.c $(LIBS)
 # tests/fw_server.c (counting allocator hooks) as firmware builds: default, HTTPD_MINIMAL,
-# HTTPD_NO_THREADS; driven by tests/test_firmware.py
+# HTTPD_NO_THREADS, both (tiny); driven by tests/test_firmware.py
 $(B)/fw_server-asan: tests/fw_server.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
 $(B)/fw_server-min: tests/fw_server.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_MINIMAL -o $@ $< $(LIBS)
 $(B)/fw_server-nothreads: tests/fw_server.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_NO_THREADS -o $@ $<
+$(B)/fw_server-tiny: tests/fw_server.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_MINIMAL -DHTTPD_NO_THREADS -o $@ $<
 # the SQLite example: the only program that links a database
 $(B)/notes_api: examples/notes_api.c $(HDR) | $(B)
@@ -142,7 +144,8 @@ test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
       $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
       $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls \
-      $(B)/fw_server-asan $(B)/fw_server-min $(B)/fw_server-nothreads
+      $(B)/fw_server-asan $(B)/fw_server-min $(B)/fw_server-nothreads \
+      $(B)/fw_server-tiny
 	@BUILD=$(B) tests/run.sh
 
 # The other two event backends, a subset of the suites each (the whole suite with each:

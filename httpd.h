@@ -44,6 +44,8 @@
          HTTPD_NO_STREAMING leave streaming out: httpd_begin/_write/_end, httpd_add_trailer,
                             httpd_on_writable, httpd_body_read/_pause/_resume (a route with
                             stream_body fails httpd_start); implies HTTPD_NO_SSE
+         HTTPD_NO_TASKS     leave the blocking-task pool out (>>pool: httpd_defer,
+                            httpd_submit, httpd_post)
          HTTPD_NO_FILES     leave file bodies out (>>file: httpd_send_file, sendfile);
                             implies HTTPD_NO_STATIC
          HTTPD_NO_STATIC    leave static files and packed assets out (>>static_path,
@@ -467,6 +469,9 @@
 #  endif
 #  ifndef HTTPD_NO_STREAMING
 #    define HTTPD_NO_STREAMING 1
+#  endif
+#  ifndef HTTPD_NO_TASKS
+#    define HTTPD_NO_TASKS 1
 #  endif
 #  ifdef HTTPD_TLS_BEARSSL
 #    error "httpd.h: HTTPD_MINIMAL has no TLS; leave HTTPD_TLS_BEARSSL out"
@@ -3548,6 +3553,7 @@ typedef struct httpd__taskpool {
 HTTPD_API int httpd_task_cancelled(const httpd_task *t) {
     return t ? HTTPD__LOAD(&((httpd_task *)(uintptr_t)t)->cancelled) != 0 : 1;
 }
+#ifndef HTTPD_NO_TASKS
 /* Takes one task off the queue (waiting for one if `wait`), runs it and completes it.
    0: nothing to run (not waiting, or stopping with the queue drained). */
 HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
@@ -3627,6 +3633,19 @@ HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap
     }
     return 0;
 }
+
+#else  /* HTTPD_NO_TASKS: no pool; httpd_defer, httpd_submit and httpd_post are left out */
+HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
+    (void)p; (void)wait;
+    return 0;
+}
+HTTPD__PRIVATE void httpd__taskpool_free(httpd__taskpool *p) { (void)p; }
+HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap, void *ctx) {
+    (void)n; (void)cap; (void)ctx;
+    memset(p, 0, sizeof *p);
+    return 0;
+}
+#endif /* HTTPD_NO_TASKS */
 
 /* ====================================================================== >>poll
    The event backend's interface; one of >>poll_epoll, >>poll_kqueue, >>poll_poll
@@ -5855,7 +5874,6 @@ HTTPD__PRIVATE void httpd__mbox_push(httpd__worker *w, httpd_task *t) {
     httpd__unlock(&w->mbox_mu);
     httpd__wakefd_signal(&w->wake);
 }
-HTTPD__PRIVATE void httpd__task_to_worker(httpd_task *t) { httpd__mbox_push(t->w, t); }
 HTTPD__PRIVATE void httpd__task_free(httpd_task *t) { HTTPD_FREE(t->alloc_ctx, t); }
 HTTPD__PRIVATE httpd_task *httpd__task_new(void *ctx, int kind) {
     httpd_task *t = (httpd_task *)HTTPD_MALLOC(ctx, sizeof *t);
@@ -5865,6 +5883,8 @@ HTTPD__PRIVATE httpd_task *httpd__task_new(void *ctx, int kind) {
     t->alloc_ctx = ctx;
     return t;
 }
+#ifndef HTTPD_NO_TASKS
+HTTPD__PRIVATE void httpd__task_to_worker(httpd_task *t) { httpd__mbox_push(t->w, t); }
 HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn done, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !work || !done) return HTTPD_ERR_INVAL;
@@ -5912,6 +5932,7 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
     httpd__gate_leave(s);
     return rc;
 }
+#endif /* HTTPD_NO_TASKS */
 
 #ifndef HTTPD_NO_WEBSOCKET
 /* ======================================================================== >>ws

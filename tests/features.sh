@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Every combination of the compile-out switches (2^8 = 256) checked warning-free as C11
-# (gcc -fsyntax-only: the front end's warnings), each switch alone built as C++17 (g++),
-# HTTPD_MINIMAL built with gcc, clang, g++ and clang++ and linked into the hello example,
-# and HTTPD_MINIMAL with TLS refused. Two builds at a time. Prints "N passed, N failed".
+# The compile-out switches, warning-free: every combination of the first eight (256) as C11
+# (gcc -fsyntax-only: the front end's warnings), the other two alone and with each of the
+# rest, each switch alone built as C++17 (g++), HTTPD_MINIMAL (with and without
+# HTTPD_NO_THREADS) built with gcc, clang, g++ and clang++ and linked into the hello
+# example, and HTTPD_MINIMAL with TLS refused. Two builds at a time. Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -10,15 +11,25 @@ printf '#define HTTPD_IMPLEMENTATION\n#include "%s/httpd.h"\nint main(void){retu
 W="-Wall -Wextra -Werror"
 SW=(HTTPD_NO_MULTIPART HTTPD_NO_SSE HTTPD_NO_STATIC HTTPD_NO_FILES HTTPD_NO_MIDDLEWARE
     HTTPD_NO_GETADDRINFO HTTPD_NO_WEBSOCKET HTTPD_NO_THREADS)
+MORE=(HTTPD_NO_STREAMING HTTPD_NO_TASKS)
 : > "$tmp/jobs"
 for ((m = 0; m < 1 << ${#SW[@]}; m++)); do
     f=""
     for ((i = 0; i < ${#SW[@]}; i++)); do (( m >> i & 1 )) && f="$f -D${SW[i]}"; done
     echo "gcc -std=c11 $W $f -fsyntax-only $tmp/t.c" >> "$tmp/jobs"
 done
-for s in "${SW[@]}"; do echo "g++ -x c++ -std=c++17 $W -D$s -c $tmp/t.c -o $tmp/$s.o" >> "$tmp/jobs"; done
+for m in "${MORE[@]}"; do
+    echo "gcc -std=c11 $W -D$m -fsyntax-only $tmp/t.c" >> "$tmp/jobs"
+    for s in "${SW[@]}" "${MORE[@]}"; do
+        [ "$s" != "$m" ] && echo "gcc -std=c11 $W -D$m -D$s -fsyntax-only $tmp/t.c" >> "$tmp/jobs"
+    done
+done
+for s in "${SW[@]}" "${MORE[@]}"; do
+    echo "g++ -x c++ -std=c++17 $W -D$s -c $tmp/t.c -o $tmp/$s.o" >> "$tmp/jobs"
+done
 for cc in "clang -std=c11" "clang++ -x c++ -std=c++17" "g++ -x c++ -std=c++17" "gcc -std=c11 -O2 -pedantic"; do
     echo "$cc $W -DHTTPD_MINIMAL -c $tmp/t.c -o $tmp/m$RANDOM.o" >> "$tmp/jobs"
+    echo "$cc $W -DHTTPD_MINIMAL -DHTTPD_NO_THREADS -c $tmp/t.c -o $tmp/n$RANDOM.o" >> "$tmp/jobs"
 done
 echo "gcc -std=c11 $W -O2 -DHTTPD_MINIMAL -o $tmp/hello examples/hello.c -lpthread" >> "$tmp/jobs"
 echo "gcc -std=c11 $W -O2 -DHTTPD_MINIMAL -DHTTPD_NO_THREADS -o $tmp/hello1 examples/hello.c" >> "$tmp/jobs"

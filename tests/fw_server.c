@@ -5,7 +5,7 @@
    POST /sum    -> the body's byte count and byte sum ("n s")
    GET /stats   -> "allocs A frees F live L" (counted since the start)
    GET /task    -> "task N": N computed by a blocking task (httpd_defer; with HTTPD_NO_THREADS
-                   it runs on the loop between turns)
+                   it runs on the loop between turns); 404 under HTTPD_NO_TASKS
    Options: --port P --conns N --prealloc (desc.preallocate) --no-serve (print and exit);
    --request-id, --metrics: ask for operations (refused by some builds and modes).
    Built by tests/test_firmware.py (default, HTTPD_MINIMAL, HTTPD_NO_THREADS). */
@@ -64,6 +64,7 @@ static void sum(httpd_request *req) {
     int n = snprintf(out, sizeof out, "%lu %lu", (unsigned long)req->body.len, s);
     httpd_respond(req, 200, "text/plain", out, (size_t)n);
 }
+#ifndef HTTPD_NO_TASKS
 static void task_work(void *arg, const httpd_task *t) {
     (void)t;
     unsigned long *n = (unsigned long *)arg;
@@ -84,6 +85,7 @@ static void task(httpd_request *req) {
         httpd_respond(req, 503, "text/plain", "busy", 4);
     }
 }
+#endif
 static void stats(httpd_request *req) {
     char out[128];
     int n = snprintf(out, sizeof out, "allocs %ld frees %ld live %ld",
@@ -98,7 +100,9 @@ int main(int argc, char **argv) {
         { .method = "GET", .pattern = "/echo/:x", .handler = echo },
         { .method = "POST", .pattern = "/sum", .handler = sum },
         { .method = "GET", .pattern = "/stats", .handler = stats },
+#ifndef HTTPD_NO_TASKS
         { .method = "GET", .pattern = "/task", .handler = task },
+#endif
         { 0 },
     };
     static const httpd_metric no_metrics[1];
