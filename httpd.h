@@ -4780,6 +4780,16 @@ typedef struct httpd__req {
 /* A streamed request body (the route's stream_body) and a streaming response (1 + its
    framing after httpd_begin); under HTTPD_NO_STREAMING both are 0 where the core reads
    them, so the compiler drops those paths. */
+/* A request the operations chain follows (>>mw); never under HTTPD_NO_MIDDLEWARE */
+#ifdef HTTPD_NO_MIDDLEWARE
+#  define HTTPD__MWON(r) ((void)(r), 0)
+#  define HTTPD__MW(s) ((void)(s), 0)         /* the server's operations are on */
+#  define HTTPD__OPS(w) ((void)(w), 0)        /* and this worker's part of them */
+#else
+#  define HTTPD__MWON(r) ((r)->mwon)
+#  define HTTPD__MW(s) ((s)->mw != NULL)
+#  define HTTPD__OPS(w) ((w)->ops != NULL)
+#endif
 #ifdef HTTPD_NO_STREAMING
 #  define HTTPD__SBODY(x) ((void)(x), 0)
 #  define HTTPD__STREAMING(r) ((void)(r), 0)
@@ -4903,10 +4913,10 @@ HTTPD__COLD void httpd__mw_gauges(httpd__worker *w);
    outermost). */
 HTTPD__HOT void httpd__cb_enter(httpd__worker *w, const httpd__route *rt) {
     HTTPD__STORE_RLX(&w->cb_route, (uintptr_t)rt | 1u);
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__cb_timed(w, rt, 0);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__cb_timed(w, rt, 0);
 }
 HTTPD__HOT void httpd__cb_leave(httpd__worker *w, const httpd__route *rt) {
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__cb_timed(w, rt, 1);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__cb_timed(w, rt, 1);
 }
 
 /* ---- per-request memory ---- */
@@ -4953,7 +4963,7 @@ HTTPD__PRIVATE void httpd__req_body_gone(httpd_request *req, void *arg, int stat
    is orphaned, not freed; a pending httpd_after() timer, on_writable or body callback
    fires now (on the next loop turn) with the reason. */
 HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
-    if (r->mwon && !r->mwdone)       /* the server is done with it: report it now */
+    if (HTTPD__MWON(r) && !r->mwdone)       /* the server is done with it: report it now */
         httpd__mw_done(r, r->why ? r->why : status == HTTPD_ERR_TIMEOUT ? "timeout"
                           : HTTPD__LOAD(&r->w->s->stop) ? "stopping" : "client_gone");
     /* its strings point into the connection's input block: keep it with the request
@@ -5004,7 +5014,7 @@ HTTPD__HOT httpd__req *httpd__req_get(httpd__worker *w) {
 HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
     httpd__worker *w = r->w;
     void *ctx = w->s->desc.alloc_ctx;
-    if (HTTPD__UNLIKELY(r->mwon)) {     /* not reported yet: it ends without an answer */
+    if (HTTPD__UNLIKELY(HTTPD__MWON(r))) {     /* not reported yet: it ends without an answer */
         if (!r->mwdone) httpd__mw_done(r, HTTPD__LOAD(&w->s->stop) ? "stopping" : "client_gone");
         r->mwon = 0;
     }
@@ -5314,7 +5324,8 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
     if (!c) {                  /* the client left (or got a 504) while we were working */
         return httpd__req_drop_orphan(r);
     }
-    if (HTTPD__UNLIKELY(r->mwon)) return httpd__respond_mw(r, c, status, content_type, body, len);
+    if (HTTPD__UNLIKELY(HTTPD__MWON(r)))
+        return httpd__respond_mw(r, c, status, content_type, body, len);
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     int rc = httpd__write_response(c, status, content_type, r->rh, r->rh_len, body, len,
                                    r->keepalive, r->head.minor_version,
@@ -5331,7 +5342,7 @@ HTTPD__PRIVATE int httpd__conn_reply(httpd__conn *c, httpd__req *r, int status,
                                      const char *ctype, const char *extra, size_t extra_len,
                                      const char *body, size_t len, int keepalive) {
     int head = r && r->head.method_id == HTTPD__M_HEAD, minor = r ? r->head.minor_version : 1;
-    if (!r || !r->mwon)
+    if (!r || !HTTPD__MWON(r))
         return httpd__write_response(c, status, ctype, extra, extra_len, body, len, keepalive,
                                      minor, head);
     char custom[1024];
@@ -5368,7 +5379,7 @@ HTTPD__PRIVATE int httpd__conn_reply(httpd__conn *c, httpd__req *r, int status,
    answers, freed after when `owned` (NULL: none was made yet; with operations on one is
    made then, so that the answer is logged, counted and carries a request id). */
 HTTPD__COLD void httpd__conn_fail(httpd__conn *c, httpd__req *r, int status, int owned) {
-    if (HTTPD__UNLIKELY(c->w->s->mw != NULL) && (!r || !r->mwon)) {
+    if (HTTPD__UNLIKELY(HTTPD__MW(c->w->s)) && (!r || !HTTPD__MWON(r))) {
         if (!r && (r = httpd__req_get(c->w)) != NULL) owned = 1;
         if (r) httpd__mw_error(c, r);
     }
@@ -5383,7 +5394,8 @@ HTTPD__COLD void httpd__conn_fail(httpd__conn *c, httpd__req *r, int status, int
         if (httpd__conn_reply(c, r, status, "text/plain", NULL, 0, body, n, 0) < 0)
             c->out.pos = c->out.len;                     /* cannot even say why: just close */
     }
-    if (r && r->mwon) httpd__mw_done(r, status == 408 || status == 504 ? "timeout" : "error");
+    if (r && HTTPD__MWON(r))
+        httpd__mw_done(r, status == 408 || status == 504 ? "timeout" : "error");
     if (r && owned) {
         HTTPD_ASSERT(!(c->flags & HTTPD__F_IN_HANDLER));
         httpd__req_put(r);
@@ -5430,7 +5442,7 @@ HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow)
     httpd__req *r = c->req;
     char extra[128];
     size_t n = 0;
-    if (HTTPD__UNLIKELY(c->w->s->mw != NULL) && httpd__mw_begin(c, r)) return;
+    if (HTTPD__UNLIKELY(HTTPD__MW(c->w->s)) && httpd__mw_begin(c, r)) return;
     if (status != 404) {
         if (allow & (1u << HTTPD__M_GET)) allow |= 1u << HTTPD__M_HEAD;
         allow |= 1u << HTTPD__M_OPTIONS;
@@ -5476,13 +5488,13 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
     int fr = content_length >= 0 ? HTTPD__FR_LENGTH : minor ? HTTPD__FR_CHUNKED : HTTPD__FR_CLOSE;
     if (status == 204 || status == 304) { fr = HTTPD__FR_LENGTH; content_length = 0; }
     size_t queued = c->out.len - c->out.pos;
-    if (r->mwon) httpd__mw_head(r, status, 0);
+    if (HTTPD__MWON(r)) httpd__mw_head(r, status, 0);
     r->streaming = (uint8_t)(1 + fr);
     r->keepalive = (uint8_t)(httpd__keepalive(c, r) && fr != HTTPD__FR_CLOSE);
     int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive, minor,
                                fr, content_length >= 0 ? (uint64_t)content_length : 0, 0);
     if (rc < 0) { r->streaming = 0; return rc; }
-    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued;
+    if (HTTPD__MWON(r)) r->bytes_out += c->out.len - c->out.pos - queued;
     r->rh_len = 0;                             /* the extra lines are trailers from now on */
     r->stream_left = content_length >= 0 ? (uint64_t)content_length : 0;
     r->no_body = r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304;
@@ -5514,7 +5526,7 @@ HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
         }
         memcpy(p, data, n); p += n;
         if (fr == HTTPD__FR_CHUNKED) { *p++ = '\r'; *p++ = '\n'; }
-        if (r->mwon) r->bytes_out += (uint64_t)(p - (c->out.data + c->out.len));
+        if (HTTPD__MWON(r)) r->bytes_out += (uint64_t)(p - (c->out.data + c->out.len));
         c->out.len = (uint32_t)(p - c->out.data);
         if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
     }
@@ -5566,7 +5578,7 @@ HTTPD_API int httpd_end(httpd_request *req) {
             if (r->rh_len) memcpy(p + 3, r->rh, r->rh_len);
             memcpy(p + 3 + r->rh_len, "\r\n", 2);
             c->out.len += 5 + r->rh_len;
-            if (r->mwon) r->bytes_out += 5 + r->rh_len;
+            if (HTTPD__MWON(r)) r->bytes_out += 5 + r->rh_len;
         } else {
             r->keepalive = 0;                     /* cannot finish the framing: close */
             c->flags |= HTTPD__F_LINGER;
@@ -5705,11 +5717,11 @@ HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *conte
     }
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     size_t queued = c->out.len - c->out.pos;
-    if (r->mwon) httpd__mw_head(r, status, 0);
+    if (HTTPD__MWON(r)) httpd__mw_head(r, status, 0);
     int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive,
                                r->head.minor_version, HTTPD__FR_LENGTH, len, 0);
     if (rc < 0) return rc;
-    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued
+    if (HTTPD__MWON(r)) r->bytes_out += c->out.len - c->out.pos - queued
                                  + (r->head.method_id == HTTPD__M_HEAD || status == 204
                                     || status == 304 ? 0 : len);
     if (r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304 || !len) {
@@ -6020,7 +6032,7 @@ HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *reason, 
     if (ws->prev) ws->prev->next = ws->next; else w->ws_list = ws->next;
     if (ws->next) ws->next->prev = ws->prev;
     w->nws--;
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
     void *ctx = w->s->desc.alloc_ctx;
     HTTPD_FREE(ctx, ws->msg);
     ws->msg = NULL;
@@ -6317,7 +6329,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     /* 101 Switching Protocols (§4.2.2), with the header fields the handler added (and the
        operations chain's: request id, CORS) */
     size_t queued = c->out.len - c->out.pos;
-    if (r->mwon) httpd__mw_head(r, 101, 0);
+    if (HTTPD__MWON(r)) httpd__mw_head(r, 101, 0);
     char accept[28];
     httpd__ws_accept(accept, httpd__ws_single(req, "sec-websocket-key"));
     size_t pl = protocol ? strlen(protocol) : 0;
@@ -6343,7 +6355,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     }
     *p++ = '\r'; *p++ = '\n';
     c->out.len = (uint32_t)(p - c->out.data);
-    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued;
+    if (HTTPD__MWON(r)) r->bytes_out += c->out.len - c->out.pos - queued;
 
     memset(ws, 0, sizeof *ws);
     ws->c = c; ws->d = desc; ws->user = user;
@@ -6355,7 +6367,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     if (ws->next) ws->next->prev = ws;
     c->w->ws_list = ws;
     c->w->nws++;
-    if (HTTPD__UNLIKELY(c->w->ops != NULL)) httpd__mw_gauges(c->w);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(c->w))) httpd__mw_gauges(c->w);
     c->ws = ws;                            /* conn_finish hands the connection over */
     httpd__req_answered(r, c);
     return 0;
@@ -7690,7 +7702,7 @@ HTTPD__COLD void httpd__mw_done(httpd__req *r, const char *why) {
 /* The server's error answer for r is coming: r gets its record first (salvaged when its
    head was never parsed). */
 HTTPD__COLD void httpd__mw_error(httpd__conn *c, httpd__req *r) {
-    if (r->mwon) return;
+    if (HTTPD__MWON(r)) return;
     if (!r->pub.method.ptr) httpd__mw_salvage(c, r);
     httpd__mw_adopt(c, r);
 }
@@ -7906,7 +7918,7 @@ HTTPD_API int httpd_client_addr(const httpd_request *req, char *buf, size_t cap)
     uint8_t a[16];
     char t[48];
     if (!req || !buf) return HTTPD_ERR_INVAL;
-    if (r->mwon) memcpy(a, r->addr, 16);
+    if (HTTPD__MWON(r)) memcpy(a, r->addr, 16);
     else if (!r->conn) return HTTPD_ERR_CLOSED;
     else if (httpd__addr_known(r->conn->addr)) memcpy(a, r->conn->addr, 16);
     else {
@@ -7992,7 +8004,7 @@ HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     const httpd__route *rt = r->route;
     httpd__worker *w = c->w;
     HTTPD__STORE_RLX(&w->cb_route, (uintptr_t)rt | 1u);         /* httpd__cb_enter */
-    if (HTTPD__UNLIKELY(w->ops != NULL)) {                       /* timed (metrics) */
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) {                       /* timed (metrics) */
         httpd__cb_timed(w, rt, 0);
         r->handler(&r->pub);
         httpd__cb_timed(w, rt, 1);
@@ -8152,7 +8164,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     }
     /* the operations chain (>>mw): request id, CORS, middleware, rate limit; for the
        router's own answers it runs in httpd__conn_auto */
-    if (HTTPD__UNLIKELY(s->mw != NULL) && httpd__mw_begin(c, r)) return 1;
+    if (HTTPD__UNLIKELY(HTTPD__MW(s)) && httpd__mw_begin(c, r)) return 1;
 
     /* body: refuse before reading a byte of it (RFC 9110 §15.5.14) */
     if (r->route && HTTPD__SBODY(r->route->pub)) r->stream_body = 1;   /* even when empty */
@@ -8218,7 +8230,7 @@ HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
     r->timed_out = status == 408;
     if (status && !started) httpd__conn_fail(c, r, status, 0);   /* answered for r */
     else c->state = HTTPD__S_CLOSING;
-    if (r->mwon && status) r->why = status == 408 ? "timeout" : "error";
+    if (HTTPD__MWON(r) && status) r->why = status == 408 ? "timeout" : "error";
     httpd__req_orphan(r, status == 408 ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED);
     if (fn) {                                         /* may answer: that frees r */
         const httpd__route *rt = r->route;
@@ -8329,14 +8341,14 @@ HTTPD__PRIVATE void httpd__conn_finish(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
     if (c->ws) {                                        /* upgraded: frames from here */
-        if (HTTPD__UNLIKELY(r->mwon)) httpd__mw_done(r, "upgrade");   /* logged at the 101 */
+        if (HTTPD__UNLIKELY(HTTPD__MWON(r))) httpd__mw_done(r, "upgrade");   /* logged at the 101 */
         httpd__ws_start(c);
         return;
     }
     /* a response whose head went out before a stop began (a stream) still ends the
        connection once the server is stopping: idle connections must not linger */
     int keep = r->keepalive && r->body_done && HTTPD__LOAD(&c->w->s->stop) == 0;
-    if (HTTPD__UNLIKELY(r->mwon)) httpd__mw_done(r, keep ? NULL : httpd__mw_why(c, r));
+    if (HTTPD__UNLIKELY(HTTPD__MWON(r))) httpd__mw_done(r, keep ? NULL : httpd__mw_why(c, r));
     in->pos += r->in_used;
     if (!r->body_done) c->flags |= HTTPD__F_LINGER;     /* its body is still coming */
     c->req = NULL;
@@ -9039,7 +9051,7 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
         HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
         if (w->accepting && !w->stopping) httpd__worker_listen_proxy(w, 1);  /* room again */
     }
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
 }
 /* Reads, runs the state machine, writes, until nothing moves (bounded, for fairness). */
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
@@ -9138,7 +9150,7 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
     if (addr) memcpy(c->addr, addr, 16);
     if (proxied) { c->proxied = 1; c->state = HTTPD__S_PROXY; }
     w->nconns++;
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
 #ifdef HTTPD_TLS_BEARSSL
     if (tls && httpd__tls_attach(c) < 0) {
         c->state = HTTPD__S_ABORT;                     /* out of memory: drop it */
@@ -9556,7 +9568,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "epoll_wait: %s", strerror(errno));
             break;
         }
-        if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 0);   /* timed (metrics) */
+        if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_turn(w, 0);   /* timed (metrics) */
         else w->now = httpd__now_ms();
         HTTPD__STORE(&w->busy_since, w->now);
         httpd__worker_tick_date(w);
@@ -9567,7 +9579,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
            back through the mailbox, whose wake-up makes the next wait return at once) */
         for (uint32_t k = s->pool.queued; k && httpd__taskpool_step(&s->pool, 0); k--) {}
 #endif
-        if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 1);
+        if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_turn(w, 1);
         if (!w->stopping && !w->accepting && !w->accept_timer.pprev
             && HTTPD__LOAD(&s->nconns) < s->desc.max_connections
             && (!w->max_slots || w->nconns < w->max_slots))
