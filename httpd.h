@@ -1631,16 +1631,17 @@ HTTPD__PRIVATE void httpd__http_date(char out[29], int64_t t) {
     static const char days[] = "SunMonTueWedThuFriSat";
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     httpd__tm tm;
-    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), sec = t - day * 86400;
+    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    uint32_t sec = (uint32_t)(t - day * 86400);          /* within the day: 32-bit math */
     tm.tm_hour = (int)(sec / 3600); tm.tm_min = (int)(sec / 60 % 60); tm.tm_sec = (int)(sec % 60);
     tm.tm_wday = (int)(((day % 7) + 11) % 7);                      /* 1970-01-01: Thursday */
     int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;                                   /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    uint32_t doe = (uint32_t)(z - era * 146097);                      /* [0, 146096] */
+    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     tm.tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
     tm.tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);                  /* 0 = January */
-    tm.tm_year = (int)(yoe + era * 400 + (tm.tm_mon <= 1)) - 1900;
+    tm.tm_year = (int)((int64_t)yoe + era * 400 + (tm.tm_mon <= 1)) - 1900;
     /* "Sun, 06 Nov 1994 08:49:37 GMT": two digits and a separator at a time (small code:
        this runs once a second) */
     int y = tm.tm_year + 1900;
@@ -5118,9 +5119,15 @@ HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
 /* The status line, Date and Content-Type of the last head this worker wrote, kept ready:
    most responses repeat them, so a head is then one copy and a compare of the type
    (a type that matches was checked when the prefix was built). Rebuilt when the status,
-   the type or the second changes. 0, or HTTPD_ERR_INVAL for a type with CR, LF or NUL. */
+   the type or the second changes; never kept under HTTPD_MINIMAL. 0, or HTTPD_ERR_INVAL
+   for a type with CR, LF or NUL. */
 HTTPD__PRIVATE int httpd__head_prefix(httpd__worker *w, int status, const char *ctype) {
     httpd__prefix *x = &w->prefix;
+#ifdef HTTPD_MINIMAL                      /* no cache (smaller): every head built in place */
+    (void)status;
+    x->len = 0;
+    return ctype && !httpd__is_ctl_free(ctype, 0) ? HTTPD_ERR_INVAL : 0;
+#endif
     if (x->status == status && x->sec == w->date_sec
         && (ctype ? x->ct_len != UINT16_MAX && !strncmp(ctype, x->text + x->ct_off, x->ct_len)
                     && ctype[x->ct_len] == '\0'
@@ -9344,6 +9351,9 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
 /* Runs what came back from other threads: task completions (done on this worker, with
    the reason if the client left or the deadline passed) and posted functions. */
 HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
+#if defined(HTTPD_NO_TASKS) && defined(HTTPD_NO_WEBSOCKET)
+    (void)w; (void)alive;                  /* nothing ever comes: no task, post or frame */
+#else
     httpd__lock(&w->mbox_mu);
     httpd_task *t = w->mbox;
     w->mbox = w->mbox_tail = NULL;
@@ -9376,6 +9386,7 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
         httpd__task_free(t);
         t = next;
     }
+#endif
 }
 HTTPD__PRIVATE void httpd__worker_wake(httpd__worker *w) {
     httpd__wakefd_drain(&w->wake);
