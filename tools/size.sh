@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tools/size.sh - footprint of examples/hello.c (`make size`): .text/.data/.bss on x86-64
 # (-O1) and ARM Thumb-2 (-Os, function/data sections, --gc-sections), with the default
-# features and with HTTPD_MINIMAL, each with the public functions extern (as shipped) and
-# static (HTTPD_STATIC: a one-file firmware drops what it does not call); then the heap
+# features, with HTTPD_MINIMAL and with HTTPD_MINIMAL + HTTPD_NO_THREADS (one thread, no
+# -lpthread), each with the public functions extern (as shipped) and static (HTTPD_STATIC:
+# a one-file firmware drops what it does not call); then the heap
 # at start of a 4-connection server (tests/fw_server.c: counting HTTPD_MALLOC hooks) and
 # the userspace bytes an idle connection holds. ARM needs arm-linux-gnueabihf-gcc (Debian
 # gcc-arm-linux-gnueabihf; tests/deps.sh installs it); without it that column is skipped.
@@ -15,12 +16,14 @@ sec() { size -A "$1" | awk -v s="$2" '$1 == s { print $2 }'; }     # bytes of on
 kb() { awk -v b="${1:-0}" 'BEGIN { printf "%.1f KB", b / 1024 }'; }
 row() {  # label, defines
     local label=$1 defs=$2 x a t
-    $X86 -std=c11 -O1 $defs -Wno-unused-function -o "$tmp/x" examples/hello.c -lpthread || exit 1
+    local lib=-lpthread
+    case "$defs" in *NO_THREADS*) lib= ;; esac
+    $X86 -std=c11 -O1 $defs -Wno-unused-function -o "$tmp/x" examples/hello.c $lib || exit 1
     x="$(kb "$(sec "$tmp/x" .text)") / $(sec "$tmp/x" .data) / $(sec "$tmp/x" .bss)"
     a="-"
     if [ -n "$ARM" ]; then
         $ARM -std=c11 -Os -mthumb -ffunction-sections -fdata-sections -Wl,--gc-sections \
-            $defs -Wno-unused-function -o "$tmp/a" examples/hello.c -lpthread || exit 1
+            $defs -Wno-unused-function -o "$tmp/a" examples/hello.c $lib || exit 1
         t=$(size "$tmp/a" | awk 'NR == 2 { print $1 }')
         a="$(kb "$(sec "$tmp/a" .text)") / $(sec "$tmp/a" .data) / $(sec "$tmp/a" .bss) (size text $(kb "$t"))"
     fi
@@ -32,6 +35,8 @@ row "default features"            ""
 row "default, HTTPD_STATIC"       "-DHTTPD_STATIC"
 row "HTTPD_MINIMAL"               "-DHTTPD_MINIMAL"
 row "HTTPD_MINIMAL, HTTPD_STATIC" "-DHTTPD_MINIMAL -DHTTPD_STATIC"
+row "MINIMAL + NO_THREADS"        "-DHTTPD_MINIMAL -DHTTPD_NO_THREADS"
+row "MINIMAL + NO_THREADS, STATIC" "-DHTTPD_MINIMAL -DHTTPD_NO_THREADS -DHTTPD_STATIC"
 # heap: a 1-worker server with max_connections = 4 (2 KiB heads), as tests/fw_server.c
 for defs in "" "-DHTTPD_MINIMAL"; do
     $X86 -std=c11 -O1 $defs -o "$tmp/fw" tests/fw_server.c -lpthread || exit 1
