@@ -412,6 +412,29 @@
        musl static, 32-bit x86, ARM (unit tests and the demo under qemu) and big-endian
        s390x (parser, WebSocket framing, PROXY protocol under qemu). No BSD or macOS
        machine runs in CI: the kqueue code is the part checked only through the emulation.
+       FIRMWARE. Internal sizes follow the configuration: connection slots come in chunks
+       of the next power of two >= max_connections (at most 1,024), buffers are
+       read_buffer_bytes (raised to max_header_bytes + 1 KiB), taken only while a request
+       is in flight; an idle connection holds its 216-byte slot and nothing else. Compile
+       out what a device does not use (CONFIG: HTTPD_NO_* and HTTPD_MINIMAL) and, for one
+       thread without pthreads, HTTPD_NO_THREADS: one worker whose loop runs in
+       httpd_serve (or httpd_wait) on the caller's thread, blocking tasks run between loop
+       turns (they hold the loop while they work), no watchdog, no access log; SIGINT and
+       SIGTERM stop it through signal handlers (the first gracefully). desc.preallocate = 1
+       makes everything at httpd_start: per worker, its share of max_connections in slots,
+       two blocks per slot plus one, one request per slot plus one. After that the server
+       never allocates: a connection past the slots waits in the kernel's backlog (the
+       listener is not watched meanwhile), a request with no free request or block gets
+       503, a buffered body must fit in the input block after its head (else 413),
+       pipelined parsing pauses while a quarter of the output block is queued (a response
+       must fit in the rest; stream larger ones), the request arena has no overflow
+       chunks. Metrics, the access log and TLS allocate as they go and are refused
+       (HTTPD_ERR_INVAL); httpd_defer and WebSocket upgrades still allocate. Measured
+       (`make size`, tools/size.sh; tests/test_firmware.py checks the no-allocation claim
+       under load): heap at start of a 1-worker, 4-connection server with 2 KiB heads
+       8.7 KB (48.6 KB preallocated), hello.c .text at x86-64 -O1 102 KB with every
+       feature, 34.5 KB HTTPD_MINIMAL, 30.9 KB HTTPD_MINIMAL + HTTPD_NO_THREADS +
+       HTTPD_STATIC; ARM Thumb-2 -Os --gc-sections size text 27.7 KB for the latter.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
