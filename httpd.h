@@ -3,8 +3,9 @@
    In ONE .c file:    #define HTTPD_IMPLEMENTATION
                       #include "httpd.h"
    Everywhere else:   #include "httpd.h"
-   Link with -lpthread. C11 or C++; Linux (epoll), macOS and the BSDs (kqueue), other
-   POSIX systems (poll). Nothing else is needed (HTTPS: BearSSL, optional, see TLS).
+   Link with -lpthread (not under HTTPD_NO_THREADS). C11 or C++; Linux (epoll), macOS and
+   the BSDs (kqueue), other POSIX systems (poll). Nothing else is needed (HTTPS: BearSSL,
+   optional, see TLS).
 
    CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES,
              STATIC FILES, FORMS, WEBSOCKETS, TLS, ASYNC AND BLOCKING WORK, TIMEOUTS,
@@ -46,6 +47,10 @@
                             stream_body fails httpd_start); implies HTTPD_NO_SSE
          HTTPD_NO_TASKS     leave the blocking-task pool out (>>pool: httpd_defer,
                             httpd_submit, httpd_post)
+         HTTPD_NO_THREADS   one thread, no pthreads (no -lpthread): the loop of the one
+                            worker runs in httpd_serve/httpd_wait on the caller's thread,
+                            tasks between its turns, no watchdog, no access log
+                            (PORTABILITY: FIRMWARE)
          HTTPD_NO_FILES     leave file bodies out (>>file: httpd_send_file, sendfile);
                             implies HTTPD_NO_STATIC
          HTTPD_NO_STATIC    leave static files and packed assets out (>>static_path,
