@@ -6341,7 +6341,8 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
                                const char *protocol, void *user) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !desc || !desc->on_message) return HTTPD_ERR_STATE;
-    if (r->responded || HTTPD__STREAMING(r) || r->utimer.pprev || r->task || r->wwait || !r->dispatched)
+    if (r->responded || HTTPD__STREAMING(r) || r->utimer.pprev || r->task || r->wwait
+        || !r->dispatched)
         return HTTPD_ERR_STATE;
     httpd__conn *c = r->conn;
     if (!c) return httpd__req_drop_orphan(r);
@@ -8550,7 +8551,8 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
         break;
     case HTTPD__S_BODY:
         if (HTTPD__SBODY(c->req) && (!c->req->bfn || c->req->paused))
-            t = c->req->responded || HTTPD__STREAMING(c->req) ? HTTPD_NO_TIMEOUT : c->req->timeout_ms;
+            t = c->req->responded || HTTPD__STREAMING(c->req) ? HTTPD_NO_TIMEOUT
+                                                               : c->req->timeout_ms;
         else t = d->body_timeout_ms;
         break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
@@ -9878,7 +9880,8 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
 #ifdef HTTPD_NO_STREAMING
         if (s->router.routes[i].pub->stream_body) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "route %s: stream_body, but "
-                       "httpd.h was compiled with HTTPD_NO_STREAMING", s->router.routes[i].pub->pattern);
+                       "httpd.h was compiled with HTTPD_NO_STREAMING",
+                       s->router.routes[i].pub->pattern);
             return HTTPD_ERR_INVAL;
         }
 #endif

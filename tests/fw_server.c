@@ -125,7 +125,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--request-id")) d.request_id = 1;     /* must fail when */
         else if (!strcmp(argv[i], "--metrics")) d.metrics = no_metrics;  /* not available */
         else if (!strcmp(argv[i], "--no-serve")) serve = 0;
-        else { fprintf(stderr, "usage: fw_server [--port P] [--conns N] [--prealloc]\n"); return 2; }
+        else {
+            fprintf(stderr, "usage: fw_server [--port P] [--conns N] [--prealloc] [--no-serve]\n");
+            return 2;
+        }
     }
     sigset_t set;                           /* as httpd_run does: for httpd_serve */
     sigemptyset(&set);
