@@ -4678,6 +4678,11 @@ buffers:
 enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response framing */
 #define HTTPD__LINGER_MS 2000u               /* read-and-discard after an error response */
 #define HTTPD__LINGER_BYTES (1u << 20)
+#ifdef HTTPD_MINIMAL                         /* the worker's buffer for discarded input */
+#  define HTTPD__SCRATCH 512u                /* (in the worker: part of the heap at start) */
+#else
+#  define HTTPD__SCRATCH 4096u
+#endif
 #define HTTPD__ARENA_INLINE 1024u
 #define HTTPD__BODY_ROOM 1024u               /* input space kept free after a head */
 #define HTTPD__CONN_CHUNK_BITS 10            /* at most 1,024 conns per slab chunk; fewer
@@ -4873,7 +4878,7 @@ typedef struct httpd__worker {
     httpd__timer stop_timer;       /* graceful stop deadline                           */
     httpd__timer drain_timer;      /* end of the drain delay                           */
     httpd__timer trim_timer;       /* every HTTPD__TRIM_MS: free what a burst left     */
-    char         scratch[4096];    /* lingering reads land here                        */
+    char         scratch[HTTPD__SCRATCH]; /* lingering reads land here                  */
     uint64_t     requests;         /* request heads completed on this worker           */
     HTTPD__ATOMIC(uint64_t) busy_since;  /* ms: out of epoll_wait since; 0 while waiting */
     HTTPD__ATOMIC(uintptr_t) cb_route; /* in an application callback: its httpd__route *
