@@ -437,9 +437,10 @@
        (HTTPD_ERR_INVAL); httpd_defer and WebSocket upgrades still allocate. Measured
        (`make size`, tools/size.sh; tests/test_firmware.py checks the no-allocation claim
        under load): heap at start of a 1-worker, 4-connection server with 2 KiB heads
-       8.7 KB (48.6 KB preallocated), hello.c .text at x86-64 -O1 102 KB with every
-       feature, 34.5 KB HTTPD_MINIMAL, 30.9 KB HTTPD_MINIMAL + HTTPD_NO_THREADS +
-       HTTPD_STATIC; ARM Thumb-2 -Os --gc-sections size text 27.7 KB for the latter.
+       8.7 KB, 5.1 KB under HTTPD_MINIMAL (48.6 / 45.0 KB preallocated); hello.c .text at
+       x86-64 -O1 102 KiB with every feature, 34.5 KiB HTTPD_MINIMAL, 31.0 KiB
+       HTTPD_MINIMAL + HTTPD_NO_THREADS + HTTPD_STATIC; ARM Thumb-2 -Os --gc-sections
+       size text 27.7 KiB for the latter.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
