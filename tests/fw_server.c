@@ -7,7 +7,8 @@
    GET /task    -> "task N": N computed by a blocking task (httpd_defer; with HTTPD_NO_THREADS
                    it runs on the loop between turns); 404 under HTTPD_NO_TASKS
    Options: --port P --conns N --prealloc (desc.preallocate) --no-serve (print and exit);
-   --request-id, --metrics: ask for operations (refused by some builds and modes).
+   --request-id, --metrics: ask for operations (refused by some builds and modes);
+   --stream-route: add a stream_body route (refused under HTTPD_NO_STREAMING).
    Built by tests/test_firmware.py (default, HTTPD_MINIMAL, HTTPD_NO_THREADS). */
 #include <stdatomic.h>
 #include <stddef.h>
@@ -96,6 +97,7 @@ static void stats(httpd_request *req) {
 
 int main(int argc, char **argv) {
     static const httpd_route routes[] = {
+        { .method = "PUT", .pattern = "/streamed", .handler = hello, .stream_body = 1 },
         { .method = "GET", .pattern = "/", .handler = hello },
         { .method = "GET", .pattern = "/echo/:x", .handler = echo },
         { .method = "POST", .pattern = "/sum", .handler = sum },
@@ -106,6 +108,7 @@ int main(int argc, char **argv) {
         { 0 },
     };
     static const httpd_metric no_metrics[1];
+    int streamed = 0;
     httpd_desc d = { 0 };
     int serve = 1;
     d.port = 0;
@@ -116,7 +119,6 @@ int main(int argc, char **argv) {
     d.max_headers = 16;
     d.max_body_bytes = 4096;
     d.read_buffer_bytes = 2048;
-    d.routes = routes;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc) d.port = (uint16_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--conns") && i + 1 < argc)
@@ -124,12 +126,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--prealloc")) d.preallocate = 1;
         else if (!strcmp(argv[i], "--request-id")) d.request_id = 1;     /* must fail when */
         else if (!strcmp(argv[i], "--metrics")) d.metrics = no_metrics;  /* not available */
+        else if (!strcmp(argv[i], "--stream-route")) streamed = 1;       /* HTTPD_NO_STREAMING */
         else if (!strcmp(argv[i], "--no-serve")) serve = 0;
         else {
             fprintf(stderr, "usage: fw_server [--port P] [--conns N] [--prealloc] [--no-serve]\n");
             return 2;
         }
     }
+    d.routes = streamed ? routes : routes + 1;        /* the streamed route first, or not */
     sigset_t set;                           /* as httpd_run does: for httpd_serve */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

@@ -204,8 +204,8 @@ def heap_at_start_small():
 
 @test
 def minimal_build_refuses_operations():
-    """HTTPD_MINIMAL (no middleware): a desc asking for operations fails with INVAL; a
-    preallocated server refuses metrics / access log."""
+    """HTTPD_MINIMAL (no middleware, no streaming): a desc asking for operations or a
+    stream_body route fails with INVAL; a preallocated server refuses metrics."""
     if "fw_server-min" not in VARIANTS:
         return
     p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--request-id", "--no-serve"],
@@ -214,6 +214,12 @@ def minimal_build_refuses_operations():
     p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--prealloc", "--metrics",
                         "--no-serve"], capture_output=True, text=True, timeout=20)
     assert p.returncode == 1 and "invalid argument" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--stream-route", "--no-serve"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "HTTPD_NO_STREAMING" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--stream-route", "--no-serve"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, (p.returncode, p.stderr)             # with streaming: fine
 
 
 @test
