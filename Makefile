@@ -150,9 +150,10 @@ test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan
 
 # The other two event backends, a subset of the suites each (the whole suite with each:
 # `make test-run BACKEND=poll`, `BACKEND=kqueue`). Part of `make test`.
-SUBSET_BIN   := test_server test_conn test_tls replay_worker demo-asan demo chat-asan chat-tsan
+SUBSET_BIN   := test_server test_conn test_tls replay_worker demo-asan demo chat-asan chat-tsan \
+                fw_server-nothreads fw_server-tiny
 SUBSET_SUITE := test_server test_conn test_tls replay_worker test_http.py \
-                test_smuggling.py test_ws.py
+                test_smuggling.py test_ws.py test_firmware.py
 .PHONY: test-backends test-portability size
 test-backends:
 	@for be in poll kqueue; do \
