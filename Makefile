@@ -73,6 +73,16 @@ $(B)/demo-tsan: examples/demo.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
 $(B)/chat-tsan: examples/chat.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/chat.c $(LIBS)
+# tests/fw_server.c (counting allocator hooks) as firmware builds: default, HTTPD_MINIMAL,
+# HTTPD_NO_THREADS, both (tiny); driven by tests/test_firmware.py
+$(B)/fw_server-asan: tests/fw_server.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
+$(B)/fw_server-min: tests/fw_server.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_MINIMAL -o $@ $< $(LIBS)
+$(B)/fw_server-nothreads: tests/fw_server.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_NO_THREADS -o $@ $<
+$(B)/fw_server-tiny: tests/fw_server.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_MINIMAL -DHTTPD_NO_THREADS -o $@ $<
 # the SQLite example: the only program that links a database
 $(B)/notes_api: examples/notes_api.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS) -lsqlite3
@@ -133,15 +143,18 @@ test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
       $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
-      $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls
+      $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls \
+      $(B)/fw_server-asan $(B)/fw_server-min $(B)/fw_server-nothreads \
+      $(B)/fw_server-tiny
 	@BUILD=$(B) tests/run.sh
 
 # The other two event backends, a subset of the suites each (the whole suite with each:
 # `make test-run BACKEND=poll`, `BACKEND=kqueue`). Part of `make test`.
-SUBSET_BIN   := test_server test_conn test_tls replay_worker demo-asan demo chat-asan chat-tsan
+SUBSET_BIN   := test_server test_conn test_tls replay_worker demo-asan demo chat-asan chat-tsan \
+                fw_server-nothreads fw_server-tiny
 SUBSET_SUITE := test_server test_conn test_tls replay_worker test_http.py \
-                test_smuggling.py test_ws.py
-.PHONY: test-backends test-portability
+                test_smuggling.py test_ws.py test_firmware.py
+.PHONY: test-backends test-portability size
 test-backends:
 	@for be in poll kqueue; do \
 	  $(MAKE) --no-print-directory BACKEND=$$be $(addprefix build-$$be/,$(SUBSET_BIN)) \
@@ -153,6 +166,12 @@ test-backends:
 test-portability:
 	@tests/deps.sh $$(tests/deps.sh --portability-list)
 	@tests/portability.sh
+
+# footprint of examples/hello.c (x86-64 -O1, ARM Thumb-2 -Os gc; default and HTTPD_MINIMAL),
+# heap at start of a 4-connection server, bytes per idle connection (tools/size.sh)
+size:
+	@tests/deps.sh gcc binutils gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+	@tools/size.sh
 
 bench-quick: $(B)/demo
 	@bench/quick.sh

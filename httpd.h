@@ -3,8 +3,9 @@
    In ONE .c file:    #define HTTPD_IMPLEMENTATION
                       #include "httpd.h"
    Everywhere else:   #include "httpd.h"
-   Link with -lpthread. C11 or C++; Linux (epoll), macOS and the BSDs (kqueue), other
-   POSIX systems (poll). Nothing else is needed (HTTPS: BearSSL, optional, see TLS).
+   Link with -lpthread (not under HTTPD_NO_THREADS). C11 or C++; Linux (epoll), macOS and
+   the BSDs (kqueue), other POSIX systems (poll). Nothing else is needed (HTTPS: BearSSL,
+   optional, see TLS).
 
    CONTENTS: QUICK START, CONFIG, ROUTES, REQUESTS, RESPONSES, STREAMING, FILES,
              STATIC FILES, FORMS, WEBSOCKETS, TLS, ASYNC AND BLOCKING WORK, TIMEOUTS,
@@ -39,6 +40,33 @@
          HTTPD_NO_SIMD      plain loops instead of the SSE2/NEON scans of request heads
          HTTPD_NO_WEBSOCKET leave WebSockets out (>>sha1, >>ws_frame, >>ws; httpd_ws_*
                             are then declared but not defined)
+         HTTPD_NO_MULTIPART leave multipart/form-data out (>>multipart, httpd_multipart_*)
+         HTTPD_NO_SSE       leave Server-Sent Events out (httpd_sse_*)
+         HTTPD_NO_STREAMING leave streaming out: httpd_begin/_write/_end, httpd_add_trailer,
+                            httpd_on_writable, httpd_body_read/_pause/_resume (a route with
+                            stream_body fails httpd_start); implies HTTPD_NO_SSE
+         HTTPD_NO_TASKS     leave the blocking-task pool out (>>pool: httpd_defer,
+                            httpd_submit, httpd_post)
+         HTTPD_NO_THREADS   one thread, no pthreads (no -lpthread): the loop of the one
+                            worker runs in httpd_serve/httpd_wait on the caller's thread,
+                            tasks between its turns, no watchdog, no access log
+                            (PORTABILITY: FIRMWARE)
+         HTTPD_NO_FILES     leave file bodies out (>>file: httpd_send_file, sendfile);
+                            implies HTTPD_NO_STATIC
+         HTTPD_NO_STATIC    leave static files and packed assets out (>>static_path,
+                            >>static_cond, >>static; httpd_static_*)
+         HTTPD_NO_MIDDLEWARE leave the operations out (>>proxyproto, >>ratelimit, >>metrics,
+                            >>accesslog, >>mw, >>ops: middleware chains, CORS, request ids,
+                            rate limits, metrics, the access log, on_error, trusted proxies,
+                            the PROXY protocol); a desc or route that asks for one of them
+                            fails httpd_start with HTTPD_ERR_INVAL
+         HTTPD_NO_GETADDRINFO numeric addresses only (inet_pton; "localhost" is 127.0.0.1),
+                            no resolver linked in
+         HTTPD_MINIMAL      all of the above plus HTTPD_NO_WEBSOCKET and HTTPD_NO_SIMD, no
+                            TLS, no start-up hints (somaxconn, ulimit): HTTP/1.1 with the
+                            strict parser, router, timeouts and caps (PORTABILITY).
+                            What a switch leaves out stays declared but is not defined;
+                            tests/features.sh checks every combination.
          HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_pem, >>tls_conf, >>tls; link
                             -lbearssl, Debian: libbearssl-dev). Without it nothing of TLS is
                             compiled and nothing refers to BearSSL; desc.tls then fails
@@ -391,6 +419,30 @@
        musl static, 32-bit x86, ARM (unit tests and the demo under qemu) and big-endian
        s390x (parser, WebSocket framing, PROXY protocol under qemu). No BSD or macOS
        machine runs in CI: the kqueue code is the part checked only through the emulation.
+       FIRMWARE. Internal sizes follow the configuration: connection slots come in chunks
+       of the next power of two >= max_connections (at most 1,024), buffers are
+       read_buffer_bytes (raised to max_header_bytes + 1 KiB), taken only while a request
+       is in flight; an idle connection holds its 216-byte slot and nothing else. Compile
+       out what a device does not use (CONFIG: HTTPD_NO_* and HTTPD_MINIMAL) and, for one
+       thread without pthreads, HTTPD_NO_THREADS: one worker whose loop runs in
+       httpd_serve (or httpd_wait) on the caller's thread, blocking tasks run between loop
+       turns (they hold the loop while they work), no watchdog, no access log; SIGINT and
+       SIGTERM stop it through signal handlers (the first gracefully). desc.preallocate = 1
+       makes everything at httpd_start: per worker, its share of max_connections in slots,
+       two blocks per slot plus one, one request per slot plus one. After that the server
+       never allocates: a connection past the slots waits in the kernel's backlog (the
+       listener is not watched meanwhile), a request with no free request or block gets
+       503, a buffered body must fit in the input block after its head (else 413),
+       pipelined parsing pauses while a quarter of the output block is queued (a response
+       must fit in the rest; stream larger ones), the request arena has no overflow
+       chunks. Metrics, the access log and TLS allocate as they go and are refused
+       (HTTPD_ERR_INVAL); httpd_defer and WebSocket upgrades still allocate. Measured
+       (`make size`, tools/size.sh; tests/test_firmware.py checks the no-allocation claim
+       under load): heap at start of a 1-worker, 4-connection server with 2 KiB heads
+       8.7 KB, 5.1 KB under HTTPD_MINIMAL (48.6 / 45.0 KB preallocated); hello.c .text at
+       x86-64 -O1 102 KiB with every feature, 34.5 KiB HTTPD_MINIMAL, 31.0 KiB
+       HTTPD_MINIMAL + HTTPD_NO_THREADS + HTTPD_STATIC; ARM Thumb-2 -Os --gc-sections
+       size text 27.7 KiB for the latter.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
@@ -424,6 +476,44 @@
 #endif
 #ifndef HTTPD_H_INCLUDED
 #define HTTPD_H_INCLUDED
+#ifdef HTTPD_MINIMAL            /* the firmware build: see CONFIG and PORTABILITY */
+#  ifndef HTTPD_NO_MULTIPART
+#    define HTTPD_NO_MULTIPART 1
+#  endif
+#  ifndef HTTPD_NO_SSE
+#    define HTTPD_NO_SSE 1
+#  endif
+#  ifndef HTTPD_NO_FILES
+#    define HTTPD_NO_FILES 1
+#  endif
+#  ifndef HTTPD_NO_MIDDLEWARE
+#    define HTTPD_NO_MIDDLEWARE 1
+#  endif
+#  ifndef HTTPD_NO_GETADDRINFO
+#    define HTTPD_NO_GETADDRINFO 1
+#  endif
+#  ifndef HTTPD_NO_WEBSOCKET
+#    define HTTPD_NO_WEBSOCKET 1
+#  endif
+#  ifndef HTTPD_NO_SIMD
+#    define HTTPD_NO_SIMD 1     /* the plain loops are smaller */
+#  endif
+#  ifndef HTTPD_NO_STREAMING
+#    define HTTPD_NO_STREAMING 1
+#  endif
+#  ifndef HTTPD_NO_TASKS
+#    define HTTPD_NO_TASKS 1
+#  endif
+#  ifdef HTTPD_TLS_BEARSSL
+#    error "httpd.h: HTTPD_MINIMAL has no TLS; leave HTTPD_TLS_BEARSSL out"
+#  endif
+#endif
+#if defined(HTTPD_NO_STREAMING) && !defined(HTTPD_NO_SSE)
+#  define HTTPD_NO_SSE 1        /* events are a streaming response */
+#endif
+#if defined(HTTPD_NO_FILES) && !defined(HTTPD_NO_STATIC)
+#  define HTTPD_NO_STATIC 1     /* static files are sent as file bodies */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 
@@ -783,6 +873,9 @@ typedef struct httpd_desc {
     uint32_t     proxy_timeout_ms HTTPD__0; /* 0 -> 5000: the PROXY header's deadline      */
     uint32_t     proxy_max_connections HTTPD__0; /* 0: only max_connections; else its own cap */
     const httpd_tls_desc *tls HTTPD__0; /* 0: no HTTPS; else the TLS listener (see TLS)  */
+    int          preallocate HTTPD__0; /* 1: no allocation after httpd_start: connections,
+                                          buffers and requests come from pools sized here
+                                          from max_connections (see PORTABILITY)          */
 } httpd_desc;
 
 /* Binds, starts the workers and returns at once. On error nothing is left running and
@@ -1159,7 +1252,9 @@ HTTPD_API int  httpd_proxy_port(const httpd_server *s);
    Includes, allocator hooks, private macros. Nothing here has state. */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
+#ifndef HTTPD_NO_THREADS
+#  include <pthread.h>
+#endif
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1168,7 +1263,9 @@ HTTPD_API int  httpd_proxy_port(const httpd_server *s);
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
-#include <netdb.h>
+#ifndef HTTPD_NO_GETADDRINFO
+#  include <netdb.h>
+#endif
 #include <sched.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -1276,6 +1373,44 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 /* A counter with one writer (its worker) read by others (a scrape): a plain load, add and
    store, no locked instruction, yet no data race for the reader. */
 #define HTTPD__BUMP(p, v) HTTPD__STORE_RLX((p), HTTPD__LOAD_RLX(p) + (v))
+
+/* The thread layer: pthreads, or (HTTPD_NO_THREADS) nothing at all: one thread runs
+   everything, locks are no-ops and a thread never starts (httpd__thread_start fails). */
+#ifndef HTTPD_NO_THREADS
+typedef pthread_mutex_t httpd__mutex;
+typedef pthread_cond_t httpd__cond;
+typedef pthread_t httpd__thread;
+#  define httpd__mutex_init(m) pthread_mutex_init((m), NULL)
+#  define httpd__mutex_destroy(m) pthread_mutex_destroy(m)
+#  define httpd__lock(m) pthread_mutex_lock(m)
+#  define httpd__unlock(m) pthread_mutex_unlock(m)
+#  define httpd__cond_init(c) pthread_cond_init((c), NULL)
+#  define httpd__cond_destroy(c) pthread_cond_destroy(c)
+#  define httpd__cond_signal(c) pthread_cond_signal(c)
+#  define httpd__cond_broadcast(c) pthread_cond_broadcast(c)
+#  define httpd__cond_wait(c, m) pthread_cond_wait((c), (m))
+#  define httpd__cond_timedwait(c, m, ts) pthread_cond_timedwait((c), (m), (ts))
+#  define httpd__thread_start(t, fn, arg) pthread_create((t), NULL, (fn), (arg))
+#  define httpd__thread_join(t) pthread_join((t), NULL)
+#  define httpd__sigmask(how, set, old) pthread_sigmask((how), (set), (old))
+#else
+typedef int httpd__mutex;
+typedef int httpd__cond;
+typedef int httpd__thread;
+#  define httpd__mutex_init(m) ((void)(m))
+#  define httpd__mutex_destroy(m) ((void)(m))
+#  define httpd__lock(m) ((void)(m))
+#  define httpd__unlock(m) ((void)(m))
+#  define httpd__cond_init(c) ((void)(c))
+#  define httpd__cond_destroy(c) ((void)(c))
+#  define httpd__cond_signal(c) ((void)(c))
+#  define httpd__cond_broadcast(c) ((void)(c))
+#  define httpd__cond_wait(c, m) ((void)(c), (void)(m))
+#  define httpd__cond_timedwait(c, m, ts) ((void)(c), (void)(m), (void)(ts))
+#  define httpd__thread_start(t, fn, arg) ((void)(t), (void)(fn), (void)(arg), -1)
+#  define httpd__thread_join(t) ((void)(t))
+#  define httpd__sigmask(how, set, old) sigprocmask((how), (set), (old))
+#endif
 
 #if (defined(HTTPD_MALLOC) + defined(HTTPD_REALLOC) + defined(HTTPD_FREE)) % 3 != 0
 #  error "define all of HTTPD_MALLOC, HTTPD_REALLOC, HTTPD_FREE, or none"
@@ -1527,27 +1662,34 @@ HTTPD__PRIVATE void httpd__http_date(char out[29], int64_t t) {
     static const char days[] = "SunMonTueWedThuFriSat";
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     httpd__tm tm;
-    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), sec = t - day * 86400;
+    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    uint32_t sec = (uint32_t)(t - day * 86400);          /* within the day: 32-bit math */
     tm.tm_hour = (int)(sec / 3600); tm.tm_min = (int)(sec / 60 % 60); tm.tm_sec = (int)(sec % 60);
     tm.tm_wday = (int)(((day % 7) + 11) % 7);                      /* 1970-01-01: Thursday */
     int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;                                   /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    uint32_t doe = (uint32_t)(z - era * 146097);                      /* [0, 146096] */
+    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     tm.tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
     tm.tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);                  /* 0 = January */
-    tm.tm_year = (int)(yoe + era * 400 + (tm.tm_mon <= 1)) - 1900;
-    char *p = out;
-    memcpy(p, days + 3 * tm.tm_wday, 3); p += 3; *p++ = ','; *p++ = ' ';
-    *p++ = (char)('0' + tm.tm_mday / 10); *p++ = (char)('0' + tm.tm_mday % 10); *p++ = ' ';
-    memcpy(p, months + 3 * tm.tm_mon, 3); p += 3; *p++ = ' ';
+    tm.tm_year = (int)((int64_t)yoe + era * 400 + (tm.tm_mon <= 1)) - 1900;
+    /* "Sun, 06 Nov 1994 08:49:37 GMT": two digits and a separator at a time (small code:
+       this runs once a second) */
     int y = tm.tm_year + 1900;
-    *p++ = (char)('0' + y / 1000 % 10); *p++ = (char)('0' + y / 100 % 10);
-    *p++ = (char)('0' + y / 10 % 10); *p++ = (char)('0' + y % 10); *p++ = ' ';
-    *p++ = (char)('0' + tm.tm_hour / 10); *p++ = (char)('0' + tm.tm_hour % 10); *p++ = ':';
-    *p++ = (char)('0' + tm.tm_min / 10); *p++ = (char)('0' + tm.tm_min % 10); *p++ = ':';
-    *p++ = (char)('0' + tm.tm_sec / 10); *p++ = (char)('0' + tm.tm_sec % 10);
-    memcpy(p, " GMT", 4);
+    int two[6] = { tm.tm_mday, y / 100 % 100, y % 100, tm.tm_hour, tm.tm_min, tm.tm_sec };
+    static const unsigned char at[6] = { 5, 12, 14, 17, 20, 23 };
+    static const char sep[6] = { ' ', 0, ' ', ':', ':', ' ' };
+    memcpy(out, days + 3 * tm.tm_wday, 3);
+    memcpy(out + 3, ", ", 2);
+    memcpy(out + 8, months + 3 * tm.tm_mon, 3);
+    out[11] = ' ';
+    for (int i = 0; i < 6; i++) {
+        char *p = out + at[i];
+        p[0] = (char)('0' + two[i] / 10);
+        p[1] = (char)('0' + two[i] % 10);
+        if (sep[i]) p[2] = sep[i];
+    }
+    memcpy(out + 26, "GMT", 3);
 }
 
 /* ======================================================================= >>log
@@ -1578,6 +1720,8 @@ typedef struct httpd__pool {
                                   (blocks that held keys: TLS engines)              */
     uint32_t low;              /* fewest free blocks since the last trim: never needed */
     uint32_t block;            /* block size in bytes                               */
+    uint32_t fixed;            /* 1: the blocks were all made at start (preallocate):
+                                  never allocate, grow or free one until the end      */
     void    *alloc_ctx;
 } httpd__pool;
 
@@ -1589,7 +1733,7 @@ typedef struct httpd__buf {    /* bytes [pos, len) are live; cap 0 <=> data NULL
 HTTPD__PRIVATE void httpd__pool_init(httpd__pool *p, uint32_t block, uint32_t keep, void *ctx) {
     p->free_list = NULL; p->nfree = p->low = 0; p->keep = keep; p->block = block;
     p->alloc_ctx = ctx;
-    p->wipe = 0;
+    p->wipe = p->fixed = 0;
 }
 HTTPD__PRIVATE char *httpd__pool_get(httpd__pool *p) {
     if (p->free_list) {
@@ -1598,11 +1742,11 @@ HTTPD__PRIVATE char *httpd__pool_get(httpd__pool *p) {
         if (--p->nfree < p->low) p->low = p->nfree;
         return b;
     }
-    return (char *)HTTPD_MALLOC(p->alloc_ctx, p->block);
+    return p->fixed ? NULL : (char *)HTTPD_MALLOC(p->alloc_ctx, p->block);
 }
 HTTPD__PRIVATE void httpd__pool_put(httpd__pool *p, char *b, uint32_t cap) {
     if (!b) return;
-    if (cap != p->block || p->nfree >= p->keep) {
+    if (cap != p->block || (p->nfree >= p->keep && !p->fixed)) {
         if (p->wipe) memset(b, 0, cap);
         HTTPD_FREE(p->alloc_ctx, b);
         return;
@@ -1613,7 +1757,7 @@ HTTPD__PRIVATE void httpd__pool_put(httpd__pool *p, char *b, uint32_t cap) {
 }
 /* Frees the blocks no one needed since the last trim (after a burst, memory goes back). */
 HTTPD__PRIVATE uint32_t httpd__pool_trim(httpd__pool *p) {
-    uint32_t n = p->low;
+    uint32_t n = p->fixed ? 0 : p->low;
     for (uint32_t i = 0; i < n; i++) {
         char *b = (char *)p->free_list;
         memcpy(&p->free_list, b, sizeof(void *));
@@ -1638,10 +1782,12 @@ HTTPD__PRIVATE void httpd__buf_release(httpd__pool *p, httpd__buf *b) {
     b->data = NULL; b->pos = b->len = b->cap = 0;
 }
 /* Makes room for n more bytes after len (moving live bytes to the front first).
-   Returns 0 or HTTPD_ERR_NOMEM / HTTPD_ERR_TOOLARGE (over 2 GiB). */
+   Returns 0 or HTTPD_ERR_NOMEM / HTTPD_ERR_TOOLARGE (over 2 GiB); NOMEM too when a fixed
+   pool's block is full. */
 HTTPD__PRIVATE int httpd__buf_reserve(httpd__pool *p, httpd__buf *b, size_t n) {
     if (!b->data) {
         size_t cap = n <= p->block ? p->block : n;
+        if (p->fixed && cap != p->block) return HTTPD_ERR_NOMEM;
         if (cap > 0x7fffffffu) return HTTPD_ERR_TOOLARGE;
         b->data = cap == p->block ? httpd__pool_get(p) : (char *)HTTPD_MALLOC(p->alloc_ctx, cap);
         if (!b->data) return HTTPD_ERR_NOMEM;
@@ -1655,6 +1801,7 @@ HTTPD__PRIVATE int httpd__buf_reserve(httpd__pool *p, httpd__buf *b, size_t n) {
         if (b->cap - b->len >= n) return 0;
     }
     if (n > 0x7fffffffu - b->len) return HTTPD_ERR_TOOLARGE;
+    if (p->fixed) return HTTPD_ERR_NOMEM;               /* a block never grows */
     size_t want = (size_t)b->len + n, cap = (size_t)b->cap * 2;
     if (cap < want) cap = want;
     if (cap > 0x7fffffffu) cap = 0x7fffffffu;
@@ -2472,6 +2619,7 @@ HTTPD__HOT int httpd__router_find(const httpd__router *r, int mid, const char *m
     return -1;
 }
 
+#ifndef HTTPD_NO_MIDDLEWARE      /* >>proxyproto and >>ratelimit: operations only */
 /* ================================================================ >>proxyproto
    Who the client is, behind proxies. An address is 16 bytes, IPv4 as ::ffff:a.b.c.d (RFC
    4291 §2.5.5.2), so one compare serves both families; all zero means unknown. Strict
@@ -2876,6 +3024,18 @@ HTTPD__PRIVATE int httpd__rl_take(httpd__rl_table *t, uint64_t k0, uint64_t k1, 
     return 1;
 }
 
+#else  /* HTTPD_NO_MIDDLEWARE: no PROXY listener, no peer address is kept */
+HTTPD__PRIVATE int httpd__proxy_parse(const char *b, size_t n, uint8_t addr[16], int *got) {
+    (void)b; (void)n; (void)addr; (void)got;
+    return -1;
+}
+HTTPD__PRIVATE void httpd__addr_from(uint8_t a[16], const struct sockaddr *sa) {
+    (void)sa;
+    memset(a, 0, 16);
+}
+#endif /* HTTPD_NO_MIDDLEWARE */
+
+#ifndef HTTPD_NO_MULTIPART
 /* ================================================================= >>multipart
    multipart/form-data, streamed (RFC 7578; syntax of RFC 2046 §5.1.1). The body is
      preamble "--" B pad CRLF part *( CRLF "--" B pad CRLF part ) CRLF "--" B "--" epilogue
@@ -3114,6 +3274,8 @@ HTTPD_API int httpd_multipart_end(const httpd_multipart *m) {
     if (!m) return HTTPD_ERR_INVAL;
     return m->rc == HTTPD_MULTIPART_DONE ? 0 : m->rc < 0 ? m->rc : HTTPD_ERR_INVAL;
 }
+
+#endif /* HTTPD_NO_MULTIPART */
 
 #ifndef HTTPD_NO_WEBSOCKET
 /* ====================================================================== >>sha1
@@ -3409,31 +3571,32 @@ struct httpd_task {
     void                *alloc_ctx;
 };
 typedef struct httpd__taskpool {
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
+    httpd__mutex mu;
+    httpd__cond  cv;
     httpd_task     *head, *tail;
     uint32_t        queued, cap;
     uint64_t        shed;          /* pushes refused: the queue was full (metrics)     */
     HTTPD__ATOMIC(uint32_t) running; /* tasks in work() now (metrics)                  */
     int             stopping, nthreads, inited;
-    pthread_t      *threads;
+    httpd__thread      *threads;
     void           *alloc_ctx;
 } httpd__taskpool;
 
 HTTPD_API int httpd_task_cancelled(const httpd_task *t) {
     return t ? HTTPD__LOAD(&((httpd_task *)(uintptr_t)t)->cancelled) != 0 : 1;
 }
+#ifndef HTTPD_NO_TASKS
 /* Takes one task off the queue (waiting for one if `wait`), runs it and completes it.
    0: nothing to run (not waiting, or stopping with the queue drained). */
 HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
-    pthread_mutex_lock(&p->mu);
-    while (wait && !p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
+    httpd__lock(&p->mu);
+    while (wait && !p->head && !p->stopping) httpd__cond_wait(&p->cv, &p->mu);
     httpd_task *t = p->head;
-    if (!t) { pthread_mutex_unlock(&p->mu); return 0; }
+    if (!t) { httpd__unlock(&p->mu); return 0; }
     p->head = t->next;
     if (!p->head) p->tail = NULL;
     p->queued--;
-    pthread_mutex_unlock(&p->mu);
+    httpd__unlock(&p->mu);
     t->next = NULL;
     /* a request task cancelled while queued is skipped; background work runs (with the
        flag set) so that it can release what it holds */
@@ -3452,34 +3615,34 @@ HTTPD__PRIVATE void *httpd__taskpool_main(void *arg) {
 HTTPD__PRIVATE int httpd__taskpool_push(httpd__taskpool *p, httpd_task *t) {
     int rc = 0;
     if (!p->inited) return HTTPD_ERR_STATE;
-    pthread_mutex_lock(&p->mu);
+    httpd__lock(&p->mu);
     if (p->stopping) rc = HTTPD_ERR_STATE;
     else if (p->queued >= p->cap) { rc = HTTPD_ERR_TOOLARGE; p->shed++; } /* full: fail fast */
     else {
         if (p->tail) p->tail->next = t; else p->head = t;
         p->tail = t;
         p->queued++;
-        pthread_cond_signal(&p->cv);
+        httpd__cond_signal(&p->cv);
     }
-    pthread_mutex_unlock(&p->mu);
+    httpd__unlock(&p->mu);
     return rc;
 }
 /* Cancels what waits, lets the threads finish it, joins them. */
 HTTPD__PRIVATE void httpd__taskpool_stop(httpd__taskpool *p) {
     if (!p->inited) return;
-    pthread_mutex_lock(&p->mu);
+    httpd__lock(&p->mu);
     p->stopping = 1;
     for (httpd_task *t = p->head; t; t = t->next) HTTPD__STORE(&t->cancelled, 1);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    httpd__cond_broadcast(&p->cv);
+    httpd__unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) httpd__thread_join(p->threads[i]);
     p->nthreads = 0;
 }
 HTTPD__PRIVATE void httpd__taskpool_free(httpd__taskpool *p) {
     if (!p->inited) return;
     httpd__taskpool_stop(p);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
+    httpd__mutex_destroy(&p->mu);
+    httpd__cond_destroy(&p->cv);
     HTTPD_FREE(p->alloc_ctx, p->threads);
     p->inited = 0;
 }
@@ -3488,17 +3651,33 @@ HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap
     memset(p, 0, sizeof *p);
     p->cap = cap;
     p->alloc_ctx = ctx;
-    p->threads = (pthread_t *)HTTPD_MALLOC(ctx, (size_t)n * sizeof *p->threads);
+    p->threads = (httpd__thread *)HTTPD_MALLOC(ctx, (size_t)n * sizeof *p->threads);
     if (!p->threads) return HTTPD_ERR_NOMEM;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    httpd__mutex_init(&p->mu);
+    httpd__cond_init(&p->cv);
     p->inited = 1;
+#ifdef HTTPD_NO_THREADS
+    n = 0;                      /* no thread: the loop runs the queue between its turns */
+#endif
     for (int i = 0; i < n; i++) {
-        if (pthread_create(&p->threads[i], NULL, httpd__taskpool_main, p)) return HTTPD_ERR_SYS;
+        if (httpd__thread_start(&p->threads[i], httpd__taskpool_main, p)) return HTTPD_ERR_SYS;
         p->nthreads = i + 1;
     }
     return 0;
 }
+
+#else  /* HTTPD_NO_TASKS: no pool; httpd_defer, httpd_submit and httpd_post are left out */
+HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
+    (void)p; (void)wait;
+    return 0;
+}
+HTTPD__PRIVATE void httpd__taskpool_free(httpd__taskpool *p) { (void)p; }
+HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap, void *ctx) {
+    (void)n; (void)cap; (void)ctx;
+    memset(p, 0, sizeof *p);
+    return 0;
+}
+#endif /* HTTPD_NO_TASKS */
 
 /* ====================================================================== >>poll
    The event backend's interface; one of >>poll_epoll, >>poll_kqueue, >>poll_poll
@@ -4119,7 +4298,7 @@ typedef struct httpd__tls_sess {       /* one cached session                    
     uint64_t     expires;              /* monotonic ms; 0: free                          */
 } httpd__tls_sess;
 typedef struct httpd__tls_shard {
-    pthread_mutex_t  mu;
+    httpd__mutex  mu;
     httpd__tls_sess *e;                /* cap entries, reused oldest first (ring)        */
     uint32_t        *bucket;           /* nbucket heads: index + 1                       */
     uint32_t         cap, nbucket, ring;
@@ -4298,7 +4477,7 @@ HTTPD__PRIVATE void httpd__tls_cache_save(const br_ssl_session_cache_class **ctx
     if (p->session_id_len != 32) return;
     httpd__tls_shard *sh = httpd__tls_shard_of(cf, p->session_id);
     uint64_t now = httpd__now_ms();
-    pthread_mutex_lock(&sh->mu);
+    httpd__lock(&sh->mu);
     uint32_t i = sh->ring;
     sh->ring = (sh->ring + 1) % sh->cap;
     if (sh->e[i].expires) httpd__tls_unlink(sh, i);      /* the oldest goes */
@@ -4312,7 +4491,7 @@ HTTPD__PRIVATE void httpd__tls_cache_save(const br_ssl_session_cache_class **ctx
     uint32_t *b = &sh->bucket[httpd__tls_bucket(sh, e->id)];
     e->next = *b;
     *b = i + 1;
-    pthread_mutex_unlock(&sh->mu);
+    httpd__unlock(&sh->mu);
 }
 HTTPD__PRIVATE int httpd__tls_cache_load(const br_ssl_session_cache_class **ctx,
                                          br_ssl_server_context *sc, br_ssl_session_parameters *p) {
@@ -4321,7 +4500,7 @@ HTTPD__PRIVATE int httpd__tls_cache_load(const br_ssl_session_cache_class **ctx,
     httpd__tls_shard *sh = httpd__tls_shard_of(cf, p->session_id);
     uint64_t now = httpd__now_ms();
     int found = 0;
-    pthread_mutex_lock(&sh->mu);
+    httpd__lock(&sh->mu);
     for (uint32_t k = sh->bucket[httpd__tls_bucket(sh, p->session_id)]; k; k = sh->e[k - 1].next) {
         httpd__tls_sess *e = &sh->e[k - 1];
         if (memcmp(e->id, p->session_id, 32)) continue;
@@ -4333,7 +4512,7 @@ HTTPD__PRIVATE int httpd__tls_cache_load(const br_ssl_session_cache_class **ctx,
         found = 1;
         break;
     }
-    pthread_mutex_unlock(&sh->mu);
+    httpd__unlock(&sh->mu);
     return found;
 }
 /* BearSSL's handle on the cache is &conf->cache_vt, which leads back to the conf. */
@@ -4351,7 +4530,7 @@ HTTPD__PRIVATE void httpd__tls_conf_free(httpd__tls_conf *cf) {
             httpd__tls_shard *sh = &cf->shards[i];
             if (sh->e) {
                 memset(sh->e, 0, (size_t)sh->cap * sizeof *sh->e);   /* master secrets */
-                pthread_mutex_destroy(&sh->mu);
+                httpd__mutex_destroy(&sh->mu);
             }
             HTTPD_FREE(ctx, sh->e);
             HTTPD_FREE(ctx, sh->bucket);
@@ -4418,7 +4597,7 @@ HTTPD__PRIVATE httpd__tls_conf *httpd__tls_conf_new(const httpd_tls_desc *d, voi
             if (!sh->e || !sh->bucket) goto fail;
             memset(sh->e, 0, (size_t)sh->cap * sizeof *sh->e);
             memset(sh->bucket, 0, (size_t)sh->nbucket * sizeof *sh->bucket);
-            pthread_mutex_init(&sh->mu, NULL);
+            httpd__mutex_init(&sh->mu);
         }
         cf->cache_vt = &httpd__tls_cache_class;
     }
@@ -4503,9 +4682,15 @@ enum { HTTPD__FR_LENGTH, HTTPD__FR_CHUNKED, HTTPD__FR_CLOSE };   /* response fra
 #define HTTPD__LINGER_MS 2000u               /* read-and-discard after an error response */
 #define HTTPD__STOP_GRACE_MS 1000u   /* a connection accepted but silent when the stop began */
 #define HTTPD__LINGER_BYTES (1u << 20)
+#ifdef HTTPD_MINIMAL                         /* the worker's buffer for discarded input */
+#  define HTTPD__SCRATCH 512u                /* (in the worker: part of the heap at start) */
+#else
+#  define HTTPD__SCRATCH 4096u
+#endif
 #define HTTPD__ARENA_INLINE 1024u
 #define HTTPD__BODY_ROOM 1024u               /* input space kept free after a head */
-#define HTTPD__CONN_CHUNK 1024u              /* conns per slab chunk */
+#define HTTPD__CONN_CHUNK_BITS 10            /* at most 1,024 conns per slab chunk; fewer
+                                                when max_connections is smaller */
 #define HTTPD__RATE_WINDOW_MS 5000u          /* body_min_rate is checked per window */
 #define HTTPD__DRIVE_ROUNDS 16               /* read/write rounds per connection per turn, so
                                                 one busy connection cannot starve others */
@@ -4630,6 +4815,27 @@ typedef struct httpd__req {
     char                 rid[64];      /* request id (pub.request_id points here)      */
 } httpd__req;
 
+/* A streamed request body (the route's stream_body) and a streaming response (1 + its
+   framing after httpd_begin); under HTTPD_NO_STREAMING both are 0 where the core reads
+   them, so the compiler drops those paths. */
+/* A request the operations chain follows (>>mw); never under HTTPD_NO_MIDDLEWARE */
+#ifdef HTTPD_NO_MIDDLEWARE
+#  define HTTPD__MWON(r) ((void)(r), 0)
+#  define HTTPD__MW(s) ((void)(s), 0)         /* the server's operations are on */
+#  define HTTPD__OPS(w) ((void)(w), 0)        /* and this worker's part of them */
+#else
+#  define HTTPD__MWON(r) ((r)->mwon)
+#  define HTTPD__MW(s) ((s)->mw != NULL)
+#  define HTTPD__OPS(w) ((w)->ops != NULL)
+#endif
+#ifdef HTTPD_NO_STREAMING
+#  define HTTPD__SBODY(x) ((void)(x), 0)
+#  define HTTPD__STREAMING(r) ((void)(r), 0)
+#else
+#  define HTTPD__SBODY(x) ((x)->stream_body)
+#  define HTTPD__STREAMING(r) ((r)->streaming)
+#endif
+
 typedef struct httpd__prefix {   /* see httpd__head_prefix */
     char     text[248];
     uint16_t len, ct_off, ct_len;  /* ct_len UINT16_MAX: no Content-Type line         */
@@ -4655,8 +4861,11 @@ typedef struct httpd__worker {
     httpd_header *hdrs;            /* max_headers slots: heads are parsed here, then the
                                       fields used are copied into the request's arena */
     httpd__head  head;             /* a head parsed before its request object exists    */
-    httpd__conn **chunks;          /* slab of connections, HTTPD__CONN_CHUNK each      */
-    uint32_t     nchunks, max_chunks, nslots;
+    httpd__conn **chunks;          /* slab of connections, 1 << cbits each             */
+    uint32_t     nchunks, max_chunks, nslots, cbits;
+    uint32_t     max_slots;        /* preallocate: this worker's share of the slots     */
+    uint32_t     out_high, out_low; /* HTTPD__OUT_HIGH/_LOW, or a quarter and an eighth
+                                      of a block when blocks cannot grow (preallocate) */
     httpd__conn *free_conns;
     httpd__conn *queue;            /* conns to drive at the end of this loop turn      */
     httpd__conn *dead;             /* closed in this turn; recycled after the batch    */
@@ -4664,7 +4873,7 @@ typedef struct httpd__worker {
     uint32_t     nws;
     uint32_t     nconns;
     uint32_t     held;             /* requests the application holds (async)           */
-    pthread_mutex_t mbox_mu;       /* tasks coming back (completions, posts)           */
+    httpd__mutex mbox_mu;       /* tasks coming back (completions, posts)           */
     httpd_task  *mbox, *mbox_tail;
     int          mbox_inited;
     int          accepting, paccepting, stopping, forced, draining;
@@ -4674,14 +4883,14 @@ typedef struct httpd__worker {
     httpd__timer stop_timer;       /* graceful stop deadline                           */
     httpd__timer drain_timer;      /* end of the drain delay                           */
     httpd__timer trim_timer;       /* every HTTPD__TRIM_MS: free what a burst left     */
-    char         scratch[4096];    /* lingering reads land here                        */
+    char         scratch[HTTPD__SCRATCH]; /* lingering reads land here                  */
     uint64_t     requests;         /* request heads completed on this worker           */
     HTTPD__ATOMIC(uint64_t) busy_since;  /* ms: out of epoll_wait since; 0 while waiting */
     HTTPD__ATOMIC(uintptr_t) cb_route; /* in an application callback: its httpd__route *
                                       (NULL: none matched) | 1, for the watchdog; else 0 */
     struct httpd__wops *ops;       /* operations state (>>mw); NULL when none is on    */
     uint64_t     blocked_seen;     /* the watchdog's: the stall it reported already    */
-    pthread_t    thread;
+    httpd__thread    thread;
     int          started;
 } httpd__worker;
 
@@ -4707,7 +4916,7 @@ struct httpd_server {
     httpd__wakefd exit;            /* signalled when the last worker ends (>>poll)     */
     HTTPD__ATOMIC(int) gate_users; /* other threads inside httpd_post/submit/stop      */
     HTTPD__ATOMIC(int) gate_closed;/* httpd_wait began releasing: those calls fail     */
-    pthread_t     watchdog;        /* blocked-worker detection, when there is a logger */
+    httpd__thread     watchdog;        /* blocked-worker detection, when there is a logger */
     int           watchdog_started;
     struct httpd__mw *mw;          /* operations (>>mw); NULL: none configured         */
     int           proxy_fd, proxy_port;       /* the PROXY protocol listener           */
@@ -4715,6 +4924,9 @@ struct httpd_server {
     size_t        server_hdr_len;  /* "Server: <desc.server_name>\r\n" in server_hdr  */
     char          server_hdr[128];
 };
+
+/* connection slot i of worker w (i < w->nslots) */
+#define HTTPD__SLOT(w, i) (&(w)->chunks[(i) >> (w)->cbits][(i) & ((1u << (w)->cbits) - 1)])
 
 /* implemented by >>machine and >>worker, called from the sections in between */
 HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c);
@@ -4740,10 +4952,10 @@ HTTPD__COLD void httpd__mw_gauges(httpd__worker *w);
    outermost). */
 HTTPD__HOT void httpd__cb_enter(httpd__worker *w, const httpd__route *rt) {
     HTTPD__STORE_RLX(&w->cb_route, (uintptr_t)rt | 1u);
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__cb_timed(w, rt, 0);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__cb_timed(w, rt, 0);
 }
 HTTPD__HOT void httpd__cb_leave(httpd__worker *w, const httpd__route *rt) {
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__cb_timed(w, rt, 1);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__cb_timed(w, rt, 1);
 }
 
 /* ---- per-request memory ---- */
@@ -4754,7 +4966,7 @@ HTTPD__PRIVATE void *httpd__arena_alloc(httpd__req *r, size_t n) {
         r->arena_used += (uint32_t)n;
         return p;
     }
-    if (n > (size_t)1 << 30) return NULL;
+    if (n > (size_t)1 << 30 || r->w->s->desc.preallocate) return NULL;
     httpd__arena_chunk *ch = (httpd__arena_chunk *)HTTPD_MALLOC(
         r->w->s->desc.alloc_ctx, sizeof(httpd__arena_chunk) + n);
     if (!ch) return NULL;
@@ -4790,7 +5002,7 @@ HTTPD__PRIVATE void httpd__req_body_gone(httpd_request *req, void *arg, int stat
    is orphaned, not freed; a pending httpd_after() timer, on_writable or body callback
    fires now (on the next loop turn) with the reason. */
 HTTPD__PRIVATE void httpd__req_orphan(httpd__req *r, int status) {
-    if (r->mwon && !r->mwdone)       /* the server is done with it: report it now */
+    if (HTTPD__MWON(r) && !r->mwdone)       /* the server is done with it: report it now */
         httpd__mw_done(r, r->why ? r->why : status == HTTPD_ERR_TIMEOUT ? "timeout"
                           : HTTPD__LOAD(&r->w->s->stop) ? "stopping" : "client_gone");
     /* its strings point into the connection's input block: keep it with the request
@@ -4817,6 +5029,7 @@ HTTPD__HOT httpd__req *httpd__req_get(httpd__worker *w) {
         w->free_reqs = r->next_free;
         if (--w->nfree_reqs < w->low_reqs) w->low_reqs = w->nfree_reqs;
     } else {
+        if (w->s->desc.preallocate) return NULL;           /* all made at start: 503 */
         r = (httpd__req *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
                                        sizeof(httpd__req) + HTTPD__ARENA_INLINE);
         if (!r) return NULL;
@@ -4840,7 +5053,7 @@ HTTPD__HOT httpd__req *httpd__req_get(httpd__worker *w) {
 HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
     httpd__worker *w = r->w;
     void *ctx = w->s->desc.alloc_ctx;
-    if (HTTPD__UNLIKELY(r->mwon)) {     /* not reported yet: it ends without an answer */
+    if (HTTPD__UNLIKELY(HTTPD__MWON(r))) {     /* not reported yet: it ends without an answer */
         if (!r->mwdone) httpd__mw_done(r, HTTPD__LOAD(&w->s->stop) ? "stopping" : "client_gone");
         r->mwon = 0;
     }
@@ -4853,7 +5066,7 @@ HTTPD__PRIVATE void httpd__req_put(httpd__req *r) {
     if (r->body && !r->body_in_place) HTTPD_FREE(ctx, r->body);
     r->body = NULL;
     httpd__buf_release(&w->pool, &r->hold);
-    if (w->nfree_reqs >= 64) { HTTPD_FREE(ctx, r); return; }
+    if (w->nfree_reqs >= 64 && !w->max_slots) { HTTPD_FREE(ctx, r); return; }
     r->next_free = w->free_reqs;
     w->free_reqs = r;
     w->nfree_reqs++;
@@ -4894,7 +5107,7 @@ HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily) 
 }
 /* A timer, task or writable wait was set up for r: hold its body (if one is streaming). */
 HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
-    if (r->stream_body && !r->body_done) httpd__body_hold(r, 2);
+    if (HTTPD__SBODY(r) && !r->body_done) httpd__body_hold(r, 2);
 }
 
 /* ================================================================== >>response
@@ -4944,9 +5157,15 @@ HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
 /* The status line, Date and Content-Type of the last head this worker wrote, kept ready:
    most responses repeat them, so a head is then one copy and a compare of the type
    (a type that matches was checked when the prefix was built). Rebuilt when the status,
-   the type or the second changes. 0, or HTTPD_ERR_INVAL for a type with CR, LF or NUL. */
+   the type or the second changes; never kept under HTTPD_MINIMAL. 0, or HTTPD_ERR_INVAL
+   for a type with CR, LF or NUL. */
 HTTPD__PRIVATE int httpd__head_prefix(httpd__worker *w, int status, const char *ctype) {
     httpd__prefix *x = &w->prefix;
+#ifdef HTTPD_MINIMAL                      /* no cache (smaller): every head built in place */
+    (void)status;
+    x->len = 0;
+    return ctype && !httpd__is_ctl_free(ctype, 0) ? HTTPD_ERR_INVAL : 0;
+#endif
     if (x->status == status && x->sec == w->date_sec
         && (ctype ? x->ct_len != UINT16_MAX && !strncmp(ctype, x->text + x->ct_off, x->ct_len)
                     && ctype[x->ct_len] == '\0'
@@ -5067,9 +5286,10 @@ HTTPD__PRIVATE int httpd__rh_append(httpd__req *r, const char *name, const char 
 HTTPD_API int httpd_add_header(httpd_request *req, const char *name, const char *value) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !name || !value || r->responded) return HTTPD_ERR_INVAL;
-    if (r->streaming) return HTTPD_ERR_STATE;             /* the head went out already */
+    if (HTTPD__STREAMING(r)) return HTTPD_ERR_STATE;             /* the head went out already */
     return httpd__rh_append(r, name, value);
 }
+#ifndef HTTPD_NO_STREAMING
 HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char *value) {
     /* RFC 9110 §6.5.1: framing, routing, request modifiers, authentication, response
        control data and content metadata must not be sent as trailers */
@@ -5084,18 +5304,19 @@ HTTPD_API int httpd_add_trailer(httpd_request *req, const char *name, const char
     if (nl > 8 && httpd__ieq(name, "content-", 8)) return HTTPD_ERR_INVAL;
     for (int i = 0; banned[i]; i++)
         if (httpd__ieq2(name, nl, banned[i], strlen(banned[i]))) return HTTPD_ERR_INVAL;
-    if (!r->streaming) return HTTPD_ERR_STATE;
+    if (!HTTPD__STREAMING(r)) return HTTPD_ERR_STATE;
     if (r->no_body) return 0;                     /* HEAD: dropped like the body */
-    if (r->streaming - 1 != HTTPD__FR_CHUNKED) return HTTPD_ERR_STATE;
+    if (HTTPD__STREAMING(r) - 1 != HTTPD__FR_CHUNKED) return HTTPD_ERR_STATE;
     return httpd__rh_append(r, name, value);
 }
+#endif
 /* May the connection carry another request after this one? A body still unread means a
    close, except for a streaming response to a streamed body, which is expected to read it
    all before it ends (httpd_end closes if it did not). */
 HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
     /* a client that half-closed still gets answers to the requests it sent before: the
        last one buffered says Connection: close */
-    return r->keepalive && (r->body_done || (r->stream_body && r->streaming))
+    return r->keepalive && (r->body_done || (HTTPD__SBODY(r) && HTTPD__STREAMING(r)))
         && (!(c->flags & HTTPD__F_EOF) || c->in.len > c->in.pos + r->in_used)
         && HTTPD__LOAD(&c->w->s->stop) == 0;
 }
@@ -5143,12 +5364,13 @@ HTTPD_API int httpd_respond(httpd_request *req, int status, const char *content_
     httpd__req *r = (httpd__req *)req;
     if (!req || r->responded || status < 200 || status > 999) return HTTPD_ERR_INVAL;
     if (r->utimer.pprev || r->task || r->wwait) return HTTPD_ERR_STATE;  /* still pending */
-    if (r->streaming) return HTTPD_ERR_STATE;                /* httpd_end finishes those */
+    if (HTTPD__STREAMING(r)) return HTTPD_ERR_STATE;                /* httpd_end finishes those */
     httpd__conn *c = r->conn;
     if (!c) {                  /* the client left (or got a 504) while we were working */
         return httpd__req_drop_orphan(r);
     }
-    if (HTTPD__UNLIKELY(r->mwon)) return httpd__respond_mw(r, c, status, content_type, body, len);
+    if (HTTPD__UNLIKELY(HTTPD__MWON(r)))
+        return httpd__respond_mw(r, c, status, content_type, body, len);
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     int rc = httpd__write_response(c, status, content_type, r->rh, r->rh_len, body, len,
                                    r->keepalive, r->head.minor_version,
@@ -5165,7 +5387,7 @@ HTTPD__PRIVATE int httpd__conn_reply(httpd__conn *c, httpd__req *r, int status,
                                      const char *ctype, const char *extra, size_t extra_len,
                                      const char *body, size_t len, int keepalive) {
     int head = r && r->head.method_id == HTTPD__M_HEAD, minor = r ? r->head.minor_version : 1;
-    if (!r || !r->mwon)
+    if (!r || !HTTPD__MWON(r))
         return httpd__write_response(c, status, ctype, extra, extra_len, body, len, keepalive,
                                      minor, head);
     char custom[1024];
@@ -5202,7 +5424,7 @@ HTTPD__PRIVATE int httpd__conn_reply(httpd__conn *c, httpd__req *r, int status,
    answers, freed after when `owned` (NULL: none was made yet; with operations on one is
    made then, so that the answer is logged, counted and carries a request id). */
 HTTPD__COLD void httpd__conn_fail(httpd__conn *c, httpd__req *r, int status, int owned) {
-    if (HTTPD__UNLIKELY(c->w->s->mw != NULL) && (!r || !r->mwon)) {
+    if (HTTPD__UNLIKELY(HTTPD__MW(c->w->s)) && (!r || !HTTPD__MWON(r))) {
         if (!r && (r = httpd__req_get(c->w)) != NULL) owned = 1;
         if (r) httpd__mw_error(c, r);
     }
@@ -5217,7 +5439,8 @@ HTTPD__COLD void httpd__conn_fail(httpd__conn *c, httpd__req *r, int status, int
         if (httpd__conn_reply(c, r, status, "text/plain", NULL, 0, body, n, 0) < 0)
             c->out.pos = c->out.len;                     /* cannot even say why: just close */
     }
-    if (r && r->mwon) httpd__mw_done(r, status == 408 || status == 504 ? "timeout" : "error");
+    if (r && HTTPD__MWON(r))
+        httpd__mw_done(r, status == 408 || status == 504 ? "timeout" : "error");
     if (r && owned) {
         HTTPD_ASSERT(!(c->flags & HTTPD__F_IN_HANDLER));
         httpd__req_put(r);
@@ -5264,7 +5487,7 @@ HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow)
     httpd__req *r = c->req;
     char extra[128];
     size_t n = 0;
-    if (HTTPD__UNLIKELY(c->w->s->mw != NULL) && httpd__mw_begin(c, r)) return;
+    if (HTTPD__UNLIKELY(HTTPD__MW(c->w->s)) && httpd__mw_begin(c, r)) return;
     if (status != 404) {
         if (allow & (1u << HTTPD__M_GET)) allow |= 1u << HTTPD__M_HEAD;
         allow |= 1u << HTTPD__M_OPTIONS;
@@ -5296,10 +5519,11 @@ HTTPD__PRIVATE void httpd__conn_auto(httpd__conn *c, int status, unsigned allow)
    Request bodies: httpd_body_read hands the body to a callback piece by piece (the
    pieces are cut by >>machine), pause/resume stop and restart reading the socket.
    Calls: >>conn, >>response. Owner: the connection's worker thread. */
+#ifndef HTTPD_NO_STREAMING
 HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_type,
                           int64_t content_length) {
     httpd__req *r = (httpd__req *)req;
-    if (!req || r->responded || r->streaming || status < 200 || status > 999)
+    if (!req || r->responded || HTTPD__STREAMING(r) || status < 200 || status > 999)
         return HTTPD_ERR_INVAL;
     if (content_type && !httpd__is_ctl_free(content_type, 0)) return HTTPD_ERR_INVAL;
     if (r->utimer.pprev || r->task || r->wwait || !r->dispatched) return HTTPD_ERR_STATE;
@@ -5309,13 +5533,13 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
     int fr = content_length >= 0 ? HTTPD__FR_LENGTH : minor ? HTTPD__FR_CHUNKED : HTTPD__FR_CLOSE;
     if (status == 204 || status == 304) { fr = HTTPD__FR_LENGTH; content_length = 0; }
     size_t queued = c->out.len - c->out.pos;
-    if (r->mwon) httpd__mw_head(r, status, 0);
+    if (HTTPD__MWON(r)) httpd__mw_head(r, status, 0);
     r->streaming = (uint8_t)(1 + fr);
     r->keepalive = (uint8_t)(httpd__keepalive(c, r) && fr != HTTPD__FR_CLOSE);
     int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive, minor,
                                fr, content_length >= 0 ? (uint64_t)content_length : 0, 0);
     if (rc < 0) { r->streaming = 0; return rc; }
-    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued;
+    if (HTTPD__MWON(r)) r->bytes_out += c->out.len - c->out.pos - queued;
     r->rh_len = 0;                             /* the extra lines are trailers from now on */
     r->stream_left = content_length >= 0 ? (uint64_t)content_length : 0;
     r->no_body = r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304;
@@ -5324,10 +5548,10 @@ HTTPD_API int httpd_begin(httpd_request *req, int status, const char *content_ty
 }
 HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
     httpd__req *r = (httpd__req *)req;
-    if (!req || !r->streaming || r->responded || (n && !data)) return HTTPD_ERR_INVAL;
+    if (!req || !HTTPD__STREAMING(r) || r->responded || (n && !data)) return HTTPD_ERR_INVAL;
     httpd__conn *c = r->conn;
     if (!c) return r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
-    int fr = r->streaming - 1;
+    int fr = HTTPD__STREAMING(r) - 1;
     if (fr == HTTPD__FR_LENGTH) {
         if (n > r->stream_left) return HTTPD_ERR_INVAL;
         r->stream_left -= n;
@@ -5347,16 +5571,17 @@ HTTPD_API int httpd_write(httpd_request *req, const void *data, size_t n) {
         }
         memcpy(p, data, n); p += n;
         if (fr == HTTPD__FR_CHUNKED) { *p++ = '\r'; *p++ = '\n'; }
-        if (r->mwon) r->bytes_out += (uint64_t)(p - (c->out.data + c->out.len));
+        if (HTTPD__MWON(r)) r->bytes_out += (uint64_t)(p - (c->out.data + c->out.len));
         c->out.len = (uint32_t)(p - c->out.data);
         if (!(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_queue(c);
     }
-    return c->out.len - c->out.pos > HTTPD__OUT_HIGH ? HTTPD_WRITE_FULL : 0;
+    return c->out.len - c->out.pos > c->w->out_high ? HTTPD_WRITE_FULL : 0;
 }
 /* Calls the on_writable waiter once the queued output is below the low-water mark. */
+#endif /* HTTPD_NO_STREAMING */
 HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c) {
     httpd__req *r = c->req;
-    if (!r || !r->wwait || c->out.len - c->out.pos >= HTTPD__OUT_LOW) return;
+    if (!r || !r->wwait || c->out.len - c->out.pos >= c->w->out_low) return;
     httpd_timer_fn fn = r->ufn;
     const httpd__route *rt = r->route;
     r->wwait = 0;
@@ -5366,10 +5591,11 @@ HTTPD__PRIVATE void httpd__conn_writable(httpd__conn *c) {
     fn(&r->pub, r->uarg, 0);
     httpd__cb_leave(c->w, rt);
 }
+#ifndef HTTPD_NO_STREAMING
 HTTPD_API int httpd_on_writable(httpd_request *req, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !fn) return HTTPD_ERR_INVAL;
-    if (!r->streaming || r->responded || r->utimer.pprev || r->task || r->wwait)
+    if (!HTTPD__STREAMING(r) || r->responded || r->utimer.pprev || r->task || r->wwait)
         return HTTPD_ERR_STATE;
     r->ufn = fn;
     r->uarg = arg;
@@ -5387,9 +5613,9 @@ HTTPD_API int httpd_end(httpd_request *req) {
     if (!c) {                                     /* client gone: free it */
         return httpd__req_drop_orphan(r);
     }
-    if (!r->streaming) return HTTPD_ERR_STATE;
+    if (!HTTPD__STREAMING(r)) return HTTPD_ERR_STATE;
     int rc = 0;
-    if (r->streaming - 1 == HTTPD__FR_CHUNKED && !r->no_body) {
+    if (HTTPD__STREAMING(r) - 1 == HTTPD__FR_CHUNKED && !r->no_body) {
         rc = httpd__buf_reserve(&c->w->pool, &c->out, 5 + (size_t)r->rh_len);
         if (rc == 0) {                             /* last-chunk, trailer fields, CRLF */
             char *p = c->out.data + c->out.len;
@@ -5397,12 +5623,12 @@ HTTPD_API int httpd_end(httpd_request *req) {
             if (r->rh_len) memcpy(p + 3, r->rh, r->rh_len);
             memcpy(p + 3 + r->rh_len, "\r\n", 2);
             c->out.len += 5 + r->rh_len;
-            if (r->mwon) r->bytes_out += 5 + r->rh_len;
+            if (HTTPD__MWON(r)) r->bytes_out += 5 + r->rh_len;
         } else {
             r->keepalive = 0;                     /* cannot finish the framing: close */
             c->flags |= HTTPD__F_LINGER;
         }
-    } else if (r->streaming - 1 == HTTPD__FR_LENGTH && r->stream_left) {
+    } else if (HTTPD__STREAMING(r) - 1 == HTTPD__FR_LENGTH && r->stream_left) {
         r->keepalive = 0;                        /* short body: only a close can say so */
         rc = HTTPD_ERR_INVAL;
     }
@@ -5413,7 +5639,7 @@ HTTPD_API int httpd_end(httpd_request *req) {
 HTTPD_API int httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !fn) return HTTPD_ERR_INVAL;
-    if (!r->stream_body || r->bfn || r->responded) return HTTPD_ERR_STATE;
+    if (!HTTPD__SBODY(r) || r->bfn || r->responded) return HTTPD_ERR_STATE;
     httpd__conn *c = r->conn;
     if (!c) return r->timed_out ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED;
     if (r->body_done) {                        /* no body at all: just the end */
@@ -5425,7 +5651,7 @@ HTTPD_API int httpd_body_read(httpd_request *req, httpd_body_fn fn, void *arg) {
     c->since = r->rate_start = c->w->now;
     r->rate_bytes = 0;
     /* RFC 9110 §10.1.1: 100 Continue only once we will read, before any response */
-    if ((r->head.flags & HTTPD__H_EXPECT) && !r->streaming && !r->body_len
+    if ((r->head.flags & HTTPD__H_EXPECT) && !HTTPD__STREAMING(r) && !r->body_len
         && c->in.len == c->in.pos + r->in_used
         && httpd__buf_append(&c->w->pool, &c->out, HTTPD__LIT("HTTP/1.1 100 Continue\r\n\r\n")) < 0)
         return HTTPD_ERR_NOMEM;
@@ -5442,6 +5668,9 @@ HTTPD_API void httpd_body_resume(httpd_request *req) {
     if (req) httpd__body_release((httpd__req *)req, 1, 0);
 }
 
+#endif /* HTTPD_NO_STREAMING */
+
+#ifndef HTTPD_NO_SSE
 /* ---- Server-Sent Events (WHATWG HTML §9.2) ---- */
 HTTPD_API int httpd_sse_begin(httpd_request *req) {
     int rc = httpd_add_header(req, "Cache-Control", "no-cache");
@@ -5485,7 +5714,9 @@ HTTPD_API int httpd_sse_comment(httpd_request *req, const char *text) {
     return httpd_write(req, b, (size_t)n);
 }
 
+#endif /* HTTPD_NO_SSE */
 
+#ifndef HTTPD_NO_FILES
 /* ====================================================================== >>file
    File bodies: httpd_send_file queues a head and leaves the body to the pump, which the
    worker calls once the buffered output is out: sendfile(2) from the page cache, or
@@ -5513,7 +5744,7 @@ HTTPD__PRIVATE uint64_t httpd__file_tag(const struct stat *st) {
 HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *content_type,
                                     int fd, const void *mem, uint64_t tag, uint64_t offset,
                                     uint64_t len) {
-    if (r->responded || r->streaming || status < 200 || status > 999
+    if (r->responded || HTTPD__STREAMING(r) || status < 200 || status > 999
         || (content_type && !httpd__is_ctl_free(content_type, 0)))
         return HTTPD_ERR_INVAL;
     if (len == HTTPD_FILE_REST) {
@@ -5531,11 +5762,11 @@ HTTPD__PRIVATE int httpd__send_file(httpd__req *r, int status, const char *conte
     }
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     size_t queued = c->out.len - c->out.pos;
-    if (r->mwon) httpd__mw_head(r, status, 0);
+    if (HTTPD__MWON(r)) httpd__mw_head(r, status, 0);
     int rc = httpd__write_head(c, status, content_type, r->rh, r->rh_len, r->keepalive,
                                r->head.minor_version, HTTPD__FR_LENGTH, len, 0);
     if (rc < 0) return rc;
-    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued
+    if (HTTPD__MWON(r)) r->bytes_out += c->out.len - c->out.pos - queued
                                  + (r->head.method_id == HTTPD__M_HEAD || status == 204
                                     || status == 304 ? 0 : len);
     if (r->head.method_id == HTTPD__M_HEAD || status == 204 || status == 304 || !len) {
@@ -5651,6 +5882,10 @@ HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) {
     return 0;
 }
 
+#else  /* HTTPD_NO_FILES: no file body is ever queued (HTTPD__F_FILE stays clear) */
+HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) { (void)c; return 0; }
+#endif /* HTTPD_NO_FILES */
+
 /* ===================================================================== >>async
    Work that outlives the handler call: httpd_after (a timer on the worker's wheel),
    httpd_defer (work on the task pool, `done` back on the worker through its mailbox),
@@ -5689,14 +5924,13 @@ HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, vo
 }
 /* Pool thread: hand a finished task back to its worker's mailbox and wake the worker. */
 HTTPD__PRIVATE void httpd__mbox_push(httpd__worker *w, httpd_task *t) {
-    pthread_mutex_lock(&w->mbox_mu);
+    httpd__lock(&w->mbox_mu);
     t->next = NULL;
     if (w->mbox_tail) w->mbox_tail->next = t; else w->mbox = t;
     w->mbox_tail = t;
-    pthread_mutex_unlock(&w->mbox_mu);
+    httpd__unlock(&w->mbox_mu);
     httpd__wakefd_signal(&w->wake);
 }
-HTTPD__PRIVATE void httpd__task_to_worker(httpd_task *t) { httpd__mbox_push(t->w, t); }
 HTTPD__PRIVATE void httpd__task_free(httpd_task *t) { HTTPD_FREE(t->alloc_ctx, t); }
 HTTPD__PRIVATE httpd_task *httpd__task_new(void *ctx, int kind) {
     httpd_task *t = (httpd_task *)HTTPD_MALLOC(ctx, sizeof *t);
@@ -5706,6 +5940,8 @@ HTTPD__PRIVATE httpd_task *httpd__task_new(void *ctx, int kind) {
     t->alloc_ctx = ctx;
     return t;
 }
+#ifndef HTTPD_NO_TASKS
+HTTPD__PRIVATE void httpd__task_to_worker(httpd_task *t) { httpd__mbox_push(t->w, t); }
 HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn done, void *arg) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !work || !done) return HTTPD_ERR_INVAL;
@@ -5753,6 +5989,7 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
     httpd__gate_leave(s);
     return rc;
 }
+#endif /* HTTPD_NO_TASKS */
 
 #ifndef HTTPD_NO_WEBSOCKET
 /* ======================================================================== >>ws
@@ -5840,7 +6077,7 @@ HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *reason, 
     if (ws->prev) ws->prev->next = ws->next; else w->ws_list = ws->next;
     if (ws->next) ws->next->prev = ws->prev;
     w->nws--;
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
     void *ctx = w->s->desc.alloc_ctx;
     HTTPD_FREE(ctx, ws->msg);
     ws->msg = NULL;
@@ -6114,7 +6351,8 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
                                const char *protocol, void *user) {
     httpd__req *r = (httpd__req *)req;
     if (!req || !desc || !desc->on_message) return HTTPD_ERR_STATE;
-    if (r->responded || r->streaming || r->utimer.pprev || r->task || r->wwait || !r->dispatched)
+    if (r->responded || HTTPD__STREAMING(r) || r->utimer.pprev || r->task || r->wwait
+        || !r->dispatched)
         return HTTPD_ERR_STATE;
     httpd__conn *c = r->conn;
     if (!c) return httpd__req_drop_orphan(r);
@@ -6137,7 +6375,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     /* 101 Switching Protocols (§4.2.2), with the header fields the handler added (and the
        operations chain's: request id, CORS) */
     size_t queued = c->out.len - c->out.pos;
-    if (r->mwon) httpd__mw_head(r, 101, 0);
+    if (HTTPD__MWON(r)) httpd__mw_head(r, 101, 0);
     char accept[28];
     httpd__ws_accept(accept, httpd__ws_single(req, "sec-websocket-key"));
     size_t pl = protocol ? strlen(protocol) : 0;
@@ -6163,7 +6401,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     }
     *p++ = '\r'; *p++ = '\n';
     c->out.len = (uint32_t)(p - c->out.data);
-    if (r->mwon) r->bytes_out += c->out.len - c->out.pos - queued;
+    if (HTTPD__MWON(r)) r->bytes_out += c->out.len - c->out.pos - queued;
 
     memset(ws, 0, sizeof *ws);
     ws->c = c; ws->d = desc; ws->user = user;
@@ -6175,7 +6413,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     if (ws->next) ws->next->prev = ws;
     c->w->ws_list = ws;
     c->w->nws++;
-    if (HTTPD__UNLIKELY(c->w->ops != NULL)) httpd__mw_gauges(c->w);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(c->w))) httpd__mw_gauges(c->w);
     c->ws = ws;                            /* conn_finish hands the connection over */
     httpd__req_answered(r, c);
     return 0;
@@ -6266,7 +6504,7 @@ HTTPD_API httpd_ws *httpd_ws_from_id(httpd_server *s, httpd_conn_id id) {
     if (!s || (int)wi >= s->nworkers) return NULL;
     httpd__worker *w = &s->workers[wi];
     if (slot >= w->nslots) return NULL;
-    httpd__conn *c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+    httpd__conn *c = HTTPD__SLOT(w, slot);
     if (c->gen != (uint32_t)id.id || c->state != HTTPD__S_WS || !c->ws
         || c->ws->state != HTTPD__WSS_OPEN)
         return NULL;
@@ -6383,6 +6621,7 @@ HTTPD__PRIVATE void httpd__ws_mbox(httpd__worker *w, httpd_task *t, int alive) {
     (void)w; (void)t; (void)alive;
 }
 #endif /* HTTPD_NO_WEBSOCKET */
+#ifndef HTTPD_NO_MIDDLEWARE   /* >>metrics, >>accesslog, >>mw, >>ops */
 /* ================================================================== >>metrics
    Metrics in the Prometheus text exposition format (version 0.0.4), served by
    httpd_metrics. Each worker counts in its own block, and is the only writer of it
@@ -6736,10 +6975,10 @@ HTTPD__PRIVATE void httpd__metrics_render(httpd_server *s, const httpd__metrics 
     }
     uint32_t queued;
     uint64_t shed;
-    pthread_mutex_lock(&s->pool.mu);
+    httpd__lock(&s->pool.mu);
     queued = s->pool.queued;
     shed = s->pool.shed;
-    pthread_mutex_unlock(&s->pool.mu);
+    httpd__unlock(&s->pool.mu);
     httpd__sb_head(b, "httpd_tasks_queued", "gauge", "Blocking tasks waiting for a pool thread.");
     httpd__sb_fmt(b, "httpd_tasks_queued %u\n", queued);
     httpd__sb_head(b, "httpd_tasks_running", "gauge", "Blocking tasks running on the pool.");
@@ -6802,8 +7041,8 @@ typedef struct httpd__logbuf {
     uint32_t len;                        /* its bytes follow the struct                 */
 } httpd__logbuf;
 typedef struct httpd__logw {             /* the writer, one per server                  */
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
+    httpd__mutex mu;
+    httpd__cond  cv;
     httpd__logbuf  *head, *tail;         /* full, oldest first                          */
     httpd__logbuf  *spare;               /* written, to be reused                       */
     uint32_t        nbufs, maxbufs, cap;
@@ -6811,7 +7050,7 @@ typedef struct httpd__logw {             /* the writer, one per server          
     HTTPD__ATOMIC(int) reopen;
     httpd_access_log cfg;
     void           *ctx;
-    pthread_t       th;
+    httpd__thread       th;
     uint32_t        nfields;             /* cfg.headers, compiled:                      */
     struct { char lower[64]; size_t len; int redact; } field[HTTPD__LOG_FIELDS];
 } httpd__logw;
@@ -6897,19 +7136,19 @@ HTTPD__PRIVATE void httpd__logw_write(httpd__logw *l, const char *p, size_t n) {
 }
 HTTPD__PRIVATE void *httpd__logw_main(void *arg) {
     httpd__logw *l = (httpd__logw *)arg;
-    pthread_mutex_lock(&l->mu);
+    httpd__lock(&l->mu);
     for (;;) {
         while (!l->head && !l->stop && !HTTPD__LOAD(&l->reopen)) {
             struct timespec ts;                 /* a reopen asked from a signal handler
                                                    cannot signal: look once a second */
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
-            pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+            httpd__cond_timedwait(&l->cv, &l->mu, &ts);
         }
         httpd__logbuf *b = l->head;
         l->head = l->tail = NULL;
         int stop = l->stop;
-        pthread_mutex_unlock(&l->mu);
+        httpd__unlock(&l->mu);
         if (HTTPD__LOAD(&l->reopen)) {
             HTTPD__STORE(&l->reopen, 0);
             httpd__logw_open(l);                   /* on failure the old file stays */
@@ -6920,11 +7159,11 @@ HTTPD__PRIVATE void *httpd__logw_main(void *arg) {
             x->len = 0;
             last = x;
         }
-        pthread_mutex_lock(&l->mu);
+        httpd__lock(&l->mu);
         if (last) { last->next = l->spare; l->spare = b; }
         if (stop && !l->head) break;
     }
-    pthread_mutex_unlock(&l->mu);
+    httpd__unlock(&l->mu);
     return NULL;
 }
 /* 0, HTTPD_ERR_SYS (cannot open the file), HTTPD_ERR_NOMEM. */
@@ -6955,24 +7194,24 @@ HTTPD__PRIVATE int httpd__logw_start(httpd__logw **out, const httpd_desc *d) {
     }
     int rc = httpd__logw_open(l);
     if (rc < 0) { HTTPD_FREE(d->alloc_ctx, l); return rc; }
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    httpd__mutex_init(&l->mu);
+    httpd__cond_init(&l->cv);
     *out = l;
     return 0;
 }
 /* The thread starts with the others (signals blocked). */
 HTTPD__PRIVATE void httpd__logw_run(httpd__logw *l) {
-    l->started = !pthread_create(&l->th, NULL, httpd__logw_main, l);
+    l->started = !httpd__thread_start(&l->th, httpd__logw_main, l);
 }
 /* Writes what is queued and ends the thread; frees everything. */
 HTTPD__PRIVATE void httpd__logw_stop(httpd__logw *l) {
     if (!l) return;
     if (l->started) {
-        pthread_mutex_lock(&l->mu);
+        httpd__lock(&l->mu);
         l->stop = 1;
-        pthread_cond_signal(&l->cv);
-        pthread_mutex_unlock(&l->mu);
-        pthread_join(l->th, NULL);
+        httpd__cond_signal(&l->cv);
+        httpd__unlock(&l->mu);
+        httpd__thread_join(l->th);
     }
     for (httpd__logbuf *x = l->head; x; x = x->next)      /* never started: write here */
         httpd__logw_write(l, (const char *)(x + 1), x->len);
@@ -6981,33 +7220,33 @@ HTTPD__PRIVATE void httpd__logw_stop(httpd__logw *l) {
         while (x) { httpd__logbuf *n = x->next; HTTPD_FREE(l->ctx, x); x = n; }
     }
     if (l->own_fd) close(l->fd);
-    pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->cv);
+    httpd__mutex_destroy(&l->mu);
+    httpd__cond_destroy(&l->cv);
     HTTPD_FREE(l->ctx, l);
 }
 /* Hands a worker's buffer to the log thread (NULL or empty: nothing). */
 HTTPD__PRIVATE void httpd__logw_push(httpd__logw *l, httpd__logbuf *b) {
     if (!b) return;
-    pthread_mutex_lock(&l->mu);
+    httpd__lock(&l->mu);
     if (!b->len) { b->next = l->spare; l->spare = b; }
     else {
         b->next = NULL;
         if (l->tail) l->tail->next = b; else l->head = b;
         l->tail = b;
-        pthread_cond_signal(&l->cv);
+        httpd__cond_signal(&l->cv);
     }
-    pthread_mutex_unlock(&l->mu);
+    httpd__unlock(&l->mu);
 }
 /* An empty buffer for a worker: a spare one, a new one while there are fewer than
    maxbufs, else NULL (every buffer is waiting: the line is dropped). */
 HTTPD__PRIVATE httpd__logbuf *httpd__logw_take(httpd__logw *l) {
-    pthread_mutex_lock(&l->mu);
+    httpd__lock(&l->mu);
     httpd__logbuf *b = l->spare;
     if (b) l->spare = b->next;
     else if (l->nbufs < l->maxbufs
              && (b = (httpd__logbuf *)HTTPD_MALLOC(l->ctx, sizeof *b + l->cap)) != NULL)
         l->nbufs++;
-    pthread_mutex_unlock(&l->mu);
+    httpd__unlock(&l->mu);
     if (b) { b->next = NULL; b->len = 0; }
     return b;
 }
@@ -7509,7 +7748,7 @@ HTTPD__COLD void httpd__mw_done(httpd__req *r, const char *why) {
 /* The server's error answer for r is coming: r gets its record first (salvaged when its
    head was never parsed). */
 HTTPD__COLD void httpd__mw_error(httpd__conn *c, httpd__req *r) {
-    if (r->mwon) return;
+    if (HTTPD__MWON(r)) return;
     if (!r->pub.method.ptr) httpd__mw_salvage(c, r);
     httpd__mw_adopt(c, r);
 }
@@ -7725,7 +7964,7 @@ HTTPD_API int httpd_client_addr(const httpd_request *req, char *buf, size_t cap)
     uint8_t a[16];
     char t[48];
     if (!req || !buf) return HTTPD_ERR_INVAL;
-    if (r->mwon) memcpy(a, r->addr, 16);
+    if (HTTPD__MWON(r)) memcpy(a, r->addr, 16);
     else if (!r->conn) return HTTPD_ERR_CLOSED;
     else if (httpd__addr_known(r->conn->addr)) memcpy(a, r->conn->addr, 16);
     else {
@@ -7749,6 +7988,46 @@ HTTPD_API httpd_str httpd_task_request_id(const httpd_task *t) {
     return t && t->kind == HTTPD__TASK_REQ && t->req ? t->req->pub.request_id : none;
 }
 
+#define HTTPD__REJECT(w, kind) do { if ((w)->ops && (w)->ops->met) \
+    HTTPD__BUMP(&(w)->ops->met->reject[kind], 1); } while (0)   /* refusals by cause */
+#else  /* HTTPD_NO_MIDDLEWARE: s->mw, w->ops and r->mwon stay NULL/0; the hooks do nothing
+          and a desc that asks for an operation fails httpd_start with HTTPD_ERR_INVAL */
+#define HTTPD__REJECT(w, kind) ((void)(w))
+HTTPD__COLD void httpd__mw_head(httpd__req *r, int status, int generated) {
+    (void)r; (void)status; (void)generated;
+}
+HTTPD__COLD void httpd__mw_done(httpd__req *r, const char *why) { (void)r; (void)why; }
+HTTPD__COLD void httpd__mw_error(httpd__conn *c, httpd__req *r) { (void)c; (void)r; }
+HTTPD__COLD void httpd__cb_timed(httpd__worker *w, const httpd__route *rt, int end) {
+    (void)w; (void)rt; (void)end;
+}
+HTTPD__COLD void httpd__mw_gauges(httpd__worker *w) { (void)w; }
+HTTPD__COLD int httpd__mw_begin(httpd__conn *c, httpd__req *r) { (void)c; (void)r; return 0; }
+HTTPD__COLD const char *httpd__mw_why(const httpd__conn *c, const httpd__req *r) {
+    (void)c; (void)r;
+    return NULL;
+}
+HTTPD__COLD void httpd__mw_turn(httpd__worker *w, int end) { (void)w; (void)end; }
+HTTPD__PRIVATE void httpd__mw_free(httpd_server *s) { (void)s; }
+HTTPD__PRIVATE void httpd__mw_worker_free(httpd__worker *w) { (void)w; }
+HTTPD__PRIVATE int httpd__mw_worker_init(httpd__worker *w) { (void)w; return 0; }
+HTTPD__PRIVATE int httpd__mw_init(httpd_server *s) {
+    const httpd_desc *d = &s->desc;
+    int any = d->middleware || d->request_id || d->cors || d->rate_limit || d->metrics
+              || d->access_log.path || d->access_log.fn || d->on_error || d->trusted_proxies
+              || d->proxy_protocol;
+    for (uint32_t i = 0; i < s->router.nroutes; i++) {
+        const httpd_route *rt = s->router.routes[i].pub;
+        any |= rt->middleware || rt->cors || rt->rate_limit;
+    }
+    if (!any) return 0;
+    HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "middleware, CORS, request ids, rate "
+               "limits, metrics, access log, on_error, trusted proxies or the PROXY protocol: "
+               "httpd.h was compiled with HTTPD_NO_MIDDLEWARE");
+    return HTTPD_ERR_INVAL;
+}
+#endif /* HTTPD_NO_MIDDLEWARE */
+
 /* =================================================================== >>machine
    The per-connection state machine (HEAD -> BODY -> HANDLER -> HEAD | CLOSING, see
    >>conn): find and parse a head, route it, refuse what must be refused before the body
@@ -7758,7 +8037,7 @@ HTTPD_API httpd_str httpd_task_request_id(const httpd_task *t) {
    timeout for time. Calls: every section above. Owner: the connection's worker thread. */
 HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     httpd__req *r = c->req;
-    if (!r->stream_body) r->body_done = 1;
+    if (!HTTPD__SBODY(r)) r->body_done = 1;
     if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
     if ((c->w->s->desc.max_inflight || (r->route && r->route->pub->max_concurrent))
         && httpd__conn_shed(c, r))
@@ -7771,7 +8050,7 @@ HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     const httpd__route *rt = r->route;
     httpd__worker *w = c->w;
     HTTPD__STORE_RLX(&w->cb_route, (uintptr_t)rt | 1u);         /* httpd__cb_enter */
-    if (HTTPD__UNLIKELY(w->ops != NULL)) {                       /* timed (metrics) */
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) {                       /* timed (metrics) */
         httpd__cb_timed(w, rt, 0);
         r->handler(&r->pub);
         httpd__cb_timed(w, rt, 1);
@@ -7809,7 +8088,7 @@ HTTPD__COLD int httpd__conn_proxy(httpd__conn *c) {
         return 1;
     }
     if (n < 0 || (c->flags & HTTPD__F_EOF)) {
-        if (c->w->ops && c->w->ops->met) HTTPD__BUMP(&c->w->ops->met->reject[HTTPD__RJ_PROXY], 1);
+        HTTPD__REJECT(c->w, HTTPD__RJ_PROXY);
         HTTPD__LOG(c->w->s, HTTPD_LOG_DEBUG, 400, "bad PROXY protocol header: closed");
         c->state = HTTPD__S_CLOSING;
         c->flags |= HTTPD__F_LINGER;
@@ -7931,13 +8210,13 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
     }
     /* the operations chain (>>mw): request id, CORS, middleware, rate limit; for the
        router's own answers it runs in httpd__conn_auto */
-    if (HTTPD__UNLIKELY(s->mw != NULL) && httpd__mw_begin(c, r)) return 1;
+    if (HTTPD__UNLIKELY(HTTPD__MW(s)) && httpd__mw_begin(c, r)) return 1;
 
     /* body: refuse before reading a byte of it (RFC 9110 §15.5.14) */
-    if (r->route && r->route->pub->stream_body) r->stream_body = 1;   /* even when empty */
+    if (r->route && HTTPD__SBODY(r->route->pub)) r->stream_body = 1;   /* even when empty */
     if (!r->body_done) {
         if (!chunked && r->body_left > r->max_body) { httpd__conn_error(c, 413); return 0; }
-        if (r->route && r->route->pub->stream_body) {      /* the handler reads it itself */
+        if (r->route && HTTPD__SBODY(r->route->pub)) {      /* the handler reads it itself */
             r->stream_body = 1;
             r->rate_start = w->now;
             httpd__conn_dispatch(c);
@@ -7951,6 +8230,9 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
             if (r->body_left <= (uint64_t)(in->cap - in->pos - (uint32_t)hl)) {
                 r->body_in_place = 1;                 /* small body: stays in the input */
                 r->body = in->data + in->pos + hl;
+            } else if (s->desc.preallocate) {      /* buffered bodies stay in the input */
+                httpd__conn_error(c, 413);
+                return 0;
             } else if (!(r->body = (char *)HTTPD_MALLOC(s->desc.alloc_ctx,
                                                         (size_t)r->body_left))) {
                 httpd__conn_error(c, 503);
@@ -7972,7 +8254,7 @@ HTTPD__PRIVATE int httpd__conn_start(httpd__conn *c) {
    (httpd_respond/httpd_end then return the error and free it). */
 HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
     httpd__req *r = c->req;
-    if (!r->stream_body) {
+    if (!HTTPD__SBODY(r)) {
         if (status) { httpd__conn_error(c, status); return; }
         httpd__req_put(r);
         c->req = NULL;
@@ -7982,7 +8264,7 @@ HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
     int err = status == 413 ? HTTPD_ERR_TOOLARGE : status == 408 ? HTTPD_ERR_TIMEOUT
             : status == 400 ? HTTPD_ERR_INVAL : status ? HTTPD_ERR_NOMEM : HTTPD_ERR_CLOSED;
     httpd_body_fn fn = r->bfn;
-    int started = r->streaming || r->responded;
+    int started = HTTPD__STREAMING(r) || r->responded;
     r->err = err;
     if (status && started)                /* the status cannot be sent any more */
         HTTPD__LOG(c->w->s, HTTPD_LOG_INFO, status, "request body failed (%d) after the "
@@ -7994,7 +8276,7 @@ HTTPD__PRIVATE void httpd__conn_body_fail(httpd__conn *c, int status) {
     r->timed_out = status == 408;
     if (status && !started) httpd__conn_fail(c, r, status, 0);   /* answered for r */
     else c->state = HTTPD__S_CLOSING;
-    if (r->mwon && status) r->why = status == 408 ? "timeout" : "error";
+    if (HTTPD__MWON(r) && status) r->why = status == 408 ? "timeout" : "error";
     httpd__req_orphan(r, status == 408 ? HTTPD_ERR_TIMEOUT : HTTPD_ERR_CLOSED);
     if (fn) {                                         /* may answer: that frees r */
         const httpd__route *rt = r->route;
@@ -8019,7 +8301,7 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
     const httpd_server *s = c->w->s;
-    int stream = r->stream_body;
+    int stream = HTTPD__SBODY(r);
     if (stream) {
         if (r->responded) { c->state = HTTPD__S_HANDLER; return 1; }  /* answered: stop */
         if (!r->bfn || r->paused) {
@@ -8068,6 +8350,7 @@ HTTPD__PRIVATE int httpd__conn_body(httpd__conn *c) {
             size_t cap = HTTPD__MAX(r->body_cap * 2, r->body_len + got);
             if (cap < 4096) cap = 4096;
             if (cap > r->max_body) cap = (size_t)r->max_body;
+            if (s->desc.preallocate) { httpd__conn_body_fail(c, 413); return 0; }
             char *b = (char *)HTTPD_REALLOC(s->desc.alloc_ctx, r->body, cap);
             if (!b) { httpd__conn_body_fail(c, 503); return 0; }
             r->body = b; r->body_cap = cap;
@@ -8104,14 +8387,14 @@ HTTPD__PRIVATE void httpd__conn_finish(httpd__conn *c) {
     httpd__req *r = c->req;
     httpd__buf *in = &c->in;
     if (c->ws) {                                        /* upgraded: frames from here */
-        if (HTTPD__UNLIKELY(r->mwon)) httpd__mw_done(r, "upgrade");   /* logged at the 101 */
+        if (HTTPD__UNLIKELY(HTTPD__MWON(r))) httpd__mw_done(r, "upgrade");   /* logged at the 101 */
         httpd__ws_start(c);
         return;
     }
     /* a response whose head went out before a stop began (a stream) still ends the
        connection once the server is stopping: idle connections must not linger */
     int keep = r->keepalive && r->body_done && HTTPD__LOAD(&c->w->s->stop) == 0;
-    if (HTTPD__UNLIKELY(r->mwon)) httpd__mw_done(r, keep ? NULL : httpd__mw_why(c, r));
+    if (HTTPD__UNLIKELY(HTTPD__MWON(r))) httpd__mw_done(r, keep ? NULL : httpd__mw_why(c, r));
     in->pos += r->in_used;
     if (!r->body_done) c->flags |= HTTPD__F_LINGER;     /* its body is still coming */
     c->req = NULL;
@@ -8130,7 +8413,7 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
     for (;;) {
         switch (c->state) {
         case HTTPD__S_HEAD:
-            if (c->out.len - c->out.pos > HTTPD__OUT_HIGH || (c->flags & HTTPD__F_FILE))
+            if (c->out.len - c->out.pos > c->w->out_high || (c->flags & HTTPD__F_FILE))
                 return;                                               /* flush first */
             if (!httpd__conn_start(c)) return;
             break;
@@ -8164,7 +8447,7 @@ HTTPD__HOT char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
         *n = sizeof c->w->scratch;
         return c->w->scratch;
     case HTTPD__S_BODY:
-        if (r->stream_body && (!r->bfn || r->paused || r->responded)) return NULL;
+        if (HTTPD__SBODY(r) && (!r->bfn || r->paused || r->responded)) return NULL;
         if (r->body && !r->body_in_place && !(r->head.flags & HTTPD__H_CHUNKED)
             && in->len == in->pos + r->in_used) {             /* large body: read in place */
             c->flags |= HTTPD__F_RDIRECT;
@@ -8190,7 +8473,7 @@ HTTPD__HOT char *httpd__conn_rbuf(httpd__conn *c, size_t *n) {
         in->len -= in->pos; in->pos = 0;
     }
     *n = in->cap - in->len;
-    if (c->state == HTTPD__S_BODY && r->stream_body && !(r->head.flags & HTTPD__H_CHUNKED)
+    if (c->state == HTTPD__S_BODY && HTTPD__SBODY(r) && !(r->head.flags & HTTPD__H_CHUNKED)
         && *n > r->body_left)
         *n = (size_t)r->body_left;              /* never read past a streamed body */
     return *n ? in->data + in->len : NULL;
@@ -8287,21 +8570,22 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
             : HTTPD_NO_TIMEOUT;                /* still sending: the write timeout rules */
         break;
     case HTTPD__S_BODY:
-        if (c->req->stream_body && (!c->req->bfn || c->req->paused))
-            t = c->req->responded || c->req->streaming ? HTTPD_NO_TIMEOUT : c->req->timeout_ms;
+        if (HTTPD__SBODY(c->req) && (!c->req->bfn || c->req->paused))
+            t = c->req->responded || HTTPD__STREAMING(c->req) ? HTTPD_NO_TIMEOUT
+                                                               : c->req->timeout_ms;
         else t = d->body_timeout_ms;
         break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
     case HTTPD__S_WS: dl = httpd__ws_deadline(c); break;
     case HTTPD__S_PROXY: t = HTTPD__MIN(d->proxy_timeout_ms, d->header_timeout_ms); break;
     case HTTPD__S_HANDLER:
-        if (!c->req->responded && !c->req->streaming) t = c->req->timeout_ms;
+        if (!c->req->responded && !HTTPD__STREAMING(c->req)) t = c->req->timeout_ms;
         break;
     default: break;
     }
     if (t != HTTPD_NO_TIMEOUT) dl = HTTPD__MIN(dl, c->since + t);
     if (c->state == HTTPD__S_BODY && d->body_min_rate != HTTPD_NO_TIMEOUT
-        && !(c->req->stream_body && (!c->req->bfn || c->req->paused)))
+        && !(HTTPD__SBODY(c->req) && (!c->req->bfn || c->req->paused)))
         dl = HTTPD__MIN(dl, c->req->rate_start + HTTPD__RATE_WINDOW_MS);
     if ((c->flags & HTTPD__F_WBLOCKED) && d->write_timeout_ms != HTTPD_NO_TIMEOUT)
         dl = HTTPD__MIN(dl, c->wsince + d->write_timeout_ms);
@@ -8311,7 +8595,7 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
    it began a response) and orphan the request, whose later answer then just frees it. */
 HTTPD__PRIVATE void httpd__conn_504(httpd__conn *c) {
     httpd__req *r = c->req;
-    if (r->responded || r->streaming) return;
+    if (r->responded || HTTPD__STREAMING(r)) return;
     c->req = NULL;
     r->timed_out = 1;
     httpd__conn_fail(c, r, 504, 0);                  /* answered for r, which stays held */
@@ -8333,14 +8617,13 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         else c->state = HTTPD__S_CLOSING;          /* idle keep-alive: close silently */
         break;
     case HTTPD__S_PROXY:                           /* no PROXY header in time: a bad peer */
-        if (c->w->ops && c->w->ops->met && !c->w->stop_at)     /* (not: a stop's grace) */
-            HTTPD__BUMP(&c->w->ops->met->reject[HTTPD__RJ_PROXY], 1);
+        if (!c->w->stop_at) HTTPD__REJECT(c->w, HTTPD__RJ_PROXY);  /* (not: a stop's grace) */
         c->state = HTTPD__S_ABORT;
         break;
     case HTTPD__S_BODY: {
         httpd__req *r = c->req;
         const httpd_desc *d = &c->w->s->desc;
-        if (r->stream_body && (!r->bfn || r->paused)) {
+        if (HTTPD__SBODY(r) && (!r->bfn || r->paused)) {
             /* the application holds it and is not reading: its request deadline */
             httpd__conn_504(c);
             break;
@@ -8724,15 +9007,16 @@ static char httpd__tag_listen[HTTPD__L_KINDS], httpd__tag_wake;
 HTTPD__PRIVATE httpd__conn *httpd__conn_new(httpd__worker *w) {
     httpd__conn *c = w->free_conns;
     if (c) { w->free_conns = c->dnext; return c; }
-    if (w->nslots % HTTPD__CONN_CHUNK == 0) {
+    if (w->max_slots && w->nslots == w->max_slots) return NULL;   /* preallocated: full */
+    if ((w->nslots >> w->cbits) == w->nchunks) {                   /* a new chunk */
         if (w->nchunks == w->max_chunks) return NULL;
         httpd__conn *chunk = (httpd__conn *)HTTPD_MALLOC(w->s->desc.alloc_ctx,
-                                                         HTTPD__CONN_CHUNK * sizeof *chunk);
+                                                         ((size_t)1 << w->cbits) * sizeof *chunk);
         if (!chunk) return NULL;
         w->chunks[w->nchunks++] = chunk;
     }
     uint32_t slot = w->nslots++;
-    c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+    c = HTTPD__SLOT(w, slot);
     memset(c, 0, sizeof *c);
     c->slot = slot;
     c->state = HTTPD__S_DEAD;
@@ -8824,7 +9108,7 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
         HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
         if (w->accepting && !w->stopping) httpd__worker_listen_proxy(w, 1);  /* room again */
     }
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
 }
 /* Reads, runs the state machine, writes, until nothing moves (bounded, for fairness). */
 HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
@@ -8923,7 +9207,7 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
     if (addr) memcpy(c->addr, addr, 16);
     if (proxied) { c->proxied = 1; c->state = HTTPD__S_PROXY; }
     w->nconns++;
-    if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_gauges(w);
+    if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
 #ifdef HTTPD_TLS_BEARSSL
     if (tls && httpd__tls_attach(c) < 0) {
         c->state = HTTPD__S_ABORT;                     /* out of memory: drop it */
@@ -8994,7 +9278,6 @@ HTTPD__PRIVATE void httpd__listen_nodefer(httpd_server *s) {
    it stopped because the burst was used up (more may be queued), else 0. */
 HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
     httpd_server *s = w->s;
-    httpd__wmet *met = w->ops ? w->ops->met : NULL;
     uint32_t pmax = s->desc.proxy_max_connections;
     int proxy = kind == HTTPD__L_PROXY;
     int want = s->mw != NULL || proxy;            /* the peer's address is needed */
@@ -9004,19 +9287,29 @@ HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
     int lfd = proxy ? s->proxy_fd : s->listen_fd;
 #endif
     for (int i = 0; i < HTTPD__ACCEPT_BURST && lfd >= 0; i++) {
+        if (w->max_slots && w->nconns >= w->max_slots) {    /* preallocated slots all used */
+            httpd__worker_listen(w, 0);
+            HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
+            return 0;
+        }
+        /* no slot until the batch's closed ones are recycled (slots follow max_connections):
+           the listener is level-triggered, the next turn accepts */
+        if (!w->free_conns
+            && w->nslots >= (w->max_slots ? w->max_slots : w->max_chunks << w->cbits))
+            return 0;
         /* a place is reserved before the accept, so that workers accepting at once never
            pass max_connections together */
         if (HTTPD__ADD(&s->nconns, 1u) >= s->desc.max_connections) {
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
-            if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_MAXCONN], 1);
+            HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
             return 0;
         }
         if (proxy && HTTPD__ADD(&s->proxy_nconns, 1u) >= (pmax ? pmax : UINT32_MAX)) {
             HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
             HTTPD__ADD(&s->nconns, (uint32_t)-1);
             httpd__worker_listen_proxy(w, 0);   /* its own cap */
-            if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_MAXCONN], 1);
+            HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
             return 0;
         }
         struct sockaddr_storage ss;
@@ -9033,7 +9326,7 @@ HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
                            "accept: %s; pausing accepts for 100 ms", strerror(errno));
                 httpd__worker_listen(w, 0);
                 httpd__wheel_add(&w->wheel, &w->accept_timer, w->now + 100);
-                if (met) HTTPD__BUMP(&met->reject[HTTPD__RJ_EMFILE], 1);
+                HTTPD__REJECT(w, HTTPD__RJ_EMFILE);
                 return 0;
             }
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "accept: %s", strerror(errno));
@@ -9106,10 +9399,10 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     }
     if (!graceful && !w->forced) { w->forced = 1; w->forced_at = w->now; }
     for (uint32_t i = 0; i < w->nslots; i++) {
-        httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
+        httpd__conn *c = HTTPD__SLOT(w, i);
         if (c->state == HTTPD__S_DEAD || c->fd < 0) continue;
         httpd__req *r = c->req;
-        if (graceful && r && r->streaming && !r->responded && r->utimer.pprev) {
+        if (graceful && r && HTTPD__STREAMING(r) && !r->responded && r->utimer.pprev) {
             /* a stream sleeping between events (SSE ticks) wakes now, sees
                httpd_stopping() and can end, instead of holding the stop until its tick */
             httpd__wheel_del(&w->wheel, &r->utimer);
@@ -9137,10 +9430,13 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
 /* Runs what came back from other threads: task completions (done on this worker, with
    the reason if the client left or the deadline passed) and posted functions. */
 HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
-    pthread_mutex_lock(&w->mbox_mu);
+#if defined(HTTPD_NO_TASKS) && defined(HTTPD_NO_WEBSOCKET)
+    (void)w; (void)alive;                  /* nothing ever comes: no task, post or frame */
+#else
+    httpd__lock(&w->mbox_mu);
     httpd_task *t = w->mbox;
     w->mbox = w->mbox_tail = NULL;
-    pthread_mutex_unlock(&w->mbox_mu);
+    httpd__unlock(&w->mbox_mu);
     while (t) {
         httpd_task *next = t->next;
         if (t->kind == HTTPD__TASK_REQ) {
@@ -9159,7 +9455,7 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
             uint32_t gen = (uint32_t)t->conn.id;
             int st = HTTPD_ERR_CLOSED;
             if (alive && slot < w->nslots) {
-                httpd__conn *c = &w->chunks[slot / HTTPD__CONN_CHUNK][slot % HTTPD__CONN_CHUNK];
+                httpd__conn *c = HTTPD__SLOT(w, slot);
                 if (c->gen == gen && c->state != HTTPD__S_DEAD) st = 0;
             }
             httpd__cb_enter(w, NULL);
@@ -9169,6 +9465,7 @@ HTTPD__PRIVATE void httpd__worker_mbox(httpd__worker *w, int alive) {
         httpd__task_free(t);
         t = next;
     }
+#endif
 }
 HTTPD__PRIVATE void httpd__worker_wake(httpd__worker *w) {
     httpd__wakefd_drain(&w->wake);
@@ -9198,6 +9495,7 @@ HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
 #define HTTPD__TRIM_HEAP_MIN (1u << 20)
 HTTPD__PRIVATE void httpd__worker_on_trim_timer(httpd__timer *t, void *ctx) {
     httpd__worker *w = (httpd__worker *)ctx;
+    if (w->max_slots) return;              /* preallocated: kept until the end */
     size_t freed = (size_t)httpd__pool_trim(&w->pool) * w->pool.block;
 #ifdef HTTPD_TLS_BEARSSL
     freed += (size_t)httpd__pool_trim(&w->tls_mem) * w->tls_mem.block;
@@ -9299,12 +9597,14 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
             /* the callback holding it, if any: its route, in the warning and the metrics */
             uintptr_t cb = HTTPD__LOAD_RLX(&w->cb_route);
             const httpd__route *rt = (const httpd__route *)(cb & ~(uintptr_t)1);
+#ifndef HTTPD_NO_MIDDLEWARE
             httpd__metrics *m = s->mw ? s->mw->met : NULL;
             if (m) {
                 HTTPD__BUMP(&m->w[i].blocked, 1);
                 if (cb) HTTPD__BUMP(&m->stalls[rt ? (size_t)(rt - s->router.routes)
                                                   : s->router.nroutes], 1);
             }
+#endif
             HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "worker %d blocked for %llu ms%s%s%s%s: a handler "
                        "or callback does not return to the event loop (its connections wait); "
                        "move blocking work to httpd_defer", i, (unsigned long long)(now - since),
@@ -9333,7 +9633,9 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker *w = (httpd__worker *)arg;
     httpd_server *s = w->s;
     httpd__io_event ev[HTTPD__EVENTS];
-    httpd__tls_worker = w;
+#ifndef HTTPD_NO_MIDDLEWARE
+    httpd__tls_worker = w;              /* httpd_metric_add from a handler */
+#endif
     if (s->desc.pin_workers) httpd__pin_thread(w->index);
     w->now = httpd__now_ms();
     w->wheel.now = w->now;
@@ -9356,15 +9658,21 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_SYS, "epoll_wait: %s", strerror(errno));
             break;
         }
-        if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 0);   /* timed (metrics) */
+        if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_turn(w, 0);   /* timed (metrics) */
         else w->now = httpd__now_ms();
         HTTPD__STORE(&w->busy_since, w->now);
         httpd__worker_tick_date(w);
         httpd__worker_events(w, ev, n);
         httpd__worker_end_turn(w);
-        if (HTTPD__UNLIKELY(w->ops != NULL)) httpd__mw_turn(w, 1);
+#ifdef HTTPD_NO_THREADS
+        /* the blocking tasks queued so far, now, between turns (their completions come
+           back through the mailbox, whose wake-up makes the next wait return at once) */
+        for (uint32_t k = s->pool.queued; k && httpd__taskpool_step(&s->pool, 0); k--) {}
+#endif
+        if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_turn(w, 1);
         if (!w->stopping && !w->accepting && !w->accept_timer.pprev
-            && HTTPD__LOAD(&s->nconns) < s->desc.max_connections)
+            && HTTPD__LOAD(&s->nconns) < s->desc.max_connections
+            && (!w->max_slots || w->nconns < w->max_slots))
             httpd__worker_listen(w, 1);                        /* room again */
     }
     if (HTTPD__ADD(&s->running, -1) == 1) {                 /* the last one out says so */
@@ -9375,7 +9683,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
 HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     void *ctx = w->s->desc.alloc_ctx;
     for (uint32_t i = 0; i < w->nslots; i++) {
-        httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
+        httpd__conn *c = HTTPD__SLOT(w, i);
         if (c->state != HTTPD__S_DEAD && c->w) {
             httpd__conn_release(c);
             if (c->fd >= 0) close(c->fd);
@@ -9404,7 +9712,7 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     w->hdrs = NULL;
     httpd__poll_free(&w->poll);
     if (w->mbox_inited) {
-        pthread_mutex_destroy(&w->mbox_mu);
+        httpd__mutex_destroy(&w->mbox_mu);
         w->mbox_inited = 0;
     }
     httpd__wakefd_close(&w->wake);
@@ -9412,6 +9720,41 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
 }
 /* Everything but the thread: usable on its own by in-memory tests (poll and wake fds
    are created too, but nothing requires them). */
+/* desc.preallocate: this worker's share of max_connections, all made now: the slots (one
+   chunk), two blocks per slot (input and output) and one request per slot, plus one spare
+   block and request (a request the application still holds after its client left keeps
+   them). From then on the pools never allocate: past them a connection waits in the
+   kernel's backlog (the listener is not watched) and a request gets 503. Blocks do not
+   grow, so output stops parsing pipelined requests at a quarter of a block. */
+HTTPD__PRIVATE int httpd__worker_prealloc(httpd__worker *w) {
+    httpd_server *s = w->s;
+    void *ctx = s->desc.alloc_ctx;
+    uint32_t n = (s->desc.max_connections + (uint32_t)s->nworkers - 1) / (uint32_t)s->nworkers;
+    if (n > (1u << w->cbits)) n = 1u << w->cbits;        /* one chunk (<= 1,024 slots) */
+    w->chunks[0] = (httpd__conn *)HTTPD_MALLOC(ctx, (size_t)n * sizeof(httpd__conn));
+    if (!w->chunks[0]) return HTTPD_ERR_NOMEM;
+    w->nchunks = 1;
+    w->max_slots = n;
+    w->pool.keep = 2 * n + 1;
+    for (uint32_t i = 0; i < 2 * n + 1; i++) {
+        char *b = (char *)HTTPD_MALLOC(ctx, w->pool.block);
+        if (!b) return HTTPD_ERR_NOMEM;
+        httpd__pool_put(&w->pool, b, w->pool.block);
+    }
+    w->pool.fixed = 1;
+    w->pool.low = w->pool.nfree;
+    for (uint32_t i = 0; i < n + 1; i++) {
+        httpd__req *r = (httpd__req *)HTTPD_MALLOC(ctx, sizeof(httpd__req) + HTTPD__ARENA_INLINE);
+        if (!r) return HTTPD_ERR_NOMEM;
+        r->next_free = w->free_reqs;
+        w->free_reqs = r;
+        w->nfree_reqs++;
+    }
+    w->low_reqs = w->nfree_reqs;
+    w->out_high = w->pool.block / 4;
+    w->out_low = w->pool.block / 8;
+    return 0;
+}
 HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int index) {
     memset(w, 0, sizeof *w);
     w->s = s;
@@ -9435,12 +9778,22 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
                                            s->lim.max_headers * sizeof(httpd_header));
     if (!w->hdrs) return HTTPD_ERR_NOMEM;
     w->head.headers = w->hdrs;
-    w->max_chunks = s->desc.max_connections / HTTPD__CONN_CHUNK + 1;
+    /* chunks of the next power of two >= max_connections (a worker may hold them all), at
+       most 1,024: a 4-connection device allocates 4 slots, not 1,024 */
+    while (w->cbits < HTTPD__CONN_CHUNK_BITS && (1u << w->cbits) < s->desc.max_connections)
+        w->cbits++;
+    w->max_chunks = (s->desc.max_connections >> w->cbits) + 1;
     w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
     if (!w->chunks) return HTTPD_ERR_NOMEM;
+    w->out_high = HTTPD__OUT_HIGH;
+    w->out_low = HTTPD__OUT_LOW;
+    if (s->desc.preallocate) {
+        int rc = httpd__worker_prealloc(w);
+        if (rc < 0) return rc;
+    }
     int rc = httpd__poll_init(&w->poll, s->desc.alloc_ctx);
     if (rc < 0) return rc;
-    pthread_mutex_init(&w->mbox_mu, NULL);
+    httpd__mutex_init(&w->mbox_mu);
     w->mbox_inited = 1;
     if ((rc = httpd__wakefd_open(&w->wake)) < 0) return rc;
     if ((rc = httpd__poll_add(&w->poll, w->wake.rd, &httpd__tag_wake, HTTPD__PK_WAKE)) < 0)
@@ -9482,7 +9835,12 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!d->logger.fn) d->logger.fn = httpd_log_stderr;     /* errors are never silent */
     d->addr = HTTPD__DEF(d->addr, "127.0.0.1");
+#ifdef HTTPD_NO_THREADS
+    (void)ncpu;
+    d->workers = HTTPD__DEF(d->workers, 1);          /* one thread: the caller's */
+#else
     d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
+#endif
     d->backlog = HTTPD__DEF(d->backlog, 4096);
     d->max_connections = HTTPD__DEF(d->max_connections, 10000u);
     d->max_request_line = HTTPD__DEF(d->max_request_line, 8192u);
@@ -9522,6 +9880,19 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
+#ifdef HTTPD_NO_THREADS
+    if (d->workers != 1 || d->access_log.path || d->access_log.fn) {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_THREADS: one worker, and no "
+                   "access log (it has a writer thread)");
+        return HTTPD_ERR_INVAL;
+    }
+#endif
+    if (d->preallocate && (d->metrics || d->access_log.path || d->access_log.fn || d->tls
+                           || d->max_connections > 1024u * (uint32_t)d->workers)) {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "preallocate: metrics, the access "
+                   "log and TLS allocate as they go; at most 1,024 connections per worker");
+        return HTTPD_ERR_INVAL;
+    }
     if (d->server_name) {                       /* one header line, kept ready */
         size_t n = strlen(d->server_name);
         if (!n || n > sizeof s->server_hdr - 11 || !httpd__is_ctl_free(d->server_name, 0))
@@ -9555,6 +9926,14 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     for (uint32_t i = 0; i < s->router.nroutes; i++) {
         int m = s->router.routes[i].method_id;
         if (m > 0) s->used_methods |= 1u << m;
+#ifdef HTTPD_NO_STREAMING
+        if (s->router.routes[i].pub->stream_body) {
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "route %s: stream_body, but "
+                       "httpd.h was compiled with HTTPD_NO_STREAMING",
+                       s->router.routes[i].pub->pattern);
+            return HTTPD_ERR_INVAL;
+        }
+#endif
     }
     if (s->router.nroutes) {
         size_t n = s->router.nroutes * sizeof *s->route_inflight;
@@ -9568,6 +9947,33 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
 HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_in, int *out,
                                int *bound) {
     const httpd_desc *d = &s->desc;
+#ifdef HTTPD_NO_GETADDRINFO
+    /* numeric addresses only ("localhost" too): no resolver linked in (a static glibc
+       getaddrinfo is about 180 KB) */
+    struct sockaddr_storage sa;
+    struct { int ai_family; struct sockaddr *ai_addr; socklen_t ai_addrlen; } one_res, *res;
+    memset(&sa, 0, sizeof sa);
+    res = &one_res;
+    res->ai_addr = (struct sockaddr *)&sa;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)&sa;
+    if (!strcmp(addr, "localhost")) addr = "127.0.0.1";
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port_in);
+        res->ai_addrlen = sizeof *v4;
+    } else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port_in);
+        res->ai_addrlen = sizeof *v6;
+    } else {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_ADDR, "address %s: not numeric "
+                   "(HTTPD_NO_GETADDRINFO)", addr);
+        return HTTPD_ERR_ADDR;
+    }
+    res->ai_family = sa.ss_family;
+#  define freeaddrinfo(r) ((void)(r))
+#else
     struct addrinfo hints, *res = NULL;
     char port[8];
     memset(&hints, 0, sizeof hints);
@@ -9576,6 +9982,7 @@ HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     snprintf(port, sizeof port, "%u", (unsigned)port_in);
     if (getaddrinfo(addr, port, &hints, &res) != 0 || !res) return HTTPD_ERR_ADDR;
+#endif
 #if HTTPD__LINUX
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 #else
@@ -9611,6 +10018,9 @@ HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_
     *out = fd;
     return 0;
 }
+#ifdef HTTPD_NO_GETADDRINFO
+#  undef freeaddrinfo
+#endif
 /* The listeners: plaintext (unless TLS only), PROXY protocol, TLS; then checks of the
    system's limits. */
 HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
@@ -9629,6 +10039,7 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
                          &s->tls_port);
 #endif
     if (rc < 0) return rc;
+#ifndef HTTPD_MINIMAL            /* (the firmware build leaves out these start-up hints) */
     /* say so when the kernel will cap the listen backlog (connections beyond it are
        refused or reset during bursts) or descriptors run short */
     FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
@@ -9642,6 +10053,7 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
         && rl.rlim_cur < (rlim_t)d->max_connections + 64)
         HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "open-file limit %lu is below max_connections %u "
                    "+ 64: raise ulimit -n", (unsigned long)rl.rlim_cur, d->max_connections);
+#endif
     return 0;
 }
 /* Everything the server holds but the object itself (which httpd_destroy frees). */
@@ -9692,27 +10104,33 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     HTTPD__STORE(&s->listeners_left, s->nworkers);
     sigset_t all, old;                /* signals go to the application's threads, not ours */
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    httpd__sigmask(SIG_BLOCK, &all, &old);
     rc = httpd__taskpool_start(&s->pool, s->desc.task_threads, s->desc.task_queue,
                                s->desc.alloc_ctx);
     if (rc < 0) {
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        httpd__sigmask(SIG_SETMASK, &old, NULL);
         goto fail;
     }
+#ifdef HTTPD_NO_THREADS
+    HTTPD__ADD(&s->running, 1);             /* the loop runs in httpd_serve / httpd_wait */
+#else
     for (int i = 0; i < s->nworkers; i++) {
         HTTPD__ADD(&s->running, 1);
-        if (pthread_create(&s->workers[i].thread, NULL, httpd__worker_main, &s->workers[i])) {
+        if (httpd__thread_start(&s->workers[i].thread, httpd__worker_main, &s->workers[i])) {
             HTTPD__ADD(&s->running, -1);
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            httpd__sigmask(SIG_SETMASK, &old, NULL);
             httpd_destroy(s);                        /* stops and waits for the others */
             return HTTPD_ERR_SYS;
         }
         s->workers[i].started = 1;
     }
+#endif
     if (s->desc.logger.fn && s->desc.blocked_warn_ms != HTTPD_NO_TIMEOUT)
-        s->watchdog_started = !pthread_create(&s->watchdog, NULL, httpd__watchdog_main, s);
+        s->watchdog_started = !httpd__thread_start(&s->watchdog, httpd__watchdog_main, s);
+#ifndef HTTPD_NO_MIDDLEWARE
     if (s->mw && s->mw->log) httpd__logw_run(s->mw->log);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+#endif
+    httpd__sigmask(SIG_SETMASK, &old, NULL);
     *out = s;
     return 0;
 fail:
@@ -9781,9 +10199,15 @@ HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
 HTTPD_API int httpd_wait(httpd_server *s) {
     if (!s) return HTTPD_ERR_INVAL;
     if (HTTPD__LOAD_SC(&s->gate_closed)) return HTTPD_ERR_STATE;       /* waited already */
+#ifdef HTTPD_NO_THREADS
+    if (!s->workers[0].started) {                 /* the loop, here, until it stops */
+        s->workers[0].started = 1;
+        httpd__worker_main(&s->workers[0]);
+    }
+#endif
     for (int i = 0; i < s->nworkers; i++)
-        if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
-    if (s->watchdog_started) pthread_join(s->watchdog, NULL);   /* s->exit woke it */
+        if (s->workers[i].started) httpd__thread_join(s->workers[i].thread);
+    if (s->watchdog_started) httpd__thread_join(s->watchdog);   /* s->exit woke it */
     s->watchdog_started = 0;
     httpd__gate_close(s);                   /* from here other threads' calls fail */
     httpd__server_release(s);
@@ -9797,6 +10221,38 @@ HTTPD_API void httpd_destroy(httpd_server *s) {
     }
     HTTPD_FREE(s->desc.alloc_ctx, s);
 }
+#ifdef HTTPD_NO_THREADS
+/* One thread: the loop runs in httpd_serve, so SIGINT/SIGTERM come through handlers that
+   only call httpd_stop (async-signal-safe: atomics and a write to the wake-up). */
+static httpd_server *volatile httpd__sig_server;
+static volatile sig_atomic_t httpd__sig_count;
+static void httpd__on_signal(int sig) {
+    (void)sig;
+    httpd_server *s = httpd__sig_server;
+    if (s) httpd_stop(s, ++httpd__sig_count == 1);  /* the first graceful, then at once */
+}
+HTTPD_API int httpd_serve(httpd_server *s) {
+    struct sigaction sa, oint, oterm;
+    sigset_t set, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = httpd__on_signal;
+    sigemptyset(&sa.sa_mask);
+    httpd__sig_count = 0;
+    httpd__sig_server = s;
+    sigaction(SIGINT, &sa, &oint);
+    sigaction(SIGTERM, &sa, &oterm);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, &old);      /* httpd_run blocked them before the start */
+    int rc = httpd_wait(s);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGINT, &oint, NULL);
+    sigaction(SIGTERM, &oterm, NULL);
+    httpd__sig_server = NULL;
+    return rc;
+}
+#else
 HTTPD_API int httpd_serve(httpd_server *s) {
     sigset_t set, old;
     int hup = s->desc.access_log.path && strcmp(s->desc.access_log.path, "-");
@@ -9804,7 +10260,7 @@ HTTPD_API int httpd_serve(httpd_server *s) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     if (hup) sigaddset(&set, SIGHUP);            /* logrotate: reopen the access log */
-    pthread_sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
+    httpd__sigmask(SIG_BLOCK, &set, &old);      /* workers have them blocked already */
     /* sleep in poll() on a signalfd and the server's exit eventfd: no periodic wake-up.
        Without a descriptor for the signalfd (EMFILE: the workers may have taken the last
        ones already), and where there is no signalfd, wait for the exit descriptor 100 ms
@@ -9835,7 +10291,9 @@ HTTPD_API int httpd_serve(httpd_server *s) {
                 sig = 0;
         }
         if (sig <= 0) continue;
+#ifndef HTTPD_NO_MIDDLEWARE
         if (sig == SIGHUP) { httpd_log_reopen(s); continue; }
+#endif
         signals++;
         HTTPD__LOG(s, HTTPD_LOG_INFO, 0, "signal %d: %s stop", sig,
                    signals == 1 ? "graceful" : "immediate");
@@ -9843,9 +10301,10 @@ HTTPD_API int httpd_serve(httpd_server *s) {
     }
     if (sfd >= 0) close(sfd);
     int rc = httpd_wait(s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    httpd__sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
+#endif /* HTTPD_NO_THREADS */
 HTTPD_API int httpd_run(const httpd_desc *desc) {
     sigset_t set, old;                 /* blocked before the start: none can slip through */
     sigemptyset(&set);
@@ -9853,14 +10312,14 @@ HTTPD_API int httpd_run(const httpd_desc *desc) {
     sigaddset(&set, SIGTERM);
     if (desc && desc->access_log.path && strcmp(desc->access_log.path, "-"))
         sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
+    httpd__sigmask(SIG_BLOCK, &set, &old);
     httpd_server *s;
     int rc = httpd_start(desc, &s);
     if (rc >= 0) {
         rc = httpd_serve(s);
         httpd_destroy(s);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    httpd__sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 
@@ -9942,6 +10401,7 @@ HTTPD_API httpd_str httpd_form_param(httpd_request *req, const char *name) {
     if (!httpd__content_type_is(req, "application/x-www-form-urlencoded")) return none;
     return httpd__urlencoded_find((httpd__req *)req, req->body, name);
 }
+#ifndef HTTPD_NO_MULTIPART
 HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
                                                  const httpd_multipart_limits *lim,
                                                  httpd_part_fn fn, void *arg) {
@@ -9953,6 +10413,8 @@ HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
     if (!m || httpd_multipart_init(m, ct, lim, (char *)(m + 1), hcap, fn, arg) < 0) return NULL;
     return m;
 }
+#endif
+#ifndef HTTPD_NO_STATIC
 /* =============================================================== >>static_path
    Safe paths for >>static: the request path checked and decoded once, then opened beneath
    the mount's root descriptor, and the MIME type table. Built on >>public; no state but
@@ -10714,6 +11176,8 @@ HTTPD__PRIVATE int httpd__static_list(httpd__req *r, const httpd_static *m, cons
     size_t plen = req->path.len, hcap = 256 + 12 * plen + total;
     char *html = (char *)httpd__arena_alloc(r, hcap), *o = html;
     if (!html) return httpd__static_fail(req, 503, -1);
+/* literals by memcpy: no format string (and no false "null destination" from gcc) */
+#define HTTPD__PUT(lit) do { memcpy(o, lit, sizeof(lit) - 1); o += sizeof(lit) - 1; } while (0)
 #define HTTPD__ESC(s, n, href) do { for (size_t i_ = 0; i_ < (n); i_++) { \
         unsigned char c_ = (unsigned char)(s)[i_]; \
         if ((href) && !(isalnum(c_) || strchr("-._~/", c_) || c_ == 0)) { \
@@ -10724,21 +11188,22 @@ HTTPD__PRIVATE int httpd__static_list(httpd__req *r, const httpd_static *m, cons
         else if (c_ == '"') { memcpy(o, "&quot;", 6); o += 6; } \
         else if (c_ == '\'') { memcpy(o, "&#39;", 5); o += 5; } \
         else *o++ = (char)c_; } } while (0)
-    o += sprintf(o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+    HTTPD__PUT("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
     HTTPD__ESC(req->path.ptr, plen, 0);
-    o += sprintf(o, "</title></head>\n<body><h1>Index of ");
+    HTTPD__PUT("</title></head>\n<body><h1>Index of ");
     HTTPD__ESC(req->path.ptr, plen, 0);
-    o += sprintf(o, "</h1>\n<ul>\n<li><a href=\"../\">../</a></li>\n");
+    HTTPD__PUT("</h1>\n<ul>\n<li><a href=\"../\">../</a></li>\n");
     for (size_t i = 0; i < nn; i++) {
         size_t nl = strlen(v[i]);
-        o += sprintf(o, "<li><a href=\"");
+        HTTPD__PUT("<li><a href=\"");
         HTTPD__ESC(v[i], nl, 1);
-        o += sprintf(o, "\">");
+        HTTPD__PUT("\">");
         HTTPD__ESC(v[i], nl, 0);
-        o += sprintf(o, "</a></li>\n");
+        HTTPD__PUT("</a></li>\n");
     }
 #undef HTTPD__ESC
-    o += sprintf(o, "</ul>\n</body></html>\n");
+    HTTPD__PUT("</ul>\n</body></html>\n");
+#undef HTTPD__PUT
     return httpd_respond(req, 200, "text/html; charset=utf-8", html, (size_t)(o - html));
 }
 /* A mount on a directory. path: the cleaned relative path, in a buffer of HTTPD__STATIC_
@@ -10905,6 +11370,7 @@ HTTPD_API void httpd_static_close(httpd_static *m) {
     m->root_fd = -1;
     m->is_open = 0;
 }
+#endif /* HTTPD_NO_STATIC */
 #endif /* POSIX available */
 #endif /* HTTPD_IMPLEMENTATION */
 

@@ -253,7 +253,7 @@ static void check_worker(void) {
     }
     HTTPD_ASSERT(w->dead == NULL);
     for (uint32_t i = 0; i < w->nslots; i++) {
-        httpd__conn *c = &w->chunks[i / HTTPD__CONN_CHUNK][i % HTTPD__CONN_CHUNK];
+        httpd__conn *c = HTTPD__SLOT(w, i);
         if (c->state == HTTPD__S_DEAD) continue;
         live++;
         HTTPD_ASSERT(c->w == w && c->fd >= 0);

@@ -11,6 +11,8 @@
 #     under qemu-arm answering real clients over loopback (tests/test_http.py)
 #   - big-endian s390x (s390x-linux-gnu-gcc -static): the parser, WebSocket framing and
 #     PROXY protocol tests under qemu-s390x
+#   - firmware: HTTPD_MINIMAL + HTTPD_NO_THREADS on ARM under qemu-arm (test_firmware.py),
+#     and static with musl without a resolver
 # Cross builds are plain -O1 -g (no sanitizers there). Needs the packages in
 # tests/deps.sh's portability list. Binaries go to build-port/.
 set -u
@@ -98,6 +100,24 @@ cross_unit arm arm-linux-gnueabihf-gcc qemu-arm $UNITS_ALL
 cross_unit s390x s390x-linux-gnu-gcc qemu-s390x $UNITS_BE
 # the demo on ARM under qemu-arm, driven by the HTTP suite over loopback
 check "arm demo under qemu-arm: tests/test_http.py" arm_demo
+# firmware: tests/fw_server.c as HTTPD_MINIMAL + HTTPD_NO_THREADS (no pthreads) on ARM
+# under qemu-arm through tests/test_firmware.py (zero allocations after start, under
+# load), and a static musl hello of that build that links no resolver (getaddrinfo)
+arm_fw() {
+    mkdir -p "$O/fw"
+    arm-linux-gnueabihf-gcc -std=c11 $W -O1 -g -static -DHTTPD_MINIMAL -DHTTPD_NO_THREADS \
+        -o "$O/fw/arm_fw_server" tests/fw_server.c || return 1
+    printf '#!/bin/sh\nexec qemu-arm %s/%s/fw/arm_fw_server "$@"\n' "$PWD" "$O" > "$O/fw/fw_server-tiny"
+    chmod +x "$O/fw/fw_server-tiny"
+    BUILD=$O/fw unit_ok timeout -k 5 300 /usr/bin/python3 tests/test_firmware.py
+}
+musl_tiny() {
+    musl-gcc -std=c11 $W -Os -static -DHTTPD_MINIMAL -DHTTPD_NO_THREADS \
+        -o "$O/musl_hello_tiny" examples/hello.c || return 1
+    ! nm "$O/musl_hello_tiny" | grep -qi getaddrinfo && size "$O/musl_hello_tiny"
+}
+check "firmware server on ARM under qemu-arm: tests/test_firmware.py" arm_fw
+check "musl static minimal hello, no getaddrinfo" musl_tiny
 wait_all
 echo "portability: $((SECONDS - t0)) s"
 echo "$pass passed, $fail failed"

@@ -37,6 +37,7 @@ run_suite() {  # name, timeout-seconds, command...
     rm -f "$out"
 }
 run_suite compile_check 300 tests/compile_check.sh
+run_suite features 300 tests/features.sh        # the compile-out switches, every combination
 for t in "$BUILD"/test_*; do
     [ -x "$t" ] || continue
     run_suite "$(basename "$t")" 300 "$t"

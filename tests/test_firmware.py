@@ -1,0 +1,267 @@
+"""Firmware builds under load: tests/fw_server.c (counting HTTPD_MALLOC hooks, 1 worker,
+max_connections 4, 2 KiB heads) built with the default features, with HTTPD_MINIMAL and
+(when it exists) HTTPD_NO_THREADS. With --prealloc (desc.preallocate) every response must
+be right and the allocation counter must stay at ZERO after httpd_start through about
+2,000 requests: keep-alive, connection per request, pipelined bursts, request bodies,
+overload past max_connections (the listener is left alone while the slots are full, the
+kernel's backlog holds the rest), refused oversized bodies. The binaries are
+$BUILD/fw_server-asan, fw_server-min (HTTPD_MINIMAL), fw_server-nothreads (HTTPD_NO_THREADS,
+no -lpthread) and fw_server-tiny (both), all with ASan+UBSan."""
+import os, re, signal, socket, subprocess, sys, threading, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyharness import test, run_all, parse_responses, SAN_PATTERNS, ROOT
+
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+VARIANTS = [v for v in ("fw_server-asan", "fw_server-min", "fw_server-nothreads",
+                        "fw_server-tiny")
+            if os.path.exists(os.path.join(BUILD, v))]
+
+
+class Fw:
+    def __init__(self, binary, args=()):
+        self.cmd = [os.path.join(BUILD, binary)] + list(args)
+        self.name = binary
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.err = []
+        threading.Thread(target=lambda: self.err.extend(self.proc.stderr), daemon=True).start()
+        head = self.proc.stdout.readline()
+        m = re.match(r"heap (\d+) bytes in (\d+) allocations at start", head)
+        assert m, (self.name, head, self.err)
+        self.heap = int(m.group(1))
+        self.port = int(self.proc.stdout.readline().split()[1])
+        self.addr = ("127.0.0.1", self.port)
+        return self
+
+    def stop(self):
+        """SIGTERM (graceful stop); the allocation count after start the server printed."""
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=20)
+        assert self.proc.returncode == 0, (self.name, self.proc.returncode, self.err[-20:])
+        bad = [l for l in self.err if SAN_PATTERNS.search(l)]
+        assert not bad, bad
+        m = re.search(r"after start: (\d+) allocations", out)
+        assert m, out
+        return int(m.group(1))
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def recv_responses(s, n, timeout=10.0):
+    """Reads until n whole responses arrived; returns them parsed."""
+    s.settimeout(timeout)
+    data, end = b"", time.time() + timeout
+    while time.time() < end:
+        try:
+            got = parse_responses(data)
+            if len(got) >= n:
+                return got
+        except ValueError:
+            pass
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    return parse_responses(data)
+
+
+def get_close(addr, path):
+    s = socket.create_connection(addr, timeout=10)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: fw\r\nConnection: close\r\n\r\n" % path.encode())
+    r = recv_responses(s, 1)
+    s.close()
+    return r[0]
+
+
+def stats(addr):
+    st, _, body = get_close(addr, "/stats")
+    assert st == 200
+    return dict(zip(body.split()[0::2], map(int, body.split()[1::2])))
+
+
+def load(fw, prealloc):
+    """About 2,000 requests of every kind; every answer checked."""
+    addr, count = fw.addr, 0
+    # keep-alive: 4 clients x 100 requests
+    def keepalive(k, errs):
+        try:
+            s = socket.create_connection(addr, timeout=10)
+            for i in range(100):
+                s.sendall(b"GET /echo/k%d-%d HTTP/1.1\r\nHost: fw\r\n\r\n" % (k, i))
+                (st, h, body), = recv_responses(s, 1)
+                assert st == 200 and body == b"k%d-%d" % (k, i), (st, body)
+            s.close()
+        except Exception as e:          # noqa: BLE001 - reported by the main thread
+            errs.append(repr(e))
+    errs = []
+    ts = [threading.Thread(target=keepalive, args=(k, errs)) for k in range(4)]
+    [t.start() for t in ts]
+    [t.join(60) for t in ts]
+    assert not errs, errs
+    count += 400
+    # pipelined bursts: 10 x 50 requests in one write each, answered in order
+    for b in range(10):
+        s = socket.create_connection(addr, timeout=10)
+        s.sendall(b"".join(b"GET /echo/p%d-%d HTTP/1.1\r\nHost: fw\r\n\r\n" % (b, i)
+                           for i in range(50)))
+        rs = recv_responses(s, 50)
+        assert [r[2] for r in rs] == [b"p%d-%d" % (b, i) for i in range(50)], rs[:3]
+        assert all(r[0] == 200 for r in rs)
+        s.close()
+    count += 500
+    # request bodies: in place (fits the input block) and, preallocated, too big -> 413
+    s = socket.create_connection(addr, timeout=10)
+    for i in range(100):
+        body = bytes((j * 7 + i) & 255 for j in range(50 + i * 13))
+        s.sendall(b"POST /sum HTTP/1.1\r\nHost: fw\r\nContent-Length: %d\r\n\r\n" % len(body)
+                  + body)
+        (st, _, got), = recv_responses(s, 1)
+        assert st == 200 and got == b"%d %d" % (len(body), sum(body)), (i, st, got)
+    s.close()
+    count += 100
+    big = b"x" * 3500
+    s = socket.create_connection(addr, timeout=10)
+    s.sendall(b"POST /sum HTTP/1.1\r\nHost: fw\r\nContent-Length: 3500\r\n\r\n" + big)
+    (st, _, got), = recv_responses(s, 1)
+    s.close()
+    assert st == (413 if prealloc else 200), st
+    count += 1
+    # overload: 16 clients at once against 4 slots, connection per request, 50 each
+    def per_request(k, errs):
+        try:
+            for i in range(50):
+                st, _, body = get_close(addr, "/echo/o%d-%d" % (k, i))
+                assert st == 200 and body == b"o%d-%d" % (k, i), (st, body)
+        except Exception as e:          # noqa: BLE001
+            errs.append(repr(e))
+    errs = []
+    ts = [threading.Thread(target=per_request, args=(k, errs)) for k in range(16)]
+    [t.start() for t in ts]
+    [t.join(120) for t in ts]
+    assert not errs, errs[:3]
+    count += 800
+    # held slots: 4 idle connections fill the server; a 5th waits (not accepted), and is
+    # served as soon as one of them leaves
+    held = [socket.create_connection(addr, timeout=10) for _ in range(4)]
+    for h in held:
+        h.sendall(b"GET / HTTP/1.1\r\nHost: fw\r\n\r\n")
+        (st, _, body), = recv_responses(h, 1)
+        assert st == 200 and body == b"hello"
+    fifth = socket.create_connection(addr, timeout=10)
+    fifth.sendall(b"GET /echo/fifth HTTP/1.1\r\nHost: fw\r\nConnection: close\r\n\r\n")
+    fifth.settimeout(0.5)
+    try:
+        early = fifth.recv(100)
+    except socket.timeout:
+        early = None
+    assert early is None, early
+    held.pop().close()
+    (st, _, body), = recv_responses(fifth, 1)
+    assert st == 200 and body == b"fifth"
+    fifth.close()
+    [h.close() for h in held]
+    count += 5
+    return count
+
+
+def check_variant(binary, prealloc):
+    with Fw(binary, ["--prealloc"] if prealloc else []) as fw:
+        n = load(fw, prealloc)
+        assert n >= 1800
+        st = stats(fw.addr)
+        after = fw.stop()
+        print("   %s%s: heap %d B at start, %d requests, %d allocations after start"
+              % (binary, " --prealloc" if prealloc else "", fw.heap, n, after), flush=True)
+        if prealloc:
+            assert st[b"allocs"] == 0, st
+            assert after == 0, after
+
+
+@test
+def preallocated_no_allocation_after_start():
+    for v in VARIANTS:
+        check_variant(v, True)
+
+
+@test
+def default_mode_serves_the_same_load():
+    check_variant(VARIANTS[0], False)
+
+
+@test
+def heap_at_start_small():
+    """A 4-connection server: no slot, buffer or request before the first client."""
+    for v in VARIANTS:
+        with Fw(v) as fw:
+            assert fw.heap <= 16 * 1024, (v, fw.heap)
+            fw.stop()
+
+
+@test
+def minimal_build_refuses_operations():
+    """HTTPD_MINIMAL (no middleware, no streaming): a desc asking for operations or a
+    stream_body route fails with INVAL; a preallocated server refuses metrics."""
+    if "fw_server-min" not in VARIANTS:
+        return
+    p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--request-id", "--no-serve"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "invalid argument" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--prealloc", "--metrics",
+                        "--no-serve"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "invalid argument" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--stream-route", "--no-serve"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "HTTPD_NO_STREAMING" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--stream-route", "--no-serve"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, (p.returncode, p.stderr)             # with streaming: fine
+
+
+@test
+def blocking_tasks_and_signals():
+    """httpd_defer in every build (HTTPD_NO_THREADS: run on the loop between turns, 100
+    of them on 4 keep-alive connections at once), then SIGINT: a graceful stop, exit 0."""
+    for v in VARIANTS:
+        tasks = v in ("fw_server-asan", "fw_server-nothreads")      # not HTTPD_MINIMAL
+        with Fw(v) as fw:
+            def client(errs):
+                try:
+                    s = socket.create_connection(fw.addr, timeout=10)
+                    for _ in range(25):
+                        s.sendall(b"GET /task HTTP/1.1\r\nHost: fw\r\n\r\n")
+                        (st, _, body), = recv_responses(s, 1)
+                        if tasks:
+                            assert st == 200 and body == b"task 500500", (st, body)
+                        else:
+                            assert st == 404, st        # HTTPD_NO_TASKS: no such route
+                    s.close()
+                except Exception as e:      # noqa: BLE001
+                    errs.append(repr(e))
+            errs = []
+            ts = [threading.Thread(target=client, args=(errs,)) for _ in range(4)]
+            [t.start() for t in ts]
+            [t.join(60) for t in ts]
+            assert not errs, (v, errs[:3])
+            idle = socket.create_connection(fw.addr, timeout=10)   # closed by the stop
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: fw\r\n\r\n")
+            recv_responses(idle, 1)
+            fw.proc.send_signal(signal.SIGINT)
+            out, _ = fw.proc.communicate(timeout=20)
+            assert fw.proc.returncode == 0 and "after start:" in out, (v, fw.proc.returncode,
+                                                                        fw.err[-10:])
+            idle.settimeout(5)
+            assert idle.recv(100) == b""                 # the idle connection was closed
+            idle.close()
+
+
+if __name__ == "__main__":
+    if not VARIANTS:
+        print("no fw_server build in %s" % BUILD)
+        print("0 passed, 1 failed")
+        sys.exit(1)
+    sys.exit(run_all())
