@@ -435,8 +435,13 @@
        503, a buffered body must fit in the input block after its head (else 413),
        pipelined parsing pauses while a quarter of the output block is queued (a response
        must fit in the rest; stream larger ones), the request arena has no overflow
-       chunks. Metrics, the access log and TLS allocate as they go and are refused
-       (HTTPD_ERR_INVAL); httpd_defer and WebSocket upgrades still allocate. Measured
+       chunks. Also made at start: task objects (desc.task_queue of them; none free:
+       httpd_defer fails as with a full queue), a WebSocket handle per slot (a fragmented
+       message is assembled in a pool block, so one block caps it: longer closes 1009;
+       no block free: 1013), rate-limit tables, the poll backend's arrays. Metrics, the
+       access log and TLS allocate as they go and are refused (HTTPD_ERR_INVAL); messages
+       sent to WebSockets from other threads (httpd_ws_send_to, broadcast) carry a copy
+       that is allocated. Measured
        (`make size`, tools/size.sh; tests/test_firmware.py checks the no-allocation claim
        under load): heap at start of a 1-worker, 4-connection server with 2 KiB heads
        8.7 KB, 5.1 KB under HTTPD_MINIMAL (48.6 / 45.0 KB preallocated); hello.c .text at
@@ -833,7 +838,9 @@ typedef struct httpd_desc {
     int          pin_workers HTTPD__0; /* 1: worker i runs on CPU i mod online CPUs       */
     int          task_threads HTTPD__0; /* 0 -> 4: threads of the blocking-task pool       */
     uint32_t     task_queue HTTPD__0;           /* 0 -> 1024: tasks waiting; full -> httpd_defer
-                                          fails (answer 503)                              */
+                                          fails (answer 503). preallocate: also the task
+                                          objects made at start (0 -> max_connections + 2
+                                          per worker: one per request it can hold)        */
     uint32_t     max_inflight HTTPD__0;         /* 0: no limit; requests in handlers at once over
                                           the server; more -> 503 + Retry-After at once  */
     uint32_t     blocked_warn_ms HTTPD__0;      /* 0 -> 1000: a worker away from its event loop
@@ -3568,7 +3575,7 @@ struct httpd_task {
     httpd_done_fn        done;
     httpd_post_fn        post;         /* HTTPD__TASK_POST                         */
     httpd_conn_id        conn;
-    void                *alloc_ctx;
+    struct httpd__taskpool *pool;      /* where it returns (its allocator, its spares) */
 };
 typedef struct httpd__taskpool {
     httpd__mutex mu;
@@ -3580,7 +3587,51 @@ typedef struct httpd__taskpool {
     int             stopping, nthreads, inited;
     httpd__thread      *threads;
     void           *alloc_ctx;
+    httpd__mutex    spare_mu;      /* preallocate: guards spare (any thread frees)     */
+    httpd_task     *spare;         /* preallocate: unused task objects                  */
+    httpd_task     *store;         /* preallocate: their one block; NULL: malloc each   */
 } httpd__taskpool;
+
+/* A task object: from the spares made at start (desc.preallocate; none left: NULL, which
+   the callers answer as a full queue) or from the allocator. Any thread. */
+HTTPD__PRIVATE httpd_task *httpd__task_new(httpd__taskpool *p, int kind) {
+    httpd_task *t;
+    if (p->store) {
+        httpd__lock(&p->spare_mu);
+        if ((t = p->spare) != NULL) p->spare = t->next;
+        httpd__unlock(&p->spare_mu);
+    } else {
+        t = (httpd_task *)HTTPD_MALLOC(p->alloc_ctx, sizeof *t);
+    }
+    if (!t) return NULL;
+    memset((void *)t, 0, sizeof *t);
+    t->kind = kind;
+    t->pool = p;
+    return t;
+}
+HTTPD__PRIVATE void httpd__task_free(httpd_task *t) {
+    httpd__taskpool *p = t->pool;
+    if (!p->store) { HTTPD_FREE(p->alloc_ctx, t); return; }
+    httpd__lock(&p->spare_mu);
+    t->next = p->spare;
+    p->spare = t;
+    httpd__unlock(&p->spare_mu);
+}
+/* desc.preallocate: n task objects, made now in one block (after httpd__taskpool_start). */
+HTTPD__PRIVATE int httpd__taskpool_prealloc(httpd__taskpool *p, uint32_t n) {
+    p->store = (httpd_task *)HTTPD_MALLOC(p->alloc_ctx, (size_t)n * sizeof *p->store);
+    if (!p->store) return HTTPD_ERR_NOMEM;
+    httpd__mutex_init(&p->spare_mu);
+    for (uint32_t i = 0; i < n; i++) { p->store[i].next = p->spare; p->spare = &p->store[i]; }
+    return 0;
+}
+/* After the threads are gone and every task came back. */
+HTTPD__PRIVATE void httpd__taskpool_release(httpd__taskpool *p) {
+    if (!p->store) return;
+    httpd__mutex_destroy(&p->spare_mu);
+    HTTPD_FREE(p->alloc_ctx, p->store);
+    p->store = p->spare = NULL;
+}
 
 HTTPD_API int httpd_task_cancelled(const httpd_task *t) {
     return t ? HTTPD__LOAD(&((httpd_task *)(uintptr_t)t)->cancelled) != 0 : 1;
@@ -3673,8 +3724,9 @@ HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
 }
 HTTPD__PRIVATE void httpd__taskpool_free(httpd__taskpool *p) { (void)p; }
 HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap, void *ctx) {
-    (void)n; (void)cap; (void)ctx;
+    (void)n; (void)cap;
     memset(p, 0, sizeof *p);
+    p->alloc_ctx = ctx;                 /* WebSocket sends still carry task objects */
     return 0;
 }
 #endif /* HTTPD_NO_TASKS */
@@ -3783,6 +3835,11 @@ HTTPD__PRIVATE void httpd__poll_free(httpd__poll *p) {
     if (p->fd >= 0) close(p->fd);
     p->fd = -1;
 }
+/* desc.preallocate: the kernel keeps the interest set; nothing to make in advance. */
+HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int maxfd) {
+    (void)p; (void)nreg; (void)maxfd;
+    return 0;
+}
 HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
@@ -3840,6 +3897,11 @@ HTTPD__PRIVATE int httpd__poll_init(httpd__poll *p, void *alloc_ctx) {
 HTTPD__PRIVATE void httpd__poll_free(httpd__poll *p) {
     if (p->fd >= 0) close(p->fd);
     p->fd = -1;
+}
+/* desc.preallocate: the kernel keeps the interest set; nothing to make in advance. */
+HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int maxfd) {
+    (void)p; (void)nreg; (void)maxfd;
+    return 0;
 }
 HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
     struct kevent ch[2];
@@ -3919,6 +3981,22 @@ HTTPD__PRIVATE int httpd__poll_grow(void *ctx, void **arr, size_t elem, int *cap
     if (!q) return HTTPD_ERR_NOMEM;
     *arr = q;
     return c;
+}
+/* desc.preallocate: room made now for nreg descriptors numbered below maxfd, so that
+   registering them never allocates (a descriptor numbered past maxfd, e.g. when the
+   application holds many files open, still grows the index). */
+HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int maxfd) {
+    int c = p->nat, old = p->nat, rc;
+    if ((rc = httpd__poll_grow(p->ctx, (void **)&p->at, sizeof *p->at, &c, maxfd)) < 0) return rc;
+    for (int i = old; i < rc; i++) p->at[i] = -1;
+    p->nat = rc;
+    int c1 = p->cap, c2 = p->cap, c3 = p->cap;
+    if ((c1 = httpd__poll_grow(p->ctx, (void **)&p->pfd, sizeof *p->pfd, &c1, nreg)) < 0
+        || (c2 = httpd__poll_grow(p->ctx, (void **)&p->fds, sizeof *p->fds, &c2, c1)) < 0
+        || (c3 = httpd__poll_grow(p->ctx, (void **)&p->ud, sizeof *p->ud, &c3, c1)) < 0)
+        return HTTPD_ERR_NOMEM;
+    p->cap = c1;
+    return 0;
 }
 HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
     (void)kind;                          /* listeners and wake-ups: POLLIN, level as all */
@@ -4871,6 +4949,8 @@ typedef struct httpd__worker {
     httpd__conn *dead;             /* closed in this turn; recycled after the batch    */
     struct httpd_ws *ws_list;      /* this worker's WebSockets (>>ws)                  */
     uint32_t     nws;
+    struct httpd_ws *ws_spare, *ws_store; /* preallocate: one handle per slot, unused;
+                                      their block (NULL: handles are allocated)       */
     uint32_t     nconns;
     uint32_t     held;             /* requests the application holds (async)           */
     httpd__mutex mbox_mu;       /* tasks coming back (completions, posts)           */
@@ -5931,15 +6011,6 @@ HTTPD__PRIVATE void httpd__mbox_push(httpd__worker *w, httpd_task *t) {
     httpd__unlock(&w->mbox_mu);
     httpd__wakefd_signal(&w->wake);
 }
-HTTPD__PRIVATE void httpd__task_free(httpd_task *t) { HTTPD_FREE(t->alloc_ctx, t); }
-HTTPD__PRIVATE httpd_task *httpd__task_new(void *ctx, int kind) {
-    httpd_task *t = (httpd_task *)HTTPD_MALLOC(ctx, sizeof *t);
-    if (!t) return NULL;
-    memset((void *)t, 0, sizeof *t);
-    t->kind = kind;
-    t->alloc_ctx = ctx;
-    return t;
-}
 #ifndef HTTPD_NO_TASKS
 HTTPD__PRIVATE void httpd__task_to_worker(httpd_task *t) { httpd__mbox_push(t->w, t); }
 HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn done, void *arg) {
@@ -5948,8 +6019,8 @@ HTTPD_API int httpd_defer(httpd_request *req, httpd_work_fn work, httpd_done_fn 
     if (r->responded || r->utimer.pprev || r->task || r->wwait || !r->dispatched)
         return HTTPD_ERR_STATE;
     httpd_server *s = r->w->s;
-    httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_REQ);
-    if (!t) return HTTPD_ERR_NOMEM;
+    httpd_task *t = httpd__task_new(&s->pool, HTTPD__TASK_REQ);
+    if (!t) return s->pool.store ? HTTPD_ERR_TOOLARGE : HTTPD_ERR_NOMEM;  /* spares used up */
     t->work = work; t->arg = arg; t->done = done; t->req = r; t->w = r->w;
     t->complete = httpd__task_to_worker;
     if (!r->conn) HTTPD__STORE(&t->cancelled, 1);
@@ -5963,7 +6034,7 @@ HTTPD_API int httpd_submit(httpd_server *s, httpd_work_fn work, void *arg) {
     if (!s || !work) return HTTPD_ERR_INVAL;
     if (!httpd__gate_enter(s)) return HTTPD_ERR_STATE;
     int rc = HTTPD_ERR_NOMEM;
-    httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_BACKGROUND);
+    httpd_task *t = httpd__task_new(&s->pool, HTTPD__TASK_BACKGROUND);
     if (t) {
         t->work = work; t->arg = arg;
         t->complete = httpd__task_free;
@@ -5981,7 +6052,7 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
     httpd_task *t = NULL;
     if ((int)wi >= s->nworkers) rc = HTTPD_ERR_INVAL;
     else if (HTTPD__LOAD(&s->running) == 0) rc = HTTPD_ERR_STATE;      /* workers gone */
-    else if (!(t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_POST))) rc = HTTPD_ERR_NOMEM;
+    else if (!(t = httpd__task_new(&s->pool, HTTPD__TASK_POST))) rc = HTTPD_ERR_NOMEM;
     if (t) {
         t->post = fn; t->arg = arg; t->conn = conn; t->w = &s->workers[wi];
         httpd__mbox_push(t->w, t);             /* a late one is told CLOSED by httpd_wait */
@@ -6067,6 +6138,33 @@ HTTPD__PRIVATE void httpd__ws_close_frame(httpd__conn *c, int code, const char *
     }
     if (httpd__ws_frame_out(c, HTTPD__WS_CLOSEF, p, n) < 0) c->out.pos = c->out.len;
 }
+/* Handles and message buffers: allocated, or under desc.preallocate taken from what was
+   made at start (a handle per slot; a message being assembled takes a block of the
+   worker's pool, so it is capped at one block, and with no block free it closes 1013). */
+HTTPD__PRIVATE httpd_ws *httpd__ws_handle_get(httpd__worker *w) {
+    if (!w->ws_store) return (httpd_ws *)HTTPD_MALLOC(w->s->desc.alloc_ctx, sizeof(httpd_ws));
+    httpd_ws *ws = w->ws_spare;
+    if (ws) w->ws_spare = ws->next;
+    return ws;
+}
+HTTPD__PRIVATE void httpd__ws_handle_put(httpd__worker *w, httpd_ws *ws) {
+    if (!w->ws_store) { HTTPD_FREE(w->s->desc.alloc_ctx, ws); return; }
+    ws->next = w->ws_spare;
+    w->ws_spare = ws;
+}
+HTTPD__PRIVATE void httpd__ws_msg_free(httpd__worker *w, httpd_ws *ws) {
+    if (ws->msg && w->pool.fixed) httpd__pool_put(&w->pool, ws->msg, w->pool.block);
+    else HTTPD_FREE(w->s->desc.alloc_ctx, ws->msg);
+    ws->msg = NULL;
+    ws->msg_len = ws->msg_cap = 0;
+}
+/* desc.preallocate: n handles, made now in one block. */
+HTTPD__PRIVATE int httpd__ws_prealloc(httpd__worker *w, uint32_t n) {
+    w->ws_store = (httpd_ws *)HTTPD_MALLOC(w->s->desc.alloc_ctx, (size_t)n * sizeof(httpd_ws));
+    if (!w->ws_store) return HTTPD_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++) httpd__ws_handle_put(w, &w->ws_store[i]);
+    return 0;
+}
 /* The WebSocket ends (exactly once): on_close hears why, the handle is freed. From here
    on the connection is an ordinary one that closes. */
 HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *reason, size_t rl) {
@@ -6078,9 +6176,7 @@ HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *reason, 
     if (ws->next) ws->next->prev = ws->prev;
     w->nws--;
     if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
-    void *ctx = w->s->desc.alloc_ctx;
-    HTTPD_FREE(ctx, ws->msg);
-    ws->msg = NULL;
+    httpd__ws_msg_free(w, ws);
     if (ws->d->on_close) {
         uint16_t in = c->flags & HTTPD__F_IN_HANDLER;
         c->flags |= HTTPD__F_IN_HANDLER;
@@ -6088,7 +6184,7 @@ HTTPD__PRIVATE void httpd__ws_end(httpd__conn *c, int code, const char *reason, 
         c->flags = (uint16_t)((c->flags & ~HTTPD__F_IN_HANDLER) | in);
     }
     c->ws = NULL;
-    HTTPD_FREE(ctx, ws);
+    httpd__ws_handle_put(w, ws);
 }
 /* Fails the WebSocket connection (RFC 6455 §7.1.7): our close frame, then a lingering
    TCP close so that the frame is read before the peer's unread bytes could reset it. */
@@ -6116,6 +6212,10 @@ HTTPD__PRIVATE int httpd__ws_data(httpd__conn *c, httpd_ws *ws, const httpd__wse
         httpd__ws_deliver(c, ws, ev->op, ev->p, ev->n, ev->fin);
         return 1;
     }
+    if (ev->n && c->w->pool.fixed && !ws->msg) {          /* preallocated: one block */
+        if (!(ws->msg = httpd__pool_get(&c->w->pool))) { httpd__ws_fail(c, 1013); return 0; }
+        ws->msg_cap = c->w->pool.block;
+    }
     if (ev->n) {
         if (ws->msg_len + ev->n > ws->msg_cap) {         /* within the cap (checked) */
             size_t cap = HTTPD__MAX(HTTPD__MAX(ws->msg_cap * 2, (size_t)4096), ws->msg_len + ev->n);
@@ -6130,8 +6230,7 @@ HTTPD__PRIVATE int httpd__ws_data(httpd__conn *c, httpd_ws *ws, const httpd__wse
     if (ev->fin) {
         httpd__ws_deliver(c, ws, ev->op, ws->msg ? ws->msg : "", ws->msg_len, 1);
         if (c->ws != ws) return 0;
-        HTTPD_FREE(c->w->s->desc.alloc_ctx, ws->msg);    /* idle: no buffer */
-        ws->msg = NULL; ws->msg_len = ws->msg_cap = 0;
+        httpd__ws_msg_free(c->w, ws);                    /* idle: no buffer */
     }
     return 1;
 }
@@ -6360,7 +6459,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     int st = httpd__ws_check(r, desc, protocol), rc = HTTPD_ERR_INVAL;
     httpd_ws *ws = NULL;
     if (!st && HTTPD__LOAD(&s->stop)) { st = 503; rc = HTTPD_ERR_CLOSED; }
-    if (!st && !(ws = (httpd_ws *)HTTPD_MALLOC(s->desc.alloc_ctx, sizeof *ws))) {
+    if (!st && !(ws = httpd__ws_handle_get(c->w))) {
         st = 503;
         rc = HTTPD_ERR_NOMEM;
     }
@@ -6381,7 +6480,7 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     size_t pl = protocol ? strlen(protocol) : 0;
     size_t need = 34 + 37 + r->rh_len + 64 + 50 + (pl ? 26 + pl : 0) + 2;
     if (httpd__buf_reserve(&c->w->pool, &c->out, need) < 0) {
-        HTTPD_FREE(s->desc.alloc_ctx, ws);
+        httpd__ws_handle_put(c->w, ws);
         r->keepalive = 0;
         httpd_respond(req, 503, "text/plain", "503 Service Unavailable\n", 24);
         return HTTPD_ERR_NOMEM;
@@ -6406,6 +6505,8 @@ HTTPD_API int httpd_ws_upgrade(httpd_request *req, const httpd_ws_desc *desc,
     memset(ws, 0, sizeof *ws);
     ws->c = c; ws->d = desc; ws->user = user;
     ws->f.max_msg = HTTPD__DEF(desc->max_message_bytes, s->desc.ws_max_message_bytes);
+    if (c->w->pool.fixed && !desc->stream && ws->f.max_msg > c->w->pool.block)
+        ws->f.max_msg = c->w->pool.block;          /* preallocated: assembled in one block */
     ws->f.max_frame = desc->max_frame_bytes ? desc->max_frame_bytes : UINT64_MAX;
     ws->ping_ms = HTTPD__DEF(desc->ping_interval_ms, s->desc.ws_ping_interval_ms);
     ws->timeout_ms = HTTPD__DEF(desc->timeout_ms, s->desc.ws_timeout_ms);
@@ -6540,7 +6641,7 @@ HTTPD__PRIVATE int httpd__ws_send_to(httpd_server *s, httpd_conn_id id, int type
     if (HTTPD__LOAD(&s->running) == 0) return HTTPD_ERR_STATE;
     httpd__wsmsg *m = httpd__wsmsg_new(s, type, data, len);
     if (!m) return type == HTTPD_WS_TEXT ? HTTPD_ERR_INVAL : HTTPD_ERR_NOMEM;
-    httpd_task *t = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_WS);
+    httpd_task *t = httpd__task_new(&s->pool, HTTPD__TASK_WS);
     if (!t) { HTTPD_FREE(s->desc.alloc_ctx, m); return HTTPD_ERR_NOMEM; }
     HTTPD__STORE(&m->refs, 1u);
     m->done = done; m->arg = arg;
@@ -6565,7 +6666,7 @@ HTTPD__PRIVATE int httpd__ws_broadcast(httpd_server *s, const httpd_ws_desc *gro
     httpd_task *t[256];                   /* all or nothing: allocated before any push */
     int n = s->nworkers;
     for (int i = 0; i < n; i++) {
-        if (!(t[i] = httpd__task_new(s->desc.alloc_ctx, HTTPD__TASK_WS))) {
+        if (!(t[i] = httpd__task_new(&s->pool, HTTPD__TASK_WS))) {
             while (i--) httpd__task_free(t[i]);
             HTTPD_FREE(s->desc.alloc_ctx, m);
             return HTTPD_ERR_NOMEM;
@@ -7513,6 +7614,16 @@ HTTPD__PRIVATE void httpd__mw_preflight(httpd__conn *c, httpd__req *r, httpd_str
     }
     httpd__mw_answer(c, r, 204, NULL, 0, "");
 }
+/* A limiter's table on this worker: made at its first use, or at start (preallocate). */
+HTTPD__PRIVATE int httpd__rl_table_make(httpd__worker *w, httpd__rl_table *t,
+                                        const httpd__limiter *l) {
+    size_t n = (size_t)l->sets * HTTPD__RL_WAYS * sizeof *t->slot;
+    t->slot = (httpd__rl_slot *)HTTPD_MALLOC(w->s->desc.alloc_ctx, n);
+    if (!t->slot) return HTTPD_ERR_NOMEM;
+    memset(t->slot, 0, n);
+    t->sets = l->sets;
+    return 0;
+}
 /* The rate limit: 1 when the request is over it (429 queued). */
 HTTPD__PRIVATE int httpd__mw_limit(httpd__conn *c, httpd__req *r) {
     httpd__worker *w = c->w;
@@ -7520,13 +7631,8 @@ HTTPD__PRIVATE int httpd__mw_limit(httpd__conn *c, httpd__req *r) {
     httpd__rl_table *t = &w->ops->rl[l - w->s->mw->limiters];
     uint64_t k0, k1, retry;
     uint32_t k2 = l->pub->per_route ? r->mr->index + 1 : 0;
-    if (!t->slot) {
-        size_t n = (size_t)l->sets * HTTPD__RL_WAYS * sizeof *t->slot;
-        t->slot = (httpd__rl_slot *)HTTPD_MALLOC(w->s->desc.alloc_ctx, n);
-        if (!t->slot) return 0;                    /* no memory: fail open, once more later */
-        memset(t->slot, 0, n);
-        t->sets = l->sets;
-    }
+    if (!t->slot && httpd__rl_table_make(w, t, l) < 0)
+        return 0;                                  /* no memory: fail open, once more later */
     httpd_str key = { NULL, 0 };
     if (l->pub->key) {
         httpd__cb_enter(w, r->route);
@@ -7918,6 +8024,8 @@ HTTPD__PRIVATE int httpd__mw_worker_init(httpd__worker *w) {
     o->rl = (httpd__rl_table *)HTTPD_MALLOC(ctx, (m->nlimiters + 1) * sizeof *o->rl);
     if (!o->rl) return HTTPD_ERR_NOMEM;
     memset(o->rl, 0, (m->nlimiters + 1) * sizeof *o->rl);
+    for (uint32_t i = 0; w->s->desc.preallocate && i < m->nlimiters; i++)
+        if (httpd__rl_table_make(w, &o->rl[i], &m->limiters[i]) < 0) return HTTPD_ERR_NOMEM;
     o->ltimer.fire = httpd__mw_flush;
     httpd__rid_init(o, m->boot, w->index);
     return 0;
@@ -9704,6 +9812,8 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
         HTTPD_FREE(ctx, r);
     }
     httpd__pool_free(&w->pool);
+    HTTPD_FREE(ctx, w->ws_store);       /* preallocated WebSocket handles (all back) */
+    w->ws_store = w->ws_spare = NULL;
 #ifdef HTTPD_TLS_BEARSSL
     httpd__pool_free(&w->tls_mem);
     httpd__pool_free(&w->tls_buf);
@@ -9723,7 +9833,7 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
 /* desc.preallocate: this worker's share of max_connections, all made now: the slots (one
    chunk), two blocks per slot (input and output) and one request per slot, plus one spare
    block and request (a request the application still holds after its client left keeps
-   them). From then on the pools never allocate: past them a connection waits in the
+   them), and a WebSocket handle per slot. (Task objects: the server's, >>pool.) From then on the pools never allocate: past them a connection waits in the
    kernel's backlog (the listener is not watched) and a request gets 503. Blocks do not
    grow, so output stops parsing pipelined requests at a quarter of a block. */
 HTTPD__PRIVATE int httpd__worker_prealloc(httpd__worker *w) {
@@ -9751,6 +9861,10 @@ HTTPD__PRIVATE int httpd__worker_prealloc(httpd__worker *w) {
         w->nfree_reqs++;
     }
     w->low_reqs = w->nfree_reqs;
+#ifndef HTTPD_NO_WEBSOCKET
+    int rc = httpd__ws_prealloc(w, n);
+    if (rc < 0) return rc;
+#endif
     w->out_high = w->pool.block / 4;
     w->out_low = w->pool.block / 8;
     return 0;
@@ -9793,6 +9907,13 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     }
     int rc = httpd__poll_init(&w->poll, s->desc.alloc_ctx);
     if (rc < 0) return rc;
+    if (s->desc.preallocate) {      /* its slots, listeners and wake-up; fds so far + slack */
+        int probe = dup(0), top = probe >= 0 ? probe : 64;
+        if (probe >= 0) close(probe);
+        rc = httpd__poll_reserve(&w->poll, (int)w->max_slots + 8,
+                                 top + (int)s->desc.max_connections + 64);
+        if (rc < 0) return rc;
+    }
     httpd__mutex_init(&w->mbox_mu);
     w->mbox_inited = 1;
     if ((rc = httpd__wakefd_open(&w->wake)) < 0) return rc;
@@ -9856,7 +9977,9 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->shutdown_timeout_ms = HTTPD__DEF(d->shutdown_timeout_ms, 10000u);
     d->request_timeout_ms = HTTPD__DEF(d->request_timeout_ms, 60000u);
     d->task_threads = HTTPD__DEF(d->task_threads, 4);
-    d->task_queue = HTTPD__DEF(d->task_queue, 1024u);
+    /* preallocated: enough task objects for every request a worker can hold at once */
+    d->task_queue = HTTPD__DEF(d->task_queue, !d->preallocate ? 1024u
+                               : d->max_connections + 2u * (uint32_t)(d->workers > 0 ? d->workers : 1));
     d->blocked_warn_ms = HTTPD__DEF(d->blocked_warn_ms, 1000u);
     d->ws_max_message_bytes = HTTPD__DEF(d->ws_max_message_bytes, (uint64_t)1 << 20);
     d->ws_ping_interval_ms = HTTPD__DEF(d->ws_ping_interval_ms, 15000u);
@@ -10065,6 +10188,7 @@ HTTPD__PRIVATE void httpd__server_release(httpd_server *s) {
         HTTPD_FREE(ctx, s->workers);
         s->workers = NULL;
     }
+    httpd__taskpool_release(&s->pool);       /* after the mailboxes gave their tasks back */
     s->nworkers = 0;
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->proxy_fd >= 0) close(s->proxy_fd);
@@ -10107,6 +10231,8 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     httpd__sigmask(SIG_BLOCK, &all, &old);
     rc = httpd__taskpool_start(&s->pool, s->desc.task_threads, s->desc.task_queue,
                                s->desc.alloc_ctx);
+    if (rc == 0 && s->desc.preallocate)
+        rc = httpd__taskpool_prealloc(&s->pool, s->desc.task_queue);
     if (rc < 0) {
         httpd__sigmask(SIG_SETMASK, &old, NULL);
         goto fail;

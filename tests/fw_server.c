@@ -6,7 +6,12 @@
    GET /stats   -> "allocs A frees F live L" (counted since the start)
    GET /task    -> "task N": N computed by a blocking task (httpd_defer; with HTTPD_NO_THREADS
                    it runs on the loop between turns); 404 under HTTPD_NO_TASKS
+   GET /slow    -> "slow": a task that sleeps 1 s first (holds its request meanwhile)
+   GET /ws      -> a WebSocket echoing every message (404 under HTTPD_NO_WEBSOCKET)
+   GET /limited -> "ok", rate-limited to 2 at once, then 1 per 100 s (429 after two; 404
+                   under HTTPD_NO_MIDDLEWARE)
    Options: --port P --conns N --prealloc (desc.preallocate) --no-serve (print and exit);
+   --addr A (desc.addr);
    --request-id, --metrics: ask for operations (refused by some builds and modes);
    --stream-route: add a stream_body route (refused under HTTPD_NO_STREAMING).
    Built by tests/test_firmware.py (default, HTTPD_MINIMAL, HTTPD_NO_THREADS). */
@@ -79,6 +84,20 @@ static void task_done(httpd_request *req, void *arg, int status) {
     if (status == 0) httpd_respond(req, 200, "text/plain", out, (size_t)len);
     else if (req) httpd_respond(req, 503, "text/plain", "busy", 4);
 }
+static void slow_work(void *arg, const httpd_task *t) {
+    (void)arg; (void)t;
+    struct timespec ts = { 1, 0 };
+    nanosleep(&ts, NULL);
+}
+static void slow_done(httpd_request *req, void *arg, int status) {
+    (void)arg;                   /* answered even when the client left: that frees req */
+    if (status == 0) httpd_respond(req, 200, "text/plain", "slow", 4);
+    else httpd_respond(req, 503, "text/plain", "gone", 4);
+}
+static void slow(httpd_request *req) {
+    if (httpd_defer(req, slow_work, slow_done, NULL) < 0)
+        httpd_respond(req, 503, "text/plain", "busy", 4);
+}
 static void task(httpd_request *req) {
     unsigned long *n = (unsigned long *)calloc(1, sizeof *n);   /* not counted: the app's */
     if (!n || httpd_defer(req, task_work, task_done, n) < 0) {
@@ -86,6 +105,17 @@ static void task(httpd_request *req) {
         httpd_respond(req, 503, "text/plain", "busy", 4);
     }
 }
+#endif
+#ifndef HTTPD_NO_WEBSOCKET
+static void ws_echo(httpd_ws *ws, int type, const void *data, size_t len, int fin) {
+    (void)fin;
+    httpd_ws_send(ws, type, data, len);
+}
+static const httpd_ws_desc ws_desc = { .on_message = ws_echo };
+static void ws(httpd_request *req) { httpd_ws_upgrade(req, &ws_desc, NULL, NULL); }
+#endif
+#ifndef HTTPD_NO_MIDDLEWARE
+static const httpd_rate_limit limit = { .rate = 0.01, .burst = 2, .max_clients = 16 };
 #endif
 static void stats(httpd_request *req) {
     char out[128];
@@ -104,6 +134,13 @@ int main(int argc, char **argv) {
         { .method = "GET", .pattern = "/stats", .handler = stats },
 #ifndef HTTPD_NO_TASKS
         { .method = "GET", .pattern = "/task", .handler = task },
+        { .method = "GET", .pattern = "/slow", .handler = slow },
+#endif
+#ifndef HTTPD_NO_WEBSOCKET
+        { .method = "GET", .pattern = "/ws", .handler = ws },
+#endif
+#ifndef HTTPD_NO_MIDDLEWARE
+        { .method = "GET", .pattern = "/limited", .handler = hello, .rate_limit = &limit },
 #endif
         { 0 },
     };
@@ -124,12 +161,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--conns") && i + 1 < argc)
             d.max_connections = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--prealloc")) d.preallocate = 1;
+        else if (!strcmp(argv[i], "--addr") && i + 1 < argc) d.addr = argv[++i];
         else if (!strcmp(argv[i], "--request-id")) d.request_id = 1;     /* must fail when */
         else if (!strcmp(argv[i], "--metrics")) d.metrics = no_metrics;  /* not available */
         else if (!strcmp(argv[i], "--stream-route")) streamed = 1;       /* HTTPD_NO_STREAMING */
         else if (!strcmp(argv[i], "--no-serve")) serve = 0;
         else {
-            fprintf(stderr, "usage: fw_server [--port P] [--conns N] [--prealloc] [--no-serve]\n");
+            fprintf(stderr, "usage: fw_server [--port P] [--addr A] [--conns N] [--prealloc] "
+                    "[--no-serve]\n");
             return 2;
         }
     }

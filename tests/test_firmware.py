@@ -7,9 +7,10 @@ overload past max_connections (the listener is left alone while the slots are fu
 kernel's backlog holds the rest), refused oversized bodies. The binaries are
 $BUILD/fw_server-asan, fw_server-min (HTTPD_MINIMAL), fw_server-nothreads (HTTPD_NO_THREADS,
 no -lpthread) and fw_server-tiny (both), all with ASan+UBSan."""
-import os, re, signal, socket, subprocess, sys, threading, time
+import os, re, signal, socket, struct, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyharness import test, run_all, parse_responses, SAN_PATTERNS, ROOT
+from wsraw import Raw, frame, close_payload
 
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 VARIANTS = [v for v in ("fw_server-asan", "fw_server-min", "fw_server-nothreads",
@@ -257,6 +258,138 @@ def blocking_tasks_and_signals():
             idle.settimeout(5)
             assert idle.recv(100) == b""                 # the idle connection was closed
             idle.close()
+
+
+def get_on(s, path):
+    """One keep-alive GET on socket s -> (status, body)."""
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: fw\r\n\r\n" % path.encode())
+    (st, _, body), = recv_responses(s, 1)
+    return st, body
+
+
+@test
+def preallocated_tasks_websockets_and_rate_limits():
+    """desc.preallocate with what a firmware may keep besides HTTP: blocking tasks (their
+    objects made at start), WebSockets (a handle per slot made at start; a fragmented
+    message is assembled in a block of the worker's pool, so one block is its cap: longer
+    closes 1009) and a rate limit (its table made at start). Still zero allocations after
+    start. HTTPD_NO_THREADS too (its tasks run on the loop)."""
+    for v in ("fw_server-asan", "fw_server-nothreads"):
+        if v not in VARIANTS:
+            continue
+        with Fw(v, ["--prealloc"]) as fw:
+            def client(errs):
+                try:
+                    s = socket.create_connection(fw.addr, timeout=10)
+                    for _ in range(25):
+                        assert get_on(s, "/task") == (200, b"task 500500")
+                    s.close()
+                except Exception as e:      # noqa: BLE001
+                    errs.append(repr(e))
+            errs = []
+            ts = [threading.Thread(target=client, args=(errs,)) for _ in range(4)]
+            [t.start() for t in ts]
+            [t.join(60) for t in ts]
+            assert not errs, (v, errs[:3])
+            for rnd in range(3):                       # every slot a WebSocket, 3 times
+                socks = [Raw(fw.addr, "/ws") for _ in range(4)]
+                for k, w in enumerate(socks):
+                    for i in range(20):
+                        msg = b"m%d-%d-%d" % (rnd, k, i)
+                        w.send(frame(1, msg))
+                        assert w.recv_message() == (1, msg)
+                    w.send(frame(1, b"ab", fin=False) + frame(0, b"cd", fin=False)
+                           + frame(0, b"ef"))
+                    assert w.recv_message() == (1, b"abcdef")
+                    big = bytes(range(256)) * 6                     # 1,536 B in 3 frames
+                    w.send(frame(2, big[:512], fin=False) + frame(0, big[512:1024], fin=False)
+                           + frame(0, big[1024:]))
+                    assert w.recv_message() == (2, big)
+                over = socks.pop()                 # past one block (3 KiB here): 1009
+                over.send(frame(2, b"x" * 2000, fin=False) + frame(0, b"y" * 2000))
+                over.expect_close([1009])
+                over.close()
+                for w in socks:
+                    w.send(frame(8, close_payload(1000)))
+                    w.expect_close([1000])
+                    w.close()
+            s = socket.create_connection(fw.addr, timeout=10)
+            assert [get_on(s, "/limited")[0] for _ in range(3)] == [200, 200, 429]
+            s.close()
+            st = stats(fw.addr)
+            after = fw.stop()
+            print("   %s --prealloc: tasks, WebSockets, rate limit: %d allocations after start"
+                  % (v, after), flush=True)
+            assert st[b"allocs"] == 0 and after == 0, (v, st, after)
+
+
+@test
+def preallocated_many_connections():
+    """48 connections at once on a 48-connection preallocated server (past the poll
+    backend's first 16 entries: its arrays are made at start too), 10 requests each."""
+    for v in VARIANTS:
+        with Fw(v, ["--prealloc", "--conns", "48"]) as fw:
+            socks = [socket.create_connection(fw.addr, timeout=10) for _ in range(48)]
+            for i in range(10):
+                for k, s in enumerate(socks):
+                    s.sendall(b"GET /echo/c%d-%d HTTP/1.1\r\nHost: fw\r\n\r\n" % (k, i))
+                for k, s in enumerate(socks):
+                    (st, _, body), = recv_responses(s, 1)
+                    assert (st, body) == (200, b"c%d-%d" % (k, i)), (v, k, i, st, body)
+            [s.close() for s in socks]
+            st = stats(fw.addr)
+            assert fw.stop() == 0 and st[b"allocs"] == 0, (v, st)
+
+
+@test
+def preallocated_requests_run_out_503():
+    """4 slots, 5 requests made at start: four clients leave while slow tasks hold their
+    requests, a fifth request (the spare) waits on its own slow task, and the next request
+    finds none free: 503 at once, nothing allocated. Once the tasks end, it serves again."""
+    if "fw_server-asan" not in VARIANTS:
+        return
+    with Fw("fw_server-asan", ["--prealloc"]) as fw:
+        slow = b"GET /slow HTTP/1.1\r\nHost: fw\r\n\r\n"
+        gone = [socket.create_connection(fw.addr, timeout=10) for _ in range(4)]
+        [g.sendall(slow) for g in gone]
+        time.sleep(0.3)                       # their tasks are running
+        for g in gone:                        # gone: a reset (a FIN alone is a half-close)
+            g.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            g.close()
+        time.sleep(0.2)                       # the server saw them leave: orphans
+        fifth = socket.create_connection(fw.addr, timeout=10)
+        fifth.sendall(slow)
+        time.sleep(0.2)
+        t0 = time.time()
+        st, _, body = get_close(fw.addr, "/")
+        assert st == 503 and time.time() - t0 < 0.5, (st, body)
+        (st, _, body), = recv_responses(fifth, 1)
+        assert (st, body) == (200, b"slow"), (st, body)
+        fifth.close()
+        time.sleep(0.2)                       # the orphans' tasks ended too
+        assert get_close(fw.addr, "/")[:3:2] == (200, b"hello")
+        st = stats(fw.addr)
+        assert fw.stop() == 0 and st[b"allocs"] == 0, st
+
+
+@test
+def numeric_addresses_without_a_resolver():
+    """HTTPD_NO_GETADDRINFO (in HTTPD_MINIMAL): "localhost" is 127.0.0.1, numeric IPv4 and
+    IPv6 bind, a name fails httpd_start with a message saying why."""
+    if "fw_server-min" not in VARIANTS:
+        return
+    for addr, host in (("localhost", "127.0.0.1"), ("127.0.0.1", "127.0.0.1"), ("::1", "::1")):
+        with Fw("fw_server-min", ["--addr", addr]) as fw:
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect((host, fw.port))
+            assert get_on(s, "/") == (200, b"hello"), addr
+            s.close()
+            fw.stop()
+    p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--addr", "example.com",
+                        "--no-serve"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "not numeric" in p.stderr, (p.returncode, p.stderr)
 
 
 if __name__ == "__main__":
