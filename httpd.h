@@ -14,7 +14,8 @@
              >>proxyproto >>ratelimit >>multipart >>sha1 >>ws_frame >>pool >>poll
              >>poll_epoll >>poll_kqueue >>poll_poll >>tls_pem >>tls_conf >>conn >>response
              >>stream >>file >>async >>ws >>metrics >>accesslog >>mw >>ops >>machine >>deadline
-             >>tls >>drive >>worker >>public >>static_path >>static_cond >>static
+             >>tls >>drive >>worker >>setup >>public >>params >>static_path >>static_cond
+             >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -9922,8 +9923,11 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     return httpd__mw_worker_init(w);
 }
 
-/* ==================================================================== >>public
-   Start, stop, configuration defaults, request helpers. */
+/* ===================================================================== >>setup
+   Before anything runs: the logger, error names, the configuration's defaults and
+   checks (httpd__fill_defaults, httpd__server_init: what httpd_start refuses), and the
+   listening sockets (httpd__bind: numeric or resolved addresses, SO_REUSEADDR, deferred
+   accept on Linux). Called by >>public's httpd_start only; owns nothing after it returns. */
 HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char *msg,
                                 const char *file, int line) {
     static const char *const names[] = { "error", "warn", "info", "debug" };
@@ -10179,6 +10183,11 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
 #endif
     return 0;
 }
+/* ==================================================================== >>public
+   The server's lifetime: httpd_start -> httpd_stop -> httpd_wait -> httpd_destroy, the
+   blocking forms httpd_serve and httpd_run (signals: SIGINT/SIGTERM stop gracefully),
+   and the small getters. Owner: the application's thread; httpd_stop from any thread
+   or a signal handler. */
 /* Everything the server holds but the object itself (which httpd_destroy frees). */
 HTTPD__PRIVATE void httpd__server_release(httpd_server *s) {
     void *ctx = s->desc.alloc_ctx;
@@ -10449,6 +10458,10 @@ HTTPD_API int httpd_run(const httpd_desc *desc) {
     return rc;
 }
 
+/* ==================================================================== >>params
+   What handlers read from a request: header fields, route parameters, the query string
+   and urlencoded forms (percent-decoded into the request's arena on demand), and the
+   multipart reader's entry. Worker thread, while the request is live. */
 HTTPD_API int httpd_str_eq(httpd_str s, const char *cstr) {
     size_t n = strlen(cstr);
     return s.ptr && s.len == n && memcmp(s.ptr, cstr, n) == 0;
@@ -10543,7 +10556,7 @@ HTTPD_API httpd_multipart *httpd_multipart_begin(httpd_request *req,
 #ifndef HTTPD_NO_STATIC
 /* =============================================================== >>static_path
    Safe paths for >>static: the request path checked and decoded once, then opened beneath
-   the mount's root descriptor, and the MIME type table. Built on >>public; no state but
+   the mount's root descriptor, and the MIME type table. Built on >>params; no state but
    a process-wide note that openat2 is missing (any thread; a benign race).
    Invariant: nothing outside the root is ever opened. The kernel enforces it with
    openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS [| RESOLVE_NO_SYMLINKS]) (Linux 5.6+);
@@ -11064,7 +11077,7 @@ HTTPD__PRIVATE int httpd__static_coding(const httpd_request *req, unsigned avail
    Serving a mount (a directory, or packed assets) at a route prefix: validators and
    conditional requests (RFC 9110 §8.8, §13), byte ranges (§14), content-coding
    negotiation for precompressed variants (§12.5.3), redirects and listings for
-   directories (the field parsing is >>static_cond's). Comes after >>public because it is
+   directories (the field parsing is >>static_cond's). Comes after >>params because it is
    built on the public API (httpd_respond, the response's header list, httpd_get_header);
    it reaches into three internals only: the
    raw "*" parameter (httpd_param would decode %2F into a '/'), the request arena, and
