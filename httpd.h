@@ -13,9 +13,9 @@
    SECTIONS (search ">>name"): >>config >>util >>log >>buf >>parser >>chunked >>wheel >>router
              >>proxyproto >>ratelimit >>multipart >>sha1 >>ws_frame >>pool >>poll
              >>poll_epoll >>poll_kqueue >>poll_poll >>tls_pem >>tls_conf >>conn >>response
-             >>stream >>file >>async >>ws >>metrics >>accesslog >>mw >>ops >>machine >>deadline
-             >>tls >>drive >>worker >>setup >>public >>params >>static_path >>static_cond
-             >>static
+             >>stream >>file >>async >>ws >>ws_api >>metrics >>accesslog >>mw >>ops >>machine
+             >>deadline >>tls >>drive >>worker >>setup >>public >>params >>static_path
+             >>static_cond >>static
 
    QUICK START
        static void hello(httpd_request *req) {
@@ -4730,10 +4730,10 @@ buffers:
 
 /* ====================================================================== >>conn
    Connections and requests: the objects, their memory, and the worker and server structs
-   they live in. A connection (~120 bytes, in a per-worker slab) holds its socket, input
-   and output blocks (only while a request is in flight), one timer and its state; a
-   request (pooled per worker) holds the parsed head, the body, the response's extra
-   header lines and a bump arena freed with it. Owner: the connection's worker thread.
+   they live in. A connection (216 bytes on x86-64, in a per-worker slab) holds its
+   socket, input and output blocks (only while a request is in flight), one timer and its
+   state; a request (pooled per worker) holds the parsed head, the body, the response's
+   extra header lines and a bump arena freed with it. Owner: the connection's worker thread.
 
    The connection core that follows is sans-I/O and split by concern, each section
    calling only into the ones before it (plus the few forward declarations below):
@@ -6071,7 +6071,8 @@ HTTPD_API int httpd_post(httpd_server *s, httpd_conn_id conn, httpd_post_fn fn, 
    is decoded by >>ws_frame: whole messages assembled up to the cap (a single-frame
    message already whole in the input is handed over in place, with no copy), or pieces
    handed out as they arrive (.stream), pings answered, the close handshake done. State
-   per WebSocket: one small struct (144 bytes) allocated at the upgrade; an idle
+   per WebSocket: one small struct (144 bytes) allocated at the upgrade (preallocate:
+   one per slot, made at start); an idle
    WebSocket holds no buffer (input and output blocks go back to the worker's pool when
    empty, as for idle HTTP connections). Heartbeats use the connection's one timer on the
    worker's wheel (httpd__ws_deadline, lazily re-armed): ping when quiet for the interval,
@@ -6380,7 +6381,11 @@ HTTPD__PRIVATE void httpd__ws_going_away(httpd__conn *c) {
     httpd__conn_queue(c);
 }
 
-/* ---- the handshake (RFC 6455 §4.2) ---- */
+/* ==================================================================== >>ws_api
+   The application's side of WebSockets: the opening handshake (RFC 6455 §4.2: method,
+   version, key, Origin, subprotocol; 101 or the refusal's status), sends and closes on
+   the worker, and the cross-thread entries (send_to by id, broadcast to a group) that
+   reach a WebSocket only through its worker's mailbox. Built on >>ws. */
 /* Does some field `name` hold `tok` in its comma-separated list? (cs: case-sensitive) */
 HTTPD__PRIVATE int httpd__ws_list_has(const httpd_request *req, const char *name, const char *tok,
                                       int cs) {
