@@ -71,6 +71,27 @@ def recv_responses(s, n, timeout=10.0):
     return parse_responses(data)
 
 
+def in_threads(n, fn, timeout=60):
+    """fn(k) for k in 0..n-1, each on its own thread; raises with the first errors."""
+    errs = []
+    def run(k):
+        try:
+            fn(k)
+        except Exception as e:          # noqa: BLE001 - reported below
+            errs.append(repr(e))
+    ts = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    [t.start() for t in ts]
+    [t.join(timeout) for t in ts]
+    assert not errs, errs[:3]
+
+
+def get_on(s, path):
+    """One keep-alive GET on socket s -> (status, body)."""
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: fw\r\n\r\n" % path.encode())
+    (st, _, body), = recv_responses(s, 1)
+    return st, body
+
+
 def get_close(addr, path):
     s = socket.create_connection(addr, timeout=10)
     s.sendall(b"GET %s HTTP/1.1\r\nHost: fw\r\nConnection: close\r\n\r\n" % path.encode())
@@ -89,21 +110,14 @@ def load(fw, prealloc):
     """About 2,000 requests of every kind; every answer checked."""
     addr, count = fw.addr, 0
     # keep-alive: 4 clients x 100 requests
-    def keepalive(k, errs):
-        try:
-            s = socket.create_connection(addr, timeout=10)
-            for i in range(100):
-                s.sendall(b"GET /echo/k%d-%d HTTP/1.1\r\nHost: fw\r\n\r\n" % (k, i))
-                (st, h, body), = recv_responses(s, 1)
-                assert st == 200 and body == b"k%d-%d" % (k, i), (st, body)
-            s.close()
-        except Exception as e:          # noqa: BLE001 - reported by the main thread
-            errs.append(repr(e))
-    errs = []
-    ts = [threading.Thread(target=keepalive, args=(k, errs)) for k in range(4)]
-    [t.start() for t in ts]
-    [t.join(60) for t in ts]
-    assert not errs, errs
+    def keepalive(k):
+        s = socket.create_connection(addr, timeout=10)
+        for i in range(100):
+            s.sendall(b"GET /echo/k%d-%d HTTP/1.1\r\nHost: fw\r\n\r\n" % (k, i))
+            (st, h, body), = recv_responses(s, 1)
+            assert st == 200 and body == b"k%d-%d" % (k, i), (st, body)
+        s.close()
+    in_threads(4, keepalive)
     count += 400
     # pipelined bursts: 10 x 50 requests in one write each, answered in order
     for b in range(10):
@@ -133,18 +147,11 @@ def load(fw, prealloc):
     assert st == (413 if prealloc else 200), st
     count += 1
     # overload: 16 clients at once against 4 slots, connection per request, 50 each
-    def per_request(k, errs):
-        try:
-            for i in range(50):
-                st, _, body = get_close(addr, "/echo/o%d-%d" % (k, i))
-                assert st == 200 and body == b"o%d-%d" % (k, i), (st, body)
-        except Exception as e:          # noqa: BLE001
-            errs.append(repr(e))
-    errs = []
-    ts = [threading.Thread(target=per_request, args=(k, errs)) for k in range(16)]
-    [t.start() for t in ts]
-    [t.join(120) for t in ts]
-    assert not errs, errs[:3]
+    def per_request(k):
+        for i in range(50):
+            st, _, body = get_close(addr, "/echo/o%d-%d" % (k, i))
+            assert st == 200 and body == b"o%d-%d" % (k, i), (st, body)
+    in_threads(16, per_request, 120)
     count += 800
     # held slots: 4 idle connections fill the server; a 5th waits (not accepted), and is
     # served as soon as one of them leaves
@@ -230,24 +237,16 @@ def blocking_tasks_and_signals():
     for v in VARIANTS:
         tasks = v in ("fw_server-asan", "fw_server-nothreads")      # not HTTPD_MINIMAL
         with Fw(v) as fw:
-            def client(errs):
-                try:
-                    s = socket.create_connection(fw.addr, timeout=10)
-                    for _ in range(25):
-                        s.sendall(b"GET /task HTTP/1.1\r\nHost: fw\r\n\r\n")
-                        (st, _, body), = recv_responses(s, 1)
-                        if tasks:
-                            assert st == 200 and body == b"task 500500", (st, body)
-                        else:
-                            assert st == 404, st        # HTTPD_NO_TASKS: no such route
-                    s.close()
-                except Exception as e:      # noqa: BLE001
-                    errs.append(repr(e))
-            errs = []
-            ts = [threading.Thread(target=client, args=(errs,)) for _ in range(4)]
-            [t.start() for t in ts]
-            [t.join(60) for t in ts]
-            assert not errs, (v, errs[:3])
+            def client(k):
+                s = socket.create_connection(fw.addr, timeout=10)
+                for _ in range(25):
+                    st, body = get_on(s, "/task")
+                    if tasks:
+                        assert st == 200 and body == b"task 500500", (v, st, body)
+                    else:
+                        assert st == 404, (v, st)       # HTTPD_NO_TASKS: no such route
+                s.close()
+            in_threads(4, client)
             idle = socket.create_connection(fw.addr, timeout=10)   # closed by the stop
             idle.sendall(b"GET / HTTP/1.1\r\nHost: fw\r\n\r\n")
             recv_responses(idle, 1)
@@ -258,13 +257,6 @@ def blocking_tasks_and_signals():
             idle.settimeout(5)
             assert idle.recv(100) == b""                 # the idle connection was closed
             idle.close()
-
-
-def get_on(s, path):
-    """One keep-alive GET on socket s -> (status, body)."""
-    s.sendall(b"GET %s HTTP/1.1\r\nHost: fw\r\n\r\n" % path.encode())
-    (st, _, body), = recv_responses(s, 1)
-    return st, body
 
 
 @test
@@ -278,19 +270,12 @@ def preallocated_tasks_websockets_and_rate_limits():
         if v not in VARIANTS:
             continue
         with Fw(v, ["--prealloc"]) as fw:
-            def client(errs):
-                try:
-                    s = socket.create_connection(fw.addr, timeout=10)
-                    for _ in range(25):
-                        assert get_on(s, "/task") == (200, b"task 500500")
-                    s.close()
-                except Exception as e:      # noqa: BLE001
-                    errs.append(repr(e))
-            errs = []
-            ts = [threading.Thread(target=client, args=(errs,)) for _ in range(4)]
-            [t.start() for t in ts]
-            [t.join(60) for t in ts]
-            assert not errs, (v, errs[:3])
+            def client(k):
+                s = socket.create_connection(fw.addr, timeout=10)
+                for _ in range(25):
+                    assert get_on(s, "/task") == (200, b"task 500500"), v
+                s.close()
+            in_threads(4, client)
             for rnd in range(3):                       # every slot a WebSocket, 3 times
                 socks = [Raw(fw.addr, "/ws") for _ in range(4)]
                 for k, w in enumerate(socks):
