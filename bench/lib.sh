@@ -1,4 +1,4 @@
-# bench/lib.sh - helpers shared by bench/quick.sh and bench/streaming.sh (sourced, not run).
+# bench/lib.sh - helpers shared by the bench/ scripts (sourced, not run).
 # shellcheck shell=bash
 #
 # bench_init PREFIX: makes the temp dir T=/tmp/PREFIX.XXXXXX, empties STARTED (PIDs the
@@ -112,3 +112,33 @@ pick_port() {  # sets PORT to the next free loopback port after NEXT_PORT
 calc() { awk "BEGIN { printf \"%s\", $* }"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 kv() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<" $2"; }   # value of key=value in a line
+
+# nginx_conf DIR MASTER(on|off) CONNS HTTP_LINES: DIR/nginx.conf for one nginx worker with
+# its own prefix (pid, error log and temp paths in DIR; nothing from /etc/nginx), access log
+# off, keep-alive without a request cap; HTTP_LINES (the caller's http-level directives and
+# server blocks) go at the end of the http block.
+nginx_conf() {
+    local d=$1 hard rl=30000
+    hard=$(ulimit -Hn)
+    if [ "$hard" != unlimited ] && [ "$hard" -lt "$rl" ]; then rl=$hard; fi
+    mkdir -p "$d"
+    cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process $2;
+pid $d/nginx.pid;
+error_log $d/error.log;
+worker_rlimit_nofile $rl;
+events { worker_connections $3; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+$4
+}
+EOF
+}

@@ -33,42 +33,19 @@ case " $SERVERS " in *" demo "*)
     [ -x "$DEMO" ] || { echo "quick.sh: $DEMO not built (make build/demo), or set BENCH_SERVERS=nginx" >&2; exit 2; }
 esac
 
-. bench/lib.sh       # log note alive proc_tree reap cleanup stop_pid cpu_ticks status_kb others_* pick_port calc median
+. bench/lib.sh       # log note alive proc_tree reap cleanup stop_pid cpu_ticks status_kb others_* pick_port calc median nginx_conf
 bench_init httpd-bench  # T, STARTED, NOTES, traps
 declare -A R        # results, R[server.metric]
 declare -A SPID SPORT SLOG
 NEXT_PORT=$((20000 + ($$ % 200) * 50))   # pick_port: free loopback ports below the ephemeral range
 
 # ---- nginx config: its own prefix in the temp dir, nothing from /etc/nginx ----
-NOFILE_HARD=$(ulimit -Hn)
-NG_RLIMIT=30000
-if [ "$NOFILE_HARD" != unlimited ] && [ "$NOFILE_HARD" -lt 30000 ]; then NG_RLIMIT=$NOFILE_HARD; fi
-nginx_conf() {  # dir port master(on|off)
-    local d=$1
-    mkdir -p "$d"
-    cat >"$d/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process $3;
-pid $d/nginx.pid;
-error_log $d/error.log;
-worker_rlimit_nofile $NG_RLIMIT;
-events { worker_connections 20000; }
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
-    client_body_temp_path $d/body;
-    proxy_temp_path $d/proxy;
-    fastcgi_temp_path $d/fastcgi;
-    uwsgi_temp_path $d/uwsgi;
-    scgi_temp_path $d/scgi;
+nginx_conf_quick() {  # dir port master(on|off)
+    nginx_conf "$1" "$3" 20000 "    default_type text/plain;
     server {
         listen 127.0.0.1:$2 backlog=4096;
-        location / { return 200 "Hello, World!"; }
-    }
-}
-EOF
+        location / { return 200 \"Hello, World!\"; }
+    }"
 }
 
 # start_server NAME KIND TAG: KIND run (normal) or cg (under callgrind). Sets SPID[NAME], SPORT[NAME].
@@ -82,7 +59,7 @@ start_server() {
         taskset -c "$SRV_CPU" "${pre[@]}" "$DEMO" --host 127.0.0.1 --port "$PORT" --workers 1 --bare >"$logf" 2>&1 &
     else
         local d=$T/nginx.$tag
-        nginx_conf "$d" "$PORT" "$([ "$kind" = cg ] && echo off || echo on)"
+        nginx_conf_quick "$d" "$PORT" "$([ "$kind" = cg ] && echo off || echo on)"
         taskset -c "$SRV_CPU" "${pre[@]}" "$NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" >"$logf" 2>&1 &
     fi
     local pid=$!
@@ -129,7 +106,7 @@ cc -O2 -Wall -o "$T/loadgen" bench/loadgen.c || exit 2
 cc -O2 -Wall -o "$T/idle_conns" bench/idle_conns.c || exit 2
 LOADGEN() { taskset -c "$LG_CPU" timeout -s KILL 200 "$T/loadgen" "$@"; }
 log "temp dir $T; servers: $SERVERS; CLK_TCK=$HZ; server on CPU $SRV_CPU, load on CPU $LG_CPU"
-[ "$NG_RLIMIT" != 30000 ] && log "nginx worker_rlimit_nofile capped at the hard limit $NG_RLIMIT (cannot raise)"
+h=$(ulimit -Hn); [ "$h" != unlimited ] && [ "$h" -lt 30000 ] && log "nginx worker_rlimit_nofile capped at the hard limit $h (cannot raise)"
 
 BUSY_PCT=${BENCH_BUSY_PCT:-5}   # flag a run when other processes used more than this % of a CPU
 BUSY_RUNS=0

@@ -43,26 +43,12 @@ start() {  # name
             --static-dir "$T/www" >"$log" 2>&1 &
     else
         local d=$T/nginx
-        mkdir -p "$d"
-        cat >"$d/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
+        nginx_conf "$d" on 4096 "    sendfile on;
     default_type application/octet-stream;
-    keepalive_requests 1000000;
-    client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fcgi;
-    uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
     server {
         listen 127.0.0.1:$PORT backlog=4096;
         location /static/ { alias $T/www/; }
-    }
-}
-CONF
+    }"
         taskset -c "$SRV_CPU" "$NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" >"$log" 2>&1 &
     fi
     SPID[$1]=$!

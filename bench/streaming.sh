@@ -254,34 +254,16 @@ fi
 
 # ==== 4: one connection, UP_BYTES, demo vs nginx (and the sink diagnostics), interleaved ====
 NGD=$T/nginx
-mkdir -p "$NGD"
 pick_port
 NGPORT=$PORT
-cat >"$NGD/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $NGD/nginx.pid;
-error_log $NGD/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
-    client_body_temp_path $NGD/body;
-    proxy_temp_path $NGD/proxy;
-    fastcgi_temp_path $NGD/fastcgi;
-    uwsgi_temp_path $NGD/uwsgi;
-    scgi_temp_path $NGD/scgi;
+nginx_conf "$NGD" on 1024 "    default_type text/plain;
     client_body_buffer_size $NGINX_BUF;
     client_max_body_size 0;
     server {
         listen 127.0.0.1:$NGPORT;
-        location = /upload { return 200 "ok\n"; }
-        location / { return 200 "Hello, World!"; }
-    }
-}
-EOF
+        location = /upload { return 200 \"ok\\n\"; }
+        location / { return 200 \"Hello, World!\"; }
+    }"
 SIDES="demo nginx"
 declare -A PID_OF PORT_OF PATH_OF
 start_demo thr || exit 1

@@ -60,36 +60,17 @@ head -c 1048576 /dev/urandom >"$W/static/1m.bin"
 chmod -R a+rX "$W"
 
 # ---- peer configurations (their own files in $T, nothing from /etc) ----
-nginx_conf() {  # dir port
-    mkdir -p "$1"
-    cat >"$1/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $1/nginx.pid;
-error_log $1/error.log;
-worker_rlimit_nofile 20000;
-events { worker_connections 19000; }
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
+nginx_conf_suite() {  # dir port
+    nginx_conf "$1" on 19000 "    default_type text/plain;
     keepalive_timeout 120s;
     sendfile on;
-    client_body_temp_path $1/body;
-    proxy_temp_path $1/proxy;
-    fastcgi_temp_path $1/fastcgi;
-    uwsgi_temp_path $1/uwsgi;
-    scgi_temp_path $1/scgi;
     types { application/octet-stream bin; }
     server {
         listen 127.0.0.1:$2 backlog=4096;
-        location = / { return 200 "Hello, World!"; }
+        location = / { return 200 \"Hello, World!\"; }
         location /static/ { alias $W/static/; }
-        location = /upload { client_max_body_size 0; return 200 "ok"; }
-    }
-}
-EOF
+        location = /upload { client_max_body_size 0; return 200 \"ok\"; }
+    }"
 }
 h2o_conf() {
     mkdir -p "$1"
@@ -137,7 +118,7 @@ start() {
     demo) taskset -c "$SRV_CPU" build/demo --host 127.0.0.1 --port "$PORT" --workers 1 --bare \
               --static-dir "$W/static" --upload-cap 209715200 --max-connections 19000 \
               --keepalive-timeout 120 >"$d/log" 2>&1 & ;;
-    nginx) nginx_conf "$d" "$PORT"
+    nginx) nginx_conf_suite "$d" "$PORT"
            taskset -c "$SRV_CPU" "$NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" >"$d/log" 2>&1 & ;;
     h2o) h2o_conf "$d" "$PORT"; taskset -c "$SRV_CPU" h2o -c "$d/h2o.conf" >"$d/log" 2>&1 & ;;
     lighttpd) lighttpd_conf "$d" "$PORT"; taskset -c "$SRV_CPU" lighttpd -D -f "$d/lighttpd.conf" >"$d/log" 2>&1 & ;;

@@ -38,25 +38,8 @@ cc -O2 -Wall -o "$T/tlsload" bench/tlsload.c -lssl -lcrypto || exit 2
 TLSLOAD() { taskset -c "$LG_CPU" timeout -s KILL 300 "$T/tlsload" "$@"; }
 declare -A R
 
-nginx_conf() {  # dir port cert key
-    mkdir -p "$1"
-    cat >"$1/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $1/nginx.pid;
-error_log $1/error.log;
-worker_rlimit_nofile 20000;
-events { worker_connections 10000; }
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
-    client_body_temp_path $1/body;
-    proxy_temp_path $1/proxy;
-    fastcgi_temp_path $1/fastcgi;
-    uwsgi_temp_path $1/uwsgi;
-    scgi_temp_path $1/scgi;
+nginx_conf_tls() {  # dir port cert key
+    nginx_conf "$1" on 10000 "    default_type text/plain;
     ssl_protocols TLSv1.2;
     ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256;
     ssl_prefer_server_ciphers on;
@@ -66,10 +49,8 @@ http {
         listen 127.0.0.1:$2 ssl backlog=4096;
         ssl_certificate $3;
         ssl_certificate_key $4;
-        location / { return 200 "Hello, World!"; }
-    }
-}
-EOF
+        location / { return 200 \"Hello, World!\"; }
+    }"
 }
 SPID=
 start() {  # name cert(ec|rsa)
@@ -80,7 +61,7 @@ start() {  # name cert(ec|rsa)
         taskset -c "$SRV_CPU" "$DEMO" --host 127.0.0.1 --port 0 --workers 1 --tls-port "$PORT" \
             --tls-cert "$T/certs/$2.pem" --tls-key "$T/certs/$2.key" >"$logf" 2>&1 &
     else
-        nginx_conf "$T/nginx.$2" "$PORT" "$T/certs/$2.pem" "$T/certs/$2.key"
+        nginx_conf_tls "$T/nginx.$2" "$PORT" "$T/certs/$2.pem" "$T/certs/$2.key"
         taskset -c "$SRV_CPU" "$NGINX" -p "$T/nginx.$2/" -c "$T/nginx.$2/nginx.conf" >"$logf" 2>&1 &
     fi
     SPID=$!
