@@ -83,6 +83,8 @@ $(B)/fw_server-nothreads: tests/fw_server.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_NO_THREADS -o $@ $<
 $(B)/fw_server-tiny: tests/fw_server.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_MINIMAL -DHTTPD_NO_THREADS -o $@ $<
+$(B)/fw_server-tsan: tests/fw_server.c $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 # the SQLite example: the only program that links a database
 $(B)/notes_api: examples/notes_api.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $< $(LIBS) -lsqlite3
@@ -145,7 +147,7 @@ test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_server $(B)/test_server-tsan
       $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
       $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls \
       $(B)/fw_server-asan $(B)/fw_server-min $(B)/fw_server-nothreads \
-      $(B)/fw_server-tiny
+      $(B)/fw_server-tiny $(B)/fw_server-tsan
 	@BUILD=$(B) tests/run.sh
 
 # The other two event backends, a subset of the suites each (the whole suite with each:

@@ -3479,6 +3479,8 @@ HTTPD__PRIVATE long httpd__wsf_next(httpd__wsf *f, char *b, size_t n, httpd__wse
     size_t used = 0;
     ev->kind = HTTPD__WSE_NONE;
     ev->fin = ev->whole = 0;
+    ev->p = NULL;                  /* (always set: compilers cannot see they are unused) */
+    ev->n = 0;
     if (!f->in_payload) {
         if (n < 2) return 0;
         unsigned fin = u[0] >> 7, op = u[0] & 15, len7 = u[1] & 127;
@@ -6214,11 +6216,11 @@ HTTPD__PRIVATE int httpd__ws_data(httpd__conn *c, httpd_ws *ws, const httpd__wse
         httpd__ws_deliver(c, ws, ev->op, ev->p, ev->n, ev->fin);
         return 1;
     }
-    if (ev->n && c->w->pool.fixed && !ws->msg) {          /* preallocated: one block */
-        if (!(ws->msg = httpd__pool_get(&c->w->pool))) { httpd__ws_fail(c, 1013); return 0; }
-        ws->msg_cap = c->w->pool.block;
-    }
     if (ev->n) {
+        if (!ws->msg && c->w->pool.fixed) {              /* preallocated: one block */
+            if (!(ws->msg = httpd__pool_get(&c->w->pool))) { httpd__ws_fail(c, 1013); return 0; }
+            ws->msg_cap = c->w->pool.block;
+        }
         if (ws->msg_len + ev->n > ws->msg_cap) {         /* within the cap (checked) */
             size_t cap = HTTPD__MAX(HTTPD__MAX(ws->msg_cap * 2, (size_t)4096), ws->msg_len + ev->n);
             if ((uint64_t)cap > ws->f.max_msg) cap = (size_t)ws->f.max_msg;

@@ -56,7 +56,7 @@ static void *fw_realloc(void *p, size_t n) {
     return q + 1;
 }
 
-static long base_allocs, base_frees;
+static atomic_long base_allocs, base_frees;  /* set after httpd_start: workers read them */
 
 static void hello(httpd_request *req) { httpd_respond(req, 200, "text/plain", "hello", 5); }
 static void echo(httpd_request *req) {
@@ -120,7 +120,8 @@ static const httpd_rate_limit limit = { .rate = 0.01, .burst = 2, .max_clients =
 static void stats(httpd_request *req) {
     char out[128];
     int n = snprintf(out, sizeof out, "allocs %ld frees %ld live %ld",
-                     atomic_load(&fw_allocs) - base_allocs, atomic_load(&fw_frees) - base_frees,
+                     atomic_load(&fw_allocs) - atomic_load(&base_allocs),
+                     atomic_load(&fw_frees) - atomic_load(&base_frees),
                      atomic_load(&fw_live_bytes));
     httpd_respond(req, 200, "text/plain", out, (size_t)n);
 }
@@ -181,16 +182,17 @@ int main(int argc, char **argv) {
     httpd_server *s;
     int rc = httpd_start(&d, &s);
     if (rc < 0) { fprintf(stderr, "httpd_start: %s\n", httpd_strerror(rc)); return 1; }
-    base_allocs = atomic_load(&fw_allocs);
-    base_frees = atomic_load(&fw_frees);
+    atomic_store(&base_allocs, atomic_load(&fw_allocs));
+    atomic_store(&base_frees, atomic_load(&fw_frees));
     printf("heap %ld bytes in %ld allocations at start\n", atomic_load(&fw_live_bytes),
-           base_allocs);
+           atomic_load(&base_allocs));
     printf("port %d\n", httpd_port(s));
     fflush(stdout);
     if (serve) httpd_serve(s);
     else httpd_stop(s, 0), httpd_wait(s);
-    printf("after start: %ld allocations, %ld frees\n", atomic_load(&fw_allocs) - base_allocs,
-           atomic_load(&fw_frees) - base_frees);
+    printf("after start: %ld allocations, %ld frees\n",
+           atomic_load(&fw_allocs) - atomic_load(&base_allocs),
+           atomic_load(&fw_frees) - atomic_load(&base_frees));
     httpd_destroy(s);
     return 0;
 }

@@ -6,7 +6,8 @@ be right and the allocation counter must stay at ZERO after httpd_start through 
 overload past max_connections (the listener is left alone while the slots are full, the
 kernel's backlog holds the rest), refused oversized bodies. The binaries are
 $BUILD/fw_server-asan, fw_server-min (HTTPD_MINIMAL), fw_server-nothreads (HTTPD_NO_THREADS,
-no -lpthread) and fw_server-tiny (both), all with ASan+UBSan."""
+no -lpthread) and fw_server-tiny (both), all with ASan+UBSan, and fw_server-tsan
+(ThreadSanitizer, for the preallocated tasks)."""
 import os, re, signal, socket, struct, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyharness import test, run_all, parse_responses, SAN_PATTERNS, ROOT
@@ -265,9 +266,10 @@ def preallocated_tasks_websockets_and_rate_limits():
     objects made at start), WebSockets (a handle per slot made at start; a fragmented
     message is assembled in a block of the worker's pool, so one block is its cap: longer
     closes 1009) and a rate limit (its table made at start). Still zero allocations after
-    start. HTTPD_NO_THREADS too (its tasks run on the loop)."""
-    for v in ("fw_server-asan", "fw_server-nothreads"):
-        if v not in VARIANTS:
+    start. HTTPD_NO_THREADS too (its tasks run on the loop), and under ThreadSanitizer
+    (task objects come back from the pool's threads)."""
+    for v in ("fw_server-asan", "fw_server-nothreads", "fw_server-tsan"):
+        if not os.path.exists(os.path.join(BUILD, v)):
             continue
         with Fw(v, ["--prealloc"]) as fw:
             def client(k):
