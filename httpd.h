@@ -63,6 +63,10 @@
                             fails httpd_start with HTTPD_ERR_INVAL
          HTTPD_NO_GETADDRINFO numeric addresses only (inet_pton; "localhost" is 127.0.0.1),
                             no resolver linked in
+         HTTPD_WHEEL_BITS   timer slots per wheel level as a power of two (2..6; default 6,
+                            4 under HTTPD_MINIMAL: 16 slots, a quarter of the memory; a
+                            timer further out than the levels reach wakes the worker once
+                            per turn of the top level, 65 s at 4)
          HTTPD_MINIMAL      all of the above plus HTTPD_NO_WEBSOCKET and HTTPD_NO_SIMD, no
                             TLS, no start-up hints (somaxconn, ulimit): HTTP/1.1 with the
                             strict parser, router, timeouts and caps (PORTABILITY).
@@ -2334,14 +2338,25 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
 /* ===================================================================== >>wheel
    Hierarchical timer wheel, one per worker, never shared: 4 levels of 64 slots, level L
    slot width 64^L ms (levels cover 1 ms .. ~4.6 h; later timers wait in the top level and
-   are re-filed as it turns). Timers are embedded in their owners (no allocation); times
+   are re-filed as it turns). HTTPD_WHEEL_BITS sets the slots per level (2^bits; 4 under
+   HTTPD_MINIMAL: 16 slots, levels up to ~65 s, a quarter of the memory). Timers are embedded in their owners (no allocation); times
    are monotonic ms. add/del O(1); advancing costs O(timers that move) per slot passed.
    A timer sits in the slot of the highest 6-bit digit where its due time differs from
    the wheel's now, and moves down a level each time that digit comes round.
    Invariant: t->pprev != NULL  <=>  t is on exactly one list (a slot or `expired`). */
+#ifndef HTTPD_WHEEL_BITS
+#  ifdef HTTPD_MINIMAL
+#    define HTTPD_WHEEL_BITS 4
+#  else
+#    define HTTPD_WHEEL_BITS 6
+#  endif
+#endif
+#if HTTPD_WHEEL_BITS < 2 || HTTPD_WHEEL_BITS > 6
+#  error "httpd.h: HTTPD_WHEEL_BITS is 2 to 6 (slots per level: a 64-bit mask)"
+#endif
 #define HTTPD__WHEEL_LEVELS 4
-#define HTTPD__WHEEL_BITS 6
-#define HTTPD__WHEEL_SLOTS 64
+#define HTTPD__WHEEL_BITS HTTPD_WHEEL_BITS
+#define HTTPD__WHEEL_SLOTS (1 << HTTPD_WHEEL_BITS)
 typedef struct httpd__timer {
     struct httpd__timer *next, **pprev;
     uint64_t due;
@@ -2399,11 +2414,11 @@ HTTPD__PRIVATE void httpd__wheel_advance(httpd__wheel *w, uint64_t now) {
         uint64_t mask;
         if (to - from >= HTTPD__WHEEL_SLOTS) mask = ~(uint64_t)0;
         else {                                  /* slots from+1 .. to, wrapping */
-            unsigned a = (unsigned)(from + 1) & 63, k = (unsigned)(to - from);
-            uint64_t run = k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1);
-            mask = (run << a) | (a ? run >> (64 - a) : 0);
+            unsigned a = (unsigned)(from + 1) & (HTTPD__WHEEL_SLOTS - 1);
+            uint64_t run = ((uint64_t)1 << (unsigned)(to - from)) - 1;     /* < SLOTS bits */
+            mask = (run << a) | (a ? run >> (HTTPD__WHEEL_SLOTS - a) : 0);
         }
-        mask &= w->pending[l];
+        mask &= w->pending[l];                  /* (and so within the slots' bits) */
         while (mask) {
             unsigned s = (unsigned)httpd__ctz64(mask);
             mask &= mask - 1;
@@ -2436,10 +2451,10 @@ HTTPD__PRIVATE int httpd__wheel_sleep_ms(const httpd__wheel *w) {
         if (!w->pending[l]) continue;
         int sh = l * HTTPD__WHEEL_BITS;
         uint64_t cur = w->now >> sh;
-        unsigned c = (unsigned)cur & 63;
-        uint64_t rot = (w->pending[l] >> c) | (c ? w->pending[l] << (64 - c) : 0);
-        rot &= ~(uint64_t)1;                    /* slot c itself comes round in 64 ticks */
-        uint64_t ticks = rot ? (uint64_t)httpd__ctz64(rot) : 64;
+        unsigned c = (unsigned)cur & (HTTPD__WHEEL_SLOTS - 1);
+        uint64_t rot = (w->pending[l] >> c) | (c ? w->pending[l] << (HTTPD__WHEEL_SLOTS - c) : 0);
+        rot &= ~(uint64_t)1;                    /* slot c itself comes round in SLOTS ticks */
+        uint64_t ticks = rot ? (uint64_t)httpd__ctz64(rot) : HTTPD__WHEEL_SLOTS;
         uint64_t at = (cur + ticks) << sh;
         if (at - w->now < best) best = at - w->now;
     }

@@ -8,10 +8,10 @@
                    it runs on the loop between turns); 404 under HTTPD_NO_TASKS
    GET /slow    -> "slow": a task that sleeps 1 s first (holds its request meanwhile)
    GET /ws      -> a WebSocket echoing every message (404 under HTTPD_NO_WEBSOCKET)
-   GET /limited -> "ok", rate-limited to 2 at once, then 1 per 100 s (429 after two; 404
-                   under HTTPD_NO_MIDDLEWARE)
+   GET /limited -> "hello"; with --rate-limit, 2 at once, then 1 per 100 s (429 after two;
+                   404 under HTTPD_NO_MIDDLEWARE)
    Options: --port P --conns N --prealloc (desc.preallocate) --no-serve (print and exit);
-   --addr A (desc.addr);
+   --addr A (desc.addr); --timeout-ms N (header and keep-alive timeouts); --rate-limit;
    --request-id, --metrics: ask for operations (refused by some builds and modes);
    --stream-route: add a stream_body route (refused under HTTPD_NO_STREAMING).
    Built by tests/test_firmware.py (default, HTTPD_MINIMAL, HTTPD_NO_THREADS). */
@@ -127,7 +127,7 @@ static void stats(httpd_request *req) {
 }
 
 int main(int argc, char **argv) {
-    static const httpd_route routes[] = {
+    static httpd_route routes[] = {
         { .method = "PUT", .pattern = "/streamed", .handler = hello, .stream_body = 1 },
         { .method = "GET", .pattern = "/", .handler = hello },
         { .method = "GET", .pattern = "/echo/:x", .handler = echo },
@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
         { .method = "GET", .pattern = "/ws", .handler = ws },
 #endif
 #ifndef HTTPD_NO_MIDDLEWARE
-        { .method = "GET", .pattern = "/limited", .handler = hello, .rate_limit = &limit },
+        { .method = "GET", .pattern = "/limited", .handler = hello },
 #endif
         { 0 },
     };
@@ -163,13 +163,21 @@ int main(int argc, char **argv) {
             d.max_connections = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--prealloc")) d.preallocate = 1;
         else if (!strcmp(argv[i], "--addr") && i + 1 < argc) d.addr = argv[++i];
+        else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc)     /* head, keep-alive */
+            d.header_timeout_ms = d.keepalive_timeout_ms = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--request-id")) d.request_id = 1;     /* must fail when */
         else if (!strcmp(argv[i], "--metrics")) d.metrics = no_metrics;  /* not available */
         else if (!strcmp(argv[i], "--stream-route")) streamed = 1;       /* HTTPD_NO_STREAMING */
+#ifndef HTTPD_NO_MIDDLEWARE
+        else if (!strcmp(argv[i], "--rate-limit")) {  /* (not by default: plain heap figures) */
+            for (httpd_route *r = routes; r->pattern; r++)
+                if (!strcmp(r->pattern, "/limited")) r->rate_limit = &limit;
+        }
+#endif
         else if (!strcmp(argv[i], "--no-serve")) serve = 0;
         else {
             fprintf(stderr, "usage: fw_server [--port P] [--addr A] [--conns N] [--prealloc] "
-                    "[--no-serve]\n");
+                    "[--timeout-ms N] [--rate-limit] [--no-serve]\n");
             return 2;
         }
     }

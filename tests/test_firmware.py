@@ -271,7 +271,7 @@ def preallocated_tasks_websockets_and_rate_limits():
     for v in ("fw_server-asan", "fw_server-nothreads", "fw_server-tsan"):
         if not os.path.exists(os.path.join(BUILD, v)):
             continue
-        with Fw(v, ["--prealloc"]) as fw:
+        with Fw(v, ["--prealloc", "--rate-limit"]) as fw:
             def client(k):
                 s = socket.create_connection(fw.addr, timeout=10)
                 for _ in range(25):
@@ -357,6 +357,32 @@ def preallocated_requests_run_out_503():
         assert get_close(fw.addr, "/")[:3:2] == (200, b"hello")
         st = stats(fw.addr)
         assert fw.stop() == 0 and st[b"allocs"] == 0, st
+
+
+@test
+def timeouts_in_every_build():
+    """The timer wheel in each build (HTTPD_MINIMAL: 16 slots a level): a head that stops
+    coming gets 408 after the header timeout, an idle keep-alive connection is closed
+    after its timeout, and an active one is not."""
+    for v in VARIANTS:
+        with Fw(v, ["--timeout-ms", "400"]) as fw:
+            slow = socket.create_connection(fw.addr, timeout=10)
+            slow.sendall(b"GET / HTTP/1.1\r\nHost: fw\r\n")          # never finished
+            idle = socket.create_connection(fw.addr, timeout=10)
+            assert get_on(idle, "/") == (200, b"hello")
+            busy = socket.create_connection(fw.addr, timeout=10)
+            t0 = time.time()
+            for _ in range(8):                           # 0.8 s of requests 0.1 s apart
+                assert get_on(busy, "/") == (200, b"hello")
+                time.sleep(0.1)
+            st, _, _ = recv_responses(slow, 1)[0]
+            assert st == 408, (v, st)
+            idle.settimeout(5)
+            assert idle.recv(100) == b"", v               # closed, no bytes
+            assert time.time() - t0 < 5, v
+            assert get_on(busy, "/") == (200, b"hello"), v
+            [c.close() for c in (slow, idle, busy)]
+            fw.stop()
 
 
 @test
