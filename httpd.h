@@ -1622,23 +1622,39 @@ HTTPD__PRIVATE int httpd__hexval(int c) {
     c = httpd__lower(c);
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
-/* Writes v in decimal at p, returns the length (at most 20). Two digits a step: a
-   Content-Length is written for nearly every response. */
+/* Writes v in decimal at p, returns the length (at most 20). Two digits a step in 32 bits:
+   a Content-Length is written for nearly every response. Digits above 10^9 (values of
+   4 GiB and more) by subtracting powers of ten: no 64-bit division, which 32-bit targets
+   do in a library call (libgcc's __udivmoddi4, about 0.4 KB on ARM). */
+static const char httpd__pairs[] = "00010203040506070809101112131415161718192021222324"
+    "25262728293031323334353637383940414243444546474849505152535455565758596061626364"
+    "656667686970717273747576777879808182838485868788899091929394959697989900";
 HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-        "25262728293031323334353637383940414243444546474849505152535455565758596061626364"
-        "656667686970717273747576777879808182838485868788899091929394959697989900";
-    char tmp[20];
+    const char *pairs = httpd__pairs;
+    static const uint64_t tens[11] = { 10000000000000000000u, 1000000000000000000u,
+        100000000000000000u, 10000000000000000u, 1000000000000000u, 100000000000000u,
+        10000000000000u, 1000000000000u, 100000000000u, 10000000000u, 1000000000u };
+    char *p0 = p;
+    if (v > UINT32_MAX) {                                       /* 10 to 20 digits */
+        for (int i = 0; i < 11; i++) {
+            char d = '0';
+            while (v >= tens[i]) { v -= tens[i]; d++; }
+            if (d != '0' || p != p0) *p++ = d;
+        }
+    }
+    uint32_t u = (uint32_t)v;                                   /* now below 10^9 or 2^32 */
+    char tmp[10];
     size_t n = sizeof tmp;
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-        v /= 100;
+    while (u >= 100) {
+        unsigned d = u % 100 * 2;
+        u /= 100;
         tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d];
     }
-    if (v >= 10) { unsigned d = (unsigned)v * 2; tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d]; }
-    else tmp[--n] = (char)('0' + v);
+    if (u >= 10) { unsigned d = u * 2; tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d]; }
+    else tmp[--n] = (char)('0' + u);
+    if (p != p0) while (n > 1) tmp[--n] = '0';                 /* 9 digits after the high ones */
     for (size_t i = n; i < sizeof tmp; i++) *p++ = tmp[i];   /* a few bytes: no memcpy call */
-    return sizeof tmp - n;
+    return (size_t)(p - p0);
 }
 /* v < 1000 in decimal at p (a status, an octet, a worker): its length. */
 HTTPD__HOT size_t httpd__utoa3(char *p, unsigned v) {
@@ -1651,42 +1667,59 @@ HTTPD__HOT size_t httpd__utoa3(char *p, unsigned v) {
 HTTPD__PRIVATE uint64_t httpd__now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000u + (unsigned long)ts.tv_nsec / 1000000u;  /* word math */
 }
 /* IMF-fixdate (RFC 9110 §5.6.7) for a Unix time, 29 bytes, into out[29]. Calendar
-   arithmetic on 64 bits (days to civil date, as H. Hinnant's algorithm), not gmtime_r:
-   dates past 2038 come out right where time_t has 32 bits (i386, 32-bit ARM). */
-typedef struct httpd__tm { int tm_wday, tm_mday, tm_mon, tm_year, tm_hour, tm_min, tm_sec; }
-    httpd__tm;
-HTTPD__PRIVATE void httpd__http_date(char out[29], int64_t t) {
+   arithmetic (days to civil date, as H. Hinnant's algorithm), not gmtime_r: dates past
+   2038 come out right where time_t has 32 bits (i386, 32-bit ARM). Times are counted
+   from 0000-03-01 so that every quantity is unsigned and, but for one shift, 32 bits:
+   32-bit targets then need no signed or 64-bit division helper. Years 0 to 9999 (the
+   four digits of the format); a time outside them is clamped. */
+/* HTTPD__UDIV(a, b): a / b in unsigned 32 bits. On 32-bit targets out of line: gcc -Os
+   for 32-bit ARM (no divide instruction) calls a library routine for each division and
+   picks the signed one (__divsi3, 0.6 KB more) for operands it can tell are small; here
+   it cannot. 64-bit targets divide by a constant with a multiply: plain division. For the
+   date only (once a second). */
+#if UINTPTR_MAX > 0xffffffffu
+#  define HTTPD__UDIV(a, b) ((uint32_t)(a) / (uint32_t)(b))
+#else
+#  define HTTPD__UDIV(a, b) httpd__udiv((a), (b))
+#  if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+__attribute__((noipa))
+#  endif
+HTTPD__OUTLINE uint32_t httpd__udiv(uint32_t a, uint32_t b) { return a / b; }
+#endif
+HTTPD__COLD void httpd__http_date(char out[29], int64_t t) {
     static const char days[] = "SunMonTueWedThuFriSat";
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    httpd__tm tm;
-    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    uint32_t sec = (uint32_t)(t - day * 86400);          /* within the day: 32-bit math */
-    tm.tm_hour = (int)(sec / 3600); tm.tm_min = (int)(sec / 60 % 60); tm.tm_sec = (int)(sec % 60);
-    tm.tm_wday = (int)(((day % 7) + 11) % 7);                      /* 1970-01-01: Thursday */
-    int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    uint32_t doe = (uint32_t)(z - era * 146097);                      /* [0, 146096] */
-    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    tm.tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
-    tm.tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);                  /* 0 = January */
-    tm.tm_year = (int)((int64_t)yoe + era * 400 + (tm.tm_mon <= 1)) - 1900;
+    const int64_t epoch = 719468 * (int64_t)86400;     /* 1970-01-01 - 0000-03-01, in s */
+    const int64_t last = 3652365 * (int64_t)86400 - 1;  /* 9999-12-31 23:59:59 from there */
+    t = t < -epoch ? 0 : t > last - epoch ? last : t + epoch;
+#define HTTPD__D HTTPD__UDIV
+    uint32_t z = HTTPD__D((uint32_t)((uint64_t)t >> 7), 675);   /* days: 86400 = 2^7 * 675 */
+    uint32_t sec = (uint32_t)((uint64_t)t - (uint64_t)z * 86400u);    /* within the day */
+    uint32_t era = HTTPD__D(z, 146097), doe = z - era * 146097;          /* [0, 146096] */
+    uint32_t yoe = HTTPD__D(doe - HTTPD__D(doe, 1460) + HTTPD__D(doe, 36524)
+                            - HTTPD__D(doe, 146096), 365);
+    uint32_t doy = doe - (365 * yoe + yoe / 4 - HTTPD__D(yoe, 100));
+    uint32_t mp = HTTPD__D(5 * doy + 2, 153), mon = mp < 10 ? mp + 2 : mp - 10;  /* 0: Jan */
+    uint32_t y = yoe + era * 400 + (mon <= 1), cent = HTTPD__D(y, 100);
+    uint32_t hour = HTTPD__D(sec, 3600), min = HTTPD__D(sec - hour * 3600, 60);
+    uint32_t wday = z + 3 - HTTPD__D(z + 3, 7) * 7;            /* 0000-03-01: a Wednesday */
     /* "Sun, 06 Nov 1994 08:49:37 GMT": two digits and a separator at a time (small code:
        this runs once a second) */
-    int y = tm.tm_year + 1900;
-    int two[6] = { tm.tm_mday, y / 100 % 100, y % 100, tm.tm_hour, tm.tm_min, tm.tm_sec };
+    uint32_t two[6] = { doy - HTTPD__D(153 * mp + 2, 5) + 1, cent, y - cent * 100,
+                        hour, min, sec - hour * 3600 - min * 60 };
+#undef HTTPD__D
     static const unsigned char at[6] = { 5, 12, 14, 17, 20, 23 };
     static const char sep[6] = { ' ', 0, ' ', ':', ':', ' ' };
-    memcpy(out, days + 3 * tm.tm_wday, 3);
+    memcpy(out, days + 3 * wday, 3);
     memcpy(out + 3, ", ", 2);
-    memcpy(out + 8, months + 3 * tm.tm_mon, 3);
+    memcpy(out + 8, months + 3 * mon, 3);
     out[11] = ' ';
     for (int i = 0; i < 6; i++) {
         char *p = out + at[i];
-        p[0] = (char)('0' + two[i] / 10);
-        p[1] = (char)('0' + two[i] % 10);
+        memcpy(p, httpd__pairs + 2 * two[i], 2);
         if (sep[i]) p[2] = sep[i];
     }
     memcpy(out + 26, "GMT", 3);
@@ -1947,7 +1980,8 @@ HTTPD__PRIVATE int httpd__parse_cl(httpd__head *h, const char *v, size_t n) {
         size_t start = i;
         while (i < n && v[i] >= '0' && v[i] <= '9') {
             unsigned d = (unsigned)(v[i] - '0');
-            if (x > (UINT64_MAX - d) / 10) return 400;            /* overflow */
+            if (x >= UINT64_MAX / 10 && (x > UINT64_MAX / 10 || d > UINT64_MAX % 10))
+                return 400;                                       /* overflow */
             x = x * 10 + d; i++;
         }
         if (i == start) return 400;
@@ -5154,6 +5188,29 @@ HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
     }
     return 1;
 }
+/* The start of a head at p: status line, Date, Server (desc.server_name, if any) and,
+   when ctype, Content-Type. Returns its end. Shared by the cached prefix and heads built
+   in place. */
+HTTPD__PRIVATE char *httpd__head_start(char *p, const httpd__worker *w, int status,
+                                       const char *reason, size_t rl, const char *ctype,
+                                       size_t cl) {
+    unsigned st = (unsigned)status, hi = st / 100;              /* 100..999 */
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + hi);
+    memcpy(p + 10, httpd__pairs + 2 * (st - hi * 100), 2);
+    p[12] = ' ';
+    p += 13;
+    memcpy(p, reason, rl); p += rl;
+    *p++ = '\r'; *p++ = '\n';
+    memcpy(p, w->date, 37); p += 37;
+    memcpy(p, w->s->server_hdr, w->s->server_hdr_len); p += w->s->server_hdr_len;
+    if (ctype) {
+        memcpy(p, "Content-Type: ", 14); p += 14;
+        memcpy(p, ctype, cl); p += cl;
+        *p++ = '\r'; *p++ = '\n';
+    }
+    return p;
+}
 /* The status line, Date and Content-Type of the last head this worker wrote, kept ready:
    most responses repeat them, so a head is then one copy and a compare of the type
    (a type that matches was checked when the prefix was built). Rebuilt when the status,
@@ -5179,22 +5236,11 @@ HTTPD__PRIVATE int httpd__head_prefix(httpd__worker *w, int status, const char *
         x->len = 0;                              /* too long to keep: built in place */
         return 0;
     }
-    char *p = x->text;
-    memcpy(p, "HTTP/1.1 ", 9);
-    p[9] = (char)('0' + status / 100 % 10); p[10] = (char)('0' + status / 10 % 10);
-    p[11] = (char)('0' + status % 10); p[12] = ' ';
-    p += 13;
-    memcpy(p, reason, rl); p += rl;
-    *p++ = '\r'; *p++ = '\n';
-    memcpy(p, w->date, 37); p += 37;
-    memcpy(p, w->s->server_hdr, sl); p += sl;     /* desc.server_name, if any */
+    char *p = httpd__head_start(x->text, w, status, reason, rl, ctype, cl);
     x->ct_len = UINT16_MAX;
     if (ctype) {
-        memcpy(p, "Content-Type: ", 14); p += 14;
-        x->ct_off = (uint16_t)(p - x->text);
+        x->ct_off = (uint16_t)(p - 2 - cl - x->text);
         x->ct_len = (uint16_t)cl;
-        memcpy(p, ctype, cl); p += cl;
-        *p++ = '\r'; *p++ = '\n';
     }
     x->len = (uint16_t)(p - x->text);
     x->sec = w->date_sec;
@@ -5218,20 +5264,8 @@ HTTPD__PRIVATE int httpd__write_head(httpd__conn *c, int status, const char *cty
     if (pre) {
         memcpy(p, w->prefix.text, pre);
         p += pre;
-    } else {                                     /* a type too long for the cache */
-        memcpy(p, "HTTP/1.1 ", 9);
-        p[9] = (char)('0' + status / 100 % 10); p[10] = (char)('0' + status / 10 % 10);
-        p[11] = (char)('0' + status % 10); p[12] = ' ';
-        p += 13;
-        memcpy(p, reason, rl); p += rl;
-        *p++ = '\r'; *p++ = '\n';
-        memcpy(p, w->date, 37); p += 37;
-        memcpy(p, w->s->server_hdr, w->s->server_hdr_len); p += w->s->server_hdr_len;
-        if (ctype) {
-            memcpy(p, "Content-Type: ", 14); p += 14;
-            memcpy(p, ctype, cl); p += cl;
-            *p++ = '\r'; *p++ = '\n';
-        }
+    } else {                      /* a type too long for the cache; every head if MINIMAL */
+        p = httpd__head_start(p, w, status, reason, rl, ctype, cl);
     }
     if (!bodyless && framing == HTTPD__FR_LENGTH) {
         memcpy(p, "Content-Length: ", 16); p += 16;
@@ -8630,7 +8664,7 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         }
         if (c->since + d->body_timeout_ms > c->w->now && d->body_min_rate != HTTPD_NO_TIMEOUT) {
             /* a window ended: slower than the minimum rate is a slow drip -> 408 */
-            uint64_t need = (uint64_t)d->body_min_rate * HTTPD__RATE_WINDOW_MS / 1000;
+            uint64_t need = (uint64_t)d->body_min_rate * (HTTPD__RATE_WINDOW_MS / 1000); /* s */
             if (r->rate_bytes >= need) {
                 r->rate_start = c->w->now;
                 r->rate_bytes = 0;
@@ -9642,7 +9676,7 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker_tick_date(w);
     /* staggered: the workers' trims (and malloc_trim's arena locks) do not coincide */
     httpd__wheel_add(&w->wheel, &w->trim_timer,
-                     w->now + HTTPD__TRIM_MS + (uint64_t)w->index * HTTPD__TRIM_MS / s->nworkers);
+                     w->now + HTTPD__TRIM_MS + (uint32_t)w->index * HTTPD__TRIM_MS / (uint32_t)s->nworkers);
     httpd__worker_listen(w, 1);
     if (HTTPD__LOAD(&s->stop)) httpd__worker_begin_stop(w, HTTPD__LOAD(&s->stop) == 1);
     /* requests the application still holds keep the loop alive until forced */
