@@ -5151,30 +5151,26 @@ HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
    connection back to the state machine (httpd__req_answered -> httpd__conn_process).
    Calls: >>conn. Owner: the connection's worker thread. */
 HTTPD_API const char *httpd_reason(int status) {
-    switch (status) {
-    case 100: return "Continue";              case 101: return "Switching Protocols";
-    case 200: return "OK";                    case 201: return "Created";
-    case 202: return "Accepted";              case 204: return "No Content";
-    case 206: return "Partial Content";       case 301: return "Moved Permanently";
-    case 302: return "Found";                 case 303: return "See Other";
-    case 304: return "Not Modified";          case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";    case 400: return "Bad Request";
-    case 401: return "Unauthorized";          case 403: return "Forbidden";
-    case 404: return "Not Found";             case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";        case 408: return "Request Timeout";
-    case 409: return "Conflict";              case 410: return "Gone";
-    case 411: return "Length Required";       case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";     case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type"; case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";      case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error"; case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";           case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";       case 505: return "HTTP Version Not Supported";
-    default:  return status < 200 ? "Informational" : status < 300 ? "OK"
-                   : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
-    }
+    /* the codes, and their phrases in the same order (a table: half the size of a switch) */
+    static const uint16_t code[] = {
+        100, 101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404,
+        405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 422, 426, 429, 431, 500,
+        501, 502, 503, 504, 505 };
+    static const char text[] =
+        "Continue\0Switching Protocols\0OK\0Created\0Accepted\0No Content\0Partial Content\0"
+        "Moved Permanently\0Found\0See Other\0Not Modified\0Temporary Redirect\0"
+        "Permanent Redirect\0Bad Request\0Unauthorized\0Forbidden\0Not Found\0"
+        "Method Not Allowed\0Not Acceptable\0Request Timeout\0Conflict\0Gone\0Length Required\0"
+        "Precondition Failed\0Content Too Large\0URI Too Long\0Unsupported Media Type\0"
+        "Range Not Satisfiable\0Expectation Failed\0Unprocessable Content\0Upgrade Required\0"
+        "Too Many Requests\0Request Header Fields Too Large\0Internal Server Error\0"
+        "Not Implemented\0Bad Gateway\0Service Unavailable\0Gateway Timeout\0"
+        "HTTP Version Not Supported\0";
+    const char *p = text;
+    for (size_t i = 0; i < sizeof code / sizeof code[0]; i++, p += strlen(p) + 1)
+        if (code[i] == status) return p;
+    return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirect"
+         : status < 500 ? "Client Error" : "Server Error";
 }
 /* Appends a response head to c->out, with room for `more` bytes after it. framing:
    HTTPD__FR_LENGTH (Content-Length: len), _CHUNKED, _CLOSE (body until close). keepalive 0
