@@ -1622,39 +1622,47 @@ HTTPD__PRIVATE int httpd__hexval(int c) {
     c = httpd__lower(c);
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
-/* Writes v in decimal at p, returns the length (at most 20). Two digits a step in 32 bits:
-   a Content-Length is written for nearly every response. Digits above 10^9 (values of
-   4 GiB and more) by subtracting powers of ten: no 64-bit division, which 32-bit targets
-   do in a library call (libgcc's __udivmoddi4, about 0.4 KB on ARM). */
+/* "00" to "99": two decimal digits per table entry */
 static const char httpd__pairs[] = "00010203040506070809101112131415161718192021222324"
     "25262728293031323334353637383940414243444546474849505152535455565758596061626364"
     "656667686970717273747576777879808182838485868788899091929394959697989900";
+HTTPD__COLD size_t httpd__utoa_big(char *p, uint64_t v);
+/* Writes v in decimal at p, returns the length (at most 20). Two digits a step, in 32
+   bits: a Content-Length is written for nearly every response. 4 GiB and more: see
+   httpd__utoa_big. */
 HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
-    const char *pairs = httpd__pairs;
-    static const uint64_t tens[11] = { 10000000000000000000u, 1000000000000000000u,
-        100000000000000000u, 10000000000000000u, 1000000000000000u, 100000000000000u,
-        10000000000000u, 1000000000000u, 100000000000u, 10000000000u, 1000000000u };
-    char *p0 = p;
-    if (v > UINT32_MAX) {                                       /* 10 to 20 digits */
-        for (int i = 0; i < 11; i++) {
-            char d = '0';
-            while (v >= tens[i]) { v -= tens[i]; d++; }
-            if (d != '0' || p != p0) *p++ = d;
-        }
-    }
-    uint32_t u = (uint32_t)v;                                   /* now below 10^9 or 2^32 */
+    if (HTTPD__UNLIKELY(v > UINT32_MAX)) return httpd__utoa_big(p, v);
+    uint32_t u = (uint32_t)v;
     char tmp[10];
     size_t n = sizeof tmp;
     while (u >= 100) {
         unsigned d = u % 100 * 2;
         u /= 100;
-        tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d];
+        tmp[--n] = httpd__pairs[d + 1]; tmp[--n] = httpd__pairs[d];
     }
-    if (u >= 10) { unsigned d = u * 2; tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d]; }
+    if (u >= 10) { unsigned d = u * 2; tmp[--n] = httpd__pairs[d + 1]; tmp[--n] = httpd__pairs[d]; }
     else tmp[--n] = (char)('0' + u);
-    if (p != p0) while (n > 1) tmp[--n] = '0';                 /* 9 digits after the high ones */
     for (size_t i = n; i < sizeof tmp; i++) *p++ = tmp[i];   /* a few bytes: no memcpy call */
-    return (size_t)(p - p0);
+    return sizeof tmp - n;
+}
+/* v > UINT32_MAX: the digits above 10^9 by subtracting powers of ten, then the last nine.
+   No 64-bit division, which 32-bit targets do in a library call (libgcc's __udivmoddi4
+   and its glue, about 0.4 KB on ARM). */
+HTTPD__COLD size_t httpd__utoa_big(char *p, uint64_t v) {
+    static const uint64_t tens[11] = { 10000000000000000000u, 1000000000000000000u,
+        100000000000000000u, 10000000000000000u, 1000000000000000u, 100000000000000u,
+        10000000000000u, 1000000000000u, 100000000000u, 10000000000u, 1000000000u };
+    size_t n = 0;
+    for (int i = 0; i < 11; i++) {
+        char d = '0';
+        while (v >= tens[i]) { v -= tens[i]; d++; }
+        if (d != '0' || n) p[n++] = d;
+    }
+    char low[10];                                          /* v < 10^9 now */
+    size_t k = httpd__utoa(low, v);
+    memset(p + n, '0', 9 - k);
+    memcpy(p + n + 9 - k, low, k);
+    return n + 9;
 }
 /* v < 1000 in decimal at p (a status, an octet, a worker): its length. */
 HTTPD__HOT size_t httpd__utoa3(char *p, unsigned v) {
