@@ -4861,14 +4861,18 @@ typedef struct httpd__req {
    framing after httpd_begin); under HTTPD_NO_STREAMING both are 0 where the core reads
    them, so the compiler drops those paths. */
 /* A request the operations chain follows (>>mw); never under HTTPD_NO_MIDDLEWARE */
+/* HTTPD__PROXYPROTO: 0 when HTTPD_NO_MIDDLEWARE refuses desc.proxy_protocol, so that the
+   second listener and the PROXY state of a connection are compiled out with it */
 #ifdef HTTPD_NO_MIDDLEWARE
 #  define HTTPD__MWON(r) ((void)(r), 0)
 #  define HTTPD__MW(s) ((void)(s), 0)         /* the server's operations are on */
 #  define HTTPD__OPS(w) ((void)(w), 0)        /* and this worker's part of them */
+#  define HTTPD__PROXYPROTO 0
 #else
 #  define HTTPD__MWON(r) ((r)->mwon)
 #  define HTTPD__MW(s) ((s)->mw != NULL)
 #  define HTTPD__OPS(w) ((w)->ops != NULL)
+#  define HTTPD__PROXYPROTO 1
 #endif
 #ifdef HTTPD_NO_STREAMING
 #  define HTTPD__SBODY(x) ((void)(x), 0)
@@ -8466,7 +8470,8 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
             httpd__ws_process(c);
             return;
         default:                      /* the PROXY header, once; nothing to run otherwise */
-            if (c->state != HTTPD__S_PROXY || !httpd__conn_proxy(c)) return;
+            if (!HTTPD__PROXYPROTO || c->state != HTTPD__S_PROXY || !httpd__conn_proxy(c))
+                return;
             break;
         }
     }
@@ -9080,7 +9085,7 @@ HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c) {
 /* The PROXY protocol listener on or off for this worker (its own cap, or with the main). */
 HTTPD__PRIVATE void httpd__worker_listen_proxy(httpd__worker *w, int on) {
     httpd_server *s = w->s;
-    if (on == w->paccepting || s->proxy_fd < 0) return;
+    if (!HTTPD__PROXYPROTO || on == w->paccepting || s->proxy_fd < 0) return;
     if (on) {
         if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_listen[1], HTTPD__PK_LISTEN) == 0)
             w->paccepting = 1;
@@ -9142,7 +9147,7 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     w->dead = c;
     w->nconns--;
     HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
-    if (HTTPD__UNLIKELY(c->proxied)) {
+    if (HTTPD__PROXYPROTO && HTTPD__UNLIKELY(c->proxied)) {
         HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
         if (w->accepting && !w->stopping) httpd__worker_listen_proxy(w, 1);  /* room again */
     }
@@ -9238,12 +9243,12 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
     if (!c) {
         close(fd);
         HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
-        if (proxied) HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
+        if (HTTPD__PROXYPROTO && proxied) HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
         return NULL;
     }
     httpd__conn_init(c, w, fd);
     if (addr) memcpy(c->addr, addr, 16);
-    if (proxied) { c->proxied = 1; c->state = HTTPD__S_PROXY; }
+    if (HTTPD__PROXYPROTO && proxied) { c->proxied = 1; c->state = HTTPD__S_PROXY; }
     w->nconns++;
     if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
 #ifdef HTTPD_TLS_BEARSSL
@@ -9317,8 +9322,8 @@ HTTPD__PRIVATE void httpd__listen_nodefer(httpd_server *s) {
 HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
     httpd_server *s = w->s;
     uint32_t pmax = s->desc.proxy_max_connections;
-    int proxy = kind == HTTPD__L_PROXY;
-    int want = s->mw != NULL || proxy;            /* the peer's address is needed */
+    int proxy = HTTPD__PROXYPROTO && kind == HTTPD__L_PROXY;
+    int want = HTTPD__MW(s) || proxy;             /* the peer's address is needed */
 #ifdef HTTPD_TLS_BEARSSL
     int lfd = kind == HTTPD__L_TLS ? s->tls_fd : proxy ? s->proxy_fd : s->listen_fd;
 #else
@@ -9419,7 +9424,7 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
 #endif
             if (!more) break;
         }
-        for (int i = 0; graceful && w->paccepting && i < 64; i++)
+        for (int i = 0; HTTPD__PROXYPROTO && graceful && w->paccepting && i < 64; i++)
             if (!httpd__worker_accept(w, HTTPD__L_PROXY)) break;
         httpd__worker_listen(w, 0);
         if (HTTPD__ADD(&s->listeners_left, -1) == 1) {
@@ -10068,7 +10073,7 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
     if (!d->tls || !d->tls->only)
 #endif
         rc = httpd__bind(s, d->addr, d->port, &s->listen_fd, &s->port);
-    if (rc == 0 && d->proxy_protocol)            /* the PROXY protocol listener */
+    if (rc == 0 && HTTPD__PROXYPROTO && d->proxy_protocol)   /* the PROXY listener */
         rc = httpd__bind(s, d->proxy_addr ? d->proxy_addr : d->addr, d->proxy_port,
                          &s->proxy_fd, &s->proxy_port);
 #ifdef HTTPD_TLS_BEARSSL
