@@ -1636,8 +1636,11 @@ HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
     char tmp[10];
     size_t n = sizeof tmp;
     while (u >= 100) {
-        unsigned d = u % 100 * 2;
-        u /= 100;
+        /* u / 100 for every 32-bit u, as a compiler does it; spelt out so that -Os on a
+           target without a divide instruction does not call a library routine */
+        uint32_t q = (uint32_t)((uint64_t)u * 0x51EB851Fu >> 37);
+        unsigned d = (u - q * 100) * 2;
+        u = q;
         tmp[--n] = httpd__pairs[d + 1]; tmp[--n] = httpd__pairs[d];
     }
     if (u >= 10) { unsigned d = u * 2; tmp[--n] = httpd__pairs[d + 1]; tmp[--n] = httpd__pairs[d]; }
@@ -1683,19 +1686,25 @@ HTTPD__PRIVATE uint64_t httpd__now_ms(void) {
    from 0000-03-01 so that every quantity is unsigned and, but for one shift, 32 bits:
    32-bit targets then need no signed or 64-bit division helper. Years 0 to 9999 (the
    four digits of the format); a time outside them is clamped. */
-/* HTTPD__UDIV(a, b): a / b in unsigned 32 bits. On 32-bit targets out of line: gcc -Os
-   for 32-bit ARM (no divide instruction) calls a library routine for each division and
-   picks the signed one (__divsi3, 0.6 KB more) for operands it can tell are small; here
-   it cannot. 64-bit targets divide by a constant with a multiply: plain division. For the
-   date only (once a second). */
+/* HTTPD__UDIV(a, b): a / b in unsigned 32 bits, b > 0, for what is not per request (the
+   date, start-up). 64-bit targets divide with an instruction, or a multiply by a
+   constant. 32-bit ones may have no divide instruction (ARMv7-A): gcc -Os then calls
+   libgcc's __udivsi3 or __divsi3 (0.6 KB each; it picks the signed one for operands it
+   can tell are small), so the few divisions off the fast path are done here instead,
+   a bit at a time, and the per-request ones by multiplying (httpd__utoa). */
 #if UINTPTR_MAX > 0xffffffffu
 #  define HTTPD__UDIV(a, b) ((uint32_t)(a) / (uint32_t)(b))
 #else
 #  define HTTPD__UDIV(a, b) httpd__udiv((a), (b))
-#  if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
-__attribute__((noipa))
-#  endif
-HTTPD__OUTLINE uint32_t httpd__udiv(uint32_t a, uint32_t b) { return a / b; }
+HTTPD__OUTLINE uint32_t httpd__udiv(uint32_t a, uint32_t b) {
+    uint32_t q = 0, r = 0;
+    for (int i = 31; i >= 0; i--) {                    /* long division, base 2 */
+        uint32_t top = r >> 31;
+        r = r << 1 | (a >> i & 1u);
+        if (top || r >= b) { r -= b; q |= 1u << i; }
+    }
+    return q;
+}
 #endif
 HTTPD__COLD void httpd__http_date(char out[29], int64_t t) {
     static const char days[] = "SunMonTueWedThuFriSat";
@@ -9669,7 +9678,8 @@ HTTPD__PRIVATE void httpd__pin_thread(int i) {
 #if HTTPD__LINUX && defined(SYS_sched_setaffinity)  /* the BSDs: cpuset(2), not this */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned long mask[1024 / (8 * sizeof(unsigned long))];
-    unsigned cpu = (unsigned)i % (unsigned)(ncpu > 0 ? (ncpu < 1024 ? ncpu : 1024) : 1);
+    unsigned nc = (unsigned)(ncpu > 0 ? (ncpu < 1024 ? ncpu : 1024) : 1);
+    unsigned cpu = (unsigned)i - HTTPD__UDIV(i, nc) * nc;                  /* i mod nc */
     memset(mask, 0, sizeof mask);
     mask[cpu / (8 * sizeof(unsigned long))] |= 1ul << (cpu % (8 * sizeof(unsigned long)));
     syscall(SYS_sched_setaffinity, 0, sizeof mask, mask);    /* 0: this thread */
@@ -9690,7 +9700,8 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker_tick_date(w);
     /* staggered: the workers' trims (and malloc_trim's arena locks) do not coincide */
     httpd__wheel_add(&w->wheel, &w->trim_timer,
-                     w->now + HTTPD__TRIM_MS + (uint32_t)w->index * HTTPD__TRIM_MS / (uint32_t)s->nworkers);
+                     w->now + HTTPD__TRIM_MS
+                         + HTTPD__UDIV((uint32_t)w->index * HTTPD__TRIM_MS, s->nworkers));
     httpd__worker_listen(w, 1);
     if (HTTPD__LOAD(&s->stop)) httpd__worker_begin_stop(w, HTTPD__LOAD(&s->stop) == 1);
     /* requests the application still holds keep the loop alive until forced */
@@ -9777,7 +9788,7 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
 HTTPD__PRIVATE int httpd__worker_prealloc(httpd__worker *w) {
     httpd_server *s = w->s;
     void *ctx = s->desc.alloc_ctx;
-    uint32_t n = (s->desc.max_connections + (uint32_t)s->nworkers - 1) / (uint32_t)s->nworkers;
+    uint32_t n = HTTPD__UDIV(s->desc.max_connections + (uint32_t)s->nworkers - 1, s->nworkers);
     if (n > (1u << w->cbits)) n = 1u << w->cbits;        /* one chunk (<= 1,024 slots) */
     w->chunks[0] = (httpd__conn *)HTTPD_MALLOC(ctx, (size_t)n * sizeof(httpd__conn));
     if (!w->chunks[0]) return HTTPD_ERR_NOMEM;
