@@ -1436,7 +1436,11 @@ typedef int httpd__thread;
 #endif
 #if defined(__GNUC__) || defined(__clang__)
 #  define HTTPD__PRIVATE static __attribute__((unused))
-#  define HTTPD__HOT static inline __attribute__((always_inline, unused))  /* per request */
+#  ifdef HTTPD_MINIMAL         /* size first: the compiler decides, no copy per caller */
+#    define HTTPD__HOT static __attribute__((unused))
+#  else
+#    define HTTPD__HOT static inline __attribute__((always_inline, unused))  /* per request */
+#  endif
 #  define HTTPD__COLD static __attribute__((noinline, cold, unused))   /* off the fast path */
 #  define HTTPD__OUTLINE static __attribute__((noinline, unused)) /* out of line, not cold */
 #  define HTTPD__LIKELY(c)   __builtin_expect(!!(c), 1)
