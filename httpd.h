@@ -9895,13 +9895,12 @@ HTTPD_API const char *httpd_strerror(int err) {
     }
 }
 HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!d->logger.fn) d->logger.fn = httpd_log_stderr;     /* errors are never silent */
     d->addr = HTTPD__DEF(d->addr, "127.0.0.1");
 #ifdef HTTPD_NO_THREADS
-    (void)ncpu;
     d->workers = HTTPD__DEF(d->workers, 1);          /* one thread: the caller's */
 #else
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
 #endif
     d->backlog = HTTPD__DEF(d->backlog, 4096);
