@@ -2581,8 +2581,9 @@ HTTPD__PRIVATE int httpd__router_init(httpd__router *r, const httpd_route *route
         const char *c = p->pattern + 1;
         uint32_t nparams = 0;
         for (;;) {
-            const char *e = strchr(c, '/');
-            size_t len = e ? (size_t)(e - c) : strlen(c);
+            size_t len = strlen(c);                  /* memchr: strchr is one import more */
+            const char *e = (const char *)memchr(c, '/', len);
+            if (e) len = (size_t)(e - c);
             httpd__seg *sg = &r->segs[si++];
             if (len == 1 && c[0] == '*') {
                 if (e) goto bad;                               /* '*' must be last */
