@@ -1929,6 +1929,12 @@ static const char *const httpd__method_names[HTTPD__M_COUNT] = {
     "", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"
 };
 HTTPD__PRIVATE int httpd__method_id(const char *m, size_t n) {
+#ifdef HTTPD_MINIMAL                      /* smaller: a search of the names */
+    for (int i = 1; i < HTTPD__M_COUNT; i++)
+        if (strlen(httpd__method_names[i]) == n && !memcmp(m, httpd__method_names[i], n))
+            return i;
+    return HTTPD__M_OTHER;
+#else                                     /* faster: by length, then constant compares */
     switch (n) {
     case 3:
         if (!memcmp(m, "GET", 3)) return HTTPD__M_GET;
@@ -1953,6 +1959,7 @@ HTTPD__PRIVATE int httpd__method_id(const char *m, size_t n) {
         break;
     }
     return HTTPD__M_OTHER;
+#endif
 }
 
 enum {                          /* httpd__head.flags */
