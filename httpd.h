@@ -441,9 +441,9 @@
        (`make size`, tools/size.sh; tests/test_firmware.py checks the no-allocation claim
        under load): heap at start of a 1-worker, 4-connection server with 2 KiB heads
        8.7 KB, 5.1 KB under HTTPD_MINIMAL (48.6 / 45.0 KB preallocated); hello.c .text at
-       x86-64 -O1 101.6 KiB with every feature, 32.7 KiB HTTPD_MINIMAL, 31.7 KiB
-       HTTPD_MINIMAL + HTTPD_NO_THREADS (29.2 KiB with HTTPD_STATIC); ARM Thumb-2 -Os
-       --gc-sections size text 24.9 KiB for HTTPD_MINIMAL + HTTPD_NO_THREADS (24.7 KiB
+       x86-64 -O1 101.6 KiB with every feature, 32.5 KiB HTTPD_MINIMAL, 31.5 KiB
+       HTTPD_MINIMAL + HTTPD_NO_THREADS (29.0 KiB with HTTPD_STATIC); ARM Thumb-2 -Os
+       --gc-sections size text 24.7 KiB for HTTPD_MINIMAL + HTTPD_NO_THREADS (24.5 KiB
        with HTTPD_STATIC), no libgcc division routine linked in.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
