@@ -68,7 +68,8 @@
                             timer further out than the levels reach wakes the worker once
                             per turn of the top level, 65 s at 4)
          HTTPD_MINIMAL      all of the above plus HTTPD_NO_WEBSOCKET and HTTPD_NO_SIMD, no
-                            TLS, no start-up hints (somaxconn, ulimit): HTTP/1.1 with the
+                            TLS, no start-up hints (somaxconn, ulimit), per-request helpers
+                            not forced inline (size before speed): HTTP/1.1 with the
                             strict parser, router, timeouts and caps (PORTABILITY).
                             What a switch leaves out stays declared but is not defined;
                             tests/features.sh checks every combination.
@@ -450,9 +451,10 @@
        (`make size`, tools/size.sh; tests/test_firmware.py checks the no-allocation claim
        under load): heap at start of a 1-worker, 4-connection server with 2 KiB heads
        8.7 KB, 5.1 KB under HTTPD_MINIMAL (48.6 / 45.0 KB preallocated); hello.c .text at
-       x86-64 -O1 102 KiB with every feature, 34.5 KiB HTTPD_MINIMAL, 31.0 KiB
-       HTTPD_MINIMAL + HTTPD_NO_THREADS + HTTPD_STATIC; ARM Thumb-2 -Os --gc-sections
-       size text 27.7 KiB for the latter.
+       x86-64 -O1 101.6 KiB with every feature, 32.5 KiB HTTPD_MINIMAL, 31.5 KiB
+       HTTPD_MINIMAL + HTTPD_NO_THREADS (29.0 KiB with HTTPD_STATIC); ARM Thumb-2 -Os
+       --gc-sections size text 24.7 KiB for HTTPD_MINIMAL + HTTPD_NO_THREADS (24.5 KiB
+       with HTTPD_STATIC), no libgcc division routine linked in.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
@@ -1448,7 +1450,11 @@ typedef int httpd__thread;
 #endif
 #if defined(__GNUC__) || defined(__clang__)
 #  define HTTPD__PRIVATE static __attribute__((unused))
-#  define HTTPD__HOT static inline __attribute__((always_inline, unused))  /* per request */
+#  ifdef HTTPD_MINIMAL         /* size first: the compiler decides, no copy per caller */
+#    define HTTPD__HOT static __attribute__((unused))
+#  else
+#    define HTTPD__HOT static inline __attribute__((always_inline, unused))  /* per request */
+#  endif
 #  define HTTPD__COLD static __attribute__((noinline, cold, unused))   /* off the fast path */
 #  define HTTPD__OUTLINE static __attribute__((noinline, unused)) /* out of line, not cold */
 #  define HTTPD__LIKELY(c)   __builtin_expect(!!(c), 1)
@@ -1634,23 +1640,50 @@ HTTPD__PRIVATE int httpd__hexval(int c) {
     c = httpd__lower(c);
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
-/* Writes v in decimal at p, returns the length (at most 20). Two digits a step: a
-   Content-Length is written for nearly every response. */
+/* "00" to "99": two decimal digits per table entry */
+static const char httpd__pairs[] = "00010203040506070809101112131415161718192021222324"
+    "25262728293031323334353637383940414243444546474849505152535455565758596061626364"
+    "656667686970717273747576777879808182838485868788899091929394959697989900";
+HTTPD__COLD size_t httpd__utoa_big(char *p, uint64_t v);
+/* Writes v in decimal at p, returns the length (at most 20). Two digits a step, in 32
+   bits: a Content-Length is written for nearly every response. 4 GiB and more: see
+   httpd__utoa_big. */
 HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-        "25262728293031323334353637383940414243444546474849505152535455565758596061626364"
-        "656667686970717273747576777879808182838485868788899091929394959697989900";
-    char tmp[20];
+    if (HTTPD__UNLIKELY(v > UINT32_MAX)) return httpd__utoa_big(p, v);
+    uint32_t u = (uint32_t)v;
+    char tmp[10];
     size_t n = sizeof tmp;
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-        v /= 100;
-        tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d];
+    while (u >= 100) {
+        /* u / 100 for every 32-bit u, as a compiler does it; spelt out so that -Os on a
+           target without a divide instruction does not call a library routine */
+        uint32_t q = (uint32_t)((uint64_t)u * 0x51EB851Fu >> 37);
+        unsigned d = (u - q * 100) * 2;
+        u = q;
+        tmp[--n] = httpd__pairs[d + 1]; tmp[--n] = httpd__pairs[d];
     }
-    if (v >= 10) { unsigned d = (unsigned)v * 2; tmp[--n] = pairs[d + 1]; tmp[--n] = pairs[d]; }
-    else tmp[--n] = (char)('0' + v);
+    if (u >= 10) { unsigned d = u * 2; tmp[--n] = httpd__pairs[d + 1]; tmp[--n] = httpd__pairs[d]; }
+    else tmp[--n] = (char)('0' + u);
     for (size_t i = n; i < sizeof tmp; i++) *p++ = tmp[i];   /* a few bytes: no memcpy call */
     return sizeof tmp - n;
+}
+/* v > UINT32_MAX: the digits above 10^9 by subtracting powers of ten, then the last nine.
+   No 64-bit division, which 32-bit targets do in a library call (libgcc's __udivmoddi4
+   and its glue, about 0.4 KB on ARM). */
+HTTPD__COLD size_t httpd__utoa_big(char *p, uint64_t v) {
+    static const uint64_t tens[11] = { 10000000000000000000u, 1000000000000000000u,
+        100000000000000000u, 10000000000000000u, 1000000000000000u, 100000000000000u,
+        10000000000000u, 1000000000000u, 100000000000u, 10000000000u, 1000000000u };
+    size_t n = 0;
+    for (int i = 0; i < 11; i++) {
+        char d = '0';
+        while (v >= tens[i]) { v -= tens[i]; d++; }
+        if (d != '0' || n) p[n++] = d;
+    }
+    char low[10];                                          /* v < 10^9 now */
+    size_t k = httpd__utoa(low, v);
+    memset(p + n, '0', 9 - k);
+    memcpy(p + n + 9 - k, low, k);
+    return n + 9;
 }
 /* v < 1000 in decimal at p (a status, an octet, a worker): its length. */
 HTTPD__HOT size_t httpd__utoa3(char *p, unsigned v) {
@@ -1663,42 +1696,65 @@ HTTPD__HOT size_t httpd__utoa3(char *p, unsigned v) {
 HTTPD__PRIVATE uint64_t httpd__now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000u + (unsigned long)ts.tv_nsec / 1000000u;  /* word math */
 }
 /* IMF-fixdate (RFC 9110 §5.6.7) for a Unix time, 29 bytes, into out[29]. Calendar
-   arithmetic on 64 bits (days to civil date, as H. Hinnant's algorithm), not gmtime_r:
-   dates past 2038 come out right where time_t has 32 bits (i386, 32-bit ARM). */
-typedef struct httpd__tm { int tm_wday, tm_mday, tm_mon, tm_year, tm_hour, tm_min, tm_sec; }
-    httpd__tm;
-HTTPD__PRIVATE void httpd__http_date(char out[29], int64_t t) {
+   arithmetic (days to civil date, as H. Hinnant's algorithm), not gmtime_r: dates past
+   2038 come out right where time_t has 32 bits (i386, 32-bit ARM). Times are counted
+   from 0000-03-01 so that every quantity is unsigned and, but for one shift, 32 bits:
+   32-bit targets then need no signed or 64-bit division helper. Years 0 to 9999 (the
+   four digits of the format); a time outside them is clamped. */
+/* HTTPD__UDIV(a, b): a / b in unsigned 32 bits, b > 0, for what is not per request (the
+   date, start-up). 64-bit targets divide with an instruction, or a multiply by a
+   constant. 32-bit ones may have no divide instruction (ARMv7-A): gcc -Os then calls
+   libgcc's __udivsi3 or __divsi3 (0.6 KB each; it picks the signed one for operands it
+   can tell are small), so the few divisions off the fast path are done here instead,
+   a bit at a time, and the per-request ones by multiplying (httpd__utoa). */
+#if UINTPTR_MAX > 0xffffffffu
+#  define HTTPD__UDIV(a, b) ((uint32_t)(a) / (uint32_t)(b))
+#else
+#  define HTTPD__UDIV(a, b) httpd__udiv((a), (b))
+HTTPD__OUTLINE uint32_t httpd__udiv(uint32_t a, uint32_t b) {
+    uint32_t q = 0, r = 0;
+    for (int i = 31; i >= 0; i--) {                    /* long division, base 2 */
+        uint32_t top = r >> 31;
+        r = r << 1 | (a >> i & 1u);
+        if (top || r >= b) { r -= b; q |= 1u << i; }
+    }
+    return q;
+}
+#endif
+HTTPD__COLD void httpd__http_date(char out[29], int64_t t) {
     static const char days[] = "SunMonTueWedThuFriSat";
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    httpd__tm tm;
-    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    uint32_t sec = (uint32_t)(t - day * 86400);          /* within the day: 32-bit math */
-    tm.tm_hour = (int)(sec / 3600); tm.tm_min = (int)(sec / 60 % 60); tm.tm_sec = (int)(sec % 60);
-    tm.tm_wday = (int)(((day % 7) + 11) % 7);                      /* 1970-01-01: Thursday */
-    int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    uint32_t doe = (uint32_t)(z - era * 146097);                      /* [0, 146096] */
-    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    tm.tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
-    tm.tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);                  /* 0 = January */
-    tm.tm_year = (int)((int64_t)yoe + era * 400 + (tm.tm_mon <= 1)) - 1900;
+    const int64_t epoch = 719468 * (int64_t)86400;     /* 1970-01-01 - 0000-03-01, in s */
+    const int64_t last = 3652365 * (int64_t)86400 - 1;  /* 9999-12-31 23:59:59 from there */
+    t = t < -epoch ? 0 : t > last - epoch ? last : t + epoch;
+#define HTTPD__D HTTPD__UDIV
+    uint32_t z = HTTPD__D((uint32_t)((uint64_t)t >> 7), 675);   /* days: 86400 = 2^7 * 675 */
+    uint32_t sec = (uint32_t)((uint64_t)t - (uint64_t)z * 86400u);    /* within the day */
+    uint32_t era = HTTPD__D(z, 146097), doe = z - era * 146097;          /* [0, 146096] */
+    uint32_t yoe = HTTPD__D(doe - HTTPD__D(doe, 1460) + HTTPD__D(doe, 36524)
+                            - HTTPD__D(doe, 146096), 365);
+    uint32_t doy = doe - (365 * yoe + yoe / 4 - HTTPD__D(yoe, 100));
+    uint32_t mp = HTTPD__D(5 * doy + 2, 153), mon = mp < 10 ? mp + 2 : mp - 10;  /* 0: Jan */
+    uint32_t y = yoe + era * 400 + (mon <= 1), cent = HTTPD__D(y, 100);
+    uint32_t hour = HTTPD__D(sec, 3600), min = HTTPD__D(sec - hour * 3600, 60);
+    uint32_t wday = z + 3 - HTTPD__D(z + 3, 7) * 7;            /* 0000-03-01: a Wednesday */
     /* "Sun, 06 Nov 1994 08:49:37 GMT": two digits and a separator at a time (small code:
        this runs once a second) */
-    int y = tm.tm_year + 1900;
-    int two[6] = { tm.tm_mday, y / 100 % 100, y % 100, tm.tm_hour, tm.tm_min, tm.tm_sec };
+    uint32_t two[6] = { doy - HTTPD__D(153 * mp + 2, 5) + 1, cent, y - cent * 100,
+                        hour, min, sec - hour * 3600 - min * 60 };
+#undef HTTPD__D
     static const unsigned char at[6] = { 5, 12, 14, 17, 20, 23 };
     static const char sep[6] = { ' ', 0, ' ', ':', ':', ' ' };
-    memcpy(out, days + 3 * tm.tm_wday, 3);
+    memcpy(out, days + 3 * wday, 3);
     memcpy(out + 3, ", ", 2);
-    memcpy(out + 8, months + 3 * tm.tm_mon, 3);
+    memcpy(out + 8, months + 3 * mon, 3);
     out[11] = ' ';
     for (int i = 0; i < 6; i++) {
         char *p = out + at[i];
-        p[0] = (char)('0' + two[i] / 10);
-        p[1] = (char)('0' + two[i] % 10);
+        memcpy(p, httpd__pairs + 2 * two[i], 2);
         if (sep[i]) p[2] = sep[i];
     }
     memcpy(out + 26, "GMT", 3);
@@ -1885,6 +1941,12 @@ static const char *const httpd__method_names[HTTPD__M_COUNT] = {
     "", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"
 };
 HTTPD__PRIVATE int httpd__method_id(const char *m, size_t n) {
+#ifdef HTTPD_MINIMAL                      /* smaller: a search of the names */
+    for (int i = 1; i < HTTPD__M_COUNT; i++)
+        if (strlen(httpd__method_names[i]) == n && !memcmp(m, httpd__method_names[i], n))
+            return i;
+    return HTTPD__M_OTHER;
+#else                                     /* faster: by length, then constant compares */
     switch (n) {
     case 3:
         if (!memcmp(m, "GET", 3)) return HTTPD__M_GET;
@@ -1909,6 +1971,7 @@ HTTPD__PRIVATE int httpd__method_id(const char *m, size_t n) {
         break;
     }
     return HTTPD__M_OTHER;
+#endif
 }
 
 enum {                          /* httpd__head.flags */
@@ -1959,7 +2022,8 @@ HTTPD__PRIVATE int httpd__parse_cl(httpd__head *h, const char *v, size_t n) {
         size_t start = i;
         while (i < n && v[i] >= '0' && v[i] <= '9') {
             unsigned d = (unsigned)(v[i] - '0');
-            if (x > (UINT64_MAX - d) / 10) return 400;            /* overflow */
+            if (x >= UINT64_MAX / 10 && (x > UINT64_MAX / 10 || d > UINT64_MAX % 10))
+                return 400;                                       /* overflow */
             x = x * 10 + d; i++;
         }
         if (i == start) return 400;
@@ -2549,8 +2613,9 @@ HTTPD__PRIVATE int httpd__router_init(httpd__router *r, const httpd_route *route
         const char *c = p->pattern + 1;
         uint32_t nparams = 0;
         for (;;) {
-            const char *e = strchr(c, '/');
-            size_t len = e ? (size_t)(e - c) : strlen(c);
+            size_t len = strlen(c);                  /* memchr: strchr is one import more */
+            const char *e = (const char *)memchr(c, '/', len);
+            if (e) len = (size_t)(e - c);
             httpd__seg *sg = &r->segs[si++];
             if (len == 1 && c[0] == '*') {
                 if (e) goto bad;                               /* '*' must be last */
@@ -4795,6 +4860,11 @@ enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_WS /* a WebSocke
        HTTPD__S_PROXY /* the PROXY protocol header comes first (>>proxyproto) */,
        HTTPD__S_CLOSING, HTTPD__S_LINGER,
        HTTPD__S_ABORT /* close now, unsent output dropped */, HTTPD__S_DEAD };
+#ifdef HTTPD_NO_FILES
+#  define HTTPD__F_FILE_BIT 0     /* never set: its tests fold away */
+#else
+#  define HTTPD__F_FILE_BIT 1024
+#endif
 enum {
     HTTPD__F_READABLE = 1,     /* the socket may have bytes (edge seen, not drained)   */
     HTTPD__F_WBLOCKED = 2,     /* last write was partial: wait for writability        */
@@ -4806,7 +4876,7 @@ enum {
     HTTPD__F_HEADSTART = 128,  /* a head has started: the header deadline runs        */
     HTTPD__F_RDIRECT = 256,    /* rbuf handed out body-buffer space, not input space  */
     HTTPD__F_RDHUP = 512,      /* the poller saw the peer's FIN: read until 0          */
-    HTTPD__F_FILE = 1024,      /* a file body follows the buffered output (file_*)     */
+    HTTPD__F_FILE = HTTPD__F_FILE_BIT, /* a file body follows the buffered output (file_*) */
     HTTPD__F_FILEREAD = 2048,  /* sendfile refused that file: pread it into out        */
     HTTPD__F_FIRST = 4096,     /* no head completed yet: the header deadline counts from
                                   the connection's arrival, not from its first byte      */
@@ -4915,14 +4985,18 @@ typedef struct httpd__req {
    framing after httpd_begin); under HTTPD_NO_STREAMING both are 0 where the core reads
    them, so the compiler drops those paths. */
 /* A request the operations chain follows (>>mw); never under HTTPD_NO_MIDDLEWARE */
+/* HTTPD__PROXYPROTO: 0 when HTTPD_NO_MIDDLEWARE refuses desc.proxy_protocol, so that the
+   second listener and the PROXY state of a connection are compiled out with it */
 #ifdef HTTPD_NO_MIDDLEWARE
 #  define HTTPD__MWON(r) ((void)(r), 0)
 #  define HTTPD__MW(s) ((void)(s), 0)         /* the server's operations are on */
 #  define HTTPD__OPS(w) ((void)(w), 0)        /* and this worker's part of them */
+#  define HTTPD__PROXYPROTO 0
 #else
 #  define HTTPD__MWON(r) ((r)->mwon)
 #  define HTTPD__MW(s) ((s)->mw != NULL)
 #  define HTTPD__OPS(w) ((w)->ops != NULL)
+#  define HTTPD__PROXYPROTO 1
 #endif
 #ifdef HTTPD_NO_STREAMING
 #  define HTTPD__SBODY(x) ((void)(x), 0)
@@ -5215,30 +5289,26 @@ HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
    connection back to the state machine (httpd__req_answered -> httpd__conn_process).
    Calls: >>conn. Owner: the connection's worker thread. */
 HTTPD_API const char *httpd_reason(int status) {
-    switch (status) {
-    case 100: return "Continue";              case 101: return "Switching Protocols";
-    case 200: return "OK";                    case 201: return "Created";
-    case 202: return "Accepted";              case 204: return "No Content";
-    case 206: return "Partial Content";       case 301: return "Moved Permanently";
-    case 302: return "Found";                 case 303: return "See Other";
-    case 304: return "Not Modified";          case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";    case 400: return "Bad Request";
-    case 401: return "Unauthorized";          case 403: return "Forbidden";
-    case 404: return "Not Found";             case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";        case 408: return "Request Timeout";
-    case 409: return "Conflict";              case 410: return "Gone";
-    case 411: return "Length Required";       case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";     case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type"; case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";      case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error"; case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";           case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";       case 505: return "HTTP Version Not Supported";
-    default:  return status < 200 ? "Informational" : status < 300 ? "OK"
-                   : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
-    }
+    /* the codes, and their phrases in the same order (a table: half the size of a switch) */
+    static const uint16_t code[] = {
+        100, 101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404,
+        405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 422, 426, 429, 431, 500,
+        501, 502, 503, 504, 505 };
+    static const char text[] =
+        "Continue\0Switching Protocols\0OK\0Created\0Accepted\0No Content\0Partial Content\0"
+        "Moved Permanently\0Found\0See Other\0Not Modified\0Temporary Redirect\0"
+        "Permanent Redirect\0Bad Request\0Unauthorized\0Forbidden\0Not Found\0"
+        "Method Not Allowed\0Not Acceptable\0Request Timeout\0Conflict\0Gone\0Length Required\0"
+        "Precondition Failed\0Content Too Large\0URI Too Long\0Unsupported Media Type\0"
+        "Range Not Satisfiable\0Expectation Failed\0Unprocessable Content\0Upgrade Required\0"
+        "Too Many Requests\0Request Header Fields Too Large\0Internal Server Error\0"
+        "Not Implemented\0Bad Gateway\0Service Unavailable\0Gateway Timeout\0"
+        "HTTP Version Not Supported\0";
+    const char *p = text;
+    for (size_t i = 0; i < sizeof code / sizeof code[0]; i++, p += strlen(p) + 1)
+        if (code[i] == status) return p;
+    return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirect"
+         : status < 500 ? "Client Error" : "Server Error";
 }
 /* Appends a response head to c->out, with room for `more` bytes after it. framing:
    HTTPD__FR_LENGTH (Content-Length: len), _CHUNKED, _CLOSE (body until close). keepalive 0
@@ -5251,6 +5321,29 @@ HTTPD__PRIVATE int httpd__is_ctl_free(const char *s, int token) {
         if (!HTTPD__IS(*s, token ? HTTPD__C_TCHAR : HTTPD__C_VCHAR)) return 0;
     }
     return 1;
+}
+/* The start of a head at p: status line, Date, Server (desc.server_name, if any) and,
+   when ctype, Content-Type. Returns its end. Shared by the cached prefix and heads built
+   in place. */
+HTTPD__PRIVATE char *httpd__head_start(char *p, const httpd__worker *w, int status,
+                                       const char *reason, size_t rl, const char *ctype,
+                                       size_t cl) {
+    unsigned st = (unsigned)status, hi = st / 100;              /* 100..999 */
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + hi);
+    memcpy(p + 10, httpd__pairs + 2 * (st - hi * 100), 2);
+    p[12] = ' ';
+    p += 13;
+    memcpy(p, reason, rl); p += rl;
+    *p++ = '\r'; *p++ = '\n';
+    memcpy(p, w->date, 37); p += 37;
+    memcpy(p, w->s->server_hdr, w->s->server_hdr_len); p += w->s->server_hdr_len;
+    if (ctype) {
+        memcpy(p, "Content-Type: ", 14); p += 14;
+        memcpy(p, ctype, cl); p += cl;
+        *p++ = '\r'; *p++ = '\n';
+    }
+    return p;
 }
 /* The status line, Date and Content-Type of the last head this worker wrote, kept ready:
    most responses repeat them, so a head is then one copy and a compare of the type
@@ -5277,22 +5370,11 @@ HTTPD__PRIVATE int httpd__head_prefix(httpd__worker *w, int status, const char *
         x->len = 0;                              /* too long to keep: built in place */
         return 0;
     }
-    char *p = x->text;
-    memcpy(p, "HTTP/1.1 ", 9);
-    p[9] = (char)('0' + status / 100 % 10); p[10] = (char)('0' + status / 10 % 10);
-    p[11] = (char)('0' + status % 10); p[12] = ' ';
-    p += 13;
-    memcpy(p, reason, rl); p += rl;
-    *p++ = '\r'; *p++ = '\n';
-    memcpy(p, w->date, 37); p += 37;
-    memcpy(p, w->s->server_hdr, sl); p += sl;     /* desc.server_name, if any */
+    char *p = httpd__head_start(x->text, w, status, reason, rl, ctype, cl);
     x->ct_len = UINT16_MAX;
     if (ctype) {
-        memcpy(p, "Content-Type: ", 14); p += 14;
-        x->ct_off = (uint16_t)(p - x->text);
+        x->ct_off = (uint16_t)(p - 2 - cl - x->text);
         x->ct_len = (uint16_t)cl;
-        memcpy(p, ctype, cl); p += cl;
-        *p++ = '\r'; *p++ = '\n';
     }
     x->len = (uint16_t)(p - x->text);
     x->sec = w->date_sec;
@@ -5316,20 +5398,8 @@ HTTPD__PRIVATE int httpd__write_head(httpd__conn *c, int status, const char *cty
     if (pre) {
         memcpy(p, w->prefix.text, pre);
         p += pre;
-    } else {                                     /* a type too long for the cache */
-        memcpy(p, "HTTP/1.1 ", 9);
-        p[9] = (char)('0' + status / 100 % 10); p[10] = (char)('0' + status / 10 % 10);
-        p[11] = (char)('0' + status % 10); p[12] = ' ';
-        p += 13;
-        memcpy(p, reason, rl); p += rl;
-        *p++ = '\r'; *p++ = '\n';
-        memcpy(p, w->date, 37); p += 37;
-        memcpy(p, w->s->server_hdr, w->s->server_hdr_len); p += w->s->server_hdr_len;
-        if (ctype) {
-            memcpy(p, "Content-Type: ", 14); p += 14;
-            memcpy(p, ctype, cl); p += cl;
-            *p++ = '\r'; *p++ = '\n';
-        }
+    } else {                      /* a type too long for the cache; every head if MINIMAL */
+        p = httpd__head_start(p, w, status, reason, rl, ctype, cl);
     }
     if (!bodyless && framing == HTTPD__FR_LENGTH) {
         memcpy(p, "Content-Length: ", 16); p += 16;
@@ -8559,7 +8629,8 @@ HTTPD__PRIVATE void httpd__conn_process(httpd__conn *c) {
             httpd__ws_process(c);
             return;
         default:                      /* the PROXY header, once; nothing to run otherwise */
-            if (c->state != HTTPD__S_PROXY || !httpd__conn_proxy(c)) return;
+            if (!HTTPD__PROXYPROTO || c->state != HTTPD__S_PROXY || !httpd__conn_proxy(c))
+                return;
             break;
         }
     }
@@ -8761,7 +8832,7 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         }
         if (c->since + d->body_timeout_ms > c->w->now && d->body_min_rate != HTTPD_NO_TIMEOUT) {
             /* a window ended: slower than the minimum rate is a slow drip -> 408 */
-            uint64_t need = (uint64_t)d->body_min_rate * HTTPD__RATE_WINDOW_MS / 1000;
+            uint64_t need = (uint64_t)d->body_min_rate * (HTTPD__RATE_WINDOW_MS / 1000); /* s */
             if (r->rate_bytes >= need) {
                 r->rate_start = c->w->now;
                 r->rate_bytes = 0;
@@ -8822,7 +8893,7 @@ HTTPD__PRIVATE void httpd__conn_release(httpd__conn *c) {
 #ifdef HTTPD_TLS_BEARSSL
     httpd__tls_detach(c);
 #endif
-    if ((c->flags & (HTTPD__F_FILE | HTTPD__F_FILEMEM)) == HTTPD__F_FILE) close(c->file_fd);
+    if ((c->flags & HTTPD__F_FILE) && !(c->flags & HTTPD__F_FILEMEM)) close(c->file_fd);
     c->flags &= (uint16_t)~(HTTPD__F_FILE | HTTPD__F_FILEREAD | HTTPD__F_FILEMEM
                             | HTTPD__F_FILECHECK);
     httpd__wheel_del(&w->wheel, &c->timer);
@@ -9173,7 +9244,7 @@ HTTPD__PRIVATE void httpd__conn_arm(httpd__conn *c) {
 /* The PROXY protocol listener on or off for this worker (its own cap, or with the main). */
 HTTPD__PRIVATE void httpd__worker_listen_proxy(httpd__worker *w, int on) {
     httpd_server *s = w->s;
-    if (on == w->paccepting || s->proxy_fd < 0) return;
+    if (!HTTPD__PROXYPROTO || on == w->paccepting || s->proxy_fd < 0) return;
     if (on) {
         if (httpd__poll_add(&w->poll, s->proxy_fd, &httpd__tag_listen[1], HTTPD__PK_LISTEN) == 0)
             w->paccepting = 1;
@@ -9235,7 +9306,7 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     w->dead = c;
     w->nconns--;
     HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
-    if (HTTPD__UNLIKELY(c->proxied)) {
+    if (HTTPD__PROXYPROTO && HTTPD__UNLIKELY(c->proxied)) {
         HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
         if (w->accepting && !w->stopping) httpd__worker_listen_proxy(w, 1);  /* room again */
     }
@@ -9288,7 +9359,7 @@ HTTPD__PRIVATE void httpd__conn_drive(httpd__conn *c) {
                segment with it; a corked head before a larger body cost 15-30 % more
                server CPU per response on loopback, bench/static.sh) */
             int more = (c->state == HTTPD__S_CLOSING && !(c->flags & HTTPD__F_LINGER))
-                       || ((c->flags & (HTTPD__F_FILE | HTTPD__F_FILEREAD)) == HTTPD__F_FILE
+                       || ((c->flags & HTTPD__F_FILE) && !(c->flags & HTTPD__F_FILEREAD)
                            && c->file_left <= 65536);
             ssize_t r = httpd__io_send(c->fd, out, n,
                                        HTTPD__MSG_NOSIGNAL | (more ? HTTPD__MSG_MORE : 0));
@@ -9331,12 +9402,12 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
     if (!c) {
         close(fd);
         HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
-        if (proxied) HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
+        if (HTTPD__PROXYPROTO && proxied) HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
         return NULL;
     }
     httpd__conn_init(c, w, fd);
     if (addr) memcpy(c->addr, addr, 16);
-    if (proxied) { c->proxied = 1; c->state = HTTPD__S_PROXY; }
+    if (HTTPD__PROXYPROTO && proxied) { c->proxied = 1; c->state = HTTPD__S_PROXY; }
     w->nconns++;
     if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
 #ifdef HTTPD_TLS_BEARSSL
@@ -9410,8 +9481,8 @@ HTTPD__PRIVATE void httpd__listen_nodefer(httpd_server *s) {
 HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
     httpd_server *s = w->s;
     uint32_t pmax = s->desc.proxy_max_connections;
-    int proxy = kind == HTTPD__L_PROXY;
-    int want = s->mw != NULL || proxy;            /* the peer's address is needed */
+    int proxy = HTTPD__PROXYPROTO && kind == HTTPD__L_PROXY;
+    int want = HTTPD__MW(s) || proxy;             /* the peer's address is needed */
 #ifdef HTTPD_TLS_BEARSSL
     int lfd = kind == HTTPD__L_TLS ? s->tls_fd : proxy ? s->proxy_fd : s->listen_fd;
 #else
@@ -9512,7 +9583,7 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
 #endif
             if (!more) break;
         }
-        for (int i = 0; graceful && w->paccepting && i < 64; i++)
+        for (int i = 0; HTTPD__PROXYPROTO && graceful && w->paccepting && i < 64; i++)
             if (!httpd__worker_accept(w, HTTPD__L_PROXY)) break;
         httpd__worker_listen(w, 0);
         if (HTTPD__ADD(&s->listeners_left, -1) == 1) {
@@ -9752,7 +9823,8 @@ HTTPD__PRIVATE void httpd__pin_thread(int i) {
 #if HTTPD__LINUX && defined(SYS_sched_setaffinity)  /* the BSDs: cpuset(2), not this */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned long mask[1024 / (8 * sizeof(unsigned long))];
-    unsigned cpu = (unsigned)i % (unsigned)(ncpu > 0 ? (ncpu < 1024 ? ncpu : 1024) : 1);
+    unsigned nc = (unsigned)(ncpu > 0 ? (ncpu < 1024 ? ncpu : 1024) : 1);
+    unsigned cpu = (unsigned)i - HTTPD__UDIV(i, nc) * nc;                  /* i mod nc */
     memset(mask, 0, sizeof mask);
     mask[cpu / (8 * sizeof(unsigned long))] |= 1ul << (cpu % (8 * sizeof(unsigned long)));
     syscall(SYS_sched_setaffinity, 0, sizeof mask, mask);    /* 0: this thread */
@@ -9773,7 +9845,8 @@ HTTPD__PRIVATE void *httpd__worker_main(void *arg) {
     httpd__worker_tick_date(w);
     /* staggered: the workers' trims (and malloc_trim's arena locks) do not coincide */
     httpd__wheel_add(&w->wheel, &w->trim_timer,
-                     w->now + HTTPD__TRIM_MS + (uint64_t)w->index * HTTPD__TRIM_MS / s->nworkers);
+                     w->now + HTTPD__TRIM_MS
+                         + HTTPD__UDIV((uint32_t)w->index * HTTPD__TRIM_MS, s->nworkers));
     httpd__worker_listen(w, 1);
     if (HTTPD__LOAD(&s->stop)) httpd__worker_begin_stop(w, HTTPD__LOAD(&s->stop) == 1);
     /* requests the application still holds keep the loop alive until forced */
@@ -9862,7 +9935,7 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
 HTTPD__PRIVATE int httpd__worker_prealloc(httpd__worker *w) {
     httpd_server *s = w->s;
     void *ctx = s->desc.alloc_ctx;
-    uint32_t n = (s->desc.max_connections + (uint32_t)s->nworkers - 1) / (uint32_t)s->nworkers;
+    uint32_t n = HTTPD__UDIV(s->desc.max_connections + (uint32_t)s->nworkers - 1, s->nworkers);
     if (n > (1u << w->cbits)) n = 1u << w->cbits;        /* one chunk (<= 1,024 slots) */
     w->chunks[0] = (httpd__conn *)HTTPD_MALLOC(ctx, (size_t)n * sizeof(httpd__conn));
     if (!w->chunks[0]) return HTTPD_ERR_NOMEM;
@@ -9979,13 +10052,12 @@ HTTPD_API const char *httpd_strerror(int err) {
     }
 }
 HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!d->logger.fn) d->logger.fn = httpd_log_stderr;     /* errors are never silent */
     d->addr = HTTPD__DEF(d->addr, "127.0.0.1");
 #ifdef HTTPD_NO_THREADS
-    (void)ncpu;
     d->workers = HTTPD__DEF(d->workers, 1);          /* one thread: the caller's */
 #else
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
 #endif
     d->backlog = HTTPD__DEF(d->backlog, 4096);
@@ -10179,7 +10251,7 @@ HTTPD__PRIVATE int httpd__listen(httpd_server *s) {
     if (!d->tls || !d->tls->only)
 #endif
         rc = httpd__bind(s, d->addr, d->port, &s->listen_fd, &s->port);
-    if (rc == 0 && d->proxy_protocol)            /* the PROXY protocol listener */
+    if (rc == 0 && HTTPD__PROXYPROTO && d->proxy_protocol)   /* the PROXY listener */
         rc = httpd__bind(s, d->proxy_addr ? d->proxy_addr : d->addr, d->proxy_port,
                          &s->proxy_fd, &s->proxy_port);
 #ifdef HTTPD_TLS_BEARSSL
