@@ -1433,7 +1433,7 @@ typedef int httpd__thread;
 #  define HTTPD_MALLOC(ctx, n)      ((void)(ctx), malloc(n))
 #  define HTTPD_REALLOC(ctx, p, n)  ((void)(ctx), realloc((p), (n)))
 #  define HTTPD_FREE(ctx, p)        ((void)(ctx), free(p))
-#  if defined(__GLIBC__) && !defined(HTTPD_NO_HEAP_TRIM)
+#  if defined(__GLIBC__) && !defined(HTTPD_NO_HEAP_TRIM) && !defined(HTTPD_MINIMAL)
 #    include <malloc.h>
 #    define HTTPD__HEAP_TRIM() malloc_trim(0)    /* give freed memory back to the OS */
 #  endif
@@ -1441,12 +1441,15 @@ typedef int httpd__thread;
 #ifndef HTTPD__HEAP_TRIM
 #  define HTTPD__HEAP_TRIM() ((void)0)
 #endif
+#if !defined(HTTPD_ASSERT) && defined(HTTPD_MINIMAL) && !defined(NDEBUG)
+#  define HTTPD_ASSERT(c) ((c) ? (void)0 : abort())    /* no message text: size first */
+#endif
 #ifndef HTTPD_ASSERT
 #  include <assert.h>
 #  define HTTPD_ASSERT(c) assert(c)
 #endif
-#if !defined(HTTPD_DEBUG) && !defined(NDEBUG)
-#  define HTTPD_DEBUG 1
+#if !defined(HTTPD_DEBUG) && !defined(NDEBUG) && !defined(HTTPD_MINIMAL)
+#  define HTTPD_DEBUG 1            /* log records name the file and line */
 #endif
 #if defined(__GNUC__) || defined(__clang__)
 #  define HTTPD__PRIVATE static __attribute__((unused))
@@ -2421,6 +2424,11 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
 #define HTTPD__WHEEL_LEVELS 4
 #define HTTPD__WHEEL_BITS HTTPD_WHEEL_BITS
 #define HTTPD__WHEEL_SLOTS (1 << HTTPD_WHEEL_BITS)
+#if HTTPD_WHEEL_BITS <= 5
+typedef uint32_t httpd__wmask;                  /* one bit a slot: a word when it fits */
+#else
+typedef uint64_t httpd__wmask;
+#endif
 typedef struct httpd__timer {
     struct httpd__timer *next, **pprev;
     uint64_t due;
@@ -2428,7 +2436,7 @@ typedef struct httpd__timer {
 } httpd__timer;
 typedef struct httpd__wheel {
     uint64_t      now;
-    uint64_t      pending[HTTPD__WHEEL_LEVELS];  /* bit s set <=> slot s non-empty */
+    httpd__wmask  pending[HTTPD__WHEEL_LEVELS];  /* bit s set <=> slot s non-empty */
     httpd__timer *slot[HTTPD__WHEEL_LEVELS][HTTPD__WHEEL_SLOTS];
     httpd__timer *expired;                       /* due <= now, not yet popped     */
 } httpd__wheel;
@@ -2450,7 +2458,7 @@ HTTPD__PRIVATE void httpd__wheel_file(httpd__wheel *w, httpd__timer *t) {
     if (level >= HTTPD__WHEEL_LEVELS) level = HTTPD__WHEEL_LEVELS - 1;
     unsigned s = (unsigned)(t->due >> (level * HTTPD__WHEEL_BITS)) & (HTTPD__WHEEL_SLOTS - 1);
     httpd__timer_link(&w->slot[level][s], t);
-    w->pending[level] |= (uint64_t)1 << s;
+    w->pending[level] |= (httpd__wmask)1 << s;
 }
 HTTPD__PRIVATE void httpd__wheel_del(httpd__wheel *w, httpd__timer *t) {     /* ok if idle */
     if (!t->pprev) return;
@@ -2475,18 +2483,18 @@ HTTPD__PRIVATE void httpd__wheel_advance(httpd__wheel *w, uint64_t now) {
         int sh = l * HTTPD__WHEEL_BITS;
         uint64_t from = old >> sh, to = now >> sh;
         if (from == to) break;                  /* higher digits did not change either */
-        uint64_t mask;
-        if (to - from >= HTTPD__WHEEL_SLOTS) mask = ~(uint64_t)0;
+        httpd__wmask mask;
+        if (to - from >= HTTPD__WHEEL_SLOTS) mask = (httpd__wmask)~(httpd__wmask)0;
         else {                                  /* slots from+1 .. to, wrapping */
             unsigned a = (unsigned)(from + 1) & (HTTPD__WHEEL_SLOTS - 1);
-            uint64_t run = ((uint64_t)1 << (unsigned)(to - from)) - 1;     /* < SLOTS bits */
+            httpd__wmask run = ((httpd__wmask)1 << (unsigned)(to - from)) - 1;  /* < SLOTS bits */
             mask = (run << a) | (a ? run >> (HTTPD__WHEEL_SLOTS - a) : 0);
         }
         mask &= w->pending[l];                  /* (and so within the slots' bits) */
         while (mask) {
             unsigned s = (unsigned)httpd__ctz64(mask);
             mask &= mask - 1;
-            w->pending[l] &= ~((uint64_t)1 << s);
+            w->pending[l] &= (httpd__wmask)~((httpd__wmask)1 << s);
             httpd__timer *t = w->slot[l][s];
             w->slot[l][s] = NULL;
             while (t) {
@@ -2516,8 +2524,9 @@ HTTPD__PRIVATE int httpd__wheel_sleep_ms(const httpd__wheel *w) {
         int sh = l * HTTPD__WHEEL_BITS;
         uint64_t cur = w->now >> sh;
         unsigned c = (unsigned)cur & (HTTPD__WHEEL_SLOTS - 1);
-        uint64_t rot = (w->pending[l] >> c) | (c ? w->pending[l] << (HTTPD__WHEEL_SLOTS - c) : 0);
-        rot &= ~(uint64_t)1;                    /* slot c itself comes round in SLOTS ticks */
+        httpd__wmask rot = (httpd__wmask)((w->pending[l] >> c)
+                                          | (c ? w->pending[l] << (HTTPD__WHEEL_SLOTS - c) : 0));
+        rot &= (httpd__wmask)~(httpd__wmask)1;                    /* slot c itself comes round in SLOTS ticks */
         uint64_t ticks = rot ? (uint64_t)httpd__ctz64(rot) : HTTPD__WHEEL_SLOTS;
         uint64_t at = (cur + ticks) << sh;
         if (at - w->now < best) best = at - w->now;
