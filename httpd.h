@@ -50,8 +50,9 @@
                             httpd_submit, httpd_post)
          HTTPD_NO_THREADS   one thread, no pthreads (no -lpthread): the loop of the one
                             worker runs in httpd_serve/httpd_wait on the caller's thread,
-                            tasks between its turns, no watchdog, no access log
-                            (PORTABILITY: FIRMWARE)
+                            tasks between its turns, no watchdog, no access log, no
+                            pin_workers (both refused: HTTPD_ERR_INVAL); SIGINT/SIGTERM
+                            through signal handlers (PORTABILITY: FIRMWARE)
          HTTPD_NO_FILES     leave file bodies out (>>file: httpd_send_file, sendfile);
                             implies HTTPD_NO_STATIC
          HTTPD_NO_STATIC    leave static files and packed assets out (>>static_path,
@@ -433,7 +434,8 @@
        thread without pthreads, HTTPD_NO_THREADS: one worker whose loop runs in
        httpd_serve (or httpd_wait) on the caller's thread, blocking tasks run between loop
        turns (they hold the loop while they work), no watchdog, no access log; SIGINT and
-       SIGTERM stop it through signal handlers (the first gracefully). desc.preallocate = 1
+       SIGTERM stop it through signal handlers (the first gracefully; httpd_run installs
+       them before the start and does not unblock the two, httpd_serve does). desc.preallocate = 1
        makes everything at httpd_start: per worker, its share of max_connections in slots,
        two blocks per slot plus one, one request per slot plus one. After that the server
        never allocates: a connection past the slots waits in the kernel's backlog (the
@@ -1407,6 +1409,7 @@ typedef pthread_t httpd__thread;
 #  define httpd__thread_start(t, fn, arg) pthread_create((t), NULL, (fn), (arg))
 #  define httpd__thread_join(t) pthread_join((t), NULL)
 #  define httpd__sigmask(how, set, old) pthread_sigmask((how), (set), (old))
+#  define httpd__sigfill(set) sigfillset(set)
 #else
 typedef int httpd__mutex;
 typedef int httpd__cond;
@@ -1423,7 +1426,9 @@ typedef int httpd__thread;
 #  define httpd__cond_timedwait(c, m, ts) ((void)(c), (void)(m), (void)(ts))
 #  define httpd__thread_start(t, fn, arg) ((void)(t), (void)(fn), (void)(arg), -1)
 #  define httpd__thread_join(t) ((void)(t))
-#  define httpd__sigmask(how, set, old) sigprocmask((how), (set), (old))
+/* no thread of ours is ever started, so there is no signal mask to set up for one */
+#  define httpd__sigmask(how, set, old) ((void)(how), (void)(set), (void)(old))
+#  define httpd__sigfill(set) ((void)(set))
 #endif
 
 #if (defined(HTTPD_MALLOC) + defined(HTTPD_REALLOC) + defined(HTTPD_FREE)) % 3 != 0
@@ -3928,8 +3933,8 @@ HTTPD__PRIVATE void httpd__poll_free(httpd__poll *p) {
     p->fd = -1;
 }
 /* desc.preallocate: the kernel keeps the interest set; nothing to make in advance. */
-HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int maxfd) {
-    (void)p; (void)nreg; (void)maxfd;
+HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int nconns) {
+    (void)p; (void)nreg; (void)nconns;
     return 0;
 }
 HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
@@ -3991,8 +3996,8 @@ HTTPD__PRIVATE void httpd__poll_free(httpd__poll *p) {
     p->fd = -1;
 }
 /* desc.preallocate: the kernel keeps the interest set; nothing to make in advance. */
-HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int maxfd) {
-    (void)p; (void)nreg; (void)maxfd;
+HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int nconns) {
+    (void)p; (void)nreg; (void)nconns;
     return 0;
 }
 HTTPD__PRIVATE int httpd__poll_add(httpd__poll *p, int fd, void *ud, int kind) {
@@ -4074,10 +4079,13 @@ HTTPD__PRIVATE int httpd__poll_grow(void *ctx, void **arr, size_t elem, int *cap
     *arr = q;
     return c;
 }
-/* desc.preallocate: room made now for nreg descriptors numbered below maxfd, so that
-   registering them never allocates (a descriptor numbered past maxfd, e.g. when the
-   application holds many files open, still grows the index). */
-HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int maxfd) {
+/* desc.preallocate: room made now for nreg descriptors numbered below maxfd (those open
+   now, nconns more and some slack), so that registering them never allocates (a
+   descriptor numbered past maxfd, e.g. when the application opens many files later, still
+   grows the index). */
+HTTPD__PRIVATE int httpd__poll_reserve(httpd__poll *p, int nreg, int nconns) {
+    int probe = dup(0), maxfd = (probe >= 0 ? probe : 64) + nconns + 64;
+    if (probe >= 0) close(probe);
     int c = p->nat, old = p->nat, rc;
     if ((rc = httpd__poll_grow(p->ctx, (void **)&p->at, sizeof *p->at, &c, maxfd)) < 0) return rc;
     for (int i = old; i < rc; i++) p->at[i] = -1;
@@ -6085,7 +6093,9 @@ HTTPD__PRIVATE int httpd__gate_enter(httpd_server *s) {
 HTTPD__PRIVATE void httpd__gate_leave(httpd_server *s) { HTTPD__ADD_SC(&s->gate_users, -1); }
 HTTPD__PRIVATE void httpd__gate_close(httpd_server *s) {
     HTTPD__STORE_SC(&s->gate_closed, 1);
+#ifndef HTTPD_NO_THREADS      /* (one thread: a signal handler inside runs to its end first) */
     while (HTTPD__LOAD_SC(&s->gate_users)) sched_yield();    /* calls are short */
+#endif
 }
 HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
@@ -9829,7 +9839,9 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
 /* Pins the calling thread to CPU i mod the online CPUs (a mask of its own, through the
    system call, so that no GNU-only type is needed). */
 HTTPD__PRIVATE void httpd__pin_thread(int i) {
-#if HTTPD__LINUX && defined(SYS_sched_setaffinity)  /* the BSDs: cpuset(2), not this */
+#if HTTPD__LINUX && defined(SYS_sched_setaffinity) && !defined(HTTPD_NO_THREADS)
+    /* (the BSDs: cpuset(2), not this; HTTPD_NO_THREADS refuses pin_workers: the one
+       thread is the application's, to pin as it likes) */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned long mask[1024 / (8 * sizeof(unsigned long))];
     unsigned nc = (unsigned)(ncpu > 0 ? (ncpu < 1024 ? ncpu : 1024) : 1);
@@ -10012,11 +10024,8 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     }
     int rc = httpd__poll_init(&w->poll, s->desc.alloc_ctx);
     if (rc < 0) return rc;
-    if (s->desc.preallocate) {      /* its slots, listeners and wake-up; fds so far + slack */
-        int probe = dup(0), top = probe >= 0 ? probe : 64;
-        if (probe >= 0) close(probe);
-        rc = httpd__poll_reserve(&w->poll, (int)w->max_slots + 8,
-                                 top + (int)s->desc.max_connections + 64);
+    if (s->desc.preallocate) {      /* its slots, listeners and wake-up */
+        rc = httpd__poll_reserve(&w->poll, (int)w->max_slots + 8, (int)s->desc.max_connections);
         if (rc < 0) return rc;
     }
     httpd__mutex_init(&w->mbox_mu);
@@ -10111,9 +10120,9 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
 #ifdef HTTPD_NO_THREADS
-    if (d->workers != 1 || d->access_log.path || d->access_log.fn) {
-        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_THREADS: one worker, and no "
-                   "access log (it has a writer thread)");
+    if (d->workers != 1 || d->pin_workers || d->access_log.path || d->access_log.fn) {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_THREADS: one worker, no "
+                   "pin_workers, no access log");
         return HTTPD_ERR_INVAL;
     }
 #endif
@@ -10339,7 +10348,7 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
     }
     HTTPD__STORE(&s->listeners_left, s->nworkers);
     sigset_t all, old;                /* signals go to the application's threads, not ours */
-    sigfillset(&all);
+    httpd__sigfill(&all);
     httpd__sigmask(SIG_BLOCK, &all, &old);
     rc = httpd__taskpool_start(&s->pool, s->desc.task_threads, s->desc.task_queue,
                                s->desc.alloc_ctx);
@@ -10460,34 +10469,63 @@ HTTPD_API void httpd_destroy(httpd_server *s) {
     HTTPD_FREE(s->desc.alloc_ctx, s);
 }
 #ifdef HTTPD_NO_THREADS
-/* One thread: the loop runs in httpd_serve, so SIGINT/SIGTERM come through handlers that
-   only call httpd_stop (async-signal-safe: atomics and a write to the wake-up). */
+/* One thread: the loop runs in httpd_serve/httpd_run, so SIGINT/SIGTERM come through
+   handlers that only call httpd_stop (async-signal-safe: atomics and a write to the
+   wake-up). httpd_run installs them before the start instead of blocking the signals: one
+   that comes before the server exists is counted, and applied once it does. */
 static httpd_server *volatile httpd__sig_server;
 static volatile sig_atomic_t httpd__sig_count;
 static void httpd__on_signal(int sig) {
-    (void)sig;
+    int n = ++httpd__sig_count;
     httpd_server *s = httpd__sig_server;
-    if (s) httpd_stop(s, ++httpd__sig_count == 1);  /* the first graceful, then at once */
+    (void)sig;
+    if (s) httpd_stop(s, n == 1);                 /* the first graceful, then at once */
 }
-HTTPD_API int httpd_serve(httpd_server *s) {
-    struct sigaction sa, oint, oterm;
-    sigset_t set, old;
+HTTPD__PRIVATE void httpd__sig_install(struct sigaction old[2]) {
+    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = httpd__on_signal;
     sigemptyset(&sa.sa_mask);
     httpd__sig_count = 0;
+    sigaction(SIGINT, &sa, &old[0]);
+    sigaction(SIGTERM, &sa, &old[1]);
+}
+HTTPD__PRIVATE void httpd__sig_restore(const struct sigaction old[2]) {
+    sigaction(SIGINT, &old[0], NULL);
+    sigaction(SIGTERM, &old[1], NULL);
+}
+/* The loop, with the handlers installed; signals counted before s was known stop it now
+   (the handler counts first, then reads httpd__sig_server: none is missed). */
+HTTPD__PRIVATE int httpd__sig_serve(httpd_server *s) {
     httpd__sig_server = s;
-    sigaction(SIGINT, &sa, &oint);
-    sigaction(SIGTERM, &sa, &oterm);
+    if (httpd__sig_count) httpd_stop(s, httpd__sig_count == 1);
+    int rc = httpd_wait(s);
+    httpd__sig_server = NULL;
+    return rc;
+}
+HTTPD_API int httpd_serve(httpd_server *s) {
+    struct sigaction old[2];
+    sigset_t set, mask;
+    httpd__sig_install(old);
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_UNBLOCK, &set, &old);      /* httpd_run blocked them before the start */
-    int rc = httpd_wait(s);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    sigaction(SIGINT, &oint, NULL);
-    sigaction(SIGTERM, &oterm, NULL);
-    httpd__sig_server = NULL;
+    sigprocmask(SIG_UNBLOCK, &set, &mask);   /* the caller may have blocked them (start) */
+    int rc = httpd__sig_serve(s);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+    httpd__sig_restore(old);
+    return rc;
+}
+HTTPD_API int httpd_run(const httpd_desc *desc) {
+    struct sigaction old[2];
+    httpd_server *s;
+    httpd__sig_install(old);                 /* before the start: none slips through */
+    int rc = httpd_start(desc, &s);
+    if (rc >= 0) {
+        rc = httpd__sig_serve(s);
+        httpd_destroy(s);
+    }
+    httpd__sig_restore(old);
     return rc;
 }
 #else
@@ -10542,7 +10580,6 @@ HTTPD_API int httpd_serve(httpd_server *s) {
     httpd__sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
-#endif /* HTTPD_NO_THREADS */
 HTTPD_API int httpd_run(const httpd_desc *desc) {
     sigset_t set, old;                 /* blocked before the start: none can slip through */
     sigemptyset(&set);
@@ -10560,6 +10597,7 @@ HTTPD_API int httpd_run(const httpd_desc *desc) {
     httpd__sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
+#endif /* HTTPD_NO_THREADS */
 
 /* ==================================================================== >>params
    What handlers read from a request: header fields, route parameters, the query string
