@@ -8241,9 +8241,8 @@ HTTPD__PRIVATE int httpd__mw_init(httpd_server *s) {
         any |= rt->middleware || rt->cors || rt->rate_limit;
     }
     if (!any) return 0;
-    HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "middleware, CORS, request ids, rate "
-               "limits, metrics, access log, on_error, trusted proxies or the PROXY protocol: "
-               "httpd.h was compiled with HTTPD_NO_MIDDLEWARE");
+    HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_MIDDLEWARE: operations are "
+               "compiled out (middleware, CORS, metrics, ...)");
     return HTTPD_ERR_INVAL;
 }
 #endif /* HTTPD_NO_MIDDLEWARE */
@@ -10046,10 +10045,11 @@ HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char
     static const char *const names[] = { "error", "warn", "info", "debug" };
     (void)user_data;
     if (level > HTTPD_LOG_WARN) return;
-    /* one call per line: stdio locks the stream, so lines from workers do not mix */
-    if (file) fprintf(stderr, "httpd: %s: %s (code %d) [%s:%d]\n", names[level & 3], msg, code,
+    /* one call per line, straight to descriptor 2 (no stdio stream is linked in): the C
+       library formats it whole and writes it at once, so lines from workers do not mix */
+    if (file) dprintf(2, "httpd: %s: %s (code %d) [%s:%d]\n", names[level & 3], msg, code,
                       file, line);
-    else fprintf(stderr, "httpd: %s: %s (code %d)\n", names[level & 3], msg, code);
+    else dprintf(2, "httpd: %s: %s (code %d)\n", names[level & 3], msg, code);
 }
 static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
                        const char *fmt, ...) {
@@ -10069,7 +10069,29 @@ HTTPD_API const char *httpd_strerror(int err) {
     default: return "unknown error";
     }
 }
+/* The defaults of the 32-bit fields (uint32_t, and the ints workers, backlog,
+   task_threads): a table rather than a test and store each. */
+#define HTTPD__DEF32(f, v) { (uint16_t)offsetof(httpd_desc, f), (uint16_t)(v) }
+static const struct { uint16_t off, val; } httpd__defaults[] = {
+    HTTPD__DEF32(backlog, 4096), HTTPD__DEF32(max_connections, 10000),
+    HTTPD__DEF32(max_request_line, 8192), HTTPD__DEF32(max_header_bytes, 16384),
+    HTTPD__DEF32(max_headers, 100), HTTPD__DEF32(read_buffer_bytes, 16384),
+    HTTPD__DEF32(keepalive_timeout_ms, 60000), HTTPD__DEF32(header_timeout_ms, 30000),
+    HTTPD__DEF32(body_timeout_ms, 30000), HTTPD__DEF32(body_min_rate, 240),
+    HTTPD__DEF32(write_timeout_ms, 30000), HTTPD__DEF32(shutdown_timeout_ms, 10000),
+    HTTPD__DEF32(request_timeout_ms, 60000), HTTPD__DEF32(task_threads, 4),
+    HTTPD__DEF32(blocked_warn_ms, 1000), HTTPD__DEF32(ws_ping_interval_ms, 15000),
+    HTTPD__DEF32(ws_timeout_ms, 45000), HTTPD__DEF32(proxy_timeout_ms, 5000),
+};
+#undef HTTPD__DEF32
 HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
+    for (size_t i = 0; i < HTTPD__COUNTOF(httpd__defaults); i++) {
+        char *f = (char *)d + httpd__defaults[i].off;
+        uint32_t v;
+        memcpy(&v, f, sizeof v);              /* (an int or a uint32_t: same size) */
+        if (!v) v = httpd__defaults[i].val;
+        memcpy(f, &v, sizeof v);
+    }
     if (!d->logger.fn) d->logger.fn = httpd_log_stderr;     /* errors are never silent */
     d->addr = HTTPD__DEF(d->addr, "127.0.0.1");
 #ifdef HTTPD_NO_THREADS
@@ -10078,29 +10100,11 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
 #endif
-    d->backlog = HTTPD__DEF(d->backlog, 4096);
-    d->max_connections = HTTPD__DEF(d->max_connections, 10000u);
-    d->max_request_line = HTTPD__DEF(d->max_request_line, 8192u);
-    d->max_header_bytes = HTTPD__DEF(d->max_header_bytes, 16384u);
-    d->max_headers = HTTPD__DEF(d->max_headers, 100u);
     d->max_body_bytes = HTTPD__DEF(d->max_body_bytes, (uint64_t)1 << 20);
-    d->read_buffer_bytes = HTTPD__DEF(d->read_buffer_bytes, 16384u);
-    d->keepalive_timeout_ms = HTTPD__DEF(d->keepalive_timeout_ms, 60000u);
-    d->header_timeout_ms = HTTPD__DEF(d->header_timeout_ms, 30000u);
-    d->body_timeout_ms = HTTPD__DEF(d->body_timeout_ms, 30000u);
-    d->body_min_rate = HTTPD__DEF(d->body_min_rate, 240u);
-    d->write_timeout_ms = HTTPD__DEF(d->write_timeout_ms, 30000u);
-    d->shutdown_timeout_ms = HTTPD__DEF(d->shutdown_timeout_ms, 10000u);
-    d->request_timeout_ms = HTTPD__DEF(d->request_timeout_ms, 60000u);
-    d->task_threads = HTTPD__DEF(d->task_threads, 4);
+    d->ws_max_message_bytes = HTTPD__DEF(d->ws_max_message_bytes, (uint64_t)1 << 20);
     /* preallocated: enough task objects for every request a worker can hold at once */
     d->task_queue = HTTPD__DEF(d->task_queue, !d->preallocate ? 1024u
-                               : d->max_connections + 2u * (uint32_t)(d->workers > 0 ? d->workers : 1));
-    d->blocked_warn_ms = HTTPD__DEF(d->blocked_warn_ms, 1000u);
-    d->ws_max_message_bytes = HTTPD__DEF(d->ws_max_message_bytes, (uint64_t)1 << 20);
-    d->ws_ping_interval_ms = HTTPD__DEF(d->ws_ping_interval_ms, 15000u);
-    d->ws_timeout_ms = HTTPD__DEF(d->ws_timeout_ms, 45000u);
-    d->proxy_timeout_ms = HTTPD__DEF(d->proxy_timeout_ms, 5000u);
+                               : d->max_connections + 2u * (uint32_t)d->workers);
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
@@ -10128,8 +10132,8 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
 #endif
     if (d->preallocate && (d->metrics || d->access_log.path || d->access_log.fn || d->tls
                            || d->max_connections > 1024u * (uint32_t)d->workers)) {
-        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "preallocate: metrics, the access "
-                   "log and TLS allocate as they go; at most 1,024 connections per worker");
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "preallocate: at most 1,024 "
+                   "connections per worker; no metrics, access log or TLS");
         return HTTPD_ERR_INVAL;
     }
     if (d->server_name) {                       /* one header line, kept ready */
@@ -10157,8 +10161,7 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
         }
         d->tls = &s->tls->desc;                /* the copy, with defaults filled in */
 #else
-        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "desc.tls is set but httpd.h was "
-                   "compiled without HTTPD_TLS_BEARSSL (and -lbearssl)");
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "desc.tls: needs HTTPD_TLS_BEARSSL");
         return HTTPD_ERR_INVAL;
 #endif
     }
@@ -10168,8 +10171,7 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
 #ifdef HTTPD_NO_STREAMING
         if (s->router.routes[i].pub->stream_body) {
             HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "route %s: stream_body, but "
-                       "httpd.h was compiled with HTTPD_NO_STREAMING",
-                       s->router.routes[i].pub->pattern);
+                       "HTTPD_NO_STREAMING", s->router.routes[i].pub->pattern);
             return HTTPD_ERR_INVAL;
         }
 #endif
