@@ -2572,7 +2572,9 @@ typedef struct httpd__seg {
 } httpd__seg;
 typedef struct httpd__route {
     const httpd_route *pub;
-    size_t      plen;          /* strlen(pub->pattern) */
+#ifndef HTTPD_NO_MIDDLEWARE
+    size_t      plen;          /* strlen(pub->pattern), for the access log */
+#endif
     const char *method;        /* NULL: any method */
     size_t      method_len;
     int         method_id;
@@ -2591,8 +2593,7 @@ typedef struct httpd__param {
 } httpd__param;
 
 HTTPD__PRIVATE void httpd__router_free(httpd__router *r, void *ctx) {
-    HTTPD_FREE(ctx, r->routes);
-    HTTPD_FREE(ctx, r->segs);
+    HTTPD_FREE(ctx, r->routes);                  /* the segments are in the same block */
     memset(r, 0, sizeof *r);
 }
 /* Compiles a zero-terminated route array. Returns 0, HTTPD_ERR_INVAL (bad pattern: must
@@ -2608,16 +2609,20 @@ HTTPD__PRIVATE int httpd__router_init(httpd__router *r, const httpd_route *route
         for (const char *c = p->pattern; *c; c++) ns += *c == '/';
     }
     if (!nr) return 0;
-    r->routes = (httpd__route *)HTTPD_MALLOC(ctx, nr * sizeof *r->routes);
-    r->segs = (httpd__seg *)HTTPD_MALLOC(ctx, ns * sizeof *r->segs);
-    if (!r->routes || !r->segs) { httpd__router_free(r, ctx); return HTTPD_ERR_NOMEM; }
+    /* one block: the routes, then the segments (aligned: a route's size is a multiple of
+       its 8-byte alignment) */
+    r->routes = (httpd__route *)HTTPD_MALLOC(ctx, nr * sizeof *r->routes + ns * sizeof *r->segs);
+    if (!r->routes) return HTTPD_ERR_NOMEM;
+    r->segs = (httpd__seg *)(void *)(r->routes + nr);
     uint32_t si = 0;
     for (uint32_t i = 0; i < nr; i++) {
         const httpd_route *p = &routes[i];
         httpd__route *rt = &r->routes[i];
         rt->pub = p;
+#ifndef HTTPD_NO_MIDDLEWARE
         rt->plen = strlen(p->pattern);
-        rt->method = (p->method && strcmp(p->method, "*") != 0) ? p->method : NULL;
+#endif
+        rt->method = p->method && (p->method[0] != '*' || p->method[1]) ? p->method : NULL;
         rt->method_len = rt->method ? strlen(rt->method) : 0;
         rt->method_id = rt->method ? httpd__method_id(rt->method, rt->method_len) : -1;
         rt->max_body = HTTPD__DEF(p->max_body_bytes, default_max_body);
@@ -10198,7 +10203,8 @@ HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_
     res->ai_addr = (struct sockaddr *)&sa;
     struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&sa;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)&sa;
-    if (!strcmp(addr, "localhost")) addr = "127.0.0.1";
+    if (strlen(addr) == 9 && !memcmp(addr, "localhost", 9))     /* (strcmp: one import more) */
+        addr = "127.0.0.1";
     if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(port_in);
