@@ -444,7 +444,8 @@
        pipelined parsing pauses while a quarter of the output block is queued (a response
        must fit in the rest; stream larger ones), the request arena has no overflow
        chunks. Also made at start: task objects (desc.task_queue of them; none free:
-       httpd_defer fails as with a full queue), a WebSocket handle per slot (a fragmented
+       httpd_defer fails as with a full queue; none at all under HTTPD_NO_TASKS with
+       HTTPD_NO_WEBSOCKET, where nothing uses one), a WebSocket handle per slot (a fragmented
        message is assembled in a pool block, so one block caps it: longer closes 1009;
        no block free: 1013), rate-limit tables, the poll backend's arrays. Metrics, the
        access log and TLS allocate as they go and are refused (HTTPD_ERR_INVAL); messages
@@ -3719,7 +3720,12 @@ HTTPD__PRIVATE void httpd__task_free(httpd_task *t) {
     p->spare = t;
     httpd__unlock(&p->spare_mu);
 }
-/* desc.preallocate: n task objects, made now in one block (after httpd__taskpool_start). */
+/* desc.preallocate: n task objects, made now in one block (after httpd__taskpool_start);
+   none when nothing can use one (no task, post or WebSocket send). */
+#if defined(HTTPD_NO_TASKS) && defined(HTTPD_NO_WEBSOCKET)
+#  define httpd__taskpool_prealloc(p, n) ((void)(p), (void)(n), 0)
+#  define httpd__taskpool_release(p) ((void)(p))
+#else
 HTTPD__PRIVATE int httpd__taskpool_prealloc(httpd__taskpool *p, uint32_t n) {
     p->store = (httpd_task *)HTTPD_MALLOC(p->alloc_ctx, (size_t)n * sizeof *p->store);
     if (!p->store) return HTTPD_ERR_NOMEM;
@@ -3734,6 +3740,7 @@ HTTPD__PRIVATE void httpd__taskpool_release(httpd__taskpool *p) {
     HTTPD_FREE(p->alloc_ctx, p->store);
     p->store = p->spare = NULL;
 }
+#endif
 
 HTTPD_API int httpd_task_cancelled(const httpd_task *t) {
     return t ? HTTPD__LOAD(&((httpd_task *)(uintptr_t)t)->cancelled) != 0 : 1;
@@ -9611,7 +9618,7 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
         httpd__worker_listen(w, 0);
         if (HTTPD__ADD(&s->listeners_left, -1) == 1) {
             if (s->listen_fd >= 0) close(s->listen_fd);  /* last worker out closes them */
-            if (s->proxy_fd >= 0) close(s->proxy_fd);
+            if (HTTPD__PROXYPROTO && s->proxy_fd >= 0) close(s->proxy_fd);
             s->listen_fd = s->proxy_fd = -1;
 #ifdef HTTPD_TLS_BEARSSL
             if (s->tls_fd >= 0) close(s->tls_fd);
@@ -10047,14 +10054,13 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
    accept on Linux). Called by >>public's httpd_start only; owns nothing after it returns. */
 HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char *msg,
                                 const char *file, int line) {
-    static const char *const names[] = { "error", "warn", "info", "debug" };
     (void)user_data;
     if (level > HTTPD_LOG_WARN) return;
+    const char *name = level == HTTPD_LOG_ERROR ? "error" : "warn";
     /* one call per line, straight to descriptor 2 (no stdio stream is linked in): the C
        library formats it whole and writes it at once, so lines from workers do not mix */
-    if (file) dprintf(2, "httpd: %s: %s (code %d) [%s:%d]\n", names[level & 3], msg, code,
-                      file, line);
-    else dprintf(2, "httpd: %s: %s (code %d)\n", names[level & 3], msg, code);
+    if (file) dprintf(2, "httpd: %s: %s (code %d) [%s:%d]\n", name, msg, code, file, line);
+    else dprintf(2, "httpd: %s: %s (code %d)\n", name, msg, code);
 }
 static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
                        const char *fmt, ...) {
@@ -10122,7 +10128,10 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
     s->desc = *desc;
     httpd__fill_defaults(&s->desc);
     httpd_desc *d = &s->desc;
+#ifndef HTTPD_NO_THREADS  /* for the watchdog and httpd_serve; with one thread nothing waits
+                            for it (the loop's last signal to it writes to no descriptor) */
     if (httpd__wakefd_open(&s->exit) < 0) return HTTPD_ERR_SYS;
+#endif
     if (d->workers < 1 || d->workers > 255 || d->task_threads < 1 || d->task_threads > 1024
         || d->max_header_bytes > (1u << 24)
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
@@ -10320,8 +10329,10 @@ HTTPD__PRIVATE void httpd__server_release(httpd_server *s) {
     httpd__taskpool_release(&s->pool);       /* after the mailboxes gave their tasks back */
     s->nworkers = 0;
     if (s->listen_fd >= 0) close(s->listen_fd);
-    if (s->proxy_fd >= 0) close(s->proxy_fd);
+    if (HTTPD__PROXYPROTO && s->proxy_fd >= 0) close(s->proxy_fd);
+#ifndef HTTPD_NO_THREADS
     httpd__wakefd_close(&s->exit);
+#endif
     s->listen_fd = s->proxy_fd = -1;
     httpd__mw_free(s);                     /* after the workers: writes the last log lines */
 #ifdef HTTPD_TLS_BEARSSL
