@@ -2623,7 +2623,7 @@ HTTPD__PRIVATE int httpd__router_init(httpd__router *r, const httpd_route *route
 #ifndef HTTPD_NO_MIDDLEWARE
         rt->plen = strlen(p->pattern);
 #endif
-        rt->method = p->method && (p->method[0] != '*' || p->method[1]) ? p->method : NULL;
+        rt->method = p->method && !(p->method[0] == '*' && !p->method[1]) ? p->method : NULL;
         rt->method_len = rt->method ? strlen(rt->method) : 0;
         rt->method_id = rt->method ? httpd__method_id(rt->method, rt->method_len) : -1;
         rt->max_body = HTTPD__DEF(p->max_body_bytes, default_max_body);
@@ -6105,7 +6105,7 @@ HTTPD__PRIVATE int httpd__gate_enter(httpd_server *s) {
 HTTPD__PRIVATE void httpd__gate_leave(httpd_server *s) { HTTPD__ADD_SC(&s->gate_users, -1); }
 HTTPD__PRIVATE void httpd__gate_close(httpd_server *s) {
     HTTPD__STORE_SC(&s->gate_closed, 1);
-#ifndef HTTPD_NO_THREADS      /* (one thread: a signal handler inside runs to its end first) */
+#ifndef HTTPD_NO_THREADS      /* (one thread: a signal handler inside has returned by now) */
     while (HTTPD__LOAD_SC(&s->gate_users)) sched_yield();    /* calls are short */
 #endif
 }
