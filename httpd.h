@@ -1362,7 +1362,21 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #else
 #  define HTTPD__MTIM(st) ((st).st_mtim)
 #endif
-#ifdef __cplusplus                /* C++ has no _Atomic: the gcc/clang builtins instead */
+#ifdef HTTPD_NO_THREADS    /* one thread and its signal handlers: volatile accesses are
+                              enough, without barriers or exclusive-access loops */
+#  define HTTPD__ATOMIC(T) volatile T
+#  define HTTPD__LOAD(p) (*(p))
+#  define HTTPD__STORE(p, v) ((void)(*(p) = (v)))
+#  define HTTPD__ADD(p, v) ((*(p) += (v)) - (v))           /* the value before, as fetch_add */
+#  define HTTPD__LOAD_SC(p) (*(p))
+#  define HTTPD__STORE_SC(p, v) ((void)(*(p) = (v)))
+#  define HTTPD__ADD_SC(p, v) ((*(p) += (v)) - (v))
+#  define HTTPD__LOAD_RLX(p) (*(p))
+#  define HTTPD__STORE_RLX(p, v) ((void)(*(p) = (v)))
+#  define HTTPD__CAS(p, e, d) (*(p) == *(e) ? (*(p) = (d), 1) : (*(e) = *(p), 0))
+#  define HTTPD__ADJ(p, v) ((void)(*(p) += (v)))
+#  define HTTPD__ADJ_SC(p, v) ((void)(*(p) += (v)))
+#elif defined(__cplusplus)  /* C++ has no _Atomic: the gcc/clang builtins instead */
 #  define HTTPD__ATOMIC(T) T
 #  define HTTPD__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #  define HTTPD__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -1372,6 +1386,8 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #  define HTTPD__ADD_SC(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #  define HTTPD__LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #  define HTTPD__STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#  define HTTPD__CAS(p, e, d) __atomic_compare_exchange_n((p), (e), (d), 1, __ATOMIC_ACQ_REL, \
+                                                           __ATOMIC_ACQUIRE)
 #else
 #  include <stdatomic.h>
 #  define HTTPD__ATOMIC(T) _Atomic(T)
@@ -1383,6 +1399,11 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #  define HTTPD__ADD_SC(p, v) atomic_fetch_add((p), (v))
 #  define HTTPD__LOAD_RLX(p) atomic_load_explicit((p), memory_order_relaxed)
 #  define HTTPD__STORE_RLX(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#  define HTTPD__CAS(p, e, d) atomic_compare_exchange_weak((p), (e), (d))
+#endif
+#ifndef HTTPD__ADJ                 /* an add whose result is not used */
+#  define HTTPD__ADJ(p, v) ((void)HTTPD__ADD((p), (v)))
+#  define HTTPD__ADJ_SC(p, v) ((void)HTTPD__ADD_SC((p), (v)))
 #endif
 /* A counter with one writer (its worker) read by others (a scrape): a plain load, add and
    store, no locked instruction, yet no data race for the reader. */
@@ -3744,9 +3765,9 @@ HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
     /* a request task cancelled while queued is skipped; background work runs (with the
        flag set) so that it can release what it holds */
     if (t->kind != HTTPD__TASK_REQ || !HTTPD__LOAD(&t->cancelled)) {
-        HTTPD__ADD(&p->running, 1u);
+        HTTPD__ADJ(&p->running, 1u);
         t->work(t->arg, t);
-        HTTPD__ADD(&p->running, (uint32_t)-1);
+        HTTPD__ADJ(&p->running, (uint32_t)-1);
     }
     t->complete(t);
     return 1;
@@ -5500,9 +5521,9 @@ HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
 /* The application answered: the request no longer counts against the limits. */
 HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
     httpd_server *s = r->w->s;
-    if (r->counted & 1) HTTPD__ADD(&s->inflight, (uint32_t)-1);
+    if (r->counted & 1) HTTPD__ADJ(&s->inflight, (uint32_t)-1);
     if (r->counted & 2)
-        HTTPD__ADD(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
+        HTTPD__ADJ(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
     r->counted = 0;
 }
 /* The application answers an orphaned request: free it and say why it went nowhere. */
@@ -5636,13 +5657,13 @@ HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
     httpd_server *s = c->w->s;
     uint32_t lim = s->desc.max_inflight;
     if (lim) {
-        if (HTTPD__ADD(&s->inflight, 1u) >= lim) HTTPD__ADD(&s->inflight, (uint32_t)-1);
+        if (HTTPD__ADD(&s->inflight, 1u) >= lim) HTTPD__ADJ(&s->inflight, (uint32_t)-1);
         else r->counted |= 1;
     }
     if (r->route && r->route->pub->max_concurrent && (!lim || (r->counted & 1))) {
         size_t i = (size_t)(r->route - s->router.routes);
         if (HTTPD__ADD(&s->route_inflight[i], 1u) >= r->route->pub->max_concurrent)
-            HTTPD__ADD(&s->route_inflight[i], (uint32_t)-1);
+            HTTPD__ADJ(&s->route_inflight[i], (uint32_t)-1);
         else r->counted |= 2;
     }
     int want = (lim ? 1 : 0) | (r->route && r->route->pub->max_concurrent ? 2 : 0);
@@ -6077,12 +6098,12 @@ HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) { (void)c; return 0; }
    then reads the other's), no lock: httpd_stop stays async-signal-safe. The server
    object itself lives until httpd_destroy, so a late call is safe and says so. */
 HTTPD__PRIVATE int httpd__gate_enter(httpd_server *s) {
-    HTTPD__ADD_SC(&s->gate_users, 1);
+    HTTPD__ADJ_SC(&s->gate_users, 1);
     if (!HTTPD__LOAD_SC(&s->gate_closed)) return 1;
-    HTTPD__ADD_SC(&s->gate_users, -1);
+    HTTPD__ADJ_SC(&s->gate_users, -1);
     return 0;
 }
-HTTPD__PRIVATE void httpd__gate_leave(httpd_server *s) { HTTPD__ADD_SC(&s->gate_users, -1); }
+HTTPD__PRIVATE void httpd__gate_leave(httpd_server *s) { HTTPD__ADJ_SC(&s->gate_users, -1); }
 HTTPD__PRIVATE void httpd__gate_close(httpd_server *s) {
     HTTPD__STORE_SC(&s->gate_closed, 1);
     while (HTTPD__LOAD_SC(&s->gate_users)) sched_yield();    /* calls are short */
@@ -6880,7 +6901,9 @@ typedef struct httpd__metrics {          /* the server's part                   
     httpd__ctr *stalls;                  /* watchdog stalls by route (its one writer)   */
     httpd__wmet *w;                      /* one per worker                              */
 } httpd__metrics;
-#ifdef __cplusplus
+#ifdef HTTPD_NO_THREADS
+#  define HTTPD__CAS_RLX(p, e, d) HTTPD__CAS((p), (e), (d))
+#elif defined(__cplusplus)
 #  define HTTPD__CAS_RLX(p, e, d) __atomic_compare_exchange_n((p), (e), (d), 1, \
                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)
 #else
@@ -6914,8 +6937,8 @@ HTTPD__PRIVATE int httpd__metric_name_ok(const char *n) {
 HTTPD__PRIVATE void httpd__metrics_free(httpd__metrics *m, int nworkers, void *ctx) {
     if (!m) return;
     for (int i = 0; m->w && i < nworkers; i++) {
-        HTTPD_FREE(ctx, m->w[i].app);
-        HTTPD_FREE(ctx, m->w[i].routes);
+        HTTPD_FREE(ctx, (void *)m->w[i].app);
+        HTTPD_FREE(ctx, (void *)m->w[i].routes);
     }
     HTTPD_FREE(ctx, m->w);
     HTTPD_FREE(ctx, (void *)m->shared);
@@ -9314,9 +9337,9 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     c->dnext = w->dead;
     w->dead = c;
     w->nconns--;
-    HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
+    HTTPD__ADJ(&w->s->nconns, (uint32_t)-1);
     if (HTTPD__PROXYPROTO && HTTPD__UNLIKELY(c->proxied)) {
-        HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
+        HTTPD__ADJ(&w->s->proxy_nconns, (uint32_t)-1);
         if (w->accepting && !w->stopping) httpd__worker_listen_proxy(w, 1);  /* room again */
     }
     if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
@@ -9410,8 +9433,8 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
     httpd__conn *c = httpd__conn_new(w);
     if (!c) {
         close(fd);
-        HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
-        if (HTTPD__PROXYPROTO && proxied) HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
+        HTTPD__ADJ(&w->s->nconns, (uint32_t)-1);
+        if (HTTPD__PROXYPROTO && proxied) HTTPD__ADJ(&w->s->proxy_nconns, (uint32_t)-1);
         return NULL;
     }
     httpd__conn_init(c, w, fd);
@@ -9511,14 +9534,14 @@ HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
         /* a place is reserved before the accept, so that workers accepting at once never
            pass max_connections together */
         if (HTTPD__ADD(&s->nconns, 1u) >= s->desc.max_connections) {
-            HTTPD__ADD(&s->nconns, (uint32_t)-1);
+            HTTPD__ADJ(&s->nconns, (uint32_t)-1);
             httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
             HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
             return 0;
         }
         if (proxy && HTTPD__ADD(&s->proxy_nconns, 1u) >= (pmax ? pmax : UINT32_MAX)) {
-            HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
-            HTTPD__ADD(&s->nconns, (uint32_t)-1);
+            HTTPD__ADJ(&s->proxy_nconns, (uint32_t)-1);
+            HTTPD__ADJ(&s->nconns, (uint32_t)-1);
             httpd__worker_listen_proxy(w, 0);   /* its own cap */
             HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
             return 0;
@@ -9527,8 +9550,8 @@ HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
         socklen_t sl = sizeof ss;
         int fd = httpd__accept(lfd, want ? (struct sockaddr *)&ss : NULL, want ? &sl : NULL);
         if (fd < 0) {
-            HTTPD__ADD(&s->nconns, (uint32_t)-1);
-            if (proxy) HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
+            HTTPD__ADJ(&s->nconns, (uint32_t)-1);
+            if (proxy) HTTPD__ADJ(&s->proxy_nconns, (uint32_t)-1);
             if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -10350,12 +10373,12 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
         goto fail;
     }
 #ifdef HTTPD_NO_THREADS
-    HTTPD__ADD(&s->running, 1);             /* the loop runs in httpd_serve / httpd_wait */
+    HTTPD__ADJ(&s->running, 1);             /* the loop runs in httpd_serve / httpd_wait */
 #else
     for (int i = 0; i < s->nworkers; i++) {
-        HTTPD__ADD(&s->running, 1);
+        HTTPD__ADJ(&s->running, 1);
         if (httpd__thread_start(&s->workers[i].thread, httpd__worker_main, &s->workers[i])) {
-            HTTPD__ADD(&s->running, -1);
+            HTTPD__ADJ(&s->running, -1);
             httpd__sigmask(SIG_SETMASK, &old, NULL);
             httpd_destroy(s);                        /* stops and waits for the others */
             return HTTPD_ERR_SYS;
@@ -10422,12 +10445,7 @@ HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
     int want = graceful ? 1 : 2, cur = HTTPD__LOAD(&s->stop);
     for (;;) {                                   /* only ever raise: 0 -> 1 -> 2 */
         if (cur >= want) return;
-#ifdef __cplusplus
-        if (__atomic_compare_exchange_n(&s->stop, &cur, want, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) break;
-#else
-        if (atomic_compare_exchange_weak(&s->stop, &cur, want)) break;
-#endif
+        if (HTTPD__CAS(&s->stop, &cur, want)) break;
     }
     if (!httpd__gate_enter(s)) return;             /* httpd_wait: the workers are gone */
     for (int i = 0; i < s->nworkers; i++)          /* write(2): async-signal-safe */
