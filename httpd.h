@@ -1668,6 +1668,26 @@ HTTPD__PRIVATE int httpd__hexval(int c) {
 static const char httpd__pairs[] = "00010203040506070809101112131415161718192021222324"
     "25262728293031323334353637383940414243444546474849505152535455565758596061626364"
     "656667686970717273747576777879808182838485868788899091929394959697989900";
+#ifdef HTTPD_MINIMAL
+/* Writes v in decimal at p, returns the length (at most 20). Smaller than the one below:
+   a digit a step, dividing by ten with shifts and adds (no 64-bit division, which 32-bit
+   targets do in a library routine). */
+HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
+    char tmp[20];
+    size_t n = sizeof tmp;
+    do {
+        uint64_t q = (v >> 1) + (v >> 2);               /* ~ v * 0.8, then / 8 */
+        q += q >> 4; q += q >> 8; q += q >> 16; q += q >> 32;
+        q >>= 3;
+        unsigned r = (unsigned)(v - q * 10);            /* q is v / 10 or one less */
+        if (r > 9) { q++; r -= 10; }
+        tmp[--n] = (char)('0' + r);
+        v = q;
+    } while (v);
+    memcpy(p, tmp + n, sizeof tmp - n);
+    return sizeof tmp - n;
+}
+#else
 HTTPD__COLD size_t httpd__utoa_big(char *p, uint64_t v);
 /* Writes v in decimal at p, returns the length (at most 20). Two digits a step, in 32
    bits: a Content-Length is written for nearly every response. 4 GiB and more: see
@@ -1709,6 +1729,7 @@ HTTPD__COLD size_t httpd__utoa_big(char *p, uint64_t v) {
     memcpy(p + n + 9 - k, low, k);
     return n + 9;
 }
+#endif
 /* v < 1000 in decimal at p (a status, an octet, a worker): its length. */
 HTTPD__HOT size_t httpd__utoa3(char *p, unsigned v) {
     if (v >= 100) { p[0] = (char)('0' + v / 100); p[1] = (char)('0' + v / 10 % 10);
