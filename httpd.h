@@ -1626,6 +1626,11 @@ HTTPD__HOT const char *httpd__skip_alnum(const char *p, const char *end, char a,
    token bytes only: there, OR 0x20 lower-cases letters and changes nothing that could
    then match b. Eight bytes a step. */
 HTTPD__HOT int httpd__token_eq(const char *a, const char *b, size_t n) {
+#ifdef HTTPD_MINIMAL                      /* smaller: a byte a step */
+    for (; n; a++, b++, n--)
+        if ((*a | 0x20) != *b) return 0;
+    return 1;
+#else
     uint64_t x, y;
     uint32_t u, v;
     if (n >= 8) {                        /* whole words, the last one overlapping */
@@ -1645,6 +1650,7 @@ HTTPD__HOT int httpd__token_eq(const char *a, const char *b, size_t n) {
     for (; n; a++, b++, n--)
         if ((*a | 0x20) != *b) return 0;
     return 1;
+#endif
 }
 
 /* a[0..n) equals the lower-case literal b[0..n), ignoring ASCII case */
@@ -2103,8 +2109,10 @@ HTTPD__PRIVATE int httpd__parse_te(httpd__head *h, const char *v, size_t n) {
 /* Connection options (RFC 9110 §7.6.1); values hold no control bytes, so the token
    compare is exact. */
 HTTPD__PRIVATE void httpd__parse_connection(httpd__head *h, const char *v, size_t n) {
+#ifndef HTTPD_MINIMAL                     /* the usual single option at once */
     if (n == 10 && httpd__token_eq(v, "keep-alive", 10)) { h->flags |= HTTPD__H_KEEPALIVE; return; }
     if (n == 5 && httpd__token_eq(v, "close", 5)) { h->flags |= HTTPD__H_CLOSE; return; }
+#endif
     size_t i = 0;
     while (i < n) {
         while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
@@ -2468,8 +2476,16 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
 #define HTTPD__WHEEL_SLOTS (1 << HTTPD_WHEEL_BITS)
 #if HTTPD_WHEEL_BITS <= 5
 typedef uint32_t httpd__wmask;                  /* one bit a slot: a word when it fits */
+HTTPD__PRIVATE int httpd__wmask_ctz(uint32_t x) {
+#  if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctz(x);
+#  else
+    return httpd__ctz64(x);
+#  endif
+}
 #else
 typedef uint64_t httpd__wmask;
+#  define httpd__wmask_ctz httpd__ctz64
 #endif
 typedef struct httpd__timer {
     struct httpd__timer *next, **pprev;
@@ -2534,7 +2550,7 @@ HTTPD__PRIVATE void httpd__wheel_advance(httpd__wheel *w, uint64_t now) {
         }
         mask &= w->pending[l];                  /* (and so within the slots' bits) */
         while (mask) {
-            unsigned s = (unsigned)httpd__ctz64(mask);
+            unsigned s = (unsigned)httpd__wmask_ctz(mask);
             mask &= mask - 1;
             w->pending[l] &= (httpd__wmask)~((httpd__wmask)1 << s);
             httpd__timer *t = w->slot[l][s];
@@ -2569,7 +2585,7 @@ HTTPD__PRIVATE int httpd__wheel_sleep_ms(const httpd__wheel *w) {
         httpd__wmask rot = (httpd__wmask)((w->pending[l] >> c)
                                           | (c ? w->pending[l] << (HTTPD__WHEEL_SLOTS - c) : 0));
         rot &= (httpd__wmask)~(httpd__wmask)1;                    /* slot c itself comes round in SLOTS ticks */
-        uint64_t ticks = rot ? (uint64_t)httpd__ctz64(rot) : HTTPD__WHEEL_SLOTS;
+        uint64_t ticks = rot ? (uint64_t)httpd__wmask_ctz(rot) : HTTPD__WHEEL_SLOTS;
         uint64_t at = (cur + ticks) << sh;
         if (at - w->now < best) best = at - w->now;
     }
@@ -6127,7 +6143,9 @@ HTTPD__PRIVATE int httpd__gate_enter(httpd_server *s) {
 HTTPD__PRIVATE void httpd__gate_leave(httpd_server *s) { HTTPD__ADJ_SC(&s->gate_users, -1); }
 HTTPD__PRIVATE void httpd__gate_close(httpd_server *s) {
     HTTPD__STORE_SC(&s->gate_closed, 1);
+#ifndef HTTPD_NO_THREADS      /* (one thread: a signal handler inside has returned by now) */
     while (HTTPD__LOAD_SC(&s->gate_users)) sched_yield();    /* calls are short */
+#endif
 }
 HTTPD_API int httpd_after(httpd_request *req, uint32_t ms, httpd_timer_fn fn, void *arg) {
     httpd__req *r = (httpd__req *)req;
