@@ -1625,12 +1625,14 @@ HTTPD__HOT const char *httpd__skip_alnum(const char *p, const char *end, char a,
 /* a[0..n) equals the lower-case b[0..n) (letters, digits and '-' only), for a that holds
    token bytes only: there, OR 0x20 lower-cases letters and changes nothing that could
    then match b. Eight bytes a step. */
-HTTPD__HOT int httpd__token_eq(const char *a, const char *b, size_t n) {
-#ifdef HTTPD_MINIMAL                      /* smaller: a byte a step */
+#ifdef HTTPD_MINIMAL                      /* smaller: a byte a step, one copy */
+HTTPD__OUTLINE int httpd__token_eq(const char *a, const char *b, size_t n) {
     for (; n; a++, b++, n--)
         if ((*a | 0x20) != *b) return 0;
     return 1;
+}
 #else
+HTTPD__HOT int httpd__token_eq(const char *a, const char *b, size_t n) {
     uint64_t x, y;
     uint32_t u, v;
     if (n >= 8) {                        /* whole words, the last one overlapping */
@@ -1650,8 +1652,8 @@ HTTPD__HOT int httpd__token_eq(const char *a, const char *b, size_t n) {
     for (; n; a++, b++, n--)
         if ((*a | 0x20) != *b) return 0;
     return 1;
-#endif
 }
+#endif
 
 /* a[0..n) equals the lower-case literal b[0..n), ignoring ASCII case */
 HTTPD__PRIVATE int httpd__ieq(const char *a, const char *b, size_t n) {
@@ -2121,7 +2123,9 @@ HTTPD__PRIVATE void httpd__parse_connection(httpd__head *h, const char *v, size_
         size_t len = i - s;
         if (len == 5 && httpd__token_eq(v + s, "close", 5)) h->flags |= HTTPD__H_CLOSE;
         else if (len == 10 && httpd__token_eq(v + s, "keep-alive", 10)) h->flags |= HTTPD__H_KEEPALIVE;
+#ifndef HTTPD_NO_WEBSOCKET
         else if (len == 7 && httpd__token_eq(v + s, "upgrade", 7)) h->flags |= HTTPD__H_UPGRADE;
+#endif
     }
 }
 
