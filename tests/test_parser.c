@@ -1,4 +1,6 @@
-/* tests/test_parser.c - the head scanner and parser, the chunked decoder, path decoding.
+/* tests/test_parser.c - the head scanner and parser, the chunked decoder, path decoding,
+   decimal formatting. Also built with HTTPD_MINIMAL (test_parser-min), whose smaller
+   token compares, method ids and number formatting take other paths.
    Every input sits just before a PROT_NONE guard page, and is fed whole and split at every
    byte (the prefix re-copied to the guard each time, so the buffer also "moves"). */
 #define HTTPD_IMPLEMENTATION
@@ -379,6 +381,27 @@ static void test_path_decode(void) {
         CHECK_EQ(httpd__path_decode(bad[i], strlen(bad[i]), out), -400);
     }
 }
+/* decimal formatting (Content-Length, status bodies): every digit count, the 32/64-bit
+   edges and a pseudo-random sweep against printf */
+static void test_utoa(void) {
+    static const uint64_t edge[] = { 0, 1, 9, 10, 99, 100, 65535, 4294967295ull,
+        4294967296ull, 9999999999ull, 10000000000ull, 999999999999999999ull,
+        9999999999999999999ull, 10000000000000000000ull, 18446744073709551614ull,
+        18446744073709551615ull };
+    uint64_t x = 88172645463325252ull;
+    int bad = 0;
+    for (long i = 0; i < 300000; i++) {
+        uint64_t v = i < (long)HTTPD__COUNTOF(edge) ? edge[i] : i < 200000 ? (uint64_t)i : x;
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        if (i >= 200000) x >>= x & 63;                 /* every magnitude */
+        char got[24], want[24];
+        size_t n = httpd__utoa(got, v);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        if (n != strlen(want) || memcmp(got, want, n)) bad++;
+        if (!x) x = 88172645463325252ull;
+    }
+    CHECK_EQ(bad, 0);
+}
 int main(void) {
     page = (size_t)sysconf(_SC_PAGESIZE);
     size_t size = page * 12;
@@ -402,5 +425,6 @@ int main(void) {
     RUN(test_ctype_table);
     RUN(test_chunked);
     RUN(test_path_decode);
+    RUN(test_utoa);
     return REPORT();
 }
