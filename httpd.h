@@ -2285,8 +2285,8 @@ HTTPD__PRIVATE long httpd__path_decode(const char *in, size_t n, char *out) {
             int v = hi * 16 + lo;
             if (v == 0) return -400;
             if (v == '/' || v == '%') {                /* keep: they carry structure */
-                out[o++] = '%'; out[o++] = (char)"0123456789ABCDEF"[hi];
-                out[o++] = (char)"0123456789ABCDEF"[lo];
+                out[o++] = '%'; out[o++] = '2';             /* as %2F and %25 */
+                out[o++] = v == '/' ? 'F' : '5';
             } else {
                 out[o++] = (char)v;
             }
