@@ -1463,7 +1463,11 @@ typedef int httpd__thread;
 #  define HTTPD__HEAP_TRIM() ((void)0)
 #endif
 #if !defined(HTTPD_ASSERT) && defined(HTTPD_MINIMAL) && !defined(NDEBUG)
-#  define HTTPD_ASSERT(c) ((c) ? (void)0 : abort())    /* no message text: size first */
+#  if defined(__GNUC__) || defined(__clang__)    /* no message text: size first */
+#    define HTTPD_ASSERT(c) ((c) ? (void)0 : __builtin_trap())
+#  else
+#    define HTTPD_ASSERT(c) ((c) ? (void)0 : abort())
+#  endif
 #endif
 #ifndef HTTPD_ASSERT
 #  include <assert.h>
@@ -2674,7 +2678,7 @@ HTTPD__PRIVATE int httpd__router_init(httpd__router *r, const httpd_route *route
         httpd__route *rt = &r->routes[i];
         rt->pub = p;
         rt->plen = strlen(p->pattern);
-        rt->method = (p->method && strcmp(p->method, "*") != 0) ? p->method : NULL;
+        rt->method = p->method && !(p->method[0] == '*' && !p->method[1]) ? p->method : NULL;
         rt->method_len = rt->method ? strlen(rt->method) : 0;
         rt->method_id = rt->method ? httpd__method_id(rt->method, rt->method_len) : -1;
         rt->max_body = HTTPD__DEF(p->max_body_bytes, default_max_body);
