@@ -1,6 +1,6 @@
 /* tests/test_parser.c - the head scanner and parser, the chunked decoder, path decoding,
-   decimal formatting. Also built with HTTPD_MINIMAL (test_parser-min), whose smaller
-   token compares, method ids and number formatting take other paths.
+   decimal formatting, HTTP dates. Also built with HTTPD_MINIMAL (test_parser-min), whose
+   smaller token compares, method ids, number and date formatting take other paths.
    Every input sits just before a PROT_NONE guard page, and is fed whole and split at every
    byte (the prefix re-copied to the guard each time, so the buffer also "moves"). */
 #define HTTPD_IMPLEMENTATION
@@ -402,6 +402,41 @@ static void test_utoa(void) {
     }
     CHECK_EQ(bad, 0);
 }
+/* IMF-fixdate against gmtime_r (64-bit time_t here) from 0001 to 9999, and the clamps */
+static void test_http_date(void) {
+    static const char *const dn[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    static const char *const mn[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+                                      "Sep", "Oct", "Nov", "Dec" };
+    char d[30];
+    d[29] = 0;
+    httpd__http_date(d, 784111777);
+    CHECK(!strcmp(d, "Sun, 06 Nov 1994 08:49:37 GMT"));
+    httpd__http_date(d, 951782400);                           /* a leap day */
+    CHECK(!strcmp(d, "Tue, 29 Feb 2000 00:00:00 GMT"));
+    httpd__http_date(d, 4107542400);                          /* 2100: not a leap year */
+    CHECK(!strcmp(d, "Mon, 01 Mar 2100 00:00:00 GMT"));
+    httpd__http_date(d, INT64_MAX);
+    CHECK(!strcmp(d, "Fri, 31 Dec 9999 23:59:59 GMT"));
+    httpd__http_date(d, INT64_MIN);
+    CHECK(!strcmp(d, "Wed, 01 Mar 0000 00:00:00 GMT"));
+    int bad = 0;
+    uint64_t x = 88172645463325252ull;
+    const int64_t lo = -62135596800, hi = 253402300799;        /* 0001-01-01 .. 9999-12-31 */
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        int64_t t = i < 3000 ? (int64_t)i * 86400 * 367 - 86400 * 365 * 30 + i  /* days */
+                             : lo + (int64_t)(x % (uint64_t)(hi - lo + 1));
+        time_t tt = (time_t)t;
+        struct tm tm;
+        char want[40];
+        gmtime_r(&tt, &tm);
+        snprintf(want, sizeof want, "%s, %02d %s %04d %02d:%02d:%02d GMT", dn[tm.tm_wday],
+                 tm.tm_mday, mn[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        httpd__http_date(d, t);
+        if (strcmp(d, want) && bad++ < 3) fprintf(stderr, "  %lld: %s, not %s\n", (long long)t, d, want);
+    }
+    CHECK_EQ(bad, 0);
+}
 int main(void) {
     page = (size_t)sysconf(_SC_PAGESIZE);
     size_t size = page * 12;
@@ -426,5 +461,6 @@ int main(void) {
     RUN(test_chunked);
     RUN(test_path_decode);
     RUN(test_utoa);
+    RUN(test_http_date);
     return REPORT();
 }
