@@ -1,6 +1,6 @@
 /* tests/test_parser.c - the head scanner and parser, the chunked decoder, path decoding,
    decimal formatting, HTTP dates. Also built with HTTPD_MINIMAL (test_parser-min), whose
-   smaller token compares, method ids, number and date formatting take other paths.
+   smaller token compares, method ids and number formatting take other paths.
    Every input sits just before a PROT_NONE guard page, and is fed whole and split at every
    byte (the prefix re-copied to the guard each time, so the buffer also "moves"). */
 #define HTTPD_IMPLEMENTATION
