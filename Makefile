@@ -97,6 +97,8 @@ $(B)/test_%: tests/test_%.c tests/harness.h $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< $(LIBS)
 $(B)/test_wheel-16: tests/test_wheel.c tests/harness.h $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_WHEEL_BITS=4 -o $@ $< $(LIBS)
+$(B)/test_parser-min: tests/test_parser.c tests/harness.h $(HDR) | $(B)
+	$(CC) $(STD) $(WARN) $(SAN) -DHTTPD_MINIMAL -DHTTPD_NO_THREADS -o $@ $<
 $(B)/test_server-tsan: tests/test_server.c tests/harness.h $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ $< $(LIBS)
 $(B)/test_mw-tsan: tests/test_mw.c tests/harness.h $(HDR) | $(B)
@@ -143,7 +145,7 @@ test:
 	@tests/deps.sh
 	@$(MAKE) --no-print-directory test-run
 	@if [ "$(BACKEND)" = epoll ]; then $(MAKE) --no-print-directory test-backends; fi
-test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_wheel-16 $(B)/test_server $(B)/test_server-tsan $(B)/test_mw-tsan \
+test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_wheel-16 $(B)/test_parser-min $(B)/test_server $(B)/test_server-tsan $(B)/test_mw-tsan \
       $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
       $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \

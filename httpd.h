@@ -1365,7 +1365,21 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #else
 #  define HTTPD__MTIM(st) ((st).st_mtim)
 #endif
-#ifdef __cplusplus                /* C++ has no _Atomic: the gcc/clang builtins instead */
+#ifdef HTTPD_NO_THREADS    /* one thread and its signal handlers: volatile accesses are
+                              enough, without barriers or exclusive-access loops */
+#  define HTTPD__ATOMIC(T) volatile T
+#  define HTTPD__LOAD(p) (*(p))
+#  define HTTPD__STORE(p, v) ((void)(*(p) = (v)))
+#  define HTTPD__ADD(p, v) ((*(p) += (v)) - (v))           /* the value before, as fetch_add */
+#  define HTTPD__LOAD_SC(p) (*(p))
+#  define HTTPD__STORE_SC(p, v) ((void)(*(p) = (v)))
+#  define HTTPD__ADD_SC(p, v) ((*(p) += (v)) - (v))
+#  define HTTPD__LOAD_RLX(p) (*(p))
+#  define HTTPD__STORE_RLX(p, v) ((void)(*(p) = (v)))
+#  define HTTPD__CAS(p, e, d) (*(p) == *(e) ? (*(p) = (d), 1) : (*(e) = *(p), 0))
+#  define HTTPD__ADJ(p, v) ((void)(*(p) += (v)))
+#  define HTTPD__ADJ_SC(p, v) ((void)(*(p) += (v)))
+#elif defined(__cplusplus)  /* C++ has no _Atomic: the gcc/clang builtins instead */
 #  define HTTPD__ATOMIC(T) T
 #  define HTTPD__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #  define HTTPD__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -1375,6 +1389,8 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #  define HTTPD__ADD_SC(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #  define HTTPD__LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #  define HTTPD__STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#  define HTTPD__CAS(p, e, d) __atomic_compare_exchange_n((p), (e), (d), 1, __ATOMIC_ACQ_REL, \
+                                                           __ATOMIC_ACQUIRE)
 #else
 #  include <stdatomic.h>
 #  define HTTPD__ATOMIC(T) _Atomic(T)
@@ -1386,6 +1402,11 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #  define HTTPD__ADD_SC(p, v) atomic_fetch_add((p), (v))
 #  define HTTPD__LOAD_RLX(p) atomic_load_explicit((p), memory_order_relaxed)
 #  define HTTPD__STORE_RLX(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#  define HTTPD__CAS(p, e, d) atomic_compare_exchange_weak((p), (e), (d))
+#endif
+#ifndef HTTPD__ADJ                 /* an add whose result is not used */
+#  define HTTPD__ADJ(p, v) ((void)HTTPD__ADD((p), (v)))
+#  define HTTPD__ADJ_SC(p, v) ((void)HTTPD__ADD_SC((p), (v)))
 #endif
 /* A counter with one writer (its worker) read by others (a scrape): a plain load, add and
    store, no locked instruction, yet no data race for the reader. */
@@ -1448,7 +1469,11 @@ typedef int httpd__thread;
 #  define HTTPD__HEAP_TRIM() ((void)0)
 #endif
 #if !defined(HTTPD_ASSERT) && defined(HTTPD_MINIMAL) && !defined(NDEBUG)
-#  define HTTPD_ASSERT(c) ((c) ? (void)0 : abort())    /* no message text: size first */
+#  if defined(__GNUC__) || defined(__clang__)    /* no message text: size first */
+#    define HTTPD_ASSERT(c) ((c) ? (void)0 : __builtin_trap())
+#  else
+#    define HTTPD_ASSERT(c) ((c) ? (void)0 : abort())
+#  endif
 #endif
 #ifndef HTTPD_ASSERT
 #  include <assert.h>
@@ -1610,6 +1635,13 @@ HTTPD__HOT const char *httpd__skip_alnum(const char *p, const char *end, char a,
 /* a[0..n) equals the lower-case b[0..n) (letters, digits and '-' only), for a that holds
    token bytes only: there, OR 0x20 lower-cases letters and changes nothing that could
    then match b. Eight bytes a step. */
+#ifdef HTTPD_MINIMAL                      /* smaller: a byte a step, one copy */
+HTTPD__OUTLINE int httpd__token_eq(const char *a, const char *b, size_t n) {
+    for (; n; a++, b++, n--)
+        if ((*a | 0x20) != *b) return 0;
+    return 1;
+}
+#else
 HTTPD__HOT int httpd__token_eq(const char *a, const char *b, size_t n) {
     uint64_t x, y;
     uint32_t u, v;
@@ -1631,6 +1663,7 @@ HTTPD__HOT int httpd__token_eq(const char *a, const char *b, size_t n) {
         if ((*a | 0x20) != *b) return 0;
     return 1;
 }
+#endif
 
 /* a[0..n) equals the lower-case literal b[0..n), ignoring ASCII case */
 HTTPD__PRIVATE int httpd__ieq(const char *a, const char *b, size_t n) {
@@ -1653,6 +1686,26 @@ HTTPD__PRIVATE int httpd__hexval(int c) {
 static const char httpd__pairs[] = "00010203040506070809101112131415161718192021222324"
     "25262728293031323334353637383940414243444546474849505152535455565758596061626364"
     "656667686970717273747576777879808182838485868788899091929394959697989900";
+#ifdef HTTPD_MINIMAL
+/* Writes v in decimal at p, returns the length (at most 20). Smaller than the one below:
+   a digit a step, dividing by ten with shifts and adds (no 64-bit division, which 32-bit
+   targets do in a library routine). */
+HTTPD__PRIVATE size_t httpd__utoa(char *p, uint64_t v) {
+    char tmp[20];
+    size_t n = sizeof tmp;
+    do {
+        uint64_t q = (v >> 1) + (v >> 2);               /* ~ v * 0.8, then / 8 */
+        q += q >> 4; q += q >> 8; q += q >> 16; q += q >> 32;
+        q >>= 3;
+        unsigned r = (unsigned)(v - q * 10);            /* q is v / 10 or one less */
+        if (r > 9) { q++; r -= 10; }
+        tmp[--n] = (char)('0' + r);
+        v = q;
+    } while (v);
+    memcpy(p, tmp + n, sizeof tmp - n);
+    return sizeof tmp - n;
+}
+#else
 HTTPD__COLD size_t httpd__utoa_big(char *p, uint64_t v);
 /* Writes v in decimal at p, returns the length (at most 20). Two digits a step, in 32
    bits: a Content-Length is written for nearly every response. 4 GiB and more: see
@@ -1694,6 +1747,7 @@ HTTPD__COLD size_t httpd__utoa_big(char *p, uint64_t v) {
     memcpy(p + n + 9 - k, low, k);
     return n + 9;
 }
+#endif
 /* v < 1000 in decimal at p (a status, an octet, a worker): its length. */
 HTTPD__HOT size_t httpd__utoa3(char *p, unsigned v) {
     if (v >= 100) { p[0] = (char)('0' + v / 100); p[1] = (char)('0' + v / 10 % 10);
@@ -2067,8 +2121,10 @@ HTTPD__PRIVATE int httpd__parse_te(httpd__head *h, const char *v, size_t n) {
 /* Connection options (RFC 9110 §7.6.1); values hold no control bytes, so the token
    compare is exact. */
 HTTPD__PRIVATE void httpd__parse_connection(httpd__head *h, const char *v, size_t n) {
+#ifndef HTTPD_MINIMAL                     /* the usual single option at once */
     if (n == 10 && httpd__token_eq(v, "keep-alive", 10)) { h->flags |= HTTPD__H_KEEPALIVE; return; }
     if (n == 5 && httpd__token_eq(v, "close", 5)) { h->flags |= HTTPD__H_CLOSE; return; }
+#endif
     size_t i = 0;
     while (i < n) {
         while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
@@ -2077,7 +2133,9 @@ HTTPD__PRIVATE void httpd__parse_connection(httpd__head *h, const char *v, size_
         size_t len = i - s;
         if (len == 5 && httpd__token_eq(v + s, "close", 5)) h->flags |= HTTPD__H_CLOSE;
         else if (len == 10 && httpd__token_eq(v + s, "keep-alive", 10)) h->flags |= HTTPD__H_KEEPALIVE;
+#ifndef HTTPD_NO_WEBSOCKET
         else if (len == 7 && httpd__token_eq(v + s, "upgrade", 7)) h->flags |= HTTPD__H_UPGRADE;
+#endif
     }
 }
 
@@ -2237,8 +2295,8 @@ HTTPD__PRIVATE long httpd__path_decode(const char *in, size_t n, char *out) {
             int v = hi * 16 + lo;
             if (v == 0) return -400;
             if (v == '/' || v == '%') {                /* keep: they carry structure */
-                out[o++] = '%'; out[o++] = (char)"0123456789ABCDEF"[hi];
-                out[o++] = (char)"0123456789ABCDEF"[lo];
+                out[o++] = '%'; out[o++] = '2';             /* as %2F and %25 */
+                out[o++] = v == '/' ? 'F' : '5';
             } else {
                 out[o++] = (char)v;
             }
@@ -2432,8 +2490,16 @@ HTTPD__PRIVATE long httpd__chunked_decode(httpd__chunked *d, char *b, size_t n, 
 #define HTTPD__WHEEL_SLOTS (1 << HTTPD_WHEEL_BITS)
 #if HTTPD_WHEEL_BITS <= 5
 typedef uint32_t httpd__wmask;                  /* one bit a slot: a word when it fits */
+HTTPD__PRIVATE int httpd__wmask_ctz(uint32_t x) {
+#  if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctz(x);
+#  else
+    return httpd__ctz64(x);
+#  endif
+}
 #else
 typedef uint64_t httpd__wmask;
+#  define httpd__wmask_ctz httpd__ctz64
 #endif
 typedef struct httpd__timer {
     struct httpd__timer *next, **pprev;
@@ -2498,7 +2564,7 @@ HTTPD__PRIVATE void httpd__wheel_advance(httpd__wheel *w, uint64_t now) {
         }
         mask &= w->pending[l];                  /* (and so within the slots' bits) */
         while (mask) {
-            unsigned s = (unsigned)httpd__ctz64(mask);
+            unsigned s = (unsigned)httpd__wmask_ctz(mask);
             mask &= mask - 1;
             w->pending[l] &= (httpd__wmask)~((httpd__wmask)1 << s);
             httpd__timer *t = w->slot[l][s];
@@ -2533,7 +2599,7 @@ HTTPD__PRIVATE int httpd__wheel_sleep_ms(const httpd__wheel *w) {
         httpd__wmask rot = (httpd__wmask)((w->pending[l] >> c)
                                           | (c ? w->pending[l] << (HTTPD__WHEEL_SLOTS - c) : 0));
         rot &= (httpd__wmask)~(httpd__wmask)1;                    /* slot c itself comes round in SLOTS ticks */
-        uint64_t ticks = rot ? (uint64_t)httpd__ctz64(rot) : HTTPD__WHEEL_SLOTS;
+        uint64_t ticks = rot ? (uint64_t)httpd__wmask_ctz(rot) : HTTPD__WHEEL_SLOTS;
         uint64_t at = (cur + ticks) << sh;
         if (at - w->now < best) best = at - w->now;
     }
@@ -3761,9 +3827,9 @@ HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
     /* a request task cancelled while queued is skipped; background work runs (with the
        flag set) so that it can release what it holds */
     if (t->kind != HTTPD__TASK_REQ || !HTTPD__LOAD(&t->cancelled)) {
-        HTTPD__ADD(&p->running, 1u);
+        HTTPD__ADJ(&p->running, 1u);
         t->work(t->arg, t);
-        HTTPD__ADD(&p->running, (uint32_t)-1);
+        HTTPD__ADJ(&p->running, (uint32_t)-1);
     }
     t->complete(t);
     return 1;
@@ -5520,9 +5586,9 @@ HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
 /* The application answered: the request no longer counts against the limits. */
 HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
     httpd_server *s = r->w->s;
-    if (r->counted & 1) HTTPD__ADD(&s->inflight, (uint32_t)-1);
+    if (r->counted & 1) HTTPD__ADJ(&s->inflight, (uint32_t)-1);
     if (r->counted & 2)
-        HTTPD__ADD(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
+        HTTPD__ADJ(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
     r->counted = 0;
 }
 /* The application answers an orphaned request: free it and say why it went nowhere. */
@@ -5656,13 +5722,13 @@ HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
     httpd_server *s = c->w->s;
     uint32_t lim = s->desc.max_inflight;
     if (lim) {
-        if (HTTPD__ADD(&s->inflight, 1u) >= lim) HTTPD__ADD(&s->inflight, (uint32_t)-1);
+        if (HTTPD__ADD(&s->inflight, 1u) >= lim) HTTPD__ADJ(&s->inflight, (uint32_t)-1);
         else r->counted |= 1;
     }
     if (r->route && r->route->pub->max_concurrent && (!lim || (r->counted & 1))) {
         size_t i = (size_t)(r->route - s->router.routes);
         if (HTTPD__ADD(&s->route_inflight[i], 1u) >= r->route->pub->max_concurrent)
-            HTTPD__ADD(&s->route_inflight[i], (uint32_t)-1);
+            HTTPD__ADJ(&s->route_inflight[i], (uint32_t)-1);
         else r->counted |= 2;
     }
     int want = (lim ? 1 : 0) | (r->route && r->route->pub->max_concurrent ? 2 : 0);
@@ -6097,12 +6163,12 @@ HTTPD__PRIVATE int httpd__conn_pump_file(httpd__conn *c) { (void)c; return 0; }
    then reads the other's), no lock: httpd_stop stays async-signal-safe. The server
    object itself lives until httpd_destroy, so a late call is safe and says so. */
 HTTPD__PRIVATE int httpd__gate_enter(httpd_server *s) {
-    HTTPD__ADD_SC(&s->gate_users, 1);
+    HTTPD__ADJ_SC(&s->gate_users, 1);
     if (!HTTPD__LOAD_SC(&s->gate_closed)) return 1;
-    HTTPD__ADD_SC(&s->gate_users, -1);
+    HTTPD__ADJ_SC(&s->gate_users, -1);
     return 0;
 }
-HTTPD__PRIVATE void httpd__gate_leave(httpd_server *s) { HTTPD__ADD_SC(&s->gate_users, -1); }
+HTTPD__PRIVATE void httpd__gate_leave(httpd_server *s) { HTTPD__ADJ_SC(&s->gate_users, -1); }
 HTTPD__PRIVATE void httpd__gate_close(httpd_server *s) {
     HTTPD__STORE_SC(&s->gate_closed, 1);
 #ifndef HTTPD_NO_THREADS      /* (one thread: a signal handler inside has returned by now) */
@@ -6902,7 +6968,9 @@ typedef struct httpd__metrics {          /* the server's part                   
     httpd__ctr *stalls;                  /* watchdog stalls by route (its one writer)   */
     httpd__wmet *w;                      /* one per worker                              */
 } httpd__metrics;
-#ifdef __cplusplus
+#ifdef HTTPD_NO_THREADS
+#  define HTTPD__CAS_RLX(p, e, d) HTTPD__CAS((p), (e), (d))
+#elif defined(__cplusplus)
 #  define HTTPD__CAS_RLX(p, e, d) __atomic_compare_exchange_n((p), (e), (d), 1, \
                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)
 #else
@@ -6936,8 +7004,8 @@ HTTPD__PRIVATE int httpd__metric_name_ok(const char *n) {
 HTTPD__PRIVATE void httpd__metrics_free(httpd__metrics *m, int nworkers, void *ctx) {
     if (!m) return;
     for (int i = 0; m->w && i < nworkers; i++) {
-        HTTPD_FREE(ctx, m->w[i].app);
-        HTTPD_FREE(ctx, m->w[i].routes);
+        HTTPD_FREE(ctx, (void *)m->w[i].app);
+        HTTPD_FREE(ctx, (void *)m->w[i].routes);
     }
     HTTPD_FREE(ctx, m->w);
     HTTPD_FREE(ctx, (void *)m->shared);
@@ -9335,9 +9403,9 @@ HTTPD__PRIVATE void httpd__conn_close(httpd__conn *c) {
     c->dnext = w->dead;
     w->dead = c;
     w->nconns--;
-    HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
+    HTTPD__ADJ(&w->s->nconns, (uint32_t)-1);
     if (HTTPD__PROXYPROTO && HTTPD__UNLIKELY(c->proxied)) {
-        HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
+        HTTPD__ADJ(&w->s->proxy_nconns, (uint32_t)-1);
         if (w->accepting && !w->stopping) httpd__worker_listen_proxy(w, 1);  /* room again */
     }
     if (HTTPD__UNLIKELY(HTTPD__OPS(w))) httpd__mw_gauges(w);
@@ -9431,8 +9499,8 @@ HTTPD__PRIVATE httpd__conn *httpd__worker_adopt_from(httpd__worker *w, int fd,
     httpd__conn *c = httpd__conn_new(w);
     if (!c) {
         close(fd);
-        HTTPD__ADD(&w->s->nconns, (uint32_t)-1);
-        if (HTTPD__PROXYPROTO && proxied) HTTPD__ADD(&w->s->proxy_nconns, (uint32_t)-1);
+        HTTPD__ADJ(&w->s->nconns, (uint32_t)-1);
+        if (HTTPD__PROXYPROTO && proxied) HTTPD__ADJ(&w->s->proxy_nconns, (uint32_t)-1);
         return NULL;
     }
     httpd__conn_init(c, w, fd);
@@ -9532,14 +9600,14 @@ HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
         /* a place is reserved before the accept, so that workers accepting at once never
            pass max_connections together */
         if (HTTPD__ADD(&s->nconns, 1u) >= s->desc.max_connections) {
-            HTTPD__ADD(&s->nconns, (uint32_t)-1);
+            HTTPD__ADJ(&s->nconns, (uint32_t)-1);
             httpd__worker_listen(w, 0);     /* the kernel backlog holds the rest */
             HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
             return 0;
         }
         if (proxy && HTTPD__ADD(&s->proxy_nconns, 1u) >= (pmax ? pmax : UINT32_MAX)) {
-            HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
-            HTTPD__ADD(&s->nconns, (uint32_t)-1);
+            HTTPD__ADJ(&s->proxy_nconns, (uint32_t)-1);
+            HTTPD__ADJ(&s->nconns, (uint32_t)-1);
             httpd__worker_listen_proxy(w, 0);   /* its own cap */
             HTTPD__REJECT(w, HTTPD__RJ_MAXCONN);
             return 0;
@@ -9548,8 +9616,8 @@ HTTPD__PRIVATE int httpd__worker_accept(httpd__worker *w, int kind) {
         socklen_t sl = sizeof ss;
         int fd = httpd__accept(lfd, want ? (struct sockaddr *)&ss : NULL, want ? &sl : NULL);
         if (fd < 0) {
-            HTTPD__ADD(&s->nconns, (uint32_t)-1);
-            if (proxy) HTTPD__ADD(&s->proxy_nconns, (uint32_t)-1);
+            HTTPD__ADJ(&s->nconns, (uint32_t)-1);
+            if (proxy) HTTPD__ADJ(&s->proxy_nconns, (uint32_t)-1);
             if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -10378,12 +10446,12 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
         goto fail;
     }
 #ifdef HTTPD_NO_THREADS
-    HTTPD__ADD(&s->running, 1);             /* the loop runs in httpd_serve / httpd_wait */
+    HTTPD__ADJ(&s->running, 1);             /* the loop runs in httpd_serve / httpd_wait */
 #else
     for (int i = 0; i < s->nworkers; i++) {
-        HTTPD__ADD(&s->running, 1);
+        HTTPD__ADJ(&s->running, 1);
         if (httpd__thread_start(&s->workers[i].thread, httpd__worker_main, &s->workers[i])) {
-            HTTPD__ADD(&s->running, -1);
+            HTTPD__ADJ(&s->running, -1);
             httpd__sigmask(SIG_SETMASK, &old, NULL);
             httpd_destroy(s);                        /* stops and waits for the others */
             return HTTPD_ERR_SYS;
@@ -10450,12 +10518,7 @@ HTTPD_API void httpd_stop(httpd_server *s, int graceful) {
     int want = graceful ? 1 : 2, cur = HTTPD__LOAD(&s->stop);
     for (;;) {                                   /* only ever raise: 0 -> 1 -> 2 */
         if (cur >= want) return;
-#ifdef __cplusplus
-        if (__atomic_compare_exchange_n(&s->stop, &cur, want, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) break;
-#else
-        if (atomic_compare_exchange_weak(&s->stop, &cur, want)) break;
-#endif
+        if (HTTPD__CAS(&s->stop, &cur, want)) break;
     }
     if (!httpd__gate_enter(s)) return;             /* httpd_wait: the workers are gone */
     for (int i = 0; i < s->nworkers; i++)          /* write(2): async-signal-safe */

@@ -1,4 +1,6 @@
-/* tests/test_parser.c - the head scanner and parser, the chunked decoder, path decoding.
+/* tests/test_parser.c - the head scanner and parser, the chunked decoder, path decoding,
+   decimal formatting, HTTP dates. Also built with HTTPD_MINIMAL (test_parser-min), whose
+   smaller token compares, method ids and number formatting take other paths.
    Every input sits just before a PROT_NONE guard page, and is fed whole and split at every
    byte (the prefix re-copied to the guard each time, so the buffer also "moves"). */
 #define HTTPD_IMPLEMENTATION
@@ -379,6 +381,62 @@ static void test_path_decode(void) {
         CHECK_EQ(httpd__path_decode(bad[i], strlen(bad[i]), out), -400);
     }
 }
+/* decimal formatting (Content-Length, status bodies): every digit count, the 32/64-bit
+   edges and a pseudo-random sweep against printf */
+static void test_utoa(void) {
+    static const uint64_t edge[] = { 0, 1, 9, 10, 99, 100, 65535, 4294967295ull,
+        4294967296ull, 9999999999ull, 10000000000ull, 999999999999999999ull,
+        9999999999999999999ull, 10000000000000000000ull, 18446744073709551614ull,
+        18446744073709551615ull };
+    uint64_t x = 88172645463325252ull;
+    int bad = 0;
+    for (long i = 0; i < 300000; i++) {
+        uint64_t v = i < (long)HTTPD__COUNTOF(edge) ? edge[i] : i < 200000 ? (uint64_t)i : x;
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        if (i >= 200000) x >>= x & 63;                 /* every magnitude */
+        char got[24], want[24];
+        size_t n = httpd__utoa(got, v);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        if (n != strlen(want) || memcmp(got, want, n)) bad++;
+        if (!x) x = 88172645463325252ull;
+    }
+    CHECK_EQ(bad, 0);
+}
+/* IMF-fixdate against gmtime_r (64-bit time_t here) from 0001 to 9999, and the clamps */
+static void test_http_date(void) {
+    static const char *const dn[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    static const char *const mn[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+                                      "Sep", "Oct", "Nov", "Dec" };
+    char d[30];
+    d[29] = 0;
+    httpd__http_date(d, 784111777);
+    CHECK(!strcmp(d, "Sun, 06 Nov 1994 08:49:37 GMT"));
+    httpd__http_date(d, 951782400);                           /* a leap day */
+    CHECK(!strcmp(d, "Tue, 29 Feb 2000 00:00:00 GMT"));
+    httpd__http_date(d, 4107542400);                          /* 2100: not a leap year */
+    CHECK(!strcmp(d, "Mon, 01 Mar 2100 00:00:00 GMT"));
+    httpd__http_date(d, INT64_MAX);
+    CHECK(!strcmp(d, "Fri, 31 Dec 9999 23:59:59 GMT"));
+    httpd__http_date(d, INT64_MIN);
+    CHECK(!strcmp(d, "Wed, 01 Mar 0000 00:00:00 GMT"));
+    int bad = 0;
+    uint64_t x = 88172645463325252ull;
+    const int64_t lo = -62135596800, hi = 253402300799;        /* 0001-01-01 .. 9999-12-31 */
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        int64_t t = i < 3000 ? (int64_t)i * 86400 * 367 - 86400 * 365 * 30 + i  /* days */
+                             : lo + (int64_t)(x % (uint64_t)(hi - lo + 1));
+        time_t tt = (time_t)t;
+        struct tm tm;
+        char want[40];
+        gmtime_r(&tt, &tm);
+        snprintf(want, sizeof want, "%s, %02d %s %04d %02d:%02d:%02d GMT", dn[tm.tm_wday],
+                 tm.tm_mday, mn[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        httpd__http_date(d, t);
+        if (strcmp(d, want) && bad++ < 3) fprintf(stderr, "  %lld: %s, not %s\n", (long long)t, d, want);
+    }
+    CHECK_EQ(bad, 0);
+}
 int main(void) {
     page = (size_t)sysconf(_SC_PAGESIZE);
     size_t size = page * 12;
@@ -402,5 +460,7 @@ int main(void) {
     RUN(test_ctype_table);
     RUN(test_chunked);
     RUN(test_path_decode);
+    RUN(test_utoa);
+    RUN(test_http_date);
     return REPORT();
 }
