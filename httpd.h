@@ -82,7 +82,9 @@
                             (default: epoll on Linux, kqueue on macOS/BSD, else poll;
                             see PORTABILITY)
        Everything else is runtime configuration in httpd_desc, where zero means the default;
-       httpd_query_desc() returns the values in use. See the struct below for every field.
+       httpd_query_desc() returns the values in use (0 for the WebSocket and PROXY settings
+       when HTTPD_NO_WEBSOCKET / HTTPD_NO_MIDDLEWARE leave them unused). See the struct
+       below for every field.
        Include order: in the file with HTTPD_IMPLEMENTATION, httpd.h may come after system
        headers in the compilers' default (GNU) modes; under strict -std=c11 it must come
        first (else one clear #error says so). In C++14 and later the configuration structs
@@ -9995,7 +9997,9 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     }
     /* late completions and posts (the pool is stopped by now): told CLOSED, freed; a
        timer still armed for an orphaned request fires the same way */
+#if !defined(HTTPD_NO_TASKS) || !defined(HTTPD_NO_WEBSOCKET)     /* (else nothing comes) */
     if (w->mbox_inited) httpd__worker_mbox(w, 0);
+#endif
     httpd__timer *t;
     while ((t = httpd__wheel_pop(&w->wheel, UINT64_MAX)) != NULL)
         if (t->fire == httpd__req_on_timer) t->fire(t, w);
@@ -10008,8 +10012,10 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
         HTTPD_FREE(ctx, r);
     }
     httpd__pool_free(&w->pool);
+#ifndef HTTPD_NO_WEBSOCKET
     HTTPD_FREE(ctx, w->ws_store);       /* preallocated WebSocket handles (all back) */
     w->ws_store = w->ws_spare = NULL;
+#endif
 #ifdef HTTPD_TLS_BEARSSL
     httpd__pool_free(&w->tls_mem);
     httpd__pool_free(&w->tls_buf);
@@ -10159,8 +10165,13 @@ static const struct { uint16_t off, val; } httpd__defaults[] = {
     HTTPD__DEF32(body_timeout_ms, 30000), HTTPD__DEF32(body_min_rate, 240),
     HTTPD__DEF32(write_timeout_ms, 30000), HTTPD__DEF32(shutdown_timeout_ms, 10000),
     HTTPD__DEF32(request_timeout_ms, 60000), HTTPD__DEF32(task_threads, 4),
-    HTTPD__DEF32(blocked_warn_ms, 1000), HTTPD__DEF32(ws_ping_interval_ms, 15000),
-    HTTPD__DEF32(ws_timeout_ms, 45000), HTTPD__DEF32(proxy_timeout_ms, 5000),
+    HTTPD__DEF32(blocked_warn_ms, 1000),
+#ifndef HTTPD_NO_WEBSOCKET      /* (what a switch leaves out keeps its settings at 0) */
+    HTTPD__DEF32(ws_ping_interval_ms, 15000), HTTPD__DEF32(ws_timeout_ms, 45000),
+#endif
+#ifndef HTTPD_NO_MIDDLEWARE
+    HTTPD__DEF32(proxy_timeout_ms, 5000),
+#endif
 };
 #undef HTTPD__DEF32
 HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
@@ -10180,7 +10191,9 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
 #endif
     d->max_body_bytes = HTTPD__DEF(d->max_body_bytes, (uint64_t)1 << 20);
+#ifndef HTTPD_NO_WEBSOCKET
     d->ws_max_message_bytes = HTTPD__DEF(d->ws_max_message_bytes, (uint64_t)1 << 20);
+#endif
     /* preallocated: enough task objects for every request a worker can hold at once */
     d->task_queue = HTTPD__DEF(d->task_queue, !d->preallocate ? 1024u
                                : d->max_connections + 2u * (uint32_t)d->workers);
@@ -10205,14 +10218,26 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
+    /* the access log (it has a thread and allocates) and metrics (they allocate); under
+       HTTPD_NO_MIDDLEWARE httpd__mw_init refuses them anyway */
+#ifdef HTTPD_NO_MIDDLEWARE
+    int logs = 0, metrics = 0;
+#else
+    int logs = d->access_log.path || d->access_log.fn, metrics = d->metrics != NULL;
+#endif
+#ifdef HTTPD_TLS_BEARSSL
+    int tls = d->tls != NULL;
+#else
+    int tls = 0;                         /* (refused below when asked for) */
+#endif
 #ifdef HTTPD_NO_THREADS
-    if (d->workers != 1 || d->pin_workers || d->access_log.path || d->access_log.fn) {
+    if (d->workers != 1 || d->pin_workers || logs) {
         HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_THREADS: one worker, no "
                    "pin_workers, no access log");
         return HTTPD_ERR_INVAL;
     }
 #endif
-    if (d->preallocate && (d->metrics || d->access_log.path || d->access_log.fn || d->tls
+    if (d->preallocate && (metrics || logs || tls
                            || d->max_connections > 1024u * (uint32_t)d->workers)) {
         HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "preallocate: at most 1,024 "
                    "connections per worker; no metrics, access log or TLS");
@@ -10458,9 +10483,9 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
         }
         s->workers[i].started = 1;
     }
-#endif
     if (s->desc.logger.fn && s->desc.blocked_warn_ms != HTTPD_NO_TIMEOUT)
         s->watchdog_started = !httpd__thread_start(&s->watchdog, httpd__watchdog_main, s);
+#endif
 #ifndef HTTPD_NO_MIDDLEWARE
     if (s->mw && s->mw->log) httpd__logw_run(s->mw->log);
 #endif
