@@ -82,9 +82,9 @@
                             (default: epoll on Linux, kqueue on macOS/BSD, else poll;
                             see PORTABILITY)
        Everything else is runtime configuration in httpd_desc, where zero means the default;
-       httpd_query_desc() returns the values in use (0 for the WebSocket and PROXY settings
-       when HTTPD_NO_WEBSOCKET / HTTPD_NO_MIDDLEWARE leave them unused). See the struct
-       below for every field.
+       httpd_query_desc() returns the values in use (0 for the settings of what a switch
+       leaves out: WebSocket, PROXY, task pool, and blocked_warn_ms with neither threads
+       nor metrics). See the struct below for every field.
        Include order: in the file with HTTPD_IMPLEMENTATION, httpd.h may come after system
        headers in the compilers' default (GNU) modes; under strict -std=c11 it must come
        first (else one clear #error says so). In C++14 and later the configuration structs
@@ -9563,14 +9563,16 @@ HTTPD__PRIVATE int httpd__accept(int lfd, struct sockaddr *sa, socklen_t *sl) {
    before the listener closes, HTTPD__STOP_SETTLE_MS (or the drain delay) later. */
 #if HTTPD__LINUX
 #define HTTPD__STOP_SETTLE_MS 200u
-HTTPD__PRIVATE void httpd__listen_nodefer(httpd_server *s) {
+HTTPD__PRIVATE void httpd__nodefer(int fd) {
     int off = 0;
-    int fds[3] = { s->listen_fd, s->proxy_fd, -1 };
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off);
+}
+HTTPD__PRIVATE void httpd__listen_nodefer(httpd_server *s) {
+    httpd__nodefer(s->listen_fd);
+    if (HTTPD__PROXYPROTO) httpd__nodefer(s->proxy_fd);
 #ifdef HTTPD_TLS_BEARSSL
-    fds[2] = s->tls_fd;
+    httpd__nodefer(s->tls_fd);
 #endif
-    for (int i = 0; i < 3; i++)
-        if (fds[i] >= 0) setsockopt(fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off);
 }
 #else
 #define HTTPD__STOP_SETTLE_MS 0u
@@ -10164,9 +10166,15 @@ static const struct { uint16_t off, val; } httpd__defaults[] = {
     HTTPD__DEF32(keepalive_timeout_ms, 60000), HTTPD__DEF32(header_timeout_ms, 30000),
     HTTPD__DEF32(body_timeout_ms, 30000), HTTPD__DEF32(body_min_rate, 240),
     HTTPD__DEF32(write_timeout_ms, 30000), HTTPD__DEF32(shutdown_timeout_ms, 10000),
-    HTTPD__DEF32(request_timeout_ms, 60000), HTTPD__DEF32(task_threads, 4),
+    HTTPD__DEF32(request_timeout_ms, 60000),
+    /* what a switch leaves out keeps its settings at 0 */
+#ifndef HTTPD_NO_TASKS
+    HTTPD__DEF32(task_threads, 4),
+#endif
+#if !defined(HTTPD_NO_THREADS) || !defined(HTTPD_NO_MIDDLEWARE)    /* watchdog, metrics */
     HTTPD__DEF32(blocked_warn_ms, 1000),
-#ifndef HTTPD_NO_WEBSOCKET      /* (what a switch leaves out keeps its settings at 0) */
+#endif
+#ifndef HTTPD_NO_WEBSOCKET
     HTTPD__DEF32(ws_ping_interval_ms, 15000), HTTPD__DEF32(ws_timeout_ms, 45000),
 #endif
 #ifndef HTTPD_NO_MIDDLEWARE
@@ -10194,9 +10202,11 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
 #ifndef HTTPD_NO_WEBSOCKET
     d->ws_max_message_bytes = HTTPD__DEF(d->ws_max_message_bytes, (uint64_t)1 << 20);
 #endif
+#if !defined(HTTPD_NO_TASKS) || !defined(HTTPD_NO_WEBSOCKET)     /* (>>pool's users) */
     /* preallocated: enough task objects for every request a worker can hold at once */
     d->task_queue = HTTPD__DEF(d->task_queue, !d->preallocate ? 1024u
                                : d->max_connections + 2u * (uint32_t)d->workers);
+#endif
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
@@ -10213,11 +10223,13 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
                             for it (the loop's last signal to it writes to no descriptor) */
     if (httpd__wakefd_open(&s->exit) < 0) return HTTPD_ERR_SYS;
 #endif
-    if (d->workers < 1 || d->workers > 255 || d->task_threads < 1 || d->task_threads > 1024
-        || d->max_header_bytes > (1u << 24)
+    if (d->workers < 1 || d->workers > 255 || d->max_header_bytes > (1u << 24)
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
+#ifndef HTTPD_NO_TASKS
+    if (d->task_threads < 1 || d->task_threads > 1024) return HTTPD_ERR_INVAL;
+#endif
     /* the access log (it has a thread and allocates) and metrics (they allocate); under
        HTTPD_NO_MIDDLEWARE httpd__mw_init refuses them anyway */
 #ifdef HTTPD_NO_MIDDLEWARE
