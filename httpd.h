@@ -1830,13 +1830,17 @@ HTTPD__COLD void httpd__http_date(char out[29], int64_t t) {
    caller's stack. Not on any hot path. */
 #if HTTPD_DEBUG
 #  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
-#else
-#  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), NULL, 0, __VA_ARGS__)
+#  define HTTPD__LOG_WHERE const char *file, int line,
+#  define HTTPD__LOG_FMT 6
+#else           /* no file and line: two arguments fewer at every call */
+#  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __VA_ARGS__)
+#  define HTTPD__LOG_WHERE
+#  define HTTPD__LOG_FMT 4
 #endif
 #if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 6, 7)))
+__attribute__((format(printf, HTTPD__LOG_FMT, HTTPD__LOG_FMT + 1)))
 #endif
-static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
+static void httpd__log(const httpd_server *s, int lvl, int code, HTTPD__LOG_WHERE
                        const char *fmt, ...);
 
 /* ======================================================================= >>buf
@@ -8323,8 +8327,8 @@ HTTPD__PRIVATE int httpd__mw_init(httpd_server *s) {
         any |= rt->middleware || rt->cors || rt->rate_limit;
     }
     if (!any) return 0;
-    HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_MIDDLEWARE: operations are "
-               "compiled out (middleware, CORS, metrics, ...)");
+    HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "operations (middleware, CORS, metrics, "
+               "...): HTTPD_NO_MIDDLEWARE");
     return HTTPD_ERR_INVAL;
 }
 #endif /* HTTPD_NO_MIDDLEWARE */
@@ -9790,7 +9794,7 @@ HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
     httpd__worker *w = (httpd__worker *)ctx;
     (void)t;
     HTTPD__LOG(w->s, HTTPD_LOG_WARN, HTTPD_ERR_TIMEOUT,
-               "shutdown timeout: force-closing %u connections", w->nconns);
+               "shutdown timeout: closing %u connections", w->nconns);
     httpd__worker_begin_stop(w, 0);
 }
 /* Memory a burst left behind goes back to the system: free blocks and requests that were
@@ -10138,8 +10142,12 @@ HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char
     if (file) dprintf(2, "httpd: %s: %s (code %d) [%s:%d]\n", name, msg, code, file, line);
     else dprintf(2, "httpd: %s: %s (code %d)\n", name, msg, code);
 }
-static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
+static void httpd__log(const httpd_server *s, int lvl, int code, HTTPD__LOG_WHERE
                        const char *fmt, ...) {
+#if !HTTPD_DEBUG
+    const char *file = NULL;
+    int line = 0;
+#endif
     if (!s || !s->desc.logger.fn) return;
     char msg[512];
     va_list ap;
