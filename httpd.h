@@ -10003,9 +10003,7 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     }
     /* late completions and posts (the pool is stopped by now): told CLOSED, freed; a
        timer still armed for an orphaned request fires the same way */
-#if !defined(HTTPD_NO_TASKS) || !defined(HTTPD_NO_WEBSOCKET)     /* (else nothing comes) */
     if (w->mbox_inited) httpd__worker_mbox(w, 0);
-#endif
     httpd__timer *t;
     while ((t = httpd__wheel_pop(&w->wheel, UINT64_MAX)) != NULL)
         if (t->fire == httpd__req_on_timer) t->fire(t, w);
@@ -10047,7 +10045,11 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
 HTTPD__PRIVATE int httpd__worker_prealloc(httpd__worker *w) {
     httpd_server *s = w->s;
     void *ctx = s->desc.alloc_ctx;
+#ifdef HTTPD_NO_THREADS
+    uint32_t n = s->desc.max_connections;                  /* one worker: all of them */
+#else
     uint32_t n = HTTPD__UDIV(s->desc.max_connections + (uint32_t)s->nworkers - 1, s->nworkers);
+#endif
     if (n > (1u << w->cbits)) n = 1u << w->cbits;        /* one chunk (<= 1,024 slots) */
     w->chunks[0] = (httpd__conn *)HTTPD_MALLOC(ctx, (size_t)n * sizeof(httpd__conn));
     if (!w->chunks[0]) return HTTPD_ERR_NOMEM;
@@ -10119,8 +10121,10 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
         rc = httpd__poll_reserve(&w->poll, (int)w->max_slots + 8, (int)s->desc.max_connections);
         if (rc < 0) return rc;
     }
+#if !defined(HTTPD_NO_TASKS) || !defined(HTTPD_NO_WEBSOCKET)  /* (else no mailbox is used) */
     httpd__mutex_init(&w->mbox_mu);
     w->mbox_inited = 1;
+#endif
     if ((rc = httpd__wakefd_open(&w->wake)) < 0) return rc;
     if ((rc = httpd__poll_add(&w->poll, w->wake.rd, &httpd__tag_wake, HTTPD__PK_WAKE)) < 0)
         return rc;
@@ -10578,11 +10582,12 @@ HTTPD_API int httpd_wait(httpd_server *s) {
         s->workers[0].started = 1;
         httpd__worker_main(&s->workers[0]);
     }
-#endif
+#else
     for (int i = 0; i < s->nworkers; i++)
         if (s->workers[i].started) httpd__thread_join(s->workers[i].thread);
     if (s->watchdog_started) httpd__thread_join(s->watchdog);   /* s->exit woke it */
     s->watchdog_started = 0;
+#endif
     httpd__gate_close(s);                   /* from here other threads' calls fail */
     httpd__server_release(s);
     return 0;
