@@ -64,14 +64,21 @@
                             fails httpd_start with HTTPD_ERR_INVAL
          HTTPD_NO_GETADDRINFO numeric addresses only (inet_pton; "localhost" is 127.0.0.1),
                             no resolver linked in
+         HTTPD_NO_LOG_MESSAGES log records carry their level and code with an empty
+                            message: no format strings, no formatting (the code says what
+                            happened: httpd_strerror(code), or an HTTP status; 0 for a
+                            notice). A host build without it shows the full messages.
          HTTPD_WHEEL_BITS   timer slots per wheel level as a power of two (2..6; default 6,
                             4 under HTTPD_MINIMAL: 16 slots, a quarter of the memory; a
                             timer further out than the levels reach wakes the worker once
                             per turn of the top level, 65 s at 4)
-         HTTPD_MINIMAL      all of the above plus HTTPD_NO_WEBSOCKET and HTTPD_NO_SIMD, no
-                            TLS, no start-up hints (somaxconn, ulimit), per-request helpers
-                            not forced inline (size before speed): HTTP/1.1 with the
-                            strict parser, router, timeouts and caps (PORTABILITY).
+         HTTPD_MINIMAL      HTTPD_NO_ WEBSOCKET, MULTIPART, SSE, STREAMING, TASKS, FILES
+                            (so STATIC), MIDDLEWARE, GETADDRINFO, SIMD and LOG_MESSAGES; no
+                            TLS, no start-up hints (somaxconn, ulimit), no malloc_trim,
+                            assertions without message text, per-request helpers not
+                            forced inline and a few smaller, slower routines (size before
+                            speed): HTTP/1.1 with the strict parser, router, timeouts and
+                            caps (PORTABILITY). HTTPD_NO_THREADS is separate.
                             What a switch leaves out stays declared but is not defined;
                             tests/features.sh checks every combination.
          HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_pem, >>tls_conf, >>tls; link
@@ -518,6 +525,9 @@
 #  endif
 #  ifndef HTTPD_NO_TASKS
 #    define HTTPD_NO_TASKS 1
+#  endif
+#  ifndef HTTPD_NO_LOG_MESSAGES
+#    define HTTPD_NO_LOG_MESSAGES 1
 #  endif
 #  ifdef HTTPD_TLS_BEARSSL
 #    error "httpd.h: HTTPD_MINIMAL has no TLS; leave HTTPD_TLS_BEARSSL out"
@@ -1826,16 +1836,21 @@ HTTPD__COLD void httpd__http_date(char out[29], int64_t t) {
 /* ======================================================================= >>log
    Logging goes through desc.logger; silent when unset. Messages are formatted on the
    caller's stack. Not on any hot path. */
-#if HTTPD_DEBUG
-#  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
+#ifdef HTTPD_NO_LOG_MESSAGES        /* the code stands for the message (see CONFIG) */
+#  define HTTPD__LOG(s, lvl, code, ...) httpd__log_code((s), (lvl), (code))
+static void httpd__log_code(const httpd_server *s, int lvl, int code);
 #else
-#  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), NULL, 0, __VA_ARGS__)
-#endif
-#if defined(__GNUC__) || defined(__clang__)
+#  if HTTPD_DEBUG
+#    define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
+#  else
+#    define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), NULL, 0, __VA_ARGS__)
+#  endif
+#  if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 6, 7)))
-#endif
+#  endif
 static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
                        const char *fmt, ...);
+#endif
 
 /* ======================================================================= >>buf
    Per-worker pool of fixed-size blocks (the read buffer size) used for connection input
@@ -9905,9 +9920,11 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
                                                   : s->router.nroutes], 1);
             }
 #endif
-            HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "worker %d blocked for %llu ms%s%s%s%s: a handler "
-                       "or callback does not return to the event loop (its connections wait); "
-                       "move blocking work to httpd_defer", i, (unsigned long long)(now - since),
+            (void)rt;                                  /* (HTTPD_NO_LOG_MESSAGES) */
+            HTTPD__LOG(s, HTTPD_LOG_WARN, HTTPD_ERR_TIMEOUT, "worker %d blocked for %llu "
+                       "ms%s%s%s%s: a handler or callback does not return to the event loop "
+                       "(its connections wait); move blocking work to httpd_defer", i,
+                       (unsigned long long)(now - since),
                        !cb ? "" : rt ? " in a callback of route " : " in a callback (no route)",
                        rt ? (rt->method ? rt->method : "*") : "", rt ? " " : "",
                        rt ? rt->pub->pattern : "");
@@ -10128,8 +10145,15 @@ HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char
     /* one call per line, straight to descriptor 2 (no stdio stream is linked in): the C
        library formats it whole and writes it at once, so lines from workers do not mix */
     if (file) dprintf(2, "httpd: %s: %s (code %d) [%s:%d]\n", name, msg, code, file, line);
-    else dprintf(2, "httpd: %s: %s (code %d)\n", name, msg, code);
+    else dprintf(2, "httpd: %s: %s%s(code %d)\n", name, msg, *msg ? " " : "", code);
 }
+#ifdef HTTPD_NO_LOG_MESSAGES
+/* A record without its message (an empty one): the level and the code tell what
+   happened (httpd_strerror(code) for a library error, else an HTTP status or 0). */
+static void httpd__log_code(const httpd_server *s, int lvl, int code) {
+    if (s && s->desc.logger.fn) s->desc.logger.fn(s->desc.logger.user_data, lvl, code, "", NULL, 0);
+}
+#else
 static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
                        const char *fmt, ...) {
     if (!s || !s->desc.logger.fn) return;
@@ -10140,6 +10164,7 @@ static void httpd__log(const httpd_server *s, int lvl, int code, const char *fil
     va_end(ap);
     s->desc.logger.fn(s->desc.logger.user_data, lvl, code, msg, file, line);
 }
+#endif
 HTTPD_API const char *httpd_strerror(int err) {
     switch (err) {
 #define HTTPD__ERR_CASE(name, value, text) case value: return text;
