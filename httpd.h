@@ -64,6 +64,9 @@
                             fails httpd_start with HTTPD_ERR_INVAL
          HTTPD_NO_GETADDRINFO numeric addresses only (inet_pton; "localhost" is 127.0.0.1),
                             no resolver linked in
+         HTTPD_NO_SHED      leave load shedding out (desc.max_inflight, route max_concurrent:
+                            503 before the handler); a desc or route that sets one fails
+                            httpd_start with HTTPD_ERR_INVAL. max_connections still caps.
          HTTPD_NO_LOG_MESSAGES log records carry their level and code with an empty
                             message: no format strings, no formatting (the code says what
                             happened: httpd_strerror(code), or an HTTP status; 0 for a
@@ -73,7 +76,7 @@
                             timer further out than the levels reach wakes the worker once
                             per turn of the top level, 65 s at 4)
          HTTPD_MINIMAL      HTTPD_NO_ WEBSOCKET, MULTIPART, SSE, STREAMING, TASKS, FILES
-                            (so STATIC), MIDDLEWARE, GETADDRINFO, SIMD and LOG_MESSAGES; no
+                            (so STATIC), MIDDLEWARE, SHED, GETADDRINFO, SIMD, LOG_MESSAGES; no
                             TLS, no start-up hints (somaxconn, ulimit), no malloc_trim,
                             assertions without message text, per-request helpers not
                             forced inline and a few smaller, slower routines (size before
@@ -528,6 +531,9 @@
 #  endif
 #  ifndef HTTPD_NO_LOG_MESSAGES
 #    define HTTPD_NO_LOG_MESSAGES 1
+#  endif
+#  ifndef HTTPD_NO_SHED
+#    define HTTPD_NO_SHED 1
 #  endif
 #  ifdef HTTPD_TLS_BEARSSL
 #    error "httpd.h: HTTPD_MINIMAL has no TLS; leave HTTPD_TLS_BEARSSL out"
@@ -5600,11 +5606,15 @@ HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
 }
 /* The application answered: the request no longer counts against the limits. */
 HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
+#ifdef HTTPD_NO_SHED
+    (void)r;                                   /* never counted */
+#else
     httpd_server *s = r->w->s;
     if (r->counted & 1) HTTPD__ADJ(&s->inflight, (uint32_t)-1);
     if (r->counted & 2)
         HTTPD__ADJ(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
     r->counted = 0;
+#endif
 }
 /* The application answers an orphaned request: free it and say why it went nowhere. */
 HTTPD__PRIVATE int httpd__req_drop_orphan(httpd__req *r) {
@@ -5731,6 +5741,7 @@ HTTPD__COLD void httpd__conn_fail(httpd__conn *c, httpd__req *r, int status, int
 HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
     httpd__conn_fail(c, c->req, status, 1);
 }
+#ifndef HTTPD_NO_SHED
 /* Load shedding: over max_inflight or the route's max_concurrent, answer
    503 + Retry-After at once instead of queueing without bound. Returns 1 if shed. */
 HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
@@ -5758,6 +5769,7 @@ HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
     c->state = HTTPD__S_HANDLER;
     return 1;
 }
+#endif /* HTTPD_NO_SHED */
 /* Answers a request the router settled itself: 404, 405 or OPTIONS, with Allow. The
    operations chain runs first, the answer standing where a handler would. */
 HTTPD__COLD int httpd__mw_begin(httpd__conn *c, httpd__req *r);
@@ -8353,9 +8365,11 @@ HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     httpd__req *r = c->req;
     if (!HTTPD__SBODY(r)) r->body_done = 1;
     if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
+#ifndef HTTPD_NO_SHED
     if ((c->w->s->desc.max_inflight || (r->route && r->route->pub->max_concurrent))
         && httpd__conn_shed(c, r))
         return;
+#endif
     c->state = r->body_done ? HTTPD__S_HANDLER : HTTPD__S_BODY;  /* streamed: body to come */
     c->since = c->w->now;                             /* the request deadline starts */
     c->flags |= HTTPD__F_IN_HANDLER;
@@ -10282,13 +10296,27 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
             return HTTPD_ERR_INVAL;
         }
 #endif
+#ifdef HTTPD_NO_SHED
+        if (s->router.routes[i].pub->max_concurrent) {
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "route %s: max_concurrent, but "
+                       "HTTPD_NO_SHED", s->router.routes[i].pub->pattern);
+            return HTTPD_ERR_INVAL;
+        }
+#endif
     }
+#ifdef HTTPD_NO_SHED
+    if (d->max_inflight) {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "max_inflight, but HTTPD_NO_SHED");
+        return HTTPD_ERR_INVAL;
+    }
+#else
     if (s->router.nroutes) {
         size_t n = s->router.nroutes * sizeof *s->route_inflight;
         s->route_inflight = (HTTPD__ATOMIC(uint32_t) *)HTTPD_MALLOC(d->alloc_ctx, n);
         if (!s->route_inflight) return HTTPD_ERR_NOMEM;
         memset((void *)s->route_inflight, 0, n);
     }
+#endif
     return httpd__mw_init(s);
 }
 /* A listening socket on addr:port_in; *fd and the bound port, or HTTPD_ERR_ADDR. */

@@ -213,8 +213,9 @@ def heap_at_start_small():
 
 @test
 def minimal_build_refuses_operations():
-    """HTTPD_MINIMAL (no middleware, no streaming): a desc asking for operations or a
-    stream_body route fails with INVAL; a preallocated server refuses metrics."""
+    """HTTPD_MINIMAL (no middleware, no streaming, no load shedding): a desc asking for
+    operations, a stream_body route or max_inflight fails with INVAL; a preallocated server
+    refuses metrics."""
     if "fw_server-min" not in VARIANTS:
         return
     p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--request-id", "--no-serve"],
@@ -230,6 +231,13 @@ def minimal_build_refuses_operations():
     p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--stream-route", "--no-serve"],
                        capture_output=True, text=True, timeout=20)
     assert p.returncode == 0, (p.returncode, p.stderr)             # with streaming: fine
+    # load shedding is left out too (HTTPD_NO_SHED): max_connections is the cap
+    p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--max-inflight", "2",
+                        "--no-serve"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "httpd: error: (code -2)" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--max-inflight", "2",
+                        "--no-serve"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, (p.returncode, p.stderr)
 
 
 @test
