@@ -78,9 +78,10 @@
          HTTPD_MINIMAL      HTTPD_NO_ WEBSOCKET, MULTIPART, SSE, STREAMING, TASKS, FILES
                             (so STATIC), MIDDLEWARE, SHED, GETADDRINFO, SIMD, LOG_MESSAGES; no
                             TLS, no start-up hints (somaxconn, ulimit), no malloc_trim,
-                            assertions without message text, per-request helpers not
-                            forced inline and a few smaller, slower routines (size before
-                            speed): HTTP/1.1 with the strict parser, router, timeouts and
+                            assertions without message text, reason phrases for the
+                            usual statuses only (others: none, which RFC 9112 allows),
+                            per-request helpers not forced inline and a few smaller,
+                            slower routines (size before speed): HTTP/1.1 with the strict parser, router, timeouts and
                             caps (PORTABILITY). HTTPD_NO_THREADS is separate.
                             What a switch leaves out stays declared but is not defined;
                             tests/features.sh checks every combination.
@@ -5405,6 +5406,23 @@ HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
    connection back to the state machine (httpd__req_answered -> httpd__conn_process).
    Calls: >>conn. Owner: the connection's worker thread. */
 HTTPD_API const char *httpd_reason(int status) {
+#ifdef HTTPD_MINIMAL
+    /* the statuses the server sends itself and the usual ones; others get none (the
+       phrase is optional, RFC 9112 §4: "HTTP/1.1 207 ") */
+    static const uint16_t code[] = {
+        200, 201, 204, 301, 302, 304, 400, 401, 403, 404, 405, 408, 413, 414, 417, 431, 500,
+        501, 503, 504, 505 };
+    static const char text[] =
+        "OK\0Created\0No Content\0Moved Permanently\0Found\0Not Modified\0Bad Request\0"
+        "Unauthorized\0Forbidden\0Not Found\0Method Not Allowed\0Request Timeout\0"
+        "Content Too Large\0URI Too Long\0Expectation Failed\0"
+        "Request Header Fields Too Large\0Internal Server Error\0Not Implemented\0"
+        "Service Unavailable\0Gateway Timeout\0HTTP Version Not Supported\0";
+    const char *p = text;
+    for (size_t i = 0; i < sizeof code / sizeof code[0]; i++, p += strlen(p) + 1)
+        if (code[i] == status) return p;
+    return "";
+#else
     /* the codes, and their phrases in the same order (a table: half the size of a switch) */
     static const uint16_t code[] = {
         100, 101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404,
@@ -5425,6 +5443,7 @@ HTTPD_API const char *httpd_reason(int status) {
         if (code[i] == status) return p;
     return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirect"
          : status < 500 ? "Client Error" : "Server Error";
+#endif
 }
 /* Appends a response head to c->out, with room for `more` bytes after it. framing:
    HTTPD__FR_LENGTH (Content-Length: len), _CHUNKED, _CLOSE (body until close). keepalive 0
