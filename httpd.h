@@ -4982,6 +4982,11 @@ enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_WS /* a WebSocke
 #else
 #  define HTTPD__F_FILE_BIT 1024
 #endif
+#ifdef HTTPD_NO_STREAMING
+#  define HTTPD__F_RESUME_BIT 0   /* no streamed body to resume: likewise */
+#else
+#  define HTTPD__F_RESUME_BIT 8192
+#endif
 enum {
     HTTPD__F_READABLE = 1,     /* the socket may have bytes (edge seen, not drained)   */
     HTTPD__F_WBLOCKED = 2,     /* last write was partial: wait for writability        */
@@ -4997,8 +5002,8 @@ enum {
     HTTPD__F_FILEREAD = 2048,  /* sendfile refused that file: pread it into out        */
     HTTPD__F_FIRST = 4096,     /* no head completed yet: the header deadline counts from
                                   the connection's arrival, not from its first byte      */
-    HTTPD__F_RESUME = 8192,    /* a paused body resumed: run the state machine when the
-                                  worker drives the connection (httpd__body_release)     */
+    HTTPD__F_RESUME = HTTPD__F_RESUME_BIT, /* a paused body resumed: run the state
+                                  machine when the worker drives it (body_release)      */
     HTTPD__F_FILEMEM = 16384,  /* the body is file_mem (read-only memory), not file_fd */
     HTTPD__F_FILECHECK = 32768 /* the body paused: recheck file_tag before going on    */
 };
@@ -5382,6 +5387,9 @@ HTTPD__PRIVATE void httpd__body_hold(httpd__req *r, uint8_t why) {
 /* Drops one reason to pause; with none left, reading goes on: at once, or, `lazily`, at
    the end of the loop turn (the callback about to run may pause it again). */
 HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily) {
+#ifdef HTTPD_NO_STREAMING
+    (void)r; (void)why; (void)lazily;          /* no streamed body: never held */
+#else
     if (!(r->paused & why)) return;
     r->paused = (uint8_t)(r->paused & ~why);
     if (r->paused) return;
@@ -5393,6 +5401,7 @@ HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily) 
     if (!lazily && !(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_process(c);
     else c->flags |= HTTPD__F_RESUME;          /* what is buffered goes on when driven */
     httpd__conn_queue(c);                      /* the worker reads the socket again */
+#endif
 }
 /* A timer, task or writable wait was set up for r: hold its body (if one is streaming). */
 HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
