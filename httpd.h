@@ -93,7 +93,9 @@
                             (default: epoll on Linux, kqueue on macOS/BSD, else poll;
                             see PORTABILITY)
        Everything else is runtime configuration in httpd_desc, where zero means the default;
-       httpd_query_desc() returns the values in use. See the struct below for every field.
+       httpd_query_desc() returns the values in use (0 for the settings of what a switch
+       leaves out: WebSocket, PROXY, task pool, and blocked_warn_ms with neither threads
+       nor metrics). See the struct below for every field.
        Include order: in the file with HTTPD_IMPLEMENTATION, httpd.h may come after system
        headers in the compilers' default (GNU) modes; under strict -std=c11 it must come
        first (else one clear #error says so). In C++14 and later the configuration structs
@@ -1849,13 +1851,17 @@ static void httpd__log_code(const httpd_server *s, int lvl, int code);
 #else
 #  if HTTPD_DEBUG
 #    define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
-#  else
-#    define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), NULL, 0, __VA_ARGS__)
+#    define HTTPD__LOG_WHERE const char *file, int line,
+#    define HTTPD__LOG_FMT 6
+#  else         /* no file and line: two arguments fewer at every call */
+#    define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __VA_ARGS__)
+#    define HTTPD__LOG_WHERE
+#    define HTTPD__LOG_FMT 4
 #  endif
 #  if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 6, 7)))
+__attribute__((format(printf, HTTPD__LOG_FMT, HTTPD__LOG_FMT + 1)))
 #  endif
-static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
+static void httpd__log(const httpd_server *s, int lvl, int code, HTTPD__LOG_WHERE
                        const char *fmt, ...);
 #endif
 
@@ -8376,8 +8382,8 @@ HTTPD__PRIVATE int httpd__mw_init(httpd_server *s) {
         any |= rt->middleware || rt->cors || rt->rate_limit;
     }
     if (!any) return 0;
-    HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_MIDDLEWARE: operations are "
-               "compiled out (middleware, CORS, metrics, ...)");
+    HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "operations (middleware, CORS, metrics, "
+               "...): HTTPD_NO_MIDDLEWARE");
     return HTTPD_ERR_INVAL;
 }
 #endif /* HTTPD_NO_MIDDLEWARE */
@@ -9618,14 +9624,16 @@ HTTPD__PRIVATE int httpd__accept(int lfd, struct sockaddr *sa, socklen_t *sl) {
    before the listener closes, HTTPD__STOP_SETTLE_MS (or the drain delay) later. */
 #if HTTPD__LINUX
 #define HTTPD__STOP_SETTLE_MS 200u
-HTTPD__PRIVATE void httpd__listen_nodefer(httpd_server *s) {
+HTTPD__PRIVATE void httpd__nodefer(int fd) {
     int off = 0;
-    int fds[3] = { s->listen_fd, s->proxy_fd, -1 };
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off);
+}
+HTTPD__PRIVATE void httpd__listen_nodefer(httpd_server *s) {
+    httpd__nodefer(s->listen_fd);
+    if (HTTPD__PROXYPROTO) httpd__nodefer(s->proxy_fd);
 #ifdef HTTPD_TLS_BEARSSL
-    fds[2] = s->tls_fd;
+    httpd__nodefer(s->tls_fd);
 #endif
-    for (int i = 0; i < 3; i++)
-        if (fds[i] >= 0) setsockopt(fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off);
 }
 #else
 #define HTTPD__STOP_SETTLE_MS 0u
@@ -9843,7 +9851,7 @@ HTTPD__PRIVATE void httpd__worker_on_stop_timer(httpd__timer *t, void *ctx) {
     httpd__worker *w = (httpd__worker *)ctx;
     (void)t;
     HTTPD__LOG(w->s, HTTPD_LOG_WARN, HTTPD_ERR_TIMEOUT,
-               "shutdown timeout: force-closing %u connections", w->nconns);
+               "shutdown timeout: closing %u connections", w->nconns);
     httpd__worker_begin_stop(w, 0);
 }
 /* Memory a burst left behind goes back to the system: free blocks and requests that were
@@ -10054,7 +10062,9 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     }
     /* late completions and posts (the pool is stopped by now): told CLOSED, freed; a
        timer still armed for an orphaned request fires the same way */
+#if !defined(HTTPD_NO_TASKS) || !defined(HTTPD_NO_WEBSOCKET)     /* (else nothing comes) */
     if (w->mbox_inited) httpd__worker_mbox(w, 0);
+#endif
     httpd__timer *t;
     while ((t = httpd__wheel_pop(&w->wheel, UINT64_MAX)) != NULL)
         if (t->fire == httpd__req_on_timer) t->fire(t, w);
@@ -10067,8 +10077,10 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
         HTTPD_FREE(ctx, r);
     }
     httpd__pool_free(&w->pool);
+#ifndef HTTPD_NO_WEBSOCKET
     HTTPD_FREE(ctx, w->ws_store);       /* preallocated WebSocket handles (all back) */
     w->ws_store = w->ws_spare = NULL;
+#endif
 #ifdef HTTPD_TLS_BEARSSL
     httpd__pool_free(&w->tls_mem);
     httpd__pool_free(&w->tls_buf);
@@ -10196,8 +10208,12 @@ static void httpd__log_code(const httpd_server *s, int lvl, int code) {
     if (s && s->desc.logger.fn) s->desc.logger.fn(s->desc.logger.user_data, lvl, code, "", NULL, 0);
 }
 #else
-static void httpd__log(const httpd_server *s, int lvl, int code, const char *file, int line,
+static void httpd__log(const httpd_server *s, int lvl, int code, HTTPD__LOG_WHERE
                        const char *fmt, ...) {
+#if !HTTPD_DEBUG
+    const char *file = NULL;
+    int line = 0;
+#endif
     if (!s || !s->desc.logger.fn) return;
     char msg[512];
     va_list ap;
@@ -10225,9 +10241,20 @@ static const struct { uint16_t off, val; } httpd__defaults[] = {
     HTTPD__DEF32(keepalive_timeout_ms, 60000), HTTPD__DEF32(header_timeout_ms, 30000),
     HTTPD__DEF32(body_timeout_ms, 30000), HTTPD__DEF32(body_min_rate, 240),
     HTTPD__DEF32(write_timeout_ms, 30000), HTTPD__DEF32(shutdown_timeout_ms, 10000),
-    HTTPD__DEF32(request_timeout_ms, 60000), HTTPD__DEF32(task_threads, 4),
-    HTTPD__DEF32(blocked_warn_ms, 1000), HTTPD__DEF32(ws_ping_interval_ms, 15000),
-    HTTPD__DEF32(ws_timeout_ms, 45000), HTTPD__DEF32(proxy_timeout_ms, 5000),
+    HTTPD__DEF32(request_timeout_ms, 60000),
+    /* what a switch leaves out keeps its settings at 0 */
+#ifndef HTTPD_NO_TASKS
+    HTTPD__DEF32(task_threads, 4),
+#endif
+#if !defined(HTTPD_NO_THREADS) || !defined(HTTPD_NO_MIDDLEWARE)    /* watchdog, metrics */
+    HTTPD__DEF32(blocked_warn_ms, 1000),
+#endif
+#ifndef HTTPD_NO_WEBSOCKET
+    HTTPD__DEF32(ws_ping_interval_ms, 15000), HTTPD__DEF32(ws_timeout_ms, 45000),
+#endif
+#ifndef HTTPD_NO_MIDDLEWARE
+    HTTPD__DEF32(proxy_timeout_ms, 5000),
+#endif
 };
 #undef HTTPD__DEF32
 HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
@@ -10247,10 +10274,14 @@ HTTPD__PRIVATE void httpd__fill_defaults(httpd_desc *d) {
     d->workers = HTTPD__DEF(d->workers, (int)(ncpu > 0 ? ncpu : 1));
 #endif
     d->max_body_bytes = HTTPD__DEF(d->max_body_bytes, (uint64_t)1 << 20);
+#ifndef HTTPD_NO_WEBSOCKET
     d->ws_max_message_bytes = HTTPD__DEF(d->ws_max_message_bytes, (uint64_t)1 << 20);
+#endif
+#if !defined(HTTPD_NO_TASKS) || !defined(HTTPD_NO_WEBSOCKET)     /* (>>pool's users) */
     /* preallocated: enough task objects for every request a worker can hold at once */
     d->task_queue = HTTPD__DEF(d->task_queue, !d->preallocate ? 1024u
                                : d->max_connections + 2u * (uint32_t)d->workers);
+#endif
 }
 /* Checks the configuration and compiles the routes; no sockets, no threads. */
 HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
@@ -10267,19 +10298,33 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
                             for it (the loop's last signal to it writes to no descriptor) */
     if (httpd__wakefd_open(&s->exit) < 0) return HTTPD_ERR_SYS;
 #endif
-    if (d->workers < 1 || d->workers > 255 || d->task_threads < 1 || d->task_threads > 1024
-        || d->max_header_bytes > (1u << 24)
+    if (d->workers < 1 || d->workers > 255 || d->max_header_bytes > (1u << 24)
         || d->max_request_line > d->max_header_bytes || d->max_headers > 100000
         || d->read_buffer_bytes > (1u << 30))
         return HTTPD_ERR_INVAL;
+#ifndef HTTPD_NO_TASKS
+    if (d->task_threads < 1 || d->task_threads > 1024) return HTTPD_ERR_INVAL;
+#endif
+    /* the access log (it has a thread and allocates) and metrics (they allocate); under
+       HTTPD_NO_MIDDLEWARE httpd__mw_init refuses them anyway */
+#ifdef HTTPD_NO_MIDDLEWARE
+    int logs = 0, metrics = 0;
+#else
+    int logs = d->access_log.path || d->access_log.fn, metrics = d->metrics != NULL;
+#endif
+#ifdef HTTPD_TLS_BEARSSL
+    int tls = d->tls != NULL;
+#else
+    int tls = 0;                         /* (refused below when asked for) */
+#endif
 #ifdef HTTPD_NO_THREADS
-    if (d->workers != 1 || d->pin_workers || d->access_log.path || d->access_log.fn) {
+    if (d->workers != 1 || d->pin_workers || logs) {
         HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "HTTPD_NO_THREADS: one worker, no "
                    "pin_workers, no access log");
         return HTTPD_ERR_INVAL;
     }
 #endif
-    if (d->preallocate && (d->metrics || d->access_log.path || d->access_log.fn || d->tls
+    if (d->preallocate && (metrics || logs || tls
                            || d->max_connections > 1024u * (uint32_t)d->workers)) {
         HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "preallocate: at most 1,024 "
                    "connections per worker; no metrics, access log or TLS");
@@ -10539,9 +10584,9 @@ HTTPD_API int httpd_start(const httpd_desc *desc, httpd_server **out) {
         }
         s->workers[i].started = 1;
     }
-#endif
     if (s->desc.logger.fn && s->desc.blocked_warn_ms != HTTPD_NO_TIMEOUT)
         s->watchdog_started = !httpd__thread_start(&s->watchdog, httpd__watchdog_main, s);
+#endif
 #ifndef HTTPD_NO_MIDDLEWARE
     if (s->mw && s->mw->log) httpd__logw_run(s->mw->log);
 #endif
