@@ -64,14 +64,25 @@
                             fails httpd_start with HTTPD_ERR_INVAL
          HTTPD_NO_GETADDRINFO numeric addresses only (inet_pton; "localhost" is 127.0.0.1),
                             no resolver linked in
+         HTTPD_NO_SHED      leave load shedding out (desc.max_inflight, route max_concurrent:
+                            503 before the handler); a desc or route that sets one fails
+                            httpd_start with HTTPD_ERR_INVAL. max_connections still caps.
+         HTTPD_NO_LOG_MESSAGES log records carry their level and code with an empty
+                            message: no format strings, no formatting (the code says what
+                            happened: httpd_strerror(code), or an HTTP status; 0 for a
+                            notice). A host build without it shows the full messages.
          HTTPD_WHEEL_BITS   timer slots per wheel level as a power of two (2..6; default 6,
                             4 under HTTPD_MINIMAL: 16 slots, a quarter of the memory; a
                             timer further out than the levels reach wakes the worker once
                             per turn of the top level, 65 s at 4)
-         HTTPD_MINIMAL      all of the above plus HTTPD_NO_WEBSOCKET and HTTPD_NO_SIMD, no
-                            TLS, no start-up hints (somaxconn, ulimit), per-request helpers
-                            not forced inline (size before speed): HTTP/1.1 with the
-                            strict parser, router, timeouts and caps (PORTABILITY).
+         HTTPD_MINIMAL      HTTPD_NO_ WEBSOCKET, MULTIPART, SSE, STREAMING, TASKS, FILES
+                            (so STATIC), MIDDLEWARE, SHED, GETADDRINFO, SIMD, LOG_MESSAGES; no
+                            TLS, no start-up hints (somaxconn, ulimit), no malloc_trim,
+                            assertions without message text, reason phrases for the
+                            usual statuses only (others: none, which RFC 9112 allows),
+                            per-request helpers not forced inline and a few smaller,
+                            slower routines (size before speed): HTTP/1.1 with the strict parser, router, timeouts and
+                            caps (PORTABILITY). HTTPD_NO_THREADS is separate.
                             What a switch leaves out stays declared but is not defined;
                             tests/features.sh checks every combination.
          HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_pem, >>tls_conf, >>tls; link
@@ -520,6 +531,12 @@
 #  endif
 #  ifndef HTTPD_NO_TASKS
 #    define HTTPD_NO_TASKS 1
+#  endif
+#  ifndef HTTPD_NO_LOG_MESSAGES
+#    define HTTPD_NO_LOG_MESSAGES 1
+#  endif
+#  ifndef HTTPD_NO_SHED
+#    define HTTPD_NO_SHED 1
 #  endif
 #  ifdef HTTPD_TLS_BEARSSL
 #    error "httpd.h: HTTPD_MINIMAL has no TLS; leave HTTPD_TLS_BEARSSL out"
@@ -1828,20 +1845,25 @@ HTTPD__COLD void httpd__http_date(char out[29], int64_t t) {
 /* ======================================================================= >>log
    Logging goes through desc.logger; silent when unset. Messages are formatted on the
    caller's stack. Not on any hot path. */
-#if HTTPD_DEBUG
-#  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
-#  define HTTPD__LOG_WHERE const char *file, int line,
-#  define HTTPD__LOG_FMT 6
-#else           /* no file and line: two arguments fewer at every call */
-#  define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __VA_ARGS__)
-#  define HTTPD__LOG_WHERE
-#  define HTTPD__LOG_FMT 4
-#endif
-#if defined(__GNUC__) || defined(__clang__)
+#ifdef HTTPD_NO_LOG_MESSAGES        /* the code stands for the message (see CONFIG) */
+#  define HTTPD__LOG(s, lvl, code, ...) httpd__log_code((s), (lvl), (code))
+static void httpd__log_code(const httpd_server *s, int lvl, int code);
+#else
+#  if HTTPD_DEBUG
+#    define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
+#    define HTTPD__LOG_WHERE const char *file, int line,
+#    define HTTPD__LOG_FMT 6
+#  else         /* no file and line: two arguments fewer at every call */
+#    define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __VA_ARGS__)
+#    define HTTPD__LOG_WHERE
+#    define HTTPD__LOG_FMT 4
+#  endif
+#  if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, HTTPD__LOG_FMT, HTTPD__LOG_FMT + 1)))
-#endif
+#  endif
 static void httpd__log(const httpd_server *s, int lvl, int code, HTTPD__LOG_WHERE
                        const char *fmt, ...);
+#endif
 
 /* ======================================================================= >>buf
    Per-worker pool of fixed-size blocks (the read buffer size) used for connection input
@@ -4966,6 +4988,11 @@ enum { HTTPD__S_HEAD, HTTPD__S_BODY, HTTPD__S_HANDLER, HTTPD__S_WS /* a WebSocke
 #else
 #  define HTTPD__F_FILE_BIT 1024
 #endif
+#ifdef HTTPD_NO_STREAMING
+#  define HTTPD__F_RESUME_BIT 0   /* no streamed body to resume: likewise */
+#else
+#  define HTTPD__F_RESUME_BIT 8192
+#endif
 enum {
     HTTPD__F_READABLE = 1,     /* the socket may have bytes (edge seen, not drained)   */
     HTTPD__F_WBLOCKED = 2,     /* last write was partial: wait for writability        */
@@ -4981,8 +5008,8 @@ enum {
     HTTPD__F_FILEREAD = 2048,  /* sendfile refused that file: pread it into out        */
     HTTPD__F_FIRST = 4096,     /* no head completed yet: the header deadline counts from
                                   the connection's arrival, not from its first byte      */
-    HTTPD__F_RESUME = 8192,    /* a paused body resumed: run the state machine when the
-                                  worker drives the connection (httpd__body_release)     */
+    HTTPD__F_RESUME = HTTPD__F_RESUME_BIT, /* a paused body resumed: run the state
+                                  machine when the worker drives it (body_release)      */
     HTTPD__F_FILEMEM = 16384,  /* the body is file_mem (read-only memory), not file_fd */
     HTTPD__F_FILECHECK = 32768 /* the body paused: recheck file_tag before going on    */
 };
@@ -5366,6 +5393,9 @@ HTTPD__PRIVATE void httpd__body_hold(httpd__req *r, uint8_t why) {
 /* Drops one reason to pause; with none left, reading goes on: at once, or, `lazily`, at
    the end of the loop turn (the callback about to run may pause it again). */
 HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily) {
+#ifdef HTTPD_NO_STREAMING
+    (void)r; (void)why; (void)lazily;          /* no streamed body: never held */
+#else
     if (!(r->paused & why)) return;
     r->paused = (uint8_t)(r->paused & ~why);
     if (r->paused) return;
@@ -5377,6 +5407,7 @@ HTTPD__PRIVATE void httpd__body_release(httpd__req *r, uint8_t why, int lazily) 
     if (!lazily && !(c->flags & HTTPD__F_IN_HANDLER)) httpd__conn_process(c);
     else c->flags |= HTTPD__F_RESUME;          /* what is buffered goes on when driven */
     httpd__conn_queue(c);                      /* the worker reads the socket again */
+#endif
 }
 /* A timer, task or writable wait was set up for r: hold its body (if one is streaming). */
 HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
@@ -5390,6 +5421,23 @@ HTTPD__PRIVATE void httpd__req_wait_body(httpd__req *r) {
    connection back to the state machine (httpd__req_answered -> httpd__conn_process).
    Calls: >>conn. Owner: the connection's worker thread. */
 HTTPD_API const char *httpd_reason(int status) {
+#ifdef HTTPD_MINIMAL
+    /* the statuses the server sends itself and the usual ones; others get none (the
+       phrase is optional, RFC 9112 §4: "HTTP/1.1 207 ") */
+    static const uint16_t code[] = {
+        200, 201, 204, 301, 302, 304, 400, 401, 403, 404, 405, 408, 413, 414, 417, 431, 500,
+        501, 503, 504, 505 };
+    static const char text[] =
+        "OK\0Created\0No Content\0Moved Permanently\0Found\0Not Modified\0Bad Request\0"
+        "Unauthorized\0Forbidden\0Not Found\0Method Not Allowed\0Request Timeout\0"
+        "Content Too Large\0URI Too Long\0Expectation Failed\0"
+        "Request Header Fields Too Large\0Internal Server Error\0Not Implemented\0"
+        "Service Unavailable\0Gateway Timeout\0HTTP Version Not Supported\0";
+    const char *p = text;
+    for (size_t i = 0; i < sizeof code / sizeof code[0]; i++, p += strlen(p) + 1)
+        if (code[i] == status) return p;
+    return "";
+#else
     /* the codes, and their phrases in the same order (a table: half the size of a switch) */
     static const uint16_t code[] = {
         100, 101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404,
@@ -5410,6 +5458,7 @@ HTTPD_API const char *httpd_reason(int status) {
         if (code[i] == status) return p;
     return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirect"
          : status < 500 ? "Client Error" : "Server Error";
+#endif
 }
 /* Appends a response head to c->out, with room for `more` bytes after it. framing:
    HTTPD__FR_LENGTH (Content-Length: len), _CHUNKED, _CLOSE (body until close). keepalive 0
@@ -5591,11 +5640,15 @@ HTTPD__PRIVATE int httpd__keepalive(const httpd__conn *c, const httpd__req *r) {
 }
 /* The application answered: the request no longer counts against the limits. */
 HTTPD__PRIVATE void httpd__req_uncount(httpd__req *r) {
+#ifdef HTTPD_NO_SHED
+    (void)r;                                   /* never counted */
+#else
     httpd_server *s = r->w->s;
     if (r->counted & 1) HTTPD__ADJ(&s->inflight, (uint32_t)-1);
     if (r->counted & 2)
         HTTPD__ADJ(&s->route_inflight[r->route - s->router.routes], (uint32_t)-1);
     r->counted = 0;
+#endif
 }
 /* The application answers an orphaned request: free it and say why it went nowhere. */
 HTTPD__PRIVATE int httpd__req_drop_orphan(httpd__req *r) {
@@ -5722,6 +5775,7 @@ HTTPD__COLD void httpd__conn_fail(httpd__conn *c, httpd__req *r, int status, int
 HTTPD__PRIVATE void httpd__conn_error(httpd__conn *c, int status) {
     httpd__conn_fail(c, c->req, status, 1);
 }
+#ifndef HTTPD_NO_SHED
 /* Load shedding: over max_inflight or the route's max_concurrent, answer
    503 + Retry-After at once instead of queueing without bound. Returns 1 if shed. */
 HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
@@ -5749,6 +5803,7 @@ HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
     c->state = HTTPD__S_HANDLER;
     return 1;
 }
+#endif /* HTTPD_NO_SHED */
 /* Answers a request the router settled itself: 404, 405 or OPTIONS, with Allow. The
    operations chain runs first, the answer standing where a handler would. */
 HTTPD__COLD int httpd__mw_begin(httpd__conn *c, httpd__req *r);
@@ -8344,9 +8399,11 @@ HTTPD__PRIVATE void httpd__conn_dispatch(httpd__conn *c) {
     httpd__req *r = c->req;
     if (!HTTPD__SBODY(r)) r->body_done = 1;
     if (r->body) { r->pub.body.ptr = r->body; r->pub.body.len = r->body_len; }
+#ifndef HTTPD_NO_SHED
     if ((c->w->s->desc.max_inflight || (r->route && r->route->pub->max_concurrent))
         && httpd__conn_shed(c, r))
         return;
+#endif
     c->state = r->body_done ? HTTPD__S_HANDLER : HTTPD__S_BODY;  /* streamed: body to come */
     c->since = c->w->now;                             /* the request deadline starts */
     c->flags |= HTTPD__F_IN_HANDLER;
@@ -9913,9 +9970,11 @@ HTTPD__PRIVATE void *httpd__watchdog_main(void *arg) {
                                                   : s->router.nroutes], 1);
             }
 #endif
-            HTTPD__LOG(s, HTTPD_LOG_WARN, 0, "worker %d blocked for %llu ms%s%s%s%s: a handler "
-                       "or callback does not return to the event loop (its connections wait); "
-                       "move blocking work to httpd_defer", i, (unsigned long long)(now - since),
+            (void)rt;                                  /* (HTTPD_NO_LOG_MESSAGES) */
+            HTTPD__LOG(s, HTTPD_LOG_WARN, HTTPD_ERR_TIMEOUT, "worker %d blocked for %llu "
+                       "ms%s%s%s%s: a handler or callback does not return to the event loop "
+                       "(its connections wait); move blocking work to httpd_defer", i,
+                       (unsigned long long)(now - since),
                        !cb ? "" : rt ? " in a callback of route " : " in a callback (no route)",
                        rt ? (rt->method ? rt->method : "*") : "", rt ? " " : "",
                        rt ? rt->pub->pattern : "");
@@ -10144,8 +10203,15 @@ HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char
     /* one call per line, straight to descriptor 2 (no stdio stream is linked in): the C
        library formats it whole and writes it at once, so lines from workers do not mix */
     if (file) dprintf(2, "httpd: %s: %s (code %d) [%s:%d]\n", name, msg, code, file, line);
-    else dprintf(2, "httpd: %s: %s (code %d)\n", name, msg, code);
+    else dprintf(2, "httpd: %s: %s%s(code %d)\n", name, msg, *msg ? " " : "", code);
 }
+#ifdef HTTPD_NO_LOG_MESSAGES
+/* A record without its message (an empty one): the level and the code tell what
+   happened (httpd_strerror(code) for a library error, else an HTTP status or 0). */
+static void httpd__log_code(const httpd_server *s, int lvl, int code) {
+    if (s && s->desc.logger.fn) s->desc.logger.fn(s->desc.logger.user_data, lvl, code, "", NULL, 0);
+}
+#else
 static void httpd__log(const httpd_server *s, int lvl, int code, HTTPD__LOG_WHERE
                        const char *fmt, ...) {
 #if !HTTPD_DEBUG
@@ -10160,6 +10226,7 @@ static void httpd__log(const httpd_server *s, int lvl, int code, HTTPD__LOG_WHER
     va_end(ap);
     s->desc.logger.fn(s->desc.logger.user_data, lvl, code, msg, file, line);
 }
+#endif
 HTTPD_API const char *httpd_strerror(int err) {
     switch (err) {
 #define HTTPD__ERR_CASE(name, value, text) case value: return text;
@@ -10306,13 +10373,27 @@ HTTPD__PRIVATE int httpd__server_init(httpd_server *s, const httpd_desc *desc) {
             return HTTPD_ERR_INVAL;
         }
 #endif
+#ifdef HTTPD_NO_SHED
+        if (s->router.routes[i].pub->max_concurrent) {
+            HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "route %s: max_concurrent, but "
+                       "HTTPD_NO_SHED", s->router.routes[i].pub->pattern);
+            return HTTPD_ERR_INVAL;
+        }
+#endif
     }
+#ifdef HTTPD_NO_SHED
+    if (d->max_inflight) {
+        HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "max_inflight, but HTTPD_NO_SHED");
+        return HTTPD_ERR_INVAL;
+    }
+#else
     if (s->router.nroutes) {
         size_t n = s->router.nroutes * sizeof *s->route_inflight;
         s->route_inflight = (HTTPD__ATOMIC(uint32_t) *)HTTPD_MALLOC(d->alloc_ctx, n);
         if (!s->route_inflight) return HTTPD_ERR_NOMEM;
         memset((void *)s->route_inflight, 0, n);
     }
+#endif
     return httpd__mw_init(s);
 }
 /* A listening socket on addr:port_in; *fd and the bound port, or HTTPD_ERR_ADDR. */

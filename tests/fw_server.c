@@ -168,6 +168,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--request-id")) d.request_id = 1;     /* must fail when */
         else if (!strcmp(argv[i], "--metrics")) d.metrics = no_metrics;  /* not available */
         else if (!strcmp(argv[i], "--stream-route")) streamed = 1;       /* HTTPD_NO_STREAMING */
+        else if (!strcmp(argv[i], "--max-inflight") && i + 1 < argc)      /* HTTPD_NO_SHED */
+            d.max_inflight = (uint32_t)atoi(argv[++i]);
 #ifndef HTTPD_NO_MIDDLEWARE
         else if (!strcmp(argv[i], "--rate-limit")) {  /* (not by default: plain heap figures) */
             for (httpd_route *r = routes; r->pattern; r++)

@@ -213,8 +213,9 @@ def heap_at_start_small():
 
 @test
 def minimal_build_refuses_operations():
-    """HTTPD_MINIMAL (no middleware, no streaming): a desc asking for operations or a
-    stream_body route fails with INVAL; a preallocated server refuses metrics."""
+    """HTTPD_MINIMAL (no middleware, no streaming, no load shedding): a desc asking for
+    operations, a stream_body route or max_inflight fails with INVAL; a preallocated server
+    refuses metrics."""
     if "fw_server-min" not in VARIANTS:
         return
     p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--request-id", "--no-serve"],
@@ -225,10 +226,18 @@ def minimal_build_refuses_operations():
     assert p.returncode == 1 and "invalid argument" in p.stderr, (p.returncode, p.stderr)
     p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--stream-route", "--no-serve"],
                        capture_output=True, text=True, timeout=20)
-    assert p.returncode == 1 and "HTTPD_NO_STREAMING" in p.stderr, (p.returncode, p.stderr)
+    # HTTPD_MINIMAL logs codes, not messages (HTTPD_NO_LOG_MESSAGES): -2 is INVAL
+    assert p.returncode == 1 and "httpd: error: (code -2)" in p.stderr, (p.returncode, p.stderr)
     p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--stream-route", "--no-serve"],
                        capture_output=True, text=True, timeout=20)
     assert p.returncode == 0, (p.returncode, p.stderr)             # with streaming: fine
+    # load shedding is left out too (HTTPD_NO_SHED): max_connections is the cap
+    p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--max-inflight", "2",
+                        "--no-serve"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "httpd: error: (code -2)" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([os.path.join(BUILD, "fw_server-asan"), "--max-inflight", "2",
+                        "--no-serve"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, (p.returncode, p.stderr)
 
 
 @test
@@ -402,7 +411,7 @@ def numeric_addresses_without_a_resolver():
             fw.stop()
     p = subprocess.run([os.path.join(BUILD, "fw_server-min"), "--addr", "example.com",
                         "--no-serve"], capture_output=True, text=True, timeout=20)
-    assert p.returncode == 1 and "not numeric" in p.stderr, (p.returncode, p.stderr)
+    assert p.returncode == 1 and "httpd: error: (code -7)" in p.stderr, (p.returncode, p.stderr)  # ADDR
 
 
 if __name__ == "__main__":

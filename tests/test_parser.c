@@ -1,6 +1,7 @@
 /* tests/test_parser.c - the head scanner and parser, the chunked decoder, path decoding,
-   decimal formatting, HTTP dates. Also built with HTTPD_MINIMAL (test_parser-min), whose
-   smaller token compares, method ids and number formatting take other paths.
+   decimal formatting, HTTP dates, reason phrases. Also built with HTTPD_MINIMAL
+   (test_parser-min), whose token compares, method ids, number formatting and reason
+   phrases are smaller.
    Every input sits just before a PROT_NONE guard page, and is fed whole and split at every
    byte (the prefix re-copied to the guard each time, so the buffer also "moves"). */
 #define HTTPD_IMPLEMENTATION
@@ -437,6 +438,21 @@ static void test_http_date(void) {
     }
     CHECK_EQ(bad, 0);
 }
+/* reason phrases: every status the server answers with itself has one; others have one
+   too, except under HTTPD_MINIMAL (the phrase is optional) */
+static void test_reason(void) {
+    static const int own[] = { 200, 400, 404, 405, 408, 413, 414, 417, 431, 500, 501, 503,
+                               504, 505 };
+    for (size_t i = 0; i < HTTPD__COUNTOF(own); i++) CHECK(httpd_reason(own[i])[0] != 0);
+    CHECK(!strcmp(httpd_reason(404), "Not Found"));
+    CHECK(!strcmp(httpd_reason(431), "Request Header Fields Too Large"));
+#ifdef HTTPD_MINIMAL
+    CHECK(!strcmp(httpd_reason(207), ""));
+#else
+    CHECK(!strcmp(httpd_reason(207), "OK"));
+    CHECK(!strcmp(httpd_reason(426), "Upgrade Required"));
+#endif
+}
 int main(void) {
     page = (size_t)sysconf(_SC_PAGESIZE);
     size_t size = page * 12;
@@ -462,5 +478,6 @@ int main(void) {
     RUN(test_path_decode);
     RUN(test_utoa);
     RUN(test_http_date);
+    RUN(test_reason);
     return REPORT();
 }
