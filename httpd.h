@@ -8374,12 +8374,15 @@ HTTPD__PRIVATE void httpd__mw_worker_free(httpd__worker *w) { (void)w; }
 HTTPD__PRIVATE int httpd__mw_worker_init(httpd__worker *w) { (void)w; return 0; }
 HTTPD__PRIVATE int httpd__mw_init(httpd_server *s) {
     const httpd_desc *d = &s->desc;
-    int any = d->middleware || d->request_id || d->cors || d->rate_limit || d->metrics
-              || d->access_log.path || d->access_log.fn || d->on_error || d->trusted_proxies
-              || d->proxy_protocol;
+    /* one OR of the fields, one test (none is set in the usual case) */
+    uintptr_t any = (uintptr_t)d->middleware | (uintptr_t)(unsigned)d->request_id
+                    | (uintptr_t)d->cors | (uintptr_t)d->rate_limit | (uintptr_t)d->metrics
+                    | (uintptr_t)d->access_log.path | (uintptr_t)d->access_log.fn
+                    | (uintptr_t)d->on_error | (uintptr_t)d->trusted_proxies
+                    | (uintptr_t)(unsigned)d->proxy_protocol;
     for (uint32_t i = 0; i < s->router.nroutes; i++) {
         const httpd_route *rt = s->router.routes[i].pub;
-        any |= rt->middleware || rt->cors || rt->rate_limit;
+        any |= (uintptr_t)rt->middleware | (uintptr_t)rt->cors | (uintptr_t)rt->rate_limit;
     }
     if (!any) return 0;
     HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_INVAL, "operations (middleware, CORS, metrics, "
