@@ -10739,7 +10739,7 @@ HTTPD_API int httpd_run(const httpd_desc *desc) {
     int rc = httpd_start(desc, &s);
     if (rc >= 0) {
         rc = httpd__sig_serve(s);
-        httpd_destroy(s);
+        HTTPD_FREE(s->desc.alloc_ctx, s);   /* waited: the object is all that is left */
     }
     httpd__sig_restore(old);
     return rc;
