@@ -446,9 +446,10 @@
        out what a device does not use (CONFIG: HTTPD_NO_* and HTTPD_MINIMAL) and, for one
        thread without pthreads, HTTPD_NO_THREADS: one worker whose loop runs in
        httpd_serve (or httpd_wait) on the caller's thread, blocking tasks run between loop
-       turns (they hold the loop while they work), no watchdog, no access log; SIGINT and
-       SIGTERM stop it through signal handlers (the first gracefully; httpd_run installs
-       them before the start and does not unblock the two, httpd_serve does). desc.preallocate = 1
+       turns (they hold the loop while they work), no watchdog, no access log, no
+       pin_workers; SIGINT and SIGTERM stop it through signal handlers (the first
+       gracefully; httpd_run installs them before the start and leaves the signal mask
+       alone, so they must not be blocked; httpd_serve unblocks them). desc.preallocate = 1
        makes everything at httpd_start: per worker, its share of max_connections in slots,
        two blocks per slot plus one, one request per slot plus one. After that the server
        never allocates: a connection past the slots waits in the kernel's backlog (the
@@ -943,7 +944,8 @@ HTTPD_API void httpd_destroy(httpd_server *s);
    the first starts a graceful stop, a second stops at once. Then waits like httpd_wait
    (httpd_destroy is still the caller's). Worker threads always run with signals blocked;
    block SIGINT/SIGTERM before httpd_start if one may arrive between the two calls
-   (httpd_run does). */
+   (httpd_run does). HTTPD_NO_THREADS: the loop runs here, and signal handlers (installed
+   for the call, then restored) stop it; httpd_run installs them before its start. */
 HTTPD_API int  httpd_serve(httpd_server *s);
 /* httpd_start + httpd_serve + httpd_destroy: 0 after a clean stop, or the negative
    httpd_err that kept the server from starting (logged; HTTPD_ERR_ADDR: the address
