@@ -3930,8 +3930,7 @@ HTTPD__PRIVATE int httpd__taskpool_step(httpd__taskpool *p, int wait) {
 HTTPD__PRIVATE void httpd__taskpool_free(httpd__taskpool *p) { (void)p; }
 HTTPD__PRIVATE int httpd__taskpool_start(httpd__taskpool *p, int n, uint32_t cap, void *ctx) {
     (void)n; (void)cap;
-    memset(p, 0, sizeof *p);
-    p->alloc_ctx = ctx;                 /* WebSocket sends still carry task objects */
+    p->alloc_ctx = ctx;      /* WebSocket sends still carry task objects (p is zeroed) */
     return 0;
 }
 #endif /* HTTPD_NO_TASKS */
@@ -10453,14 +10452,12 @@ HTTPD__PRIVATE int httpd__bind(httpd_server *s, const char *addr, uint16_t port_
        (the request is then read at once), but holds a silent one only for about a second
        or two of SYN-ACK retransmits, so the header timeout that counts from the accept
        closes it within header_timeout_ms + ~3 s of the TCP handshake */
-    int one = 1, defer = 1;
+    int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* inherited by accept */
 #if HTTPD__LINUX
-    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
-#else
-    (void)defer;                  /* (FreeBSD's accept filters need a kernel module) */
-#endif
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one);      /* 1 s */
+#endif                            /* (FreeBSD's accept filters need a kernel module) */
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, d->backlog) < 0) {
         HTTPD__LOG(s, HTTPD_LOG_ERROR, HTTPD_ERR_ADDR, "bind/listen %s:%u: %s", addr,
                    (unsigned)port_in, strerror(errno));
