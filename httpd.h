@@ -9727,6 +9727,16 @@ HTTPD__PRIVATE void httpd__worker_tick_date(httpd__worker *w) {
    already fails), take what the kernel has queued, stop accepting, close idle connections
    and let the others finish (their responses say Connection: close) until the shutdown
    timeout. Not graceful (or at the timeout): close everything now. */
+/* The listening sockets close (by the last worker to stop, or at the release). */
+HTTPD__PRIVATE void httpd__close_listeners(httpd_server *s) {
+    if (s->listen_fd >= 0) close(s->listen_fd);
+    if (HTTPD__PROXYPROTO && s->proxy_fd >= 0) close(s->proxy_fd);
+    s->listen_fd = s->proxy_fd = -1;
+#ifdef HTTPD_TLS_BEARSSL
+    if (s->tls_fd >= 0) close(s->tls_fd);
+    s->tls_fd = -1;
+#endif
+}
 HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
     httpd_server *s = w->s;
     if (graceful && w->draining && !w->stopping && w->drain_timer.pprev) return;  /* draining */
@@ -9753,15 +9763,8 @@ HTTPD__PRIVATE void httpd__worker_begin_stop(httpd__worker *w, int graceful) {
         for (int i = 0; HTTPD__PROXYPROTO && graceful && w->paccepting && i < 64; i++)
             if (!httpd__worker_accept(w, HTTPD__L_PROXY)) break;
         httpd__worker_listen(w, 0);
-        if (HTTPD__ADD(&s->listeners_left, -1) == 1) {
-            if (s->listen_fd >= 0) close(s->listen_fd);  /* last worker out closes them */
-            if (HTTPD__PROXYPROTO && s->proxy_fd >= 0) close(s->proxy_fd);
-            s->listen_fd = s->proxy_fd = -1;
-#ifdef HTTPD_TLS_BEARSSL
-            if (s->tls_fd >= 0) close(s->tls_fd);
-            s->tls_fd = -1;
-#endif
-        }
+        if (HTTPD__ADD(&s->listeners_left, -1) == 1)
+            httpd__close_listeners(s);                  /* the last worker out */
         uint32_t t = s->desc.shutdown_timeout_ms;
         if (graceful && t != HTTPD_NO_TIMEOUT)
             httpd__wheel_add(&w->wheel, &w->stop_timer, w->now + t);
@@ -10528,16 +10531,12 @@ HTTPD__PRIVATE void httpd__server_release(httpd_server *s) {
     }
     httpd__taskpool_release(&s->pool);       /* after the mailboxes gave their tasks back */
     s->nworkers = 0;
-    if (s->listen_fd >= 0) close(s->listen_fd);
-    if (HTTPD__PROXYPROTO && s->proxy_fd >= 0) close(s->proxy_fd);
+    httpd__close_listeners(s);
 #ifndef HTTPD_NO_THREADS
     httpd__wakefd_close(&s->exit);
 #endif
-    s->listen_fd = s->proxy_fd = -1;
     httpd__mw_free(s);                     /* after the workers: writes the last log lines */
 #ifdef HTTPD_TLS_BEARSSL
-    if (s->tls_fd >= 0) close(s->tls_fd);
-    s->tls_fd = -1;
     httpd__tls_conf_free(s->tls);
     s->tls = NULL;
 #endif
