@@ -10074,8 +10074,9 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     while ((t = httpd__wheel_pop(&w->wheel, UINT64_MAX)) != NULL)
         if (t->fire == httpd__req_on_timer) t->fire(t, w);
     for (uint32_t i = 0; i < w->nchunks; i++) HTTPD_FREE(ctx, w->chunks[i]);
-    HTTPD_FREE(ctx, w->chunks);
+    HTTPD_FREE(ctx, w->chunks);                     /* the header fields with it */
     w->chunks = NULL;
+    w->hdrs = NULL;
     while (w->free_reqs) {
         httpd__req *r = w->free_reqs;
         w->free_reqs = r->next_free;
@@ -10090,8 +10091,6 @@ HTTPD__PRIVATE void httpd__worker_free(httpd__worker *w) {
     httpd__pool_free(&w->tls_mem);
     httpd__pool_free(&w->tls_buf);
 #endif
-    HTTPD_FREE(ctx, w->hdrs);
-    w->hdrs = NULL;
     httpd__poll_free(&w->poll);
     if (w->mbox_inited) {
         httpd__mutex_destroy(&w->mbox_mu);
@@ -10164,17 +10163,18 @@ HTTPD__PRIVATE int httpd__worker_init(httpd__worker *w, httpd_server *s, int ind
     w->tls_mem.wipe = 1;
     httpd__pool_init(&w->tls_buf, s->tls ? s->tls->buf_len : 4096, 64, s->desc.alloc_ctx);
 #endif
-    w->hdrs = (httpd_header *)HTTPD_MALLOC(s->desc.alloc_ctx,
-                                           s->lim.max_headers * sizeof(httpd_header));
-    if (!w->hdrs) return HTTPD_ERR_NOMEM;
-    w->head.headers = w->hdrs;
     /* chunks of the next power of two >= max_connections (a worker may hold them all), at
        most 1,024: a 4-connection device allocates 4 slots, not 1,024 */
     while (w->cbits < HTTPD__CONN_CHUNK_BITS && (1u << w->cbits) < s->desc.max_connections)
         w->cbits++;
     w->max_chunks = (s->desc.max_connections >> w->cbits) + 1;
-    w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks);
+    /* one block: the chunk table, then the header fields of the head being parsed (both
+       arrays of pointer-sized members: aligned) */
+    w->chunks = (httpd__conn **)HTTPD_MALLOC(s->desc.alloc_ctx, w->max_chunks * sizeof *w->chunks
+                                             + s->lim.max_headers * sizeof(httpd_header));
     if (!w->chunks) return HTTPD_ERR_NOMEM;
+    w->hdrs = (httpd_header *)(void *)(w->chunks + w->max_chunks);
+    w->head.headers = w->hdrs;
     w->out_high = HTTPD__OUT_HIGH;
     w->out_low = HTTPD__OUT_LOW;
     if (s->desc.preallocate) {
