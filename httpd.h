@@ -70,7 +70,8 @@
          HTTPD_NO_LOG_MESSAGES log records carry their level and code with an empty
                             message: no format strings, no formatting (the code says what
                             happened: httpd_strerror(code), or an HTTP status; 0 for a
-                            notice). A host build without it shows the full messages.
+                            notice; httpd_log_stderr prints level, code and any message).
+                            A host build without it shows the full messages.
          HTTPD_WHEEL_BITS   timer slots per wheel level as a power of two (2..6; default 6,
                             4 under HTTPD_MINIMAL: 16 slots, a quarter of the memory; a
                             timer further out than the levels reach wakes the worker once
@@ -8939,8 +8940,12 @@ HTTPD__PRIVATE uint64_t httpd__conn_deadline(const httpd__conn *c) {
         else t = d->body_timeout_ms;
         break;
     case HTTPD__S_LINGER: t = HTTPD__LINGER_MS; break;
+#ifndef HTTPD_NO_WEBSOCKET
     case HTTPD__S_WS: dl = httpd__ws_deadline(c); break;
+#endif
+#ifndef HTTPD_NO_MIDDLEWARE
     case HTTPD__S_PROXY: t = HTTPD__MIN(d->proxy_timeout_ms, d->header_timeout_ms); break;
+#endif
     case HTTPD__S_HANDLER:
         if (!c->req->responded && !HTTPD__STREAMING(c->req)) t = c->req->timeout_ms;
         break;
@@ -8979,10 +8984,12 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
         if (c->flags & HTTPD__F_HEADSTART) httpd__conn_error(c, 408);
         else c->state = HTTPD__S_CLOSING;          /* idle keep-alive: close silently */
         break;
+#ifndef HTTPD_NO_MIDDLEWARE
     case HTTPD__S_PROXY:                           /* no PROXY header in time: a bad peer */
         if (!c->w->stop_at) HTTPD__REJECT(c->w, HTTPD__RJ_PROXY);  /* (not: a stop's grace) */
         c->state = HTTPD__S_ABORT;
         break;
+#endif
     case HTTPD__S_BODY: {
         httpd__req *r = c->req;
         const httpd_desc *d = &c->w->s->desc;
@@ -9006,9 +9013,11 @@ HTTPD__PRIVATE void httpd__conn_timeout(httpd__conn *c) {
     case HTTPD__S_HANDLER:                    /* the handler did not answer in time */
         httpd__conn_504(c);
         break;
+#ifndef HTTPD_NO_WEBSOCKET
     case HTTPD__S_WS:                         /* ping, heartbeat timeout, close wait */
         httpd__ws_timeout(c);
         break;
+#endif
     case HTTPD__S_LINGER:
         c->state = HTTPD__S_ABORT;
         break;
@@ -10198,8 +10207,13 @@ HTTPD_API void httpd_log_stderr(void *user_data, int level, int code, const char
     const char *name = level == HTTPD_LOG_ERROR ? "error" : "warn";
     /* one call per line, straight to descriptor 2 (no stdio stream is linked in): the C
        library formats it whole and writes it at once, so lines from workers do not mix */
+#ifdef HTTPD_NO_LOG_MESSAGES         /* records come without message or place: one form */
+    (void)file; (void)line;
+    dprintf(2, "httpd: %s:%s%s (code %d)\n", name, *msg ? " " : "", msg, code);
+#else
     if (file) dprintf(2, "httpd: %s: %s (code %d) [%s:%d]\n", name, msg, code, file, line);
-    else dprintf(2, "httpd: %s: %s%s(code %d)\n", name, msg, *msg ? " " : "", code);
+    else dprintf(2, "httpd: %s: %s (code %d)\n", name, msg, code);
+#endif
 }
 #ifdef HTTPD_NO_LOG_MESSAGES
 /* A record without its message (an empty one): the level and the code tell what
