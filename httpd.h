@@ -467,11 +467,12 @@
        that is allocated. Measured
        (`make size`, tools/size.sh; tests/test_firmware.py checks the no-allocation claim
        under load): heap at start of a 1-worker, 4-connection server with 2 KiB heads
-       9.1 KB, 3.7 KB under HTTPD_MINIMAL (50.1 / 44.1 KB preallocated); hello.c .text at
-       x86-64 -O1 102.7 KiB with every feature, 32.8 KiB HTTPD_MINIMAL, 31.8 KiB
-       HTTPD_MINIMAL + HTTPD_NO_THREADS (29.3 KiB with HTTPD_STATIC); ARM Thumb-2 -Os
-       --gc-sections size text 24.8 KiB for HTTPD_MINIMAL + HTTPD_NO_THREADS (24.5 KiB
-       with HTTPD_STATIC), no libgcc division routine linked in.
+       9.1 KB, 3.6 KB under HTTPD_MINIMAL (50.1 / 43.5 KB preallocated); hello.c .text at
+       x86-64 -O1 102.2 KiB with every feature, 29.5 KiB HTTPD_MINIMAL, 28.6 KiB
+       HTTPD_MINIMAL + HTTPD_NO_THREADS (25.9 KiB with HTTPD_STATIC); ARM Thumb-2 -Os
+       --gc-sections size text 19.8 KiB for HTTPD_MINIMAL + HTTPD_NO_THREADS (19.6 KiB
+       with HTTPD_STATIC), no libgcc division routine linked in. make size fails when
+       the minimal one-thread build passes 32 KiB (x86-64), 20 KiB (ARM) or 16 KiB of heap.
 
    LIMITS (defaults)                           ERRORS (status, then the connection closes)
        request line        8 KiB  -> 414           malformed syntax, bad framing     -> 400
