@@ -148,16 +148,22 @@ test:
 	@tests/deps.sh
 	@$(MAKE) --no-print-directory test-run $(if $(filter epoll,$(BACKEND)),BACKENDS="poll kqueue")
 # what the suites run (build/demo-tls and build/firmware-asan are not among them: the TLS
-# demo is built by tests/compile_check.sh, examples/firmware.c with ASan by test_static.py)
+# demo is built by tests/compile_check.sh, examples/firmware.c with ASan by test_static.py).
+# test-run builds build/demo-asan and build/demo, which most Python suites need and nothing
+# else; tests/run.sh starts those suites and builds the rest (test-bins, niced) beside them.
 BACKENDS ?=
-test-run: $(addprefix backend-subset-,$(BACKENDS)) $(addprefix $(B)/test_,$(UNIT)) $(B)/test_wheel-16 $(B)/test_server $(B)/test_server-tsan $(B)/test_mw-tsan \
-      $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
+UNITS_RUN := $(sort $(addprefix test_,$(UNIT)) test_wheel-16 test_server test_server-tsan \
+               test_mw-tsan test_tls test_tls-tsan) $(addprefix replay_,$(sort $(FUZZ)))
+.PHONY: test-bins
+test-bins: $(addprefix $(B)/,$(UNITS_RUN)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
       $(B)/store-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
-      $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan \
+      $(FUZZ_BINS) $(B)/notes_api-asan $(B)/demo-tls-asan \
       $(B)/fw_server-asan $(B)/fw_server-min $(B)/fw_server-nothreads \
-      $(B)/fw_server-tiny $(B)/fw_server-tsan
-	@BUILD=$(B) BACKENDS="$(BACKENDS)" SUBSET="$(SUBSET_SUITE)" tests/run.sh
+      $(B)/fw_server-tiny $(B)/fw_server-tsan $(addprefix backend-subset-,$(BACKENDS))
+test-run: $(B)/demo-asan $(B)/demo
+	+@BUILD=$(B) BACKENDS="$(BACKENDS)" SUBSET="$(SUBSET_SUITE)" UNITS="$(UNITS_RUN)" \
+	  BUILD_REST="test-bins BACKEND=$(BACKEND)" tests/run.sh
 
 # The other two event backends, a subset of the suites each (the whole suite with each:
 # `make test-run BACKEND=poll`, `BACKEND=kqueue`). Part of `make test`; alone, `make
