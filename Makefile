@@ -70,7 +70,7 @@ $(B)/test_tls-tsan: tests/test_tls.c tests/harness.h $(HDR) | $(B)
 $(B)/replay_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c fuzz/replay.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) $(TLS) -o $@ $< fuzz/replay.c $(LIBS) $(TLSLIB)
 $(B)/fuzz_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c $(HDR) | $(B)
-	clang $(BFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	clang $(BFLAGS) $(SANDBG) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
 $(B)/demo-tsan: examples/demo.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
@@ -115,7 +115,7 @@ FUZZ_BINS := $(if $(filter environment command,$(firstword $(origin FUZZ_SECONDS
 $(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)
 $(B)/fuzz_%: fuzz/fuzz_%.c $(HDR) | $(B)
-	clang $(BFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	clang $(BFLAGS) $(SANDBG) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -o $@ $< $(LIBS)
 fuzz: $(addprefix $(B)/fuzz_,$(FUZZ))
 	@for h in $(FUZZ); do mkdir -p $(B)/corpus/$$h && cp -n fuzz/corpus/$$h/* $(B)/corpus/$$h/; \
