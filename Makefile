@@ -4,8 +4,11 @@ CXX     ?= c++
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
 STD     := -std=c11
-SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-TSAN    := -O1 -g -fsanitize=thread
+# sanitizer builds: -g1 (line tables: reports still say file:line) compiles and links
+# faster than -g; SANDBG=-g for full debug info (variables, for a debugger)
+SANDBG  ?= -g1
+SAN     := -O1 $(SANDBG) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TSAN    := -O1 $(SANDBG) -fsanitize=thread
 LIBS    := -lpthread
 # BACKEND=epoll (default, build/), poll (build-poll/) or kqueue (build-kqueue/: the kqueue
 # backend over tests/kqueue_emu.h, with the code paths of a non-Linux system); every program
@@ -67,7 +70,7 @@ $(B)/test_tls-tsan: tests/test_tls.c tests/harness.h $(HDR) | $(B)
 $(B)/replay_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c fuzz/replay.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) $(TLS) -o $@ $< fuzz/replay.c $(LIBS) $(TLSLIB)
 $(B)/fuzz_tls: fuzz/fuzz_tls.c fuzz/fuzz_worker.c $(HDR) | $(B)
-	clang $(BFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	clang $(BFLAGS) $(SANDBG) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  $(TLS) -o $@ $< $(LIBS) $(TLSLIB)
 $(B)/demo-tsan: examples/demo.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(TSAN) -o $@ examples/demo.c $(LIBS)
@@ -114,7 +117,7 @@ FUZZ_BINS := $(if $(filter environment command,$(firstword $(origin FUZZ_SECONDS
 $(B)/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(HDR) | $(B)
 	$(CC) $(STD) $(WARN) $(SAN) -o $@ $< fuzz/replay.c $(LIBS)
 $(B)/fuzz_%: fuzz/fuzz_%.c $(HDR) | $(B)
-	clang $(BFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	clang $(BFLAGS) $(SANDBG) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -o $@ $< $(LIBS)
 fuzz: $(addprefix $(B)/fuzz_,$(FUZZ))
 	@for h in $(FUZZ); do mkdir -p $(B)/corpus/$$h && cp -n fuzz/corpus/$$h/* $(B)/corpus/$$h/; \
@@ -140,34 +143,46 @@ run:
 	$(B)/demo --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # `make test`: first what the suites need (tests/deps.sh installs missing Debian packages
-# or says how), then every suite prints "N passed, N failed"; tests/run.sh sums them.
+# or says how), then every suite prints "N passed, N failed"; tests/run.sh runs them side by
+# side (a pool sized by the cores) and sums them. With epoll it also runs the poll and
+# kqueue backends' subset (below), built with the rest and run in the same pool.
 test:
 	@tests/deps.sh
-	@$(MAKE) --no-print-directory test-run
-	@if [ "$(BACKEND)" = epoll ]; then $(MAKE) --no-print-directory test-backends; fi
-test-run: $(addprefix $(B)/test_,$(UNIT)) $(B)/test_wheel-16 $(B)/test_parser-min $(B)/test_server $(B)/test_server-tsan $(B)/test_mw-tsan \
-      $(B)/demo-asan $(B)/demo $(addprefix $(B)/replay_,$(FUZZ)) \
+	@$(MAKE) --no-print-directory test-run $(if $(filter epoll,$(BACKEND)),BACKENDS="poll kqueue")
+# what the suites run (build/demo-tls and build/firmware-asan are not among them: the TLS
+# demo is built by tests/compile_check.sh, examples/firmware.c with ASan by test_static.py).
+# test-run builds build/demo-asan and build/demo, which most Python suites need and nothing
+# else; tests/run.sh starts those suites and builds the rest (test-bins, niced) beside them.
+BACKENDS ?=
+UNITS_RUN := $(sort $(addprefix test_,$(UNIT)) test_wheel-16 test_parser-min test_server \
+               test_server-tsan test_mw-tsan test_tls test_tls-tsan) $(addprefix replay_,$(sort $(FUZZ)))
+.PHONY: test-bins
+test-bins: $(addprefix $(B)/,$(UNITS_RUN)) \
       $(B)/download-asan $(B)/download-nosendfile $(B)/upload-asan $(B)/sse_clock-asan \
-      $(B)/store-asan $(B)/firmware-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
-      $(FUZZ_BINS) $(B)/notes_api-asan $(B)/test_tls $(B)/test_tls-tsan $(B)/demo-tls-asan $(B)/demo-tls \
+      $(B)/store-asan $(B)/httpd_pack $(B)/chat-asan $(B)/chat-tsan \
+      $(FUZZ_BINS) $(B)/notes_api-asan $(B)/demo-tls-asan \
       $(B)/fw_server-asan $(B)/fw_server-min $(B)/fw_server-nothreads \
-      $(B)/fw_server-tiny $(B)/fw_server-tsan
-	@BUILD=$(B) tests/run.sh
+      $(B)/fw_server-tiny $(B)/fw_server-tsan $(addprefix backend-subset-,$(BACKENDS))
+test-run: $(B)/demo-asan $(B)/demo
+	+@BUILD=$(B) BACKENDS="$(BACKENDS)" SUBSET="$(SUBSET_SUITE)" UNITS="$(UNITS_RUN)" \
+	  BUILD_REST="test-bins BACKEND=$(BACKEND)" tests/run.sh
 
 # The other two event backends, a subset of the suites each (the whole suite with each:
-# `make test-run BACKEND=poll`, `BACKEND=kqueue`). Part of `make test`.
+# `make test-run BACKEND=poll`, `BACKEND=kqueue`). Part of `make test`; alone, `make
+# test-backends`. backend-subset-poll, -kqueue build what the subset runs (with everything
+# else, under make -j).
 SUBSET_BIN   := test_server test_conn test_tls replay_worker demo-asan demo chat-asan chat-tsan \
                 fw_server-nothreads fw_server-tiny
 SUBSET_SUITE := test_server test_conn test_tls replay_worker test_http.py \
                 test_smuggling.py test_ws.py test_firmware.py
+.PHONY: backend-subset backend-subset-poll backend-subset-kqueue
+backend-subset: $(addprefix $(B)/,$(SUBSET_BIN))
+backend-subset-poll backend-subset-kqueue: backend-subset-%:
+	+@$(MAKE) --no-print-directory -s BACKEND=$* backend-subset
 .PHONY: test-backends test-portability size
-test-backends:
-	@for be in poll kqueue; do \
-	  $(MAKE) --no-print-directory BACKEND=$$be $(addprefix build-$$be/,$(SUBSET_BIN)) \
-	    >/dev/null || exit 1; \
-	done
-	@for be in poll kqueue; do echo "==== backend $$be"; \
-	  BUILD=build-$$be ONLY="$(SUBSET_SUITE)" tests/run.sh || exit 1; done
+test-backends: backend-subset-poll backend-subset-kqueue
+	@BACKENDS="poll kqueue" SUBSET="$(SUBSET_SUITE)" \
+	  ONLY="$(foreach be,poll kqueue,$(addprefix $(be):,$(SUBSET_SUITE)))" tests/run.sh
 # gcc/clang/C++ with each backend, musl, 32-bit, ARM and s390x under qemu (tests/portability.sh)
 test-portability:
 	@tests/deps.sh $$(tests/deps.sh --portability-list)

@@ -149,6 +149,35 @@ def raw_exchange(addr, data, timeout=3.0, read_until_close=True, shut_wr=False):
         s.close()
 
 
+PORT_SPAN = 300
+_ports_given = [0]
+
+
+def free_port():
+    """A free loopback port for a server that a suite starts (and may restart) on a port it
+    picks itself (a proxy's backends, a front end, a scraper). Below the kernel's ephemeral
+    range: an ephemeral port can be taken at any moment as the source port of an outgoing
+    connection. In a range of the suite's own, PORT_SPAN ports from $PORT_BASE (tests/run.sh
+    gives each suite its own, as suites run side by side; without it a range derived from
+    the script's name), handed out in turn: two calls never give the same port."""
+    import zlib
+    base = int(os.environ.get("PORT_BASE") or 0)
+    if not 1024 <= base <= 32768 - PORT_SPAN:
+        name = os.path.basename(sys.argv[0]).encode()
+        base = 10000 + zlib.crc32(name) % ((30000 - 10000) // PORT_SPAN) * PORT_SPAN
+    for _ in range(PORT_SPAN):
+        p = base + _ports_given[0] % PORT_SPAN
+        _ports_given[0] += 1
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port in %d..%d" % (base, base + PORT_SPAN - 1))
+
 def read_to_close(s):
     """Read from socket s until the peer closes (or its timeout passes), then close it."""
     chunks = []

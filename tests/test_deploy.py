@@ -10,27 +10,12 @@ Loopback only; HAProxy, nginx and the demos are ended by their PIDs."""
 import http.client, os, re, resource, shutil, signal, socket, subprocess, sys, tempfile
 import threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyharness import Demo, test, run_all, ROOT, DEMO
+from pyharness import Demo, test, run_all, ROOT, DEMO, free_port
 import yaml   # Debian python3-yaml (tests/deps.sh)
 
 DEPLOY = os.path.join(ROOT, "examples", "deploy")
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def free_port():
-    import random
-    for _ in range(200):
-        p = random.randint(10000, 30000)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port")
 
 
 def get(port, path, timeout=5):

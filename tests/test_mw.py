@@ -9,27 +9,12 @@ send-proxy-v2, the client on 127.0.0.2) and raw; blocked callbacks named by rout
 Loopback only; every process started here is ended by its PID."""
 import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyharness import Demo, test, run_all, parse_responses
+from pyharness import Demo, test, run_all, parse_responses, free_port
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 ORIGIN = "http://app.test"
-
-
-def free_port():
-    import random
-    for _ in range(200):
-        p = random.randint(10000, 30000)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port")
 
 
 def exchange(addr, raw, timeout=5, source=None):

@@ -5,27 +5,9 @@ the drain delay, finishes what it has, exits) and is started again on the same p
 the other. Zero requests may fail. Loopback only; HAProxy and the demos are ended by PID."""
 import os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyharness import Demo, test, run_all, parse_responses, read_to_close
+from pyharness import Demo, test, run_all, parse_responses, read_to_close, free_port
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-
-
-def free_port():
-    """A free port below the kernel's ephemeral range: the demos are stopped and started
-    again on these ports, and an ephemeral port can be taken meanwhile as the source
-    port of any outgoing connection on the machine."""
-    import random
-    for _ in range(200):
-        p = random.randint(10000, 30000)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port")
 
 
 CFG = """

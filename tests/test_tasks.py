@@ -33,7 +33,9 @@ def test_loop_responsive_with_100_blocking_requests():
             rs = get(d.addr(), "/")
             worst = max(worst, time.time() - t0)
             assert rs[0][0] == 200
-        assert worst < 0.05, worst
+        # a loop held by the tasks would answer after their 200 ms (150 ms after the sleep
+        # above) at the least; 50 ms was too tight beside other suites (0.051 s seen)
+        assert worst < 0.1, worst
         ok = 0
         for s in socks:
             ok += parse_responses(read_to_close(s))[0][0] == 200

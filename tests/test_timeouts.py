@@ -158,7 +158,7 @@ def test_sleep_route_does_not_block_worker():
 def test_graceful_shutdown_under_load():
     d = Demo(workers=2, args=TIMEOUTS + ["--request-timeout", "10", "--drain-delay", "0.3"])
     d.start()
-    results, errors = [], []
+    results, errors, retried = [], [], []
     stop_at = [None]
 
     def client():
@@ -167,8 +167,10 @@ def test_graceful_shutdown_under_load():
                 s = socket.create_connection(d.addr(), timeout=5)
             except OSError:
                 return                      # refused after the stop: never accepted
+            served, buf = 0, b""
             try:
                 for _ in range(20):
+                    sent = time.time()
                     s.sendall(b"GET /sleep/50 HTTP/1.1\r\nHost: t\r\n\r\n")
                     buf = b""
                     while b"\r\n\r\n" not in buf or not buf.endswith(b"ms\n"):
@@ -178,12 +180,20 @@ def test_graceful_shutdown_under_load():
                         buf += b
                     rs = parse_responses(buf)
                     results.append(rs[0][0])
+                    served += 1
                     if rs[0][1].get("connection") == "close":
                         break
-            except ConnectionError as e:
-                errors.append(repr(e))
-            except OSError as e:
-                errors.append(repr(e))
+            except OSError as e:            # ConnectionError included
+                # An idle keep-alive connection is closed when the drain delay ends; a
+                # request sent on it then, after SIGTERM, meets the close (or a reset, the
+                # request unread) without a byte of answer: a real client retries on a new
+                # connection, and so does this one (refused once the listener is closed).
+                # Anything else (a fresh connection, a partial answer, before the stop) fails.
+                if served and not buf and stop_at[0] is not None and sent > stop_at[0] \
+                        and isinstance(e, ConnectionError):
+                    retried.append(repr(e))
+                else:
+                    errors.append(repr(e))
             finally:
                 s.close()
     th = [threading.Thread(target=client) for _ in range(32)]
@@ -204,6 +214,9 @@ def test_graceful_shutdown_under_load():
     assert len(results) > 100, len(results)
     assert all(r == 200 for r in results), set(results)
     assert not errors, errors[:5]
+    if retried:
+        print("   %d idle keep-alive connections closed by the stop as a request came: "
+              "retried on a new one" % len(retried))
 
 
 
