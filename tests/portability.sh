@@ -61,10 +61,13 @@ c11 clang "kqueue, not Linux" "$KQ"; cxx g++ c++11 "kqueue, not Linux" "$KQ"
 NL="-DHTTPD_BACKEND_POLL -DHTTPD_TEST_NOT_LINUX -DHTTPD_NO_WEBSOCKET"
 c11 gcc "poll, not Linux, no WebSocket" "$NL"; cxx g++ c++17 "poll, not Linux, no WebSocket" "$NL"
 # no compiler builtin outside a gcc/clang branch (the others get the portable loops)
-builtins_guarded() {
-    awk '/^#if defined\(__GNUC__\) \|\| defined\(__clang__\)/ { g = 1 }
-         /^#(else|endif)/ { g = 0 }
-         /__builtin_/ && !g { print FNR ": " $0; bad = 1 }
+builtins_guarded() {   # every __builtin_ inside an #if defined(__GNUC__) || ... branch
+    awk '/^#[ \t]*if/ { d++; gnu[d] = /defined\(__GNUC__\) \|\| defined\(__clang__\)/ }
+         /^#[ \t]*(else|elif)/ { gnu[d] = 0 }
+         /^#[ \t]*endif/ { d-- }
+         /__builtin_/ && !/^#[ \t]*(if|elif)/ {
+             ok = 0; for (i = 1; i <= d; i++) if (gnu[i]) ok = 1
+             if (!ok) { print FNR ": " $0; bad = 1 } }
          END { exit bad }' httpd.h
 }
 check "builtins guarded" builtins_guarded

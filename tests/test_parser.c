@@ -428,6 +428,8 @@ static void test_http_date(void) {
         int64_t t = i < 3000 ? (int64_t)i * 86400 * 367 - 86400 * 365 * 30 + i  /* days */
                              : lo + (int64_t)(x % (uint64_t)(hi - lo + 1));
         time_t tt = (time_t)t;
+        if ((int64_t)tt != t) continue;       /* a 32-bit time_t (i686, ARM): past its range
+                                                 (which httpd__http_date is not limited to) */
         struct tm tm;
         char want[40];
         gmtime_r(&tt, &tm);
