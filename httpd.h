@@ -5436,10 +5436,6 @@ HTTPD_API const char *httpd_reason(int status) {
         "Content Too Large\0URI Too Long\0Expectation Failed\0"
         "Request Header Fields Too Large\0Internal Server Error\0Not Implemented\0"
         "Service Unavailable\0Gateway Timeout\0HTTP Version Not Supported\0";
-    const char *p = text;
-    for (size_t i = 0; i < sizeof code / sizeof code[0]; i++, p += strlen(p) + 1)
-        if (code[i] == status) return p;
-    return "";
 #else
     /* the codes, and their phrases in the same order (a table: half the size of a switch) */
     static const uint16_t code[] = {
@@ -5456,9 +5452,13 @@ HTTPD_API const char *httpd_reason(int status) {
         "Too Many Requests\0Request Header Fields Too Large\0Internal Server Error\0"
         "Not Implemented\0Bad Gateway\0Service Unavailable\0Gateway Timeout\0"
         "HTTP Version Not Supported\0";
+#endif
     const char *p = text;
     for (size_t i = 0; i < sizeof code / sizeof code[0]; i++, p += strlen(p) + 1)
         if (code[i] == status) return p;
+#ifdef HTTPD_MINIMAL
+    return "";
+#else
     return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirect"
          : status < 500 ? "Client Error" : "Server Error";
 #endif
