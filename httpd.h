@@ -82,8 +82,9 @@
                             assertions without message text, reason phrases for the
                             usual statuses only (others: none, which RFC 9112 allows),
                             per-request helpers not forced inline and a few smaller,
-                            slower routines (size before speed): HTTP/1.1 with the strict parser, router, timeouts and
-                            caps (PORTABILITY). HTTPD_NO_THREADS is separate.
+                            slower routines (size before speed): HTTP/1.1 with the strict
+                            parser, router, timeouts and caps (PORTABILITY).
+                            HTTPD_NO_THREADS is separate.
                             What a switch leaves out stays declared but is not defined;
                             tests/features.sh checks every combination.
          HTTPD_TLS_BEARSSL  HTTPS and WSS with BearSSL (>>tls_pem, >>tls_conf, >>tls; link
@@ -1657,8 +1658,8 @@ HTTPD__HOT const char *httpd__skip_alnum(const char *p, const char *end, char a,
 }
 /* a[0..n) equals the lower-case b[0..n) (letters, digits and '-' only), for a that holds
    token bytes only: there, OR 0x20 lower-cases letters and changes nothing that could
-   then match b. Eight bytes a step. */
-#ifdef HTTPD_MINIMAL                      /* smaller: a byte a step, one copy */
+   then match b. Eight bytes a step; a byte a step, out of line, under HTTPD_MINIMAL. */
+#ifdef HTTPD_MINIMAL
 HTTPD__OUTLINE int httpd__token_eq(const char *a, const char *b, size_t n) {
     for (; n; a++, b++, n--)
         if ((*a | 0x20) != *b) return 0;
@@ -1854,7 +1855,8 @@ HTTPD__COLD void httpd__http_date(char out[29], int64_t t) {
 static void httpd__log_code(const httpd_server *s, int lvl, int code);
 #else
 #  if HTTPD_DEBUG
-#    define HTTPD__LOG(s, lvl, code, ...) httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
+#    define HTTPD__LOG(s, lvl, code, ...) \
+         httpd__log((s), (lvl), (code), __FILE__, __LINE__, __VA_ARGS__)
 #    define HTTPD__LOG_WHERE const char *file, int line,
 #    define HTTPD__LOG_FMT 6
 #  else         /* no file and line: two arguments fewer at every call */
@@ -2630,7 +2632,7 @@ HTTPD__PRIVATE int httpd__wheel_sleep_ms(const httpd__wheel *w) {
         unsigned c = (unsigned)cur & (HTTPD__WHEEL_SLOTS - 1);
         httpd__wmask rot = (httpd__wmask)((w->pending[l] >> c)
                                           | (c ? w->pending[l] << (HTTPD__WHEEL_SLOTS - c) : 0));
-        rot &= (httpd__wmask)~(httpd__wmask)1;                    /* slot c itself comes round in SLOTS ticks */
+        rot &= (httpd__wmask)~(httpd__wmask)1;  /* slot c itself comes round in SLOTS ticks */
         uint64_t ticks = rot ? (uint64_t)httpd__wmask_ctz(rot) : HTTPD__WHEEL_SLOTS;
         uint64_t at = (cur + ticks) << sh;
         if (at - w->now < best) best = at - w->now;
@@ -5804,8 +5806,10 @@ HTTPD__PRIVATE int httpd__conn_shed(httpd__conn *c, httpd__req *r) {
     httpd__req_uncount(r);
     r->keepalive = (uint8_t)httpd__keepalive(c, r);
     static const char retry[] = "Retry-After: 1\r\n";
-    if (httpd__conn_reply(c, r, 503, "text/plain", retry, sizeof retry - 1,
-                          "503 Service Unavailable\n", 24, r->keepalive) < 0)
+    char body[64];
+    size_t bl = httpd__status_body(body, 503);
+    if (httpd__conn_reply(c, r, 503, "text/plain", retry, sizeof retry - 1, body, bl,
+                          r->keepalive) < 0)
         c->out.pos = c->out.len;
     r->responded = 1;
     c->state = HTTPD__S_HANDLER;
@@ -10262,8 +10266,9 @@ HTTPD_API const char *httpd_strerror(int err) {
     default: return "unknown error";
     }
 }
-/* The defaults of the 32-bit fields (uint32_t, and the ints workers, backlog,
-   task_threads): a table rather than a test and store each. */
+/* The defaults of the 32-bit fields (uint32_t, and the ints backlog and task_threads): a
+   table rather than a test and store each. Each default fits 16 bits (a larger one needs
+   its own line in httpd__fill_defaults). */
 #define HTTPD__DEF32(f, v) { (uint16_t)offsetof(httpd_desc, f), (uint16_t)(v) }
 static const struct { uint16_t off, val; } httpd__defaults[] = {
     HTTPD__DEF32(backlog, 4096), HTTPD__DEF32(max_connections, 10000),
